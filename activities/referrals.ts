@@ -1,0 +1,175 @@
+import type { DB } from '../db/connection';
+import { normaliseEmail, normalisePhone } from '../db/contact';
+import type { NewReferralRow } from '../db/schema';
+import {
+  REFUSALS,
+  type ClaimContext,
+  type ReferralSnapshot,
+  type SignupFacts,
+  type TimelineEntry,
+} from '../workflows/shared';
+
+export type ReferralProjection = Omit<ReferralSnapshot, 'recentTimeline' | 'countedOrders'>;
+
+export interface ProjectReferralInput {
+  referral: ReferralProjection;
+  claim?: ClaimContext | undefined;
+  entry: TimelineEntry;
+}
+
+export interface RegisterRefereeInput {
+  referralId: string;
+  programId: string;
+  referrerId: string;
+  signup: SignupFacts;
+}
+
+export type RegistrationOutcome =
+  | { outcome: 'registered' }
+  | { outcome: 'refused'; code: (typeof REFUSALS)['selfReferral' | 'alreadyReferred']; detail: string };
+
+/** Thrown inside a transaction to roll it back: a refused signup must change nothing. */
+class Refusal extends Error {
+  constructor(readonly refusal: Extract<RegistrationOutcome, { outcome: 'refused' }>) {
+    super(refusal.detail);
+  }
+}
+const refuse = (code: Extract<RegistrationOutcome, { outcome: 'refused' }>['code'], detail: string): never => {
+  throw new Refusal({ outcome: 'refused', code, detail });
+};
+
+export function createReferralActivities({ db }: { db: DB }) {
+  return {
+    /**
+     * Writes one transition of the workflow into the projection. Keyed by (referral, seq): a retry inserts no second
+     * timeline entry, and an older snapshot never overwrites a newer one.
+     */
+    async projectReferral({ referral, claim, entry }: ProjectReferralInput): Promise<void> {
+      const row: NewReferralRow = {
+        id: referral.referralId,
+        program_id: referral.programId,
+        program_version: referral.programVersion,
+        code: referral.code,
+        referrer_id: referral.referrerId,
+        referee_id: referral.refereeId,
+        status: referral.status,
+        channel: claim?.channel ?? null,
+        invitee_email: normaliseEmail(claim?.invitee?.email),
+        invitee_phone: normalisePhone(claim?.invitee?.phone),
+        ip: claim?.context?.ip ?? null,
+        device_id: claim?.context?.deviceId ?? null,
+        created_at: referral.createdAt,
+        registered_at: referral.registeredAt,
+        qualified_at: referral.qualifiedAt,
+        completed_at: referral.completedAt,
+        ended_at: referral.endedAt,
+        end_reason: referral.endReason,
+        expires_at: referral.deadlines.expiresAt,
+        qualify_by: referral.deadlines.qualifyBy,
+        hold_until: referral.deadlines.holdUntil,
+        counted_orders: referral.progress.countedOrders,
+        counted_spend: referral.progress.countedSpend,
+        projection_seq: entry.seq,
+        updated_at: entry.at,
+      };
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('referrals')
+          .values(row)
+          .onConflict((oc) =>
+            oc
+              .column('id')
+              .doUpdateSet((eb) => ({
+                referee_id: eb.ref('excluded.referee_id'),
+                status: eb.ref('excluded.status'),
+                registered_at: eb.ref('excluded.registered_at'),
+                qualified_at: eb.ref('excluded.qualified_at'),
+                completed_at: eb.ref('excluded.completed_at'),
+                ended_at: eb.ref('excluded.ended_at'),
+                end_reason: eb.ref('excluded.end_reason'),
+                expires_at: eb.ref('excluded.expires_at'),
+                qualify_by: eb.ref('excluded.qualify_by'),
+                hold_until: eb.ref('excluded.hold_until'),
+                counted_orders: eb.ref('excluded.counted_orders'),
+                counted_spend: eb.ref('excluded.counted_spend'),
+                projection_seq: eb.ref('excluded.projection_seq'),
+                updated_at: eb.ref('excluded.updated_at'),
+              }))
+              .where('referrals.projection_seq', '<', (eb) => eb.ref('excluded.projection_seq')),
+          )
+          .execute();
+        await trx
+          .insertInto('referral_timeline')
+          .values({
+            referral_id: referral.referralId,
+            seq: entry.seq,
+            at: entry.at,
+            kind: entry.kind,
+            status: entry.status,
+            detail: entry.detail ? JSON.stringify(entry.detail) : null,
+          })
+          .onConflict((oc) => oc.columns(['referral_id', 'seq']).doNothing())
+          .execute();
+      });
+    },
+
+    /**
+     * Checks the signup rules and reserves the referee for this referral, atomically: the customer row is locked,
+     * so two signups racing for one customer cannot both succeed. Running it twice for the same referral is a no-op.
+     */
+    async registerReferee({ referralId, referrerId, signup }: RegisterRefereeInput): Promise<RegistrationOutcome> {
+      const email = normaliseEmail(signup.email);
+      const phone = normalisePhone(signup.phone);
+      try {
+        await db.transaction().execute(async (trx) => {
+          if (signup.refereeId === referrerId) refuse(REFUSALS.selfReferral, 'a customer cannot use their own code');
+
+          await trx
+            .insertInto('customers')
+            .values({ id: signup.refereeId, email_normalized: email, phone_normalized: phone })
+            .onConflict((oc) => oc.column('id').doNothing())
+            .execute();
+          const referee = await trx
+            .selectFrom('customers')
+            .selectAll()
+            .where('id', '=', signup.refereeId)
+            .forUpdate()
+            .executeTakeFirstOrThrow();
+
+          if (referee.referred_by_referral_id && referee.referred_by_referral_id !== referralId) {
+            refuse(REFUSALS.alreadyReferred, `customer ${signup.refereeId} was already referred`);
+          }
+
+          const referrer = await trx
+            .selectFrom('customers')
+            .select(['email_normalized', 'phone_normalized'])
+            .where('id', '=', referrerId)
+            .executeTakeFirst();
+          const refereeEmail = email ?? referee.email_normalized;
+          const refereePhone = phone ?? referee.phone_normalized;
+          if (referrer && refereeEmail && referrer.email_normalized === refereeEmail) {
+            refuse(REFUSALS.selfReferral, 'the referee has the referrer’s e-mail address');
+          }
+          if (referrer && refereePhone && referrer.phone_normalized === refereePhone) {
+            refuse(REFUSALS.selfReferral, 'the referee has the referrer’s phone number');
+          }
+
+          await trx
+            .updateTable('customers')
+            .set({
+              referred_by_referral_id: referralId,
+              email_normalized: refereeEmail,
+              phone_normalized: refereePhone,
+              updated_at: new Date(),
+            })
+            .where('id', '=', signup.refereeId)
+            .execute();
+        });
+        return { outcome: 'registered' };
+      } catch (error) {
+        if (error instanceof Refusal) return error.refusal;
+        throw error;
+      }
+    },
+  };
+}

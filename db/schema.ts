@@ -1,0 +1,123 @@
+import type { ColumnType, Generated, Insertable, JSONColumnType, Selectable, Updateable } from 'kysely';
+import type { ReferralTerms, ReferralStatus } from '../workflows/shared';
+
+/** timestamptz: pg hands back a Date; we write ISO strings or Dates. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** bigint: pg hands back a string so no precision is lost; callers convert where the value is known to be safe. */
+type BigIntColumn = ColumnType<string, number | string | bigint, number | string | bigint>;
+
+export interface ProgramTable {
+  id: string;
+  name: string;
+  currency: string;
+  active: Generated<boolean>;
+  current_version: number;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface ProgramVersionTable {
+  program_id: string;
+  version: number;
+  terms: JSONColumnType<ReferralTerms>;
+  created_at: DefaultTimestamp;
+}
+
+export interface CustomerTable {
+  id: string;
+  email_normalized: string | null;
+  phone_normalized: string | null;
+  /** set once, ever: the referral this customer joined through (the "referred once" rule's reservation) */
+  referred_by_referral_id: string | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface ReferralCodeTable {
+  code: string;
+  customer_id: string;
+  program_id: string;
+  created_at: DefaultTimestamp;
+}
+
+export interface ReferralTable {
+  id: string;
+  program_id: string;
+  program_version: number;
+  code: string;
+  referrer_id: string;
+  referee_id: string | null;
+  status: ReferralStatus;
+  channel: string | null;
+  invitee_email: string | null;
+  invitee_phone: string | null;
+  ip: string | null;
+  device_id: string | null;
+  created_at: Timestamp;
+  registered_at: Timestamp | null;
+  qualified_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  ended_at: Timestamp | null;
+  end_reason: string | null;
+  expires_at: Timestamp | null;
+  qualify_by: Timestamp | null;
+  hold_until: Timestamp | null;
+  counted_orders: number;
+  counted_spend: BigIntColumn;
+  /** the workflow's timeline position this row reflects; older writes never overwrite newer ones */
+  projection_seq: number;
+  updated_at: Timestamp;
+}
+
+export interface ReferralTimelineTable {
+  referral_id: string;
+  seq: number;
+  at: Timestamp;
+  kind: string;
+  status: ReferralStatus;
+  detail: JSONColumnType<Record<string, unknown>> | null;
+}
+
+export type InboxEventKind = 'signup' | 'order';
+export type InboxEventState = 'received' | 'delivered' | 'awaiting_signup' | 'ignored';
+
+export interface InboxEventTable {
+  kind: InboxEventKind;
+  event_id: string;
+  customer_id: string;
+  order_id: string | null;
+  payload: JSONColumnType<Record<string, unknown>>;
+  /** sha-256 of the canonical payload: a reused event id with a different body is a conflict, not a duplicate */
+  payload_hash: string;
+  state: Generated<InboxEventState>;
+  referral_id: string | null;
+  /** the answer given when the event was applied, repeated verbatim to duplicates */
+  response: JSONColumnType<Record<string, unknown>> | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  received_at: DefaultTimestamp;
+  delivered_at: Timestamp | null;
+}
+
+export interface Database {
+  programs: ProgramTable;
+  program_versions: ProgramVersionTable;
+  customers: CustomerTable;
+  referral_codes: ReferralCodeTable;
+  referrals: ReferralTable;
+  referral_timeline: ReferralTimelineTable;
+  inbox_events: InboxEventTable;
+}
+
+export type Program = Selectable<ProgramTable>;
+export type ProgramVersion = Selectable<ProgramVersionTable>;
+export type Customer = Selectable<CustomerTable>;
+export type NewCustomer = Insertable<CustomerTable>;
+export type ReferralCode = Selectable<ReferralCodeTable>;
+export type ReferralRow = Selectable<ReferralTable>;
+export type NewReferralRow = Insertable<ReferralTable>;
+export type ReferralRowUpdate = Updateable<ReferralTable>;
+export type TimelineRow = Selectable<ReferralTimelineTable>;
+export type InboxEvent = Selectable<InboxEventTable>;
+export type NewInboxEvent = Insertable<InboxEventTable>;

@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelUpdate, orderSignal, registerUpdate, stateQuery } from '../../workflows/messages';
+import { referralWorkflow } from '../../workflows/referral';
+import { referralWorkflowId, type OrderFacts, type ReferralSnapshot, type ReferralInput, type ReferralTerms } from '../../workflows/shared';
+import { fakeActivities } from '../support/fake-activities';
+import { ensureSearchAttributes } from '../../runtime/search-attributes';
+import { testServerExecutable, WORKFLOWS_PATH } from '../support/temporal-binaries';
+
+const DEFAULT_TERMS: ReferralTerms = {
+  referralExpiry: '90 days',
+  qualificationWindow: '30 days',
+  minOrders: 1,
+  minSpend: 50_000,
+  rewardHold: '7 days',
+};
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  const executable = testServerExecutable();
+  env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
+  await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
+  workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const quietLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (message: string, meta?: unknown) => console.error(message, meta),
+};
+
+async function nowIso(): Promise<string> {
+  return new Date(await env.currentTimeMs()).toISOString();
+}
+
+async function scenario(
+  options: { terms?: Partial<ReferralTerms>; origin?: ReferralInput['origin']; historyEventLimit?: number; fakes?: Parameters<typeof fakeActivities>[0] },
+  body: (ctx: {
+    handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof referralWorkflow>>>;
+    fakes: ReturnType<typeof fakeActivities>;
+    input: ReferralInput;
+  }) => Promise<void>,
+): Promise<void> {
+  const fakes = fakeActivities(options.fakes);
+  const taskQueue = `referrals-test-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities: fakes.activities,
+  });
+  const referralId = randomUUID();
+  const input: ReferralInput = {
+    referralId,
+    program: { id: 'program-1', version: 1, currency: 'INR', terms: { ...DEFAULT_TERMS, ...options.terms } },
+    code: 'ANNA2026',
+    referrerId: 'anna',
+    createdAt: await nowIso(),
+    origin: options.origin ?? 'claim',
+    historyEventLimit: options.historyEventLimit,
+  };
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(referralWorkflow, {
+      taskQueue,
+      workflowId: referralWorkflowId(referralId),
+      args: [input],
+    });
+    await body({ handle, fakes, input });
+  });
+}
+
+async function signup(eventId: string = randomUUID(), refereeId = "ben") {
+  return { eventId, refereeId, email: 'ben@example.com', occurredAt: await nowIso() };
+}
+
+async function order(orderId: string, status: OrderFacts['status'], amount = 60_000): Promise<OrderFacts> {
+  return { eventId: randomUUID(), orderId, status, amount, currency: 'INR', occurredAt: await nowIso() };
+}
+
+describe('referral workflow', () => {
+  it('given a pending referral, when 89 days pass it is still pending, and after 91 days it is expired', async () => {
+    await scenario({}, async ({ handle, fakes }) => {
+      await env.sleep('89 days');
+      expect((await handle.query(stateQuery)).status).toBe('pending');
+      await env.sleep('2 days');
+      const final = await handle.result();
+      expect(final.status).toBe('expired');
+      expect(final.endReason).toBe('referral_expired');
+      expect(fakes.statuses()).toEqual(['pending', 'expired']);
+    });
+  });
+
+  it('given a registered referral, when a qualifying order completes on day 29, then it qualifies and completes 8 days later', async () => {
+    await scenario({}, async ({ handle, fakes }) => {
+      const registered = await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      expect(registered.status).toBe('registered');
+      expect(registered.refereeId).toBe('ben');
+
+      await env.sleep('29 days');
+      await handle.signal(orderSignal, await order('o-1', 'completed'));
+      await waitForStatus(handle, 'qualified');
+      await env.sleep('6 days');
+      expect((await handle.query(stateQuery)).status).toBe('qualified');
+      await env.sleep('2 days');
+      const final = await handle.result();
+      expect(final.status).toBe('completed');
+      expect(final.progress).toMatchObject({ countedOrders: 1, countedSpend: 60_000 });
+      expect(fakes.statuses()).toEqual(['pending', 'registered', 'qualified', 'completed']);
+    });
+  });
+
+  it('given a registered referral, when nothing qualifies by day 31, then it is expired', async () => {
+    await scenario({}, async ({ handle }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      await handle.signal(orderSignal, await order('small', 'completed', 49_999));
+      await env.sleep('31 days');
+      const final = await handle.result();
+      expect(final.status).toBe('expired');
+      expect(final.endReason).toBe('qualification_window_closed');
+      expect(final.progress).toMatchObject({ countedOrders: 1, countedSpend: 49_999 });
+    });
+  });
+
+  it('given a qualified referral, when its qualifying order is refunded during the hold, then it is registered again and can requalify', async () => {
+    await scenario({}, async ({ handle, fakes }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      await env.sleep('1 day');
+      await handle.signal(orderSignal, await order('o-1', 'completed'));
+      await waitForStatus(handle, 'qualified');
+      await env.sleep('3 days');
+      await handle.signal(orderSignal, await order('o-1', 'refunded'));
+      await waitForStatus(handle, 'registered');
+      expect(fakes.kinds()).toContain('qualification_lost');
+
+      await handle.signal(orderSignal, await order('o-2', 'completed'));
+      await waitForStatus(handle, 'qualified');
+      await env.sleep('8 days');
+      expect((await handle.result()).status).toBe('completed');
+    });
+  });
+
+  it('given a referral qualified late in its window, when the order is refunded after the window closed, then it is expired', async () => {
+    await scenario({}, async ({ handle }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      await env.sleep('29 days');
+      await handle.signal(orderSignal, await order('o-1', 'completed'));
+      await waitForStatus(handle, 'qualified');
+      await env.sleep('3 days');
+      await handle.signal(orderSignal, await order('o-1', 'refunded'));
+      const final = await handle.result();
+      expect(final.status).toBe('expired');
+      expect(final.endReason).toBe('qualification_lost_after_window');
+    });
+  });
+
+  it('given a pending referral, when the referrer signs up with their own code, then the update is refused and it stays pending', async () => {
+    await scenario({}, async ({ handle }) => {
+      const refused = await handle
+        .executeUpdate(registerUpdate, { args: [await signup(undefined, 'anna')] })
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'self_referral' });
+      expect((await handle.query(stateQuery)).status).toBe('pending');
+
+      const accepted = await handle.executeUpdate(registerUpdate, { args: [await signup(undefined, 'ben')] });
+      expect(accepted.status).toBe('registered');
+    });
+  });
+
+  it('given a referral created by a signup, when that signup is refused, then the workflow ends without projecting anything', async () => {
+    await scenario({ origin: 'signup', fakes: { alreadyReferred: ['ben'] } }, async ({ handle, fakes }) => {
+      const refused = await handle.executeUpdate(registerUpdate, { args: [await signup()] }).catch((e: unknown) => e);
+      expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'already_referred' });
+      await handle.result();
+      expect(fakes.projections).toEqual([]);
+    });
+  });
+
+  it('given a registration, when the same signup event is delivered again, then it is answered with the same state', async () => {
+    await scenario({}, async ({ handle, fakes }) => {
+      const event = await signup('signup-1');
+      const first = await handle.executeUpdate(registerUpdate, { args: [event] });
+      const again = await handle.executeUpdate(registerUpdate, { args: [event] });
+      expect(again.registeredAt).toBe(first.registeredAt);
+      expect(fakes.registrations).toEqual(['ben']);
+      const other = await handle.executeUpdate(registerUpdate, { args: [await signup('signup-2', 'carl')] }).catch((e: unknown) => e);
+      expect((other as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'referral_not_pending' });
+    });
+  });
+
+  it('given orders reported before the signup, when the referral registers, then those inside the window count', async () => {
+    const start = new Date(await env.currentTimeMs());
+    const later = (ms: number) => new Date(start.getTime() + ms).toISOString();
+    const earlyOrders: OrderFacts[] = [
+      // before registration: outside the window
+      { eventId: 'e-0', orderId: 'before', status: 'completed', amount: 90_000, currency: 'INR', occurredAt: later(-60_000) },
+      // after registration, reported early
+      { eventId: 'e-1', orderId: 'after', status: 'completed', amount: 50_000, currency: 'INR', occurredAt: later(60_000) },
+    ];
+    await scenario({ fakes: { earlyOrders } }, async ({ handle }) => {
+      await handle.executeUpdate(registerUpdate, {
+        args: [{ eventId: 's', refereeId: 'ben', occurredAt: start.toISOString() }],
+      });
+      const state = await waitForStatus(handle, 'qualified');
+      expect(state.countedOrders.map((o) => o.orderId)).toEqual(['after']);
+    });
+  });
+
+  it('given one order reported many times, when it is counted, then it counts once in its latest status', async () => {
+    await scenario({ terms: { minOrders: 2, minSpend: 100_000 } }, async ({ handle }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      const placed = await order('o-1', 'placed', 60_000);
+      const completed = { ...placed, eventId: randomUUID(), status: 'completed' as const };
+      // delivered out of order: the completion is applied, then the older 'placed' must not undo it
+      await handle.signal(orderSignal, completed);
+      await handle.signal(orderSignal, { ...placed, occurredAt: new Date(Date.parse(placed.occurredAt) - 1000).toISOString() });
+      await handle.signal(orderSignal, completed);
+      await handle.signal(orderSignal, completed);
+      await handle.signal(orderSignal, { ...completed, eventId: 'another-delivery' });
+      await handle.signal(orderSignal, await order('other-currency', 'completed', 60_000).then((o) => ({ ...o, currency: 'USD' })));
+      const state = await waitForState(handle, (s) => s.progress.countedOrders > 0);
+      expect(state.status).toBe('registered');
+      expect(state.progress).toMatchObject({ countedOrders: 1, countedSpend: 60_000 });
+      await handle.signal(orderSignal, await order('o-2', 'completed', 40_000));
+      await waitForStatus(handle, 'qualified');
+    });
+  });
+
+  it('given any live referral, when an admin cancels it, then it is cancelled and a second cancel is refused', async () => {
+    await scenario({}, async ({ handle, fakes }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      const cancelled = await handle.executeUpdate(cancelUpdate, { args: [{ actor: 'admin', reason: 'test order' }] });
+      expect(cancelled.status).toBe('cancelled');
+      expect(fakes.projections.at(-1)?.entry.detail).toMatchObject({ actor: 'admin', reason: 'test order' });
+      // The workflow has closed, so the server itself refuses the update; the API answers referral_closed.
+      const again = await handle.executeUpdate(cancelUpdate, { args: [{ actor: 'admin' }] }).catch((e: unknown) => e);
+      expect(again).toBeInstanceOf(WorkflowNotFoundError);
+    });
+  });
+
+  it('given a long stream of order events, when the history grows past its limit, then the referral continues as new with its state', async () => {
+    await scenario({ historyEventLimit: 60, terms: { minOrders: 1, minSpend: 1_000_000 } }, async ({ handle }) => {
+      const firstRunId = (await handle.describe()).runId;
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      for (let i = 0; i < 40; i++) await handle.signal(orderSignal, await order(`o-${i}`, 'completed', 10_000));
+      const state = await waitForState(handle, (s) => s.progress.countedOrders === 40);
+      expect(state.progress).toMatchObject({ countedOrders: 40, countedSpend: 400_000 });
+      expect((await env.client.workflow.getHandle(handle.workflowId).describe()).runId).not.toBe(firstRunId);
+      expect(state.status).toBe('registered');
+    });
+  });
+});
+
+type ReferralHandle = { query: (query: typeof stateQuery) => Promise<ReferralSnapshot> };
+
+async function waitForState(handle: ReferralHandle, done: (state: ReferralSnapshot) => boolean) {
+  let state = await handle.query(stateQuery);
+  for (let attempt = 0; attempt < 100 && !done(state); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    state = await handle.query(stateQuery);
+  }
+  if (!done(state)) throw new Error(`referral never reached the expected state: ${JSON.stringify(state)}`);
+  return state;
+}
+
+const waitForStatus = (handle: ReferralHandle, status: ReferralSnapshot['status']) =>
+  waitForState(handle, (state) => state.status === status);

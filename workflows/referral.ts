@@ -1,0 +1,347 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  makeContinueAsNewFunc,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ReferralActivities } from '../activities';
+import { addDuration } from './durations';
+import { cancelUpdate, orderSignal, registerUpdate, stateQuery } from './messages';
+import { applyOrderEvent, assessQualification, type OrderBook, type Qualification } from './order-book';
+import { RefereeIdKey, ReferralStatusKey } from './search-attributes';
+import {
+  isTerminal,
+  REFUSALS,
+  type CancelRequest,
+  type CarriedReferral,
+  type ReferralInput,
+  type ReferralSnapshot,
+  type ReferralStatus,
+  type TimelineEntry,
+} from './shared';
+
+/**
+ * One referral's lifecycle:
+ *
+ *   pending -> registered -> qualified -> completed
+ *      \___________\____________\_______> expired    (the deadline of the current stage passed)
+ *      \___________\____________\_______> cancelled  (an admin said so)
+ *
+ * Signal and update handlers only record facts (a registration, an order, a cancel request); the loop at the
+ * bottom is the single writer of the status, so a late or duplicate message cannot move the referral backwards.
+ */
+
+const { projectReferral, registerReferee, takeOrdersAwaitingSignup } = proxyActivities<ReferralActivities>({
+  // Postgres writes that take milliseconds; a minute covers a failover without masking a stuck worker for long.
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** How long a referral created by a signup waits for that signup's registration before it gives up. */
+const SIGNUP_REGISTRATION_TIMEOUT = '1 day';
+const RECENT_TIMELINE_SIZE = 50;
+const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
+
+export async function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot> {
+  const { referralId, program } = input;
+  const terms = program.terms;
+
+  const carried: CarriedReferral = input.carried ?? {
+    status: 'pending',
+    seq: 0,
+    refereeId: null,
+    registration: null,
+    qualifiedAt: null,
+    completedAt: null,
+    endedAt: null,
+    endReason: null,
+    deadlines: { expiresAt: addDuration(input.createdAt, terms.referralExpiry), qualifyBy: null, holdUntil: null },
+    orders: [],
+    recentTimeline: [],
+  };
+  const state = { ...carried, deadlines: { ...carried.deadlines } };
+  const orders: OrderBook = new Map(carried.orders.map((order) => [order.orderId, order]));
+
+  // Facts recorded by handlers, consumed by the loop.
+  let ordersVersion = 0;
+  let registering = false;
+  let refusedSignup = false;
+  let cancelRequest: CancelRequest | null = null;
+  // Updates answer once their transition is in the projection, so a read right after sees it.
+  let projectedSeq = state.seq;
+  const projected = (): boolean => projectedSeq === state.seq;
+
+  const qualification = (): Qualification | null =>
+    state.registration && state.deadlines.qualifyBy
+      ? assessQualification(orders, {
+          currency: program.currency,
+          fromMs: Date.parse(state.registration.registeredAt),
+          toMs: Date.parse(state.deadlines.qualifyBy),
+          minOrders: terms.minOrders,
+          minSpend: terms.minSpend,
+        })
+      : null;
+
+  const snapshot = (): ReferralSnapshot => {
+    const q = qualification();
+    return {
+      referralId,
+      status: state.status,
+      programId: program.id,
+      programVersion: program.version,
+      currency: program.currency,
+      code: input.code,
+      referrerId: input.referrerId,
+      refereeId: state.refereeId,
+      createdAt: input.createdAt,
+      registeredAt: state.registration?.registeredAt ?? null,
+      qualifiedAt: state.qualifiedAt,
+      completedAt: state.completedAt,
+      endedAt: state.endedAt,
+      endReason: state.endReason,
+      deadlines: { ...state.deadlines },
+      terms,
+      progress: {
+        countedOrders: q?.countedOrders ?? 0,
+        countedSpend: q?.countedSpend ?? 0,
+        minOrders: terms.minOrders,
+        minSpend: terms.minSpend,
+      },
+      countedOrders: q?.counted ?? [],
+      recentTimeline: [...state.recentTimeline],
+    };
+  };
+
+  setHandler(stateQuery, snapshot);
+
+  setHandler(
+    registerUpdate,
+    async (signup) => {
+      if (state.registration?.eventId === signup.eventId) return snapshot();
+      registering = true;
+      try {
+        const outcome = await registerReferee({
+          referralId,
+          programId: program.id,
+          referrerId: input.referrerId,
+          signup,
+        });
+        if (outcome.outcome === 'refused') {
+          refusedSignup = true;
+          throw ApplicationFailure.create({ type: outcome.code, message: outcome.detail, nonRetryable: true });
+        }
+        state.refereeId = signup.refereeId;
+        state.registration = { eventId: signup.eventId, registeredAt: new Date(signup.occurredAt).toISOString() };
+      } finally {
+        registering = false;
+      }
+      await condition(() => state.status !== 'pending' && projected());
+      return snapshot();
+    },
+    {
+      validator: (signup) => {
+        if (state.registration?.eventId === signup.eventId) return;
+        if (state.status !== 'pending' || state.registration || registering) {
+          throw ApplicationFailure.create({
+            type: REFUSALS.notPending,
+            message: `referral ${referralId} is ${state.status}${registering ? ' (a registration is in progress)' : ''}`,
+            nonRetryable: true,
+          });
+        }
+      },
+    },
+  );
+
+  setHandler(orderSignal, (order) => {
+    if (applyOrderEvent(orders, order)) ordersVersion += 1;
+  });
+
+  setHandler(
+    cancelUpdate,
+    async (request) => {
+      cancelRequest ??= request;
+      await condition(() => isTerminal(state.status) && projected());
+      return snapshot();
+    },
+    {
+      validator: (_request) => {
+        if (isTerminal(state.status)) {
+          throw ApplicationFailure.create({
+            type: REFUSALS.closed,
+            message: `referral ${referralId} has already ended as ${state.status}`,
+            nonRetryable: true,
+          });
+        }
+      },
+    },
+  );
+
+  // --- transitions: the only place the status changes ----------------------------------------------------------
+
+  const now = (): string => new Date().toISOString();
+
+  async function record(kind: string, detail?: Record<string, unknown>): Promise<void> {
+    state.seq += 1;
+    const entry: TimelineEntry = { seq: state.seq, at: now(), kind, status: state.status, detail };
+    state.recentTimeline = [...state.recentTimeline, entry].slice(-RECENT_TIMELINE_SIZE);
+    const { recentTimeline: _recent, countedOrders: _counted, ...referral } = snapshot();
+    await projectReferral({ referral, claim: input.claim, entry });
+    projectedSeq = entry.seq;
+  }
+
+  async function moveTo(status: ReferralStatus, kind: string, detail?: Record<string, unknown>): Promise<void> {
+    state.status = status;
+    if (isTerminal(status)) {
+      state.endedAt = now();
+      state.endReason = kind;
+    }
+    upsertSearchAttributes([
+      { key: ReferralStatusKey, value: status },
+      ...(state.refereeId ? [{ key: RefereeIdKey, value: state.refereeId }] : []),
+    ]);
+    await record(kind, detail);
+  }
+
+  const msUntil = (iso: string | null): number => (iso ? Math.max(0, Date.parse(iso) - Date.now()) : 0);
+
+  const historyLimit = input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
+  const historyIsLong = (): boolean =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= historyLimit;
+
+  /** Waits until `wake` holds, a cancel arrives, history grows long, or the deadline passes (returns false). */
+  const waitFor = (wake: () => boolean, deadline: string | null): Promise<boolean> =>
+    condition(() => wake() || cancelRequest !== null || historyIsLong(), msUntil(deadline));
+
+  async function cancelIfRequested(): Promise<boolean> {
+    if (!cancelRequest) return false;
+    // Never leave a referee reserved by a registration that lands after the cancel.
+    await condition(() => !registering);
+    await moveTo('cancelled', 'cancelled', { actor: cancelRequest.actor, reason: cancelRequest.reason ?? null });
+    return true;
+  }
+
+  async function continueAsNewIfLong(): Promise<void> {
+    if (!historyIsLong()) return;
+    await condition(allHandlersFinished);
+    log.info('continuing as new to keep the history bounded', { historyLength: workflowInfo().historyLength });
+    const next: CarriedReferral = { ...state, orders: [...orders.values()] };
+    const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
+      typedSearchAttributes: workflowInfo().typedSearchAttributes,
+    });
+    await continueReferral({ ...input, carried: next });
+  }
+
+  // --- stages ------------------------------------------------------------------------------------------------------
+
+  async function awaitRegistration(): Promise<void> {
+    const woke = await waitFor(() => state.registration !== null, state.deadlines.expiresAt);
+    if (await cancelIfRequested()) return;
+    if (state.registration) return enterRegistered();
+    if (woke) return; // only the history grew long
+    // A registration being checked right now finishes first: its referee is already reserved if it succeeds.
+    await condition(() => !registering);
+    if (state.registration) return enterRegistered();
+    await moveTo('expired', 'referral_expired', { expiresAt: state.deadlines.expiresAt });
+  }
+
+  async function enterRegistered(): Promise<void> {
+    const registeredAt = state.registration!.registeredAt;
+    state.deadlines.qualifyBy = addDuration(registeredAt, terms.qualificationWindow);
+    state.deadlines.expiresAt = null;
+    await moveTo('registered', 'registered', { refereeId: state.refereeId, registeredAt });
+    // Orders reported before this signup was: read only now that the referee is reserved, so none slips between.
+    const early = await takeOrdersAwaitingSignup({ referralId, refereeId: state.refereeId! });
+    for (const order of early) if (applyOrderEvent(orders, order)) ordersVersion += 1;
+  }
+
+  async function awaitQualification(): Promise<void> {
+    const q = qualification()!;
+    if (q.qualifiedAtMs !== null) return enterQualified(q);
+    const seen = ordersVersion;
+    const woke = await waitFor(() => ordersVersion !== seen, state.deadlines.qualifyBy);
+    if (await cancelIfRequested()) return;
+    if (!woke) {
+      const last = qualification()!;
+      if (last.qualifiedAtMs !== null) return enterQualified(last);
+      await moveTo('expired', 'qualification_window_closed', {
+        qualifyBy: state.deadlines.qualifyBy,
+        countedOrders: last.countedOrders,
+        countedSpend: last.countedSpend,
+      });
+    }
+  }
+
+  async function enterQualified(q: Qualification): Promise<void> {
+    state.qualifiedAt = new Date(q.qualifiedAtMs!).toISOString();
+    state.deadlines.holdUntil = addDuration(state.qualifiedAt, terms.rewardHold);
+    await moveTo('qualified', 'qualified', {
+      qualifiedAt: state.qualifiedAt,
+      countedOrders: q.countedOrders,
+      countedSpend: q.countedSpend,
+    });
+  }
+
+  async function holdReward(): Promise<void> {
+    const seen = ordersVersion;
+    const woke = await waitFor(() => ordersVersion !== seen, state.deadlines.holdUntil);
+    if (await cancelIfRequested()) return;
+    if (!woke) {
+      state.completedAt = now();
+      await moveTo('completed', 'completed', { holdUntil: state.deadlines.holdUntil });
+      return;
+    }
+    if (ordersVersion === seen) return; // woke for history length only
+    const q = qualification()!;
+    if (q.qualifiedAtMs !== null) {
+      // Still qualified by the orders that remain; the hold runs from when they met the criteria.
+      const qualifiedAt = new Date(q.qualifiedAtMs).toISOString();
+      if (qualifiedAt !== state.qualifiedAt) {
+        state.qualifiedAt = qualifiedAt;
+        state.deadlines.holdUntil = addDuration(qualifiedAt, terms.rewardHold);
+        await record('hold_moved', { qualifiedAt, holdUntil: state.deadlines.holdUntil });
+      }
+      return;
+    }
+    state.qualifiedAt = null;
+    state.deadlines.holdUntil = null;
+    const detail = { countedOrders: q.countedOrders, countedSpend: q.countedSpend };
+    if (Date.now() <= Date.parse(state.deadlines.qualifyBy!)) {
+      await moveTo('registered', 'qualification_lost', detail);
+    } else {
+      await moveTo('expired', 'qualification_lost_after_window', detail);
+    }
+  }
+
+  // --- the lifecycle -----------------------------------------------------------------------------------------------
+
+  if (!input.carried) {
+    if (input.origin === 'signup') {
+      // Exists only once its signup is accepted: a refused signup leaves no referral behind.
+      const decided = await condition(
+        () => (state.registration !== null || refusedSignup) && !registering,
+        SIGNUP_REGISTRATION_TIMEOUT,
+      );
+      if (!decided || !state.registration) {
+        await condition(allHandlersFinished);
+        return snapshot();
+      }
+    } else {
+      await record('claimed', { channel: input.claim?.channel ?? null });
+    }
+  }
+
+  while (!isTerminal(state.status)) {
+    await continueAsNewIfLong();
+    if (state.status === 'pending') await awaitRegistration();
+    else if (state.status === 'registered') await awaitQualification();
+    else if (state.status === 'qualified') await holdReward();
+  }
+
+  await condition(allHandlersFinished);
+  return snapshot();
+}

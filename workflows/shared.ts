@@ -1,0 +1,178 @@
+/**
+ * Names and shapes shared by the API, the worker and the workflow, so the processes cannot drift on a string.
+ * Pure types and constants only: the workflow bundle imports this file.
+ */
+
+export const TASK_QUEUE = 'referrals';
+
+/** One referral, one workflow: the id an operator searches for in the Temporal UI. */
+export const referralWorkflowId = (referralId: string): string => `referral-${referralId}`;
+
+export const REFERRAL_STATUSES = [
+  'pending',
+  'registered',
+  'qualified',
+  'completed',
+  'expired',
+  'rejected',
+  'cancelled',
+] as const;
+export type ReferralStatus = (typeof REFERRAL_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly ReferralStatus[] = ['completed', 'expired', 'rejected', 'cancelled'];
+export const isTerminal = (status: ReferralStatus): boolean => TERMINAL_STATUSES.includes(status);
+
+/** Programme terms as a referral sees them: durations stay readable strings (`30 days`, `5s`). */
+export interface ReferralTerms {
+  /** pending must reach registered within this, counted from the claim */
+  referralExpiry: string;
+  /** registered must reach qualified within this, counted from the signup */
+  qualificationWindow: string;
+  minOrders: number;
+  /** completed spend needed inside the window, in minor units of the programme currency */
+  minSpend: number;
+  /** refund / clawback window between qualified and completed */
+  rewardHold: string;
+}
+
+/** The programme version in force when the referral started; history keeps it, so edits never reach it. */
+export interface ProgramSnapshot {
+  id: string;
+  version: number;
+  currency: string;
+  terms: ReferralTerms;
+}
+
+export interface ClaimContext {
+  channel?: string | undefined;
+  invitee?: { email?: string | undefined; phone?: string | undefined } | undefined;
+  context?: { ip?: string | undefined; deviceId?: string | undefined } | undefined;
+}
+
+export interface ReferralInput {
+  referralId: string;
+  program: ProgramSnapshot;
+  code: string;
+  referrerId: string;
+  /** RFC 3339 business time the referral was created (the claim, or the signup that created it) */
+  createdAt: string;
+  /**
+   * `claim`: a code was presented before signup, the referral is pending.
+   * `signup`: the signup itself creates the referral; it exists only once that registration is accepted.
+   */
+  origin: 'claim' | 'signup';
+  claim?: ClaimContext | undefined;
+  /** State handed over by continue-as-new. */
+  carried?: CarriedReferral | undefined;
+  /** History length after which the workflow continues as new even before the server suggests it. */
+  historyEventLimit?: number | undefined;
+}
+
+export interface SignupFacts {
+  eventId: string;
+  refereeId: string;
+  email?: string | undefined;
+  phone?: string | undefined;
+  /** RFC 3339 business time of the signup: the registration instant */
+  occurredAt: string;
+  context?: { ip?: string | undefined; deviceId?: string | undefined } | undefined;
+}
+
+export const ORDER_STATUSES = ['placed', 'completed', 'cancelled', 'refunded'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export interface OrderFacts {
+  eventId: string;
+  orderId: string;
+  status: OrderStatus;
+  /** integer minor units */
+  amount: number;
+  currency: string;
+  /** RFC 3339 business time of this status change */
+  occurredAt: string;
+}
+
+export interface CancelRequest {
+  actor: string;
+  reason?: string | undefined;
+}
+
+export interface ReferralDeadlines {
+  /** pending must register by then */
+  expiresAt: string | null;
+  /** registered must qualify by then (inclusive) */
+  qualifyBy: string | null;
+  /** qualified completes then, unless a refund breaks the criteria first */
+  holdUntil: string | null;
+}
+
+export interface TimelineEntry {
+  /** position in this referral's timeline; also the projection's idempotency key */
+  seq: number;
+  /** workflow time the entry was written */
+  at: string;
+  kind: string;
+  status: ReferralStatus;
+  detail?: Record<string, unknown> | undefined;
+}
+
+export interface CountedOrder {
+  orderId: string;
+  amount: number;
+  occurredAt: string;
+}
+
+/** What the workflow knows right now; answered by the `state` query and returned by updates. */
+export interface ReferralSnapshot {
+  referralId: string;
+  status: ReferralStatus;
+  programId: string;
+  programVersion: number;
+  currency: string;
+  code: string;
+  referrerId: string;
+  refereeId: string | null;
+  createdAt: string;
+  registeredAt: string | null;
+  qualifiedAt: string | null;
+  completedAt: string | null;
+  endedAt: string | null;
+  endReason: string | null;
+  deadlines: ReferralDeadlines;
+  terms: ReferralTerms;
+  progress: { countedOrders: number; countedSpend: number; minOrders: number; minSpend: number };
+  countedOrders: CountedOrder[];
+  /** the most recent entries; the whole timeline is in the database */
+  recentTimeline: TimelineEntry[];
+}
+
+export interface OrderRecord {
+  orderId: string;
+  status: OrderStatus;
+  amount: number;
+  currency: string;
+  /** epoch ms of the status change that is the order's latest */
+  occurredAtMs: number;
+}
+
+export interface CarriedReferral {
+  status: ReferralStatus;
+  seq: number;
+  refereeId: string | null;
+  registration: { eventId: string; registeredAt: string } | null;
+  qualifiedAt: string | null;
+  completedAt: string | null;
+  endedAt: string | null;
+  endReason: string | null;
+  deadlines: ReferralDeadlines;
+  orders: OrderRecord[];
+  recentTimeline: TimelineEntry[];
+}
+
+/** Stable failure types the API maps to problem+json codes. */
+export const REFUSALS = {
+  selfReferral: 'self_referral',
+  alreadyReferred: 'already_referred',
+  notPending: 'referral_not_pending',
+  closed: 'referral_closed',
+} as const;
