@@ -1,8 +1,8 @@
 import type { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { REFERRAL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
-const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+// temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD (the proto package is not a direct dependency)
+const KEYWORD = 2;
 
 /**
  * Registers the referral search attributes with the namespace if they are missing, so operators can filter in the

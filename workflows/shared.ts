@@ -176,3 +176,12 @@ export const REFUSALS = {
   notPending: 'referral_not_pending',
   closed: 'referral_closed',
 } as const;
+
+/** The seed programme's terms (DESIGN §3); a programme version overrides any of them. */
+export const DEFAULT_REFERRAL_TERMS: ReferralTerms = {
+  referralExpiry: '90 days',
+  qualificationWindow: '30 days',
+  minOrders: 1,
+  minSpend: 50_000,
+  rewardHold: '7 days',
+};

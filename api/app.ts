@@ -1,0 +1,97 @@
+import { swaggerUI } from '@hono/swagger-ui';
+import { HTTPException } from 'hono/http-exception';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { adminReferralRoutes } from './admin-referrals';
+import { apiKeyAuth, requireRole } from './auth';
+import { customerRoutes } from './customers';
+import type { AppDependencies } from './deps';
+import { eventRoutes } from './events';
+import { healthRoutes } from './health';
+import { createRouter } from './hono';
+import { Problem, problemResponse } from './problems';
+import { programRoutes } from './programs';
+import { referralRoutes } from './referrals';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** The HTTP API over its dependencies. Only the entry point listens on a port; tests call `app.request()`. */
+export function createApp(deps: AppDependencies) {
+  const app = createRouter();
+
+  app.use('*', requestId());
+  app.use('*', async function injectDependencies(c, next) {
+    c.set('deps', deps);
+    await next();
+  });
+  app.use('*', async function logRequest(c, next) {
+    const started = performance.now();
+    await next();
+    deps.logger.info(
+      {
+        requestId: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        actor: c.get('actor'),
+        ms: Math.round(performance.now() - started),
+      },
+      'request',
+    );
+  });
+
+  app.route('/', healthRoutes);
+
+  app.use('/v1/*', bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new Problem(413, 'payload_too_large', `bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    },
+  }));
+  app.use('/v1/*', apiKeyAuth(deps.apiKeys));
+  app.use('/v1/admin/*', requireRole('admin'));
+
+  app.route('/v1/referrals', referralRoutes);
+  app.route('/v1/events', eventRoutes);
+  app.route('/v1/customers', customerRoutes);
+  app.route('/v1/admin/programs', programRoutes);
+  app.route('/v1/admin/referrals', adminReferralRoutes);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'an API key from API_KEYS (role commerce or admin)',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Referral lifecycle engine',
+      version: '1',
+      description:
+        'Commerce events in, referral lifecycles out. Errors are application/problem+json (RFC 9457) with a stable `code`.',
+    },
+    security: [{ apiKey: [] }],
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+
+  app.notFound((c) => problemResponse(new Problem(404, 'not_found', `no route ${c.req.method} ${c.req.path}`), c.req.path));
+
+  app.onError((error, c) => {
+    if (error instanceof Problem) return problemResponse(error, c.req.path);
+    if (error instanceof HTTPException) {
+      // Hono's own refusals: the JSON validator's parse failure, among others.
+      if (error.status === 400 && /json/i.test(error.message)) {
+        return problemResponse(new Problem(400, 'invalid_json', 'the body is not valid JSON'), c.req.path);
+      }
+      const code = error.status === 413 ? 'payload_too_large' : error.status === 415 ? 'unsupported_media_type' : 'validation_failed';
+      return problemResponse(new Problem(error.status, code, error.message), c.req.path);
+    }
+    deps.logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
+    return problemResponse(
+      new Problem(500, 'internal_error', `something went wrong; quote request id ${c.get('requestId')}`),
+      c.req.path,
+    );
+  });
+
+  return app;
+}

@@ -1,0 +1,85 @@
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+/** Stable machine-readable codes; integrations switch on these, never on titles or details. */
+export type ProblemCode =
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'invalid_json'
+  | 'validation_failed'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'self_referral'
+  | 'already_referred'
+  | 'unknown_code'
+  | 'program_inactive'
+  | 'referral_not_pending'
+  | 'referral_closed'
+  | 'idempotency_conflict'
+  | 'temporarily_unavailable'
+  | 'internal_error';
+
+const TITLES: Record<ProblemCode, string> = {
+  unauthorized: 'Missing or unknown API key',
+  forbidden: 'This key may not use this route',
+  not_found: 'Not found',
+  invalid_json: 'The body is not valid JSON',
+  validation_failed: 'The request is not valid',
+  payload_too_large: 'The body is too large',
+  unsupported_media_type: 'The body must be application/json',
+  self_referral: 'Customers cannot refer themselves',
+  already_referred: 'The customer was already referred',
+  unknown_code: 'Unknown referral code',
+  program_inactive: 'The programme is not active',
+  referral_not_pending: 'The referral is no longer waiting for a signup',
+  referral_closed: 'The referral has ended',
+  idempotency_conflict: 'This id was already used with a different body',
+  temporarily_unavailable: 'A dependency is unavailable; retry with the same event id',
+  internal_error: 'Internal error',
+};
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ProblemCode;
+  errors?: FieldError[];
+  instance?: string;
+}
+
+/** A refusal the API answers as RFC 9457 problem+json. Thrown from handlers; rendered by the one onError. */
+export class Problem extends HTTPException {
+  constructor(
+    status: ContentfulStatusCode,
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(status, { message: detail });
+  }
+
+  body(instance?: string): ProblemBody {
+    return {
+      type: `urn:referrals:problem:${this.code}`,
+      title: TITLES[this.code],
+      status: this.status,
+      detail: this.detail,
+      code: this.code,
+      ...(this.errors ? { errors: this.errors } : {}),
+      ...(instance ? { instance } : {}),
+    };
+  }
+}
+
+export const problemResponse = (problem: Problem, instance?: string): Response =>
+  new Response(JSON.stringify(problem.body(instance)), {
+    status: problem.status,
+    headers: { 'content-type': 'application/problem+json' },
+  });

@@ -1,0 +1,31 @@
+import { findReferral } from '../db/referrals';
+import { stateQuery } from '../workflows/messages';
+import { referralWorkflowId, type ReferralSnapshot } from '../workflows/shared';
+import type { AppDependencies } from './deps';
+import { snapshotToReferralView, toReferralView, type ReferralView } from './referral-view';
+import type { z } from '@hono/zod-openapi';
+
+/** The workflow's live state, or undefined when there is no such workflow. */
+export async function queryLiveState(deps: AppDependencies, referralId: string): Promise<ReferralSnapshot | undefined> {
+  try {
+    return await deps.temporal.withDeadline(Date.now() + (deps.workflowCallTimeoutMs ?? 15_000), () =>
+      deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).query(stateQuery),
+    );
+  } catch (error) {
+    if ((error as Error).name === 'WorkflowNotFoundError') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * A referral as readers see it: the projection, or, in the milliseconds between a workflow's start and its first
+ * projection write, the workflow's own state, so a claim can be read (or signed up to) at once.
+ */
+export async function loadReferralView(deps: AppDependencies, referralId: string): Promise<z.infer<typeof ReferralView> | undefined> {
+  const row = await findReferral(deps.db, referralId);
+  if (row) return toReferralView(row);
+  const live = await queryLiveState(deps, referralId);
+  // A workflow started by a signup that has not registered yet has written nothing: it is not a referral yet.
+  if (!live || live.recentTimeline.length === 0) return undefined;
+  return snapshotToReferralView(live, deps.clock().toISOString());
+}
