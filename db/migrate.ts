@@ -1,10 +1,7 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FileMigrationProvider, Migrator, type Kysely, type MigrationResultSet } from 'kysely';
+import { pathToFileURL } from 'node:url';
+import { Migrator, type Kysely, type MigrationResultSet } from 'kysely';
 import { createDatabase } from './connection';
-
-const MIGRATIONS_FOLDER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+import { migrations } from './migrations';
 
 /**
  * The one migration runner: used at start, in tests, in docker-compose and in deploys. Throws, naming the
@@ -13,15 +10,7 @@ const MIGRATIONS_FOLDER = path.join(path.dirname(fileURLToPath(import.meta.url))
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultSet> {
   const migrator = new Migrator({
     db,
-    provider: new FileMigrationProvider({
-      fs,
-      path: {
-        ...path,
-        // ESM import() needs URLs for absolute paths.
-        join: (...parts: string[]) => pathToFileURL(path.join(...parts)).href,
-      } as typeof path,
-      migrationFolder: MIGRATIONS_FOLDER,
-    }),
+    provider: { getMigrations: async () => migrations },
   });
   const result = await migrator.migrateToLatest();
   if (result.error) {

@@ -18,7 +18,7 @@ export function temporalCliPath(): string {
 
 export interface DevServer {
   address: string;
-  uiUrl: string;
+  uiUrl: string | null;
   stop: () => Promise<void>;
 }
 
@@ -30,7 +30,8 @@ export async function startDevServer(options: {
   /** SQLite file for persistent state; in memory when left out */
   dbFile?: string;
   port: number;
-  uiPort: number;
+  /** Web UI port; no UI when left out */
+  uiPort?: number;
   log?: (line: string) => void;
 }): Promise<DevServer> {
   const args = [
@@ -38,7 +39,7 @@ export async function startDevServer(options: {
     'start-dev',
     '--ip', '127.0.0.1',
     '--port', String(options.port),
-    '--ui-port', String(options.uiPort),
+    ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
     '--http-port', String(options.port + 10),
     '--metrics-port', String(options.port + 20),
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
@@ -58,7 +59,7 @@ export async function startDevServer(options: {
   child.stderr?.on('data', forward);
   const address = `127.0.0.1:${options.port}`;
   await waitUntilServing(child, address);
-  return { address, uiUrl: `http://localhost:${options.uiPort}`, stop: () => stopProcess(child) };
+  return { address, uiUrl: options.uiPort ? `http://localhost:${options.uiPort}` : null, stop: () => stopProcess(child) };
 }
 
 async function waitUntilServing(child: ChildProcess, address: string): Promise<void> {

@@ -1,0 +1,16 @@
+import type { Migration } from 'kysely';
+import * as createPrograms from './2026_11_23_0001_create_programs';
+import * as createCustomers from './2026_11_23_0002_create_customers';
+import * as createReferrals from './2026_11_23_0003_create_referrals';
+import * as createInboxEvents from './2026_11_23_0004_create_inbox_events';
+
+/**
+ * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
+ * runner works under tsx, vitest and a bundle alike; a test checks that no file in this folder is missing here.
+ */
+export const migrations: Record<string, Migration> = {
+  '2026_11_23_0001_create_programs': createPrograms,
+  '2026_11_23_0002_create_customers': createCustomers,
+  '2026_11_23_0003_create_referrals': createReferrals,
+  '2026_11_23_0004_create_inbox_events': createInboxEvents,
+};

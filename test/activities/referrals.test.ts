@@ -1,0 +1,140 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import type { ProjectReferralInput } from '../../activities/referrals';
+import type { DB } from '../../db/connection';
+import { upsertCustomer } from '../../db/customers';
+import { acceptEvent } from '../../db/inbox';
+import { createProgram } from '../../db/programs';
+import { DEFAULT_REFERRAL_TERMS } from '../../workflows/shared';
+import { createTestDatabase } from '../support/database';
+
+let db: DB;
+let drop: () => Promise<void>;
+let activities: ReturnType<typeof createActivities>;
+const env = new MockActivityEnvironment();
+const programId = 'program-activities';
+
+beforeAll(async () => {
+  ({ db, drop } = await createTestDatabase());
+  activities = createActivities({ db });
+  await createProgram(db, { id: programId, name: 'Test', currency: 'INR', terms: DEFAULT_REFERRAL_TERMS });
+});
+afterAll(() => drop());
+beforeEach(async () => {
+  await db.deleteFrom('referral_timeline').execute();
+  await db.deleteFrom('referrals').execute();
+  await db.deleteFrom('inbox_events').execute();
+  await db.deleteFrom('customers').execute();
+});
+
+function projection(referralId: string, seq: number, status: ProjectReferralInput['referral']['status']): ProjectReferralInput {
+  const at = new Date(Date.UTC(2026, 10, 1, 0, 0, seq)).toISOString();
+  return {
+    referral: {
+      referralId,
+      status,
+      programId,
+      programVersion: 1,
+      currency: 'INR',
+      code: 'ANNA2026',
+      referrerId: 'anna',
+      refereeId: seq > 1 ? 'ben' : null,
+      createdAt: '2026-11-01T00:00:00.000Z',
+      registeredAt: seq > 1 ? at : null,
+      qualifiedAt: null,
+      completedAt: null,
+      endedAt: null,
+      endReason: null,
+      deadlines: { expiresAt: '2027-01-30T00:00:00.000Z', qualifyBy: null, holdUntil: null },
+      terms: DEFAULT_REFERRAL_TERMS,
+      progress: { countedOrders: 0, countedSpend: 0, minOrders: 1, minSpend: 50_000 },
+    },
+    claim: { channel: 'email', invitee: { email: ' Ben@Example.com ' } },
+    entry: { seq, at, kind: status, status },
+  };
+}
+
+const signup = (refereeId: string, extra: { email?: string; phone?: string } = {}) => ({
+  eventId: randomUUID(),
+  refereeId,
+  occurredAt: new Date().toISOString(),
+  ...extra,
+});
+
+describe('projectReferral', () => {
+  it('given a transition, when the activity is retried, then one row and one timeline entry exist', async () => {
+    const id = randomUUID();
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    const rows = await db.selectFrom('referrals').selectAll().where('id', '=', id).execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: 'pending', channel: 'email', invitee_email: 'ben@example.com', projection_seq: 1 });
+    expect(await db.selectFrom('referral_timeline').selectAll().where('referral_id', '=', id).execute()).toHaveLength(1);
+  });
+
+  it('given a newer transition is projected, when an older one is retried late, then the newer state stays', async () => {
+    const id = randomUUID();
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'registered', referee_id: 'ben', projection_seq: 2 });
+    const timeline = await db.selectFrom('referral_timeline').select(['seq', 'kind']).where('referral_id', '=', id).orderBy('seq').execute();
+    expect(timeline).toEqual([{ seq: 1, kind: 'pending' }, { seq: 2, kind: 'registered' }]);
+  });
+});
+
+describe('registerReferee', () => {
+  const register = (referralId: string, refereeId: string, extra: { email?: string; phone?: string } = {}) =>
+    env.run(activities.registerReferee, { referralId, programId, referrerId: 'anna', signup: signup(refereeId, extra) });
+
+  it('given a new customer, when registered, then they are reserved for this referral, and a retry is harmless', async () => {
+    const id = randomUUID();
+    expect(await register(id, 'ben', { email: 'Ben@Example.com' })).toEqual({ outcome: 'registered' });
+    expect(await register(id, 'ben')).toEqual({ outcome: 'registered' });
+    const ben = await db.selectFrom('customers').selectAll().where('id', '=', 'ben').executeTakeFirstOrThrow();
+    expect(ben).toMatchObject({ referred_by_referral_id: id, email_normalized: 'ben@example.com' });
+  });
+
+  it('given a customer referred once, when another referral registers them, then it is refused', async () => {
+    await register(randomUUID(), 'ben');
+    expect(await register(randomUUID(), 'ben')).toMatchObject({ outcome: 'refused', code: 'already_referred' });
+  });
+
+  it('given the referrer, when they register with their own id, e-mail or phone, then it is refused and nothing is written', async () => {
+    await upsertCustomer(db, { id: 'anna', email: 'anna@example.com', phone: '+91 98765 43210' });
+    expect(await register(randomUUID(), 'anna')).toMatchObject({ outcome: 'refused', code: 'self_referral' });
+    expect(await register(randomUUID(), 'anna-2', { email: ' ANNA@example.com' })).toMatchObject({ code: 'self_referral' });
+    expect(await register(randomUUID(), 'anna-3', { phone: '+919876543210' })).toMatchObject({ code: 'self_referral' });
+    const customers = await db.selectFrom('customers').select('id').execute();
+    expect(customers.map((c) => c.id)).toEqual(['anna']);
+  });
+
+  it('given two referrals racing for one customer, when both register at once, then exactly one wins', async () => {
+    const outcomes = await Promise.all([register(randomUUID(), 'ben'), register(randomUUID(), 'ben'), register(randomUUID(), 'ben')]);
+    expect(outcomes.filter((o) => o.outcome === 'registered')).toHaveLength(1);
+  });
+});
+
+describe('takeOrdersAwaitingSignup', () => {
+  it('given orders kept before the signup, when taken twice (a retry), then both calls return them all, oldest first', async () => {
+    const order = (eventId: string, occurredAt: string) => ({
+      kind: 'order' as const,
+      eventId,
+      customerId: 'ben',
+      orderId: eventId,
+      payload: { eventId, customerId: 'ben', orderId: eventId, status: 'completed', amount: 100, currency: 'INR', occurredAt },
+    });
+    await acceptEvent(db, order('late', '2026-11-02T00:00:00.000Z'));
+    await acceptEvent(db, order('early', '2026-11-01T00:00:00.000Z'));
+    await acceptEvent(db, { ...order('someone-else', '2026-11-01T00:00:00.000Z'), customerId: 'carl' });
+    const referralId = randomUUID();
+    const first = await env.run(activities.takeOrdersAwaitingSignup, { referralId, refereeId: 'ben' });
+    const retry = await env.run(activities.takeOrdersAwaitingSignup, { referralId, refereeId: 'ben' });
+    expect(first.map((o) => o.eventId)).toEqual(['early', 'late']);
+    expect(retry).toEqual(first);
+    expect(first[0]).not.toHaveProperty('customerId');
+  });
+});

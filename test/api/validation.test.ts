@@ -1,0 +1,190 @@
+import type { Client } from '@temporalio/client';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app';
+import type { DB } from '../../db/connection';
+import { TASK_QUEUE } from '../../workflows/shared';
+import { createTestDatabase } from '../support/database';
+import { API_KEYS, httpClient, KEYS } from '../support/http';
+
+/**
+ * Bad input against the real routes and a real database, with a Temporal client that fails the test if it is
+ * touched: a refusal must be decided before anything is started or signalled.
+ */
+let db: DB;
+let drop: () => Promise<void>;
+let temporalCalls = 0;
+const untouchable = new Proxy({}, {
+  get: () => {
+    temporalCalls += 1;
+    throw new Error('Temporal must not be called for refused input');
+  },
+}) as Client;
+
+let api: ReturnType<typeof httpClient>;
+let programId: string;
+let annaCode: string;
+
+beforeAll(async () => {
+  ({ db, drop } = await createTestDatabase());
+  const app = createApp({
+    db,
+    temporal: untouchable,
+    clock: () => new Date(),
+    apiKeys: API_KEYS,
+    logger: pino({ level: 'silent' }),
+    taskQueue: TASK_QUEUE,
+  });
+  api = httpClient(async (path, init) => app.request(path, init));
+  programId = (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Validation', currency: 'INR' })).body.id;
+  annaCode = (await api.post('/v1/customers/anna/referral-code', KEYS.commerce, { programId })).body.code;
+});
+afterAll(() => drop());
+
+const order = (overrides: Record<string, unknown> = {}) => ({
+  eventId: 'o-1',
+  customerId: 'ben',
+  orderId: 'A1',
+  status: 'completed',
+  amount: 60_000,
+  currency: 'INR',
+  occurredAt: new Date().toISOString(),
+  ...overrides,
+});
+
+async function expectProblem(result: Promise<{ status: number; contentType: string | null; body: any }>, status: number, code: string) {
+  const { status: actual, contentType, body } = await result;
+  expect({ status: actual, code: body?.code }).toEqual({ status, code });
+  expect(contentType).toBe('application/problem+json');
+  expect(body).toMatchObject({ type: `urn:referrals:problem:${code}`, status, title: expect.any(String), detail: expect.any(String) });
+  return body;
+}
+
+const inboxSize = async () => Number((await db.selectFrom('inbox_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+
+describe('authentication', () => {
+  it('when no key is sent, then 401 unauthorized', () => expectProblem(api.post('/v1/events/orders', undefined, order()), 401, 'unauthorized'));
+  it('when an unknown key is sent, then 401 unauthorized', () => expectProblem(api.post('/v1/events/orders', 'nope-nope-nope-nope', order()), 401, 'unauthorized'));
+  it('when a commerce key calls an admin route, then 403 forbidden', () =>
+    expectProblem(api.post('/v1/admin/programs', KEYS.commerce, { name: 'x', currency: 'INR' }), 403, 'forbidden'));
+  it('when health is probed, then no key is needed', async () => expect((await api.get('/healthz')).status).toBe(200));
+});
+
+describe('malformed input changes nothing', () => {
+  it('when the body is not JSON, then 400 invalid_json', () =>
+    expectProblem(api.post('/v1/events/orders', KEYS.commerce, '{"eventId": '), 400, 'invalid_json'));
+
+  it('when fields have the wrong types, then 400 validation_failed naming each field', async () => {
+    const body = await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ amount: '600', orderId: 7 })), 400, 'validation_failed');
+    expect(body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['amount', 'orderId']);
+  });
+
+  it('when the amount is negative or fractional, then 400 validation_failed', async () => {
+    await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ amount: -1 })), 400, 'validation_failed');
+    await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ amount: 10.5 })), 400, 'validation_failed');
+  });
+
+  it('when the currency is not ISO 4217, then 400 validation_failed on currency', async () => {
+    const body = await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ currency: 'XYZ' })), 400, 'validation_failed');
+    expect(body.errors).toEqual([{ path: 'currency', message: expect.stringContaining('currency') }]);
+  });
+
+  it('when occurredAt is more than 5 minutes ahead, then 400 validation_failed', () =>
+    expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ occurredAt: new Date(Date.now() + 6 * 60_000).toISOString() })), 400, 'validation_failed'));
+
+  it('when the status is unknown or a field is extra, then 400 validation_failed', async () => {
+    await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ status: 'shipped' })), 400, 'validation_failed');
+    await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ price: 1 })), 400, 'validation_failed');
+  });
+
+  it('when the body is larger than 64 KiB, then 413 payload_too_large', () =>
+    expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ orderId: 'x'.repeat(70_000) })), 413, 'payload_too_large'));
+
+  it('when a programme has a duration that is not one, then 400 validation_failed', () =>
+    expectProblem(api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms: { rewardHold: 'soon' } }), 400, 'validation_failed'));
+
+  it('after all of the above, then the inbox is empty and Temporal was never called', async () => {
+    expect(await inboxSize()).toBe(0);
+    expect(temporalCalls).toBe(0);
+  });
+});
+
+describe('rule violations change nothing', () => {
+  it('when a signup carries an unknown code, then 422 unknown_code', () =>
+    expectProblem(api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-1', customerId: 'ben', code: 'NOSUCH99' }), 422, 'unknown_code'));
+
+  it('when a claim carries an unknown code, then 422 unknown_code', () =>
+    expectProblem(api.post('/v1/referrals', KEYS.commerce, { code: 'NOSUCH99' }), 422, 'unknown_code'));
+
+  it('when the referrer signs up with their own code, then 422 self_referral', () =>
+    expectProblem(api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-2', customerId: 'anna', code: annaCode }), 422, 'self_referral'));
+
+  it('when the referee has the referrer’s e-mail, then 422 self_referral', async () => {
+    await api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-anna', customerId: 'anna', email: 'anna@example.com' });
+    await expectProblem(
+      api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-3', customerId: 'anna-alt', code: annaCode, email: 'ANNA@Example.com' }),
+      422,
+      'self_referral',
+    );
+  });
+
+  it('when the customer was already referred, then 409 already_referred', async () => {
+    await db.insertInto('customers').values({ id: 'carl', email_normalized: null, phone_normalized: null, referred_by_referral_id: '00000000-0000-4000-8000-000000000000' }).execute();
+    await expectProblem(api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-4', customerId: 'carl', code: annaCode }), 409, 'already_referred');
+  });
+
+  it('when the programme is inactive, then signups and claims get 409 program_inactive', async () => {
+    await api.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: false });
+    await expectProblem(api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-5', customerId: 'dora', code: annaCode }), 409, 'program_inactive');
+    await expectProblem(api.post('/v1/referrals', KEYS.commerce, { code: annaCode }), 409, 'program_inactive');
+    await api.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: true });
+  });
+
+  it('after all of the above, then only the plain signup was kept and Temporal was never called', async () => {
+    const kept = await db.selectFrom('inbox_events').select('event_id').execute();
+    expect(kept.map((e) => e.event_id)).toEqual(['s-anna']);
+    expect(temporalCalls).toBe(0);
+  });
+});
+
+describe('programmes and codes', () => {
+  it('when a programme is created with some terms, then the others take the defaults, and a new version keeps the old one', async () => {
+    const created = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Demo', currency: 'USD', terms: { qualificationWindow: '5s' } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ version: 1, currency: 'USD', terms: { qualificationWindow: '5s', referralExpiry: '90 days', minOrders: 1, minSpend: 50_000, rewardHold: '7 days' } });
+    const v2 = await api.post(`/v1/admin/programs/${created.body.id}/versions`, KEYS.admin, { terms: { minSpend: 1000 } });
+    expect(v2.status).toBe(201);
+    expect(v2.body.version).toBe(2);
+    expect(v2.body.versions.map((v: { terms: { minSpend: number } }) => v.terms.minSpend)).toEqual([50_000, 1000]);
+  });
+
+  it('when a code is requested twice, then the first is 201 and the second 200 with the same code', async () => {
+    const first = await api.post('/v1/customers/erin/referral-code', KEYS.commerce, { programId });
+    const second = await api.post('/v1/customers/erin/referral-code', KEYS.commerce, { programId });
+    expect([first.status, second.status]).toEqual([201, 200]);
+    expect(second.body.code).toBe(first.body.code);
+    expect(first.body.code).toMatch(/^[A-Z0-9]{6,10}$/);
+    expect((await api.get(`/v1/customers/erin/referral-code?programId=${programId}`, KEYS.commerce)).body.code).toBe(first.body.code);
+  });
+});
+
+describe('OpenAPI document', () => {
+  it('when /openapi.json is read, then it lists every route with its problem responses', async () => {
+    const { status, body } = await api.get('/openapi.json');
+    expect(status).toBe(200);
+    expect(Object.keys(body.paths).sort()).toEqual([
+      '/v1/admin/programs',
+      '/v1/admin/programs/{id}',
+      '/v1/admin/programs/{id}/versions',
+      '/v1/admin/referrals/{id}',
+      '/v1/admin/referrals/{id}/cancel',
+      '/v1/customers/{id}/referral-code',
+      '/v1/events/orders',
+      '/v1/events/signups',
+      '/v1/referrals',
+      '/v1/referrals/{id}',
+    ]);
+    expect(Object.keys(body.paths['/v1/events/signups'].post.responses).sort()).toEqual(['200', '201', '400', '401', '404', '409', '413', '422', '503']);
+    expect((await api.get('/docs')).contentType).toContain('text/html');
+  });
+});
