@@ -30,10 +30,13 @@ async function relayOne(deps: AppDependencies, event: InboxEvent): Promise<void>
 }
 
 /** Runs the relay now and then every interval until stopped. */
-export function startInboxRelay(deps: AppDependencies, intervalMs = 5_000): { stop: () => Promise<void> } {
+export function startInboxRelay(
+  deps: AppDependencies,
+  { intervalMs = 5_000, olderThanMs = 10_000 }: { intervalMs?: number; olderThanMs?: number } = {},
+): { stop: () => Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   const tick = () => {
-    running = relayUndeliveredEvents(deps).catch((error) => deps.logger.error({ err: error }, 'relay round failed'));
+    running = relayUndeliveredEvents(deps, { olderThanMs }).catch((error) => deps.logger.error({ err: error }, 'relay round failed'));
   };
   tick();
   const timer = setInterval(tick, intervalMs);

@@ -27,7 +27,8 @@ export async function startApi(options: {
   port: number;
   hostname?: string;
   logger: Logger;
-  relayIntervalMs?: number;
+  /** how often, and after how long, accepted events left undelivered are delivered again */
+  relay?: { intervalMs?: number; olderThanMs?: number };
 }): Promise<RunningApi> {
   const deps = {
     db: options.db,
@@ -38,7 +39,7 @@ export async function startApi(options: {
     taskQueue: TASK_QUEUE,
   };
   const app = createApp(deps);
-  const relay = startInboxRelay(deps, options.relayIntervalMs);
+  const relay = startInboxRelay(deps, options.relay);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname ?? '0.0.0.0' }, () => resolve(s));
   });

@@ -30,6 +30,8 @@ export async function startDevServer(options: {
   /** SQLite file for persistent state; in memory when left out */
   dbFile?: string;
   port: number;
+  httpPort?: number;
+  metricsPort?: number;
   /** Web UI port; no UI when left out */
   uiPort?: number;
   log?: (line: string) => void;
@@ -40,8 +42,8 @@ export async function startDevServer(options: {
     '--ip', '127.0.0.1',
     '--port', String(options.port),
     ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
-    '--http-port', String(options.port + 10),
-    '--metrics-port', String(options.port + 20),
+    '--http-port', String(options.httpPort ?? options.port + 10),
+    '--metrics-port', String(options.metricsPort ?? options.port + 20),
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
     '--namespace', 'default',
     '--sqlite-pragma', 'journal_mode=wal',

@@ -13,7 +13,9 @@ import { createTestDatabase } from '../support/database';
 let db: DB;
 let drop: () => Promise<void>;
 let activities: ReturnType<typeof createActivities>;
-const env = new MockActivityEnvironment();
+const mockEnv = new MockActivityEnvironment();
+// MockActivityEnvironment.run loses the activity's result type; this keeps it.
+const env = { run: <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) => mockEnv.run(fn, ...args) as Promise<R> };
 const programId = 'program-activities';
 
 beforeAll(async () => {
