@@ -1,0 +1,89 @@
+/**
+ * `npm run record-histories`: runs the referral workflow through its main paths on the time-skipping server and
+ * saves each history here. The replay test replays them against the current code, so a change that would break
+ * referrals already running fails CI. Record new histories when behaviour changes on purpose (behind patched()),
+ * and keep the old ones: they stand for referrals still in flight.
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { ensureSearchAttributes } from '../../runtime/search-attributes';
+import { cancelUpdate, orderSignal, registerUpdate } from '../../workflows/messages';
+import { referralWorkflow } from '../../workflows/referral';
+import { DEFAULT_REFERRAL_TERMS, referralWorkflowId, type ReferralInput } from '../../workflows/shared';
+import { fakeActivities } from '../support/fake-activities';
+import { testServerExecutable, WORKFLOWS_PATH } from '../support/temporal-binaries';
+
+const { temporal } = proto;
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const executable = testServerExecutable();
+const env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
+await ensureSearchAttributes(env.connection, 'default');
+const fakes = fakeActivities({ alreadyReferred: ['taken'] });
+const taskQueue = 'record-histories';
+const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fakes.activities });
+
+const now = async () => new Date(await env.currentTimeMs()).toISOString();
+type Handle = WorkflowHandle<typeof referralWorkflow>;
+
+async function record(name: string, overrides: Partial<ReferralInput>, drive: (handle: Handle) => Promise<void>) {
+  const referralId = randomUUID();
+  const handle = await env.client.workflow.start(referralWorkflow, {
+    taskQueue,
+    workflowId: referralWorkflowId(referralId),
+    args: [{ referralId, program: { id: 'program-1', version: 1, currency: 'INR', terms: DEFAULT_REFERRAL_TERMS }, code: 'ANNA2026', referrerId: 'anna', createdAt: await now(), origin: 'claim', ...overrides }],
+  });
+  await drive(handle);
+  await handle.result().catch(() => undefined);
+  const history = await env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
+  // Binary protobuf: the same bytes the server stores, independent of JSON-mapping differences between SDK versions.
+  await writeFile(path.join(HERE, `${name}.binpb`), temporal.api.history.v1.History.encode(history).finish());
+  console.log(`recorded ${name}: ${history.events?.length} events`);
+}
+
+const signup = async (refereeId = 'ben') => ({ eventId: randomUUID(), refereeId, occurredAt: await now() });
+const order = async (orderId: string, status: 'completed' | 'refunded', amount = 60_000) => ({ eventId: randomUUID(), orderId, status, amount, currency: 'INR', occurredAt: await now() });
+const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+await worker.runUntil(async () => {
+  await record('v1-claim-register-qualify-complete', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await env.sleep('29 days');
+    await h.signal(orderSignal, await order('o-1', 'completed'));
+    await settle();
+    await env.sleep('8 days');
+  });
+  await record('v1-pending-expires', {}, async () => {
+    await env.sleep('91 days');
+  });
+  await record('v1-refund-during-hold-then-window-closes', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await h.signal(orderSignal, await order('o-1', 'completed'));
+    await settle();
+    await env.sleep('2 days');
+    await h.signal(orderSignal, await order('o-1', 'refunded'));
+    await settle();
+    await env.sleep('31 days');
+  });
+  await record('v1-self-referral-refused-then-registered-then-cancelled', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup('anna')] }).catch(() => undefined);
+    await h.executeUpdate(registerUpdate, { args: [await signup('ben')] });
+    await h.executeUpdate(cancelUpdate, { args: [{ actor: 'ops', reason: 'test' }] });
+  });
+  await record('v1-signup-origin-refused', { origin: 'signup' }, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup('taken')] }).catch(() => undefined);
+  });
+  await record('v1-continue-as-new', { historyEventLimit: 40 }, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    for (let i = 0; i < 30; i++) await h.signal(orderSignal, await order(`o-${i}`, 'completed', 1_000));
+    await settle();
+    await h.executeUpdate(cancelUpdate, { args: [{ actor: 'ops' }] });
+  });
+});
+await env.teardown();
