@@ -21,4 +21,4 @@ COPY runtime ./runtime
 # Sources stay root-owned: the app only reads them (tsx caches under /tmp).
 USER node
 EXPOSE 3000
-CMD ["npx", "tsx", "api/server.ts"]
+CMD ["node", "--import", "tsx", "api/server.ts"]

@@ -10,8 +10,10 @@ import { createLogger } from './runtime/logger';
 import { ensureSearchAttributes } from './runtime/search-attributes';
 import { temporalSettingsFromEnv } from './runtime/temporal-client';
 import { createReferralWorker } from './runtime/worker';
+import { installTemporalRuntime } from './runtime/temporal-runtime';
 
 const logger = createLogger('worker');
+installTemporalRuntime(logger);
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
   logger.fatal('DATABASE_URL is required');

@@ -16,9 +16,11 @@ import { createLogger } from '../runtime/logger';
 import { ensureSearchAttributes } from '../runtime/search-attributes';
 import { connectTemporalClient } from '../runtime/temporal-client';
 import { startDevServer } from '../runtime/temporal-dev-server';
+import { installTemporalRuntime } from '../runtime/temporal-runtime';
 import { createReferralWorker } from '../runtime/worker';
 
 const logger = createLogger('referrals');
+installTemporalRuntime(logger);
 const env = process.env;
 const dataDir = path.resolve(env.DATA_DIR ?? '.data');
 const port = Number(env.PORT ?? 3000);

@@ -1,0 +1,23 @@
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import type { Logger } from './logger';
+
+const PINO_METHOD: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/**
+ * Routes the Temporal SDK's logs (worker, workflow `log`, and the Rust core) into our JSON logger, so one process
+ * writes one log format. Must run before the first worker or native connection is created.
+ */
+export function installTemporalRuntime(logger: Logger, level: LogLevel = 'INFO'): void {
+  Runtime.install({
+    logger: new DefaultLogger(level, ({ level: entryLevel, message, meta }) => {
+      logger[PINO_METHOD[entryLevel]]({ component: 'temporal', ...meta }, message);
+    }),
+    telemetryOptions: { logging: { filter: { core: level === 'INFO' ? 'WARN' : level, other: 'ERROR' }, forward: {} } },
+  });
+}
