@@ -227,7 +227,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   async function continueAsNewIfLong(): Promise<void> {
     if (!historyIsLong()) return;
-    await condition(allHandlersFinished);
+    // A register or cancel update waits for this loop to apply its fact: apply it first, then hand over.
+    const factWaiting = () => (state.status === 'pending' && state.registration !== null) || cancelRequest !== null;
+    await condition(() => allHandlersFinished() || factWaiting());
+    if (!allHandlersFinished()) return;
     log.info('continuing as new to keep the history bounded', { historyLength: workflowInfo().historyLength });
     const next: CarriedReferral = { ...state, orders: [...orders.values()] };
     const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({

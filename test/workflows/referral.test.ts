@@ -250,6 +250,17 @@ describe('referral workflow', () => {
     });
   });
 
+  it('given a history already past its limit, when a signup and then a cancel arrive, then both are applied before the referral continues as new', async () => {
+    await scenario({ historyEventLimit: 12 }, async ({ handle }) => {
+      const registered = await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      expect(registered.status).toBe('registered');
+      await handle.signal(orderSignal, await order('small', 'completed', 1_000));
+      const cancelled = await handle.executeUpdate(cancelUpdate, { args: [{ actor: 'ops' }] });
+      expect(cancelled.status).toBe('cancelled');
+      expect((await handle.result()).status).toBe('cancelled');
+    });
+  });
+
   it('given a long stream of order events, when the history grows past its limit, then the referral continues as new with its state', async () => {
     await scenario({ historyEventLimit: 60, terms: { minOrders: 1, minSpend: 1_000_000 } }, async ({ handle }) => {
       const firstRunId = (await handle.describe()).runId;
