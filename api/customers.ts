@@ -4,7 +4,7 @@ import { findProgram } from '../db/programs';
 import { findCodeOfCustomer, issueReferralCode } from '../db/referral-codes';
 import { createRouter } from './hono';
 import { Problem } from './problems';
-import { Id, problems } from './schemas';
+import { Id, jsonBody, problems } from './schemas';
 
 const CustomerParams = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'cust-42' }) });
 const ReferralCodeView = z
@@ -20,7 +20,7 @@ export const customerRoutes = createRouter()
       summary: "Issue the customer's referral code for a programme (200 when it already exists)",
       request: {
         params: CustomerParams,
-        body: { content: { 'application/json': { schema: z.object({ programId: Id }).strict() } }, required: true },
+        body: jsonBody(z.object({ programId: Id }).strict()),
       },
       responses: {
         201: { description: 'issued', content: { 'application/json': { schema: ReferralCodeView } } },

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter } from './hono';
 import { handleOrder } from './order-delivery';
 import { Problem } from './problems';
-import { Context, Currency, Id, Instant, MinorUnits, notInFuture, OrderStatusSchema, problems, ReferralCodeString } from './schemas';
+import { Context, Currency, Id, Instant, MinorUnits, notInFuture, OrderStatusSchema, problems, ReferralCodeString, jsonBody } from './schemas';
 import { handleSignup } from './signup-registration';
 
 const SignupBody = z
@@ -45,7 +45,6 @@ const refuseFuture = (occurredAt: string | undefined, now: Date): void => {
   }
 };
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
 export const eventRoutes = createRouter()
   .openapi(
@@ -54,7 +53,7 @@ export const eventRoutes = createRouter()
       path: '/signups',
       tags: ['Events'],
       summary: 'Report a signup: registers the referral it belongs to, or creates one',
-      request: { body: json(SignupBody) },
+      request: { body: jsonBody(SignupBody) },
       responses: {
         201: { description: 'registered', content: { 'application/json': { schema: SignupAnswer } } },
         200: { description: 'no code, or a replay of an event already applied', content: { 'application/json': { schema: SignupAnswer } } },
@@ -81,7 +80,7 @@ export const eventRoutes = createRouter()
       path: '/orders',
       tags: ['Events'],
       summary: "Report an order's status change (placed, completed, cancelled, refunded)",
-      request: { body: json(OrderBody) },
+      request: { body: jsonBody(OrderBody) },
       responses: {
         202: {
           description: 'kept and being applied; a replayed eventId is acknowledged with duplicate: true',

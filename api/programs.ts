@@ -4,7 +4,7 @@ import { createProgram, findProgram, publishProgramVersion, setProgramActive, ty
 import { DEFAULT_REFERRAL_TERMS, type ReferralTerms } from '../workflows/shared';
 import { createRouter } from './hono';
 import { Problem } from './problems';
-import { Currency, Duration, Id, MinorUnits, problems } from './schemas';
+import { Currency, Duration, Id, MinorUnits, problems, jsonBody } from './schemas';
 
 const TermsInput = z
   .object({
@@ -62,7 +62,6 @@ const toProgram = (p: ProgramWithVersions): z.infer<typeof ProgramSchema> => {
 };
 
 const ProgramParams = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' } }) });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
 export const programRoutes = createRouter()
   .openapi(
@@ -71,7 +70,7 @@ export const programRoutes = createRouter()
       path: '/',
       tags: ['Programs'],
       summary: 'Create a programme (version 1 of its terms)',
-      request: { body: json(z.object({ name: z.string().min(1).max(200), currency: Currency, terms: TermsInput.optional() }).strict()) },
+      request: { body: jsonBody(z.object({ name: z.string().min(1).max(200), currency: Currency, terms: TermsInput.optional() }).strict()) },
       responses: { 201: { description: 'created', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 413) },
     }),
     async (c) => {
@@ -92,7 +91,7 @@ export const programRoutes = createRouter()
       path: '/{id}/versions',
       tags: ['Programs'],
       summary: 'Publish new terms; referrals already running keep theirs',
-      request: { params: ProgramParams, body: json(z.object({ terms: TermsInput }).strict()) },
+      request: { params: ProgramParams, body: jsonBody(z.object({ terms: TermsInput }).strict()) },
       responses: { 201: { description: 'published', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 404) },
     }),
     async (c) => {
@@ -125,7 +124,7 @@ export const programRoutes = createRouter()
       path: '/{id}',
       tags: ['Programs'],
       summary: 'Activate or deactivate a programme (an inactive programme refuses new signups and claims)',
-      request: { params: ProgramParams, body: json(z.object({ active: z.boolean() }).strict()) },
+      request: { params: ProgramParams, body: jsonBody(z.object({ active: z.boolean() }).strict()) },
       responses: { 200: { description: 'updated', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 404) },
     }),
     async (c) => {

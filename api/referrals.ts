@@ -3,13 +3,12 @@ import { currentProgramSnapshot } from '../db/programs';
 import { findReferralCode } from '../db/referral-codes';
 import { ProgramIdKey, ReferralCodeKey, ReferralStatusKey, ReferrerIdKey } from '../workflows/search-attributes';
 import { referralWorkflowId, type ReferralInput } from '../workflows/shared';
-import { addDuration } from '../workflows/durations';
 import { createRouter } from './hono';
 import { newReferralId, uuidFromKey } from './ids';
 import { Problem } from './problems';
 import { loadReferralView } from './referral-lookup';
 import { ReferralView } from './referral-view';
-import { Context, ReferralCodeString, problems } from './schemas';
+import { Context, jsonBody, ReferralCodeString, problems } from './schemas';
 
 const ClaimBody = z
   .object({
@@ -42,7 +41,7 @@ export const referralRoutes = createRouter()
       path: '/',
       tags: ['Referrals'],
       summary: 'Claim a code for an invitee who has no account yet (pending)',
-      request: { headers: ClaimHeaders, body: { content: { 'application/json': { schema: ClaimBody } }, required: true } },
+      request: { headers: ClaimHeaders, body: jsonBody(ClaimBody) },
       responses: {
         201: { description: 'pending referral', content: { 'application/json': { schema: ReferralView } } },
         ...problems(400, 401, 409, 413, 422),
@@ -83,10 +82,7 @@ export const referralRoutes = createRouter()
       const view = await loadReferralView(deps, referralId);
       if (!view) throw new Error(`referral ${referralId} was started but cannot be read`);
       deps.logger.info({ actor: c.var.actor, referralId, code: code.code }, 'referral claimed');
-      return c.json(
-        { ...view, channel: view.channel ?? claim.channel ?? null, deadlines: { ...view.deadlines, expiresAt: view.deadlines.expiresAt ?? addDuration(input.createdAt, snapshot.terms.referralExpiry) } },
-        201,
-      );
+      return c.json({ ...view, channel: view.channel ?? claim.channel ?? null }, 201);
     },
   )
   .openapi(

@@ -65,3 +65,6 @@ export const problems = (...statuses: number[]) =>
 
 export const notInFuture = (instant: string, now: Date): boolean =>
   Date.parse(instant) <= now.getTime() + FUTURE_TOLERANCE_MS;
+
+/** A required JSON request body validated by `schema`. */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
