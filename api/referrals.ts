@@ -32,6 +32,10 @@ const ClaimHeaders = z.object({
     .openapi({ description: 'repeat a claim safely: the same key answers with the same referral' }),
 });
 
+const ClaimedReferral = ReferralView.extend({
+  expiresAt: z.string().openapi({ description: 'the claim expires then unless the invitee signs up' }),
+}).openapi('ClaimedReferral');
+
 const ReferralParams = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
 
 export const referralRoutes = createRouter()
@@ -43,7 +47,7 @@ export const referralRoutes = createRouter()
       summary: 'Claim a code for an invitee who has no account yet (pending)',
       request: { headers: ClaimHeaders, body: jsonBody(ClaimBody) },
       responses: {
-        201: { description: 'pending referral', content: { 'application/json': { schema: ReferralView } } },
+        201: { description: 'pending referral', content: { 'application/json': { schema: ClaimedReferral } } },
         ...problems(400, 401, 409, 413, 422),
       },
     }),
@@ -82,7 +86,7 @@ export const referralRoutes = createRouter()
       const view = await loadReferralView(deps, referralId);
       if (!view) throw new Error(`referral ${referralId} was started but cannot be read`);
       deps.logger.info({ actor: c.var.actor, referralId, code: code.code }, 'referral claimed');
-      return c.json({ ...view, channel: view.channel ?? claim.channel ?? null }, 201);
+      return c.json({ ...view, channel: view.channel ?? claim.channel ?? null, expiresAt: view.deadlines.expiresAt! }, 201);
     },
   )
   .openapi(
