@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   makeContinueAsNewFunc,
+  patched,
   log,
   proxyActivities,
   setHandler,
@@ -22,6 +23,7 @@ import {
   type ReferralInput,
   type ReferralSnapshot,
   type ReferralStatus,
+  type SignupFacts,
   type TimelineEntry,
 } from './shared';
 
@@ -44,6 +46,9 @@ const { projectReferral, registerReferee, takeOrdersAwaitingSignup } = proxyActi
 
 /** How long a referral created by a signup waits for that signup's registration before it gives up. */
 const SIGNUP_REGISTRATION_TIMEOUT = '1 day';
+
+/** Changes to running referrals, each behind `patched()` until no open history predates it. */
+const PATCHES = { projectProgress: 'referral-project-progress' } as const;
 const RECENT_TIMELINE_SIZE = 50;
 const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
 
@@ -69,8 +74,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   // Facts recorded by handlers, consumed by the loop.
   let ordersVersion = 0;
-  let registering = false;
-  let refusedSignup = false;
+  // the signup event whose registration is being checked right now, and the last one refused
+  let registeringEventId: string | null = null;
+  const registering = (): boolean => registeringEventId !== null;
+  let refusal: { eventId: string; type: string; message: string } | null = null;
   let cancelRequest: CancelRequest | null = null;
   // Updates answer once their transition is in the projection, so a read right after sees it.
   let projectedSeq = state.seq;
@@ -86,6 +93,12 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
           minSpend: terms.minSpend,
         })
       : null;
+
+  // what the projection last showed of the counted orders, as `orders/spend`
+  let projectedProgress = (() => {
+    const q = qualification();
+    return `${q?.countedOrders ?? 0}/${q?.countedSpend ?? 0}`;
+  })();
 
   const snapshot = (): ReferralSnapshot => {
     const q = qualification();
@@ -122,40 +135,47 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   setHandler(
     registerUpdate,
     async (signup) => {
-      if (state.registration?.eventId === signup.eventId) return snapshot();
-      registering = true;
-      try {
-        const outcome = await registerReferee({
-          referralId,
-          programId: program.id,
-          referrerId: input.referrerId,
-          signup,
-        });
-        if (outcome.outcome === 'refused') {
-          refusedSignup = true;
-          throw ApplicationFailure.create({ type: outcome.code, message: outcome.detail, nonRetryable: true });
-        }
-        state.refereeId = signup.refereeId;
-        state.registration = { eventId: signup.eventId, registeredAt: new Date(signup.occurredAt).toISOString() };
-      } finally {
-        registering = false;
+      // The same signup delivered twice (a retry racing the first attempt) gets the first attempt's answer.
+      if (registeringEventId === signup.eventId) await condition(() => !registering());
+      if (state.registration?.eventId !== signup.eventId) {
+        if (refusal?.eventId === signup.eventId) throw refusalFailure(refusal);
+        await register(signup);
       }
       await condition(() => state.status !== 'pending' && projected());
       return snapshot();
     },
     {
       validator: (signup) => {
-        if (state.registration?.eventId === signup.eventId) return;
-        if (state.status !== 'pending' || state.registration || registering) {
+        if (state.registration?.eventId === signup.eventId || registeringEventId === signup.eventId) return;
+        if (refusal?.eventId === signup.eventId) return;
+        if (state.status !== 'pending' || state.registration || registering()) {
           throw ApplicationFailure.create({
             type: REFUSALS.notPending,
-            message: `referral ${referralId} is ${state.status}${registering ? ' (a registration is in progress)' : ''}`,
+            message: `referral ${referralId} is ${state.status}${registering() ? ' (a registration is in progress)' : ''}`,
             nonRetryable: true,
           });
         }
       },
     },
   );
+
+  async function register(signup: SignupFacts): Promise<void> {
+    registeringEventId = signup.eventId;
+    try {
+      const outcome = await registerReferee({ referralId, programId: program.id, referrerId: input.referrerId, signup });
+      if (outcome.outcome === 'refused') {
+        refusal = { eventId: signup.eventId, type: outcome.code, message: outcome.detail };
+        throw refusalFailure(refusal);
+      }
+      state.refereeId = signup.refereeId;
+      state.registration = { eventId: signup.eventId, registeredAt: new Date(signup.occurredAt).toISOString() };
+    } finally {
+      registeringEventId = null;
+    }
+  }
+
+  const refusalFailure = (r: { type: string; message: string }) =>
+    ApplicationFailure.create({ type: r.type, message: r.message, nonRetryable: true });
 
   setHandler(orderSignal, (order) => {
     if (applyOrderEvent(orders, order)) ordersVersion += 1;
@@ -192,6 +212,18 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     const { recentTimeline: _recent, countedOrders: _counted, ...referral } = snapshot();
     await projectReferral({ referral, claim: input.claim, entry });
     projectedSeq = entry.seq;
+    projectedProgress = `${referral.progress.countedOrders}/${referral.progress.countedSpend}`;
+  }
+
+  /**
+   * Counted orders and spend reach the projection as they change, not only with the next status, so reads and lists
+   * show progress. Histories recorded before this existed replay without it.
+   */
+  async function projectProgressIfChanged(q: Qualification): Promise<boolean> {
+    const progress = `${q.countedOrders}/${q.countedSpend}`;
+    if (progress === projectedProgress || !patched(PATCHES.projectProgress)) return false;
+    await record('orders_counted', { countedOrders: q.countedOrders, countedSpend: q.countedSpend });
+    return true;
   }
 
   async function moveTo(status: ReferralStatus, kind: string, detail?: Record<string, unknown>): Promise<void> {
@@ -220,7 +252,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   async function cancelIfRequested(): Promise<boolean> {
     if (!cancelRequest) return false;
     // Never leave a referee reserved by a registration that lands after the cancel.
-    await condition(() => !registering);
+    await condition(() => !registering());
     await moveTo('cancelled', 'cancelled', { actor: cancelRequest.actor, reason: cancelRequest.reason ?? null });
     return true;
   }
@@ -247,7 +279,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (state.registration) return enterRegistered();
     if (woke) return; // only the history grew long
     // A registration being checked right now finishes first: its referee is already reserved if it succeeds.
-    await condition(() => !registering);
+    await condition(() => !registering());
     if (state.registration) return enterRegistered();
     await moveTo('expired', 'referral_expired', { expiresAt: state.deadlines.expiresAt });
   }
@@ -263,9 +295,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   }
 
   async function awaitQualification(): Promise<void> {
+    const seen = ordersVersion;
     const q = qualification()!;
     if (q.qualifiedAtMs !== null) return enterQualified(q);
-    const seen = ordersVersion;
+    if (await projectProgressIfChanged(q)) return;
     const woke = await waitFor(() => ordersVersion !== seen, state.deadlines.qualifyBy);
     if (await cancelIfRequested()) return;
     if (!woke) {
@@ -289,27 +322,31 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     });
   }
 
+  /**
+   * Qualified: the reward waits out the hold. Every pass first re-reads the orders, so a refund that arrived while
+   * the previous step was being projected is never missed.
+   */
   async function holdReward(): Promise<void> {
     const seen = ordersVersion;
+    const q = qualification()!;
+    if (q.qualifiedAtMs === null) return loseQualification(q);
+    const qualifiedAt = new Date(q.qualifiedAtMs).toISOString();
+    if (qualifiedAt !== state.qualifiedAt) {
+      // Still qualified by the orders that remain; the hold runs from when they met the criteria.
+      state.qualifiedAt = qualifiedAt;
+      state.deadlines.holdUntil = addDuration(qualifiedAt, terms.rewardHold);
+      return record('hold_moved', { qualifiedAt, holdUntil: state.deadlines.holdUntil });
+    }
+    await projectProgressIfChanged(q);
     const woke = await waitFor(() => ordersVersion !== seen, state.deadlines.holdUntil);
     if (await cancelIfRequested()) return;
     if (!woke) {
       state.completedAt = now();
       await moveTo('completed', 'completed', { holdUntil: state.deadlines.holdUntil });
-      return;
     }
-    if (ordersVersion === seen) return; // woke for history length only
-    const q = qualification()!;
-    if (q.qualifiedAtMs !== null) {
-      // Still qualified by the orders that remain; the hold runs from when they met the criteria.
-      const qualifiedAt = new Date(q.qualifiedAtMs).toISOString();
-      if (qualifiedAt !== state.qualifiedAt) {
-        state.qualifiedAt = qualifiedAt;
-        state.deadlines.holdUntil = addDuration(qualifiedAt, terms.rewardHold);
-        await record('hold_moved', { qualifiedAt, holdUntil: state.deadlines.holdUntil });
-      }
-      return;
-    }
+  }
+
+  async function loseQualification(q: Qualification): Promise<void> {
     state.qualifiedAt = null;
     state.deadlines.holdUntil = null;
     const detail = { countedOrders: q.countedOrders, countedSpend: q.countedSpend };
@@ -325,11 +362,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   if (!input.carried) {
     if (input.origin === 'signup') {
       // Exists only once its signup is accepted: a refused signup leaves no referral behind.
-      const decided = await condition(
-        () => (state.registration !== null || refusedSignup) && !registering,
-        SIGNUP_REGISTRATION_TIMEOUT,
-      );
-      if (!decided || !state.registration) {
+      await condition(() => (state.registration !== null || refusal !== null) && !registering(), SIGNUP_REGISTRATION_TIMEOUT);
+      // A registration that started just as the wait ran out finishes first: it may have reserved the referee.
+      await condition(() => !registering());
+      if (!state.registration) {
         await condition(allHandlersFinished);
         return snapshot();
       }

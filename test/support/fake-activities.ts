@@ -3,14 +3,35 @@ import type { ProjectReferralInput, RegistrationOutcome } from '../../activities
 import { REFUSALS, type OrderFacts } from '../../workflows/shared';
 
 /** Typed stand-ins for the activities that remember what the workflow asked of them. */
-export function fakeActivities(options: { earlyOrders?: OrderFacts[]; alreadyReferred?: string[] } = {}) {
+export function fakeActivities(
+  options: {
+    earlyOrders?: OrderFacts[];
+    alreadyReferred?: string[];
+    /** runs inside projectReferral before it records, e.g. to make one projection slow */
+    beforeProjection?: (input: ProjectReferralInput) => Promise<void>;
+    /** runs inside registerReferee before it answers */
+    beforeRegistration?: () => Promise<void>;
+  } = {},
+) {
   const projections: ProjectReferralInput[] = [];
   const registrations: string[] = [];
+  let inFlight = 0;
+  const tracked = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      inFlight += 1;
+      try {
+        return await fn(...args);
+      } finally {
+        inFlight -= 1;
+      }
+    };
   const activities: ReferralActivities = {
-    async projectReferral(input) {
+    projectReferral: tracked(async (input: ProjectReferralInput) => {
+      await options.beforeProjection?.(input);
       projections.push(input);
-    },
-    async registerReferee({ referrerId, signup }): Promise<RegistrationOutcome> {
+    }),
+    registerReferee: tracked(async ({ referrerId, signup }: Parameters<ReferralActivities['registerReferee']>[0]): Promise<RegistrationOutcome> => {
+      await options.beforeRegistration?.();
       if (signup.refereeId === referrerId) {
         return { outcome: 'refused', code: REFUSALS.selfReferral, detail: 'a customer cannot use their own code' };
       }
@@ -19,15 +40,15 @@ export function fakeActivities(options: { earlyOrders?: OrderFacts[]; alreadyRef
       }
       registrations.push(signup.refereeId);
       return { outcome: 'registered' };
-    },
-    async takeOrdersAwaitingSignup() {
-      return options.earlyOrders ?? [];
-    },
+    }),
+    takeOrdersAwaitingSignup: tracked(async () => options.earlyOrders ?? []),
   };
   return {
     activities,
     projections,
     registrations,
+    /** activities running right now */
+    inFlight: () => inFlight,
     statuses: () => projections.map((p) => p.referral.status),
     kinds: () => projections.map((p) => p.entry.kind),
   };

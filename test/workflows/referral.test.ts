@@ -77,7 +77,14 @@ async function scenario(
       workflowId: referralWorkflowId(referralId),
       args: [input],
     });
-    await body({ handle, fakes, input });
+    try {
+      await body({ handle, fakes, input });
+    } finally {
+      // A referral left running would fire its timers with no worker polling, and an activity cut off by a terminate
+      // holds the test server's time-skipping lock until it times out: let activities finish, then terminate.
+      for (let i = 0; i < 100 && fakes.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await handle.terminate('scenario finished').catch(() => undefined);
+    }
   });
 }
 
@@ -247,6 +254,52 @@ describe('referral workflow', () => {
       // The workflow has closed, so the server itself refuses the update; the API answers referral_closed.
       const again = await handle.executeUpdate(cancelUpdate, { args: [{ actor: 'admin' }] }).catch((e: unknown) => e);
       expect(again).toBeInstanceOf(WorkflowNotFoundError);
+    });
+  });
+
+  it('given a referral qualifying, when its order is refunded while the qualification is still being recorded, then it does not complete', async () => {
+    let releaseQualified: () => void = () => {};
+    const qualifiedRecorded = new Promise<void>((resolve) => (releaseQualified = resolve));
+    const beforeProjection = async (input: { referral: { status: string } }) => {
+      if (input.referral.status === 'qualified') await qualifiedRecorded;
+    };
+    await scenario({ fakes: { beforeProjection } }, async ({ handle, fakes }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      await handle.signal(orderSignal, await order('o-1', 'completed'));
+      await waitForStatus(handle, 'qualified');
+      await handle.signal(orderSignal, await order('o-1', 'refunded'));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      releaseQualified();
+      // Before the fix the refund went unseen: the referral stayed qualified and completed when the hold ran out.
+      const state = await waitForStatus(handle, 'registered');
+      expect(state).toMatchObject({ qualifiedAt: null, deadlines: { holdUntil: null }, progress: { countedOrders: 0 } });
+      expect(fakes.kinds()).toEqual(['claimed', 'registered', 'qualified', 'qualification_lost']);
+    });
+  });
+
+  it('given one signup delivered twice at once, when both registrations race, then both get the same answer and the referee is reserved once', async () => {
+    await scenario({ fakes: { beforeRegistration: () => new Promise((resolve) => setTimeout(resolve, 300)) } }, async ({ handle, fakes }) => {
+      const event = await signup('signup-raced');
+      const [first, second] = await Promise.all([
+        handle.executeUpdate(registerUpdate, { args: [event] }),
+        handle.executeUpdate(registerUpdate, { args: [event] }),
+      ]);
+      expect(first.status).toBe('registered');
+      expect(second.registeredAt).toBe(first.registeredAt);
+      expect(fakes.registrations).toEqual(['ben']);
+    });
+  });
+
+  it('given a registered referral, when an order counts without qualifying, then the projection shows the progress', async () => {
+    await scenario({}, async ({ handle, fakes }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      await handle.signal(orderSignal, await order('small', 'completed', 20_000));
+      await waitForState(handle, (s) => s.progress.countedOrders === 1);
+      for (let i = 0; i < 50 && !fakes.kinds().includes('orders_counted'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(fakes.projections.at(-1)).toMatchObject({
+        entry: { kind: 'orders_counted', status: 'registered' },
+        referral: { progress: { countedOrders: 1, countedSpend: 20_000 } },
+      });
     });
   });
 
