@@ -3,7 +3,7 @@ import type { InboxEvent } from '../db/schema';
 import type { AppDependencies } from './deps';
 import { deliverOrder, type OrderEvent } from './order-delivery';
 import { Problem } from './problems';
-import { deliverSignup, type SignupEvent } from './signup-registration';
+import { resumeSignup } from './signup-registration';
 
 /**
  * Finishes deliveries that an API process accepted but did not complete (it died, or Temporal was unreachable).
@@ -13,7 +13,7 @@ export async function relayUndeliveredEvents(
   deps: AppDependencies,
   options: { olderThanMs?: number; limit?: number } = {},
 ): Promise<number> {
-  const before = new Date(deps.clock().getTime() - (options.olderThanMs ?? 10_000));
+  const before = new Date(deps.clock().getTime() - (options.olderThanMs ?? 30_000));
   const events = await findUndeliveredEvents(deps.db, before, options.limit ?? 100);
   for (const event of events) await relayOne(deps, event);
   return events.length;
@@ -22,9 +22,9 @@ export async function relayUndeliveredEvents(
 async function relayOne(deps: AppDependencies, event: InboxEvent): Promise<void> {
   try {
     if (event.kind === 'order') await deliverOrder(deps, event.payload as unknown as OrderEvent);
-    else await deliverSignup(deps, event.payload as unknown as SignupEvent);
+    else await resumeSignup(deps, event);
   } catch (error) {
-    // A refusal already removed the event; anything else stays for the next round.
+    // A refusal is recorded on the event; anything else leaves it for the next round.
     if (!(error instanceof Problem)) deps.logger.error({ err: error, eventId: event.event_id }, 'relay failed');
   }
 }
@@ -32,7 +32,7 @@ async function relayOne(deps: AppDependencies, event: InboxEvent): Promise<void>
 /** Runs the relay now and then every interval until stopped. */
 export function startInboxRelay(
   deps: AppDependencies,
-  { intervalMs = 5_000, olderThanMs = 10_000 }: { intervalMs?: number; olderThanMs?: number } = {},
+  { intervalMs = 5_000, olderThanMs = 30_000 }: { intervalMs?: number; olderThanMs?: number } = {},
 ): { stop: () => Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   const tick = () => {

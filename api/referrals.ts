@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { currentProgramSnapshot } from '../db/programs';
 import { findReferralCode } from '../db/referral-codes';
 import { ProgramIdKey, ReferralCodeKey, ReferralStatusKey, ReferrerIdKey } from '../workflows/search-attributes';
@@ -71,18 +72,24 @@ export const referralRoutes = createRouter()
         origin: 'claim',
         claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context },
       };
-      await deps.temporal.workflow.start('referralWorkflow', {
-        taskQueue: deps.taskQueue,
-        workflowId: referralWorkflowId(referralId),
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [
-          { key: ReferralStatusKey, value: 'pending' },
-          { key: ReferrerIdKey, value: input.referrerId },
-          { key: ProgramIdKey, value: snapshot.id },
-          { key: ReferralCodeKey, value: code.code },
-        ],
-      });
+      try {
+        await deps.temporal.workflow.start('referralWorkflow', {
+          taskQueue: deps.taskQueue,
+          workflowId: referralWorkflowId(referralId),
+          args: [input],
+          // The same Idempotency-Key finds the referral it made, running or ended; it never starts a second run.
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [
+            { key: ReferralStatusKey, value: 'pending' },
+            { key: ReferrerIdKey, value: input.referrerId },
+            { key: ProgramIdKey, value: snapshot.id },
+            { key: ReferralCodeKey, value: code.code },
+          ],
+        });
+      } catch (error) {
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      }
       const view = await loadReferralView(deps, referralId);
       if (!view) throw new Error(`referral ${referralId} was started but cannot be read`);
       deps.logger.info({ actor: c.var.actor, referralId, code: code.code }, 'referral claimed');

@@ -1,17 +1,18 @@
-import { upsertCustomer, findCustomer } from '../db/customers';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { normaliseEmail, normalisePhone } from '../db/contact';
-import { acceptEvent, forgetRefusedEvent, markEvent, recordDeliveryFailure } from '../db/inbox';
+import { findCustomer, upsertCustomer } from '../db/customers';
+import { acceptEvent, findInboxEvent, markEvent, payloadHash, recordDeliveryFailure } from '../db/inbox';
 import { currentProgramSnapshot } from '../db/programs';
 import { findReferralCode } from '../db/referral-codes';
 import { findPendingClaimFor } from '../db/referrals';
-import { loadReferralView } from './referral-lookup';
 import type { InboxEvent } from '../db/schema';
 import { registerUpdate } from '../workflows/messages';
 import { ProgramIdKey, ReferralCodeKey, ReferrerIdKey } from '../workflows/search-attributes';
 import { referralWorkflowId, type ReferralInput, type ReferralSnapshot, type SignupFacts } from '../workflows/shared';
 import type { AppDependencies } from './deps';
 import { uuidFromKey } from './ids';
-import { Problem } from './problems';
+import { Problem, type ProblemCode } from './problems';
+import { loadReferralView } from './referral-lookup';
 import { refusalProblem } from './temporal-errors';
 
 export interface SignupEvent {
@@ -32,9 +33,13 @@ type Target =
   | { kind: 'pending'; referralId: string; referrerId: string }
   | { kind: 'new'; referralId: string; input: ReferralInput };
 
+/** A referral a signup creates is named after the signup's event id, so every retry reaches the same one. */
+const signupReferralId = (eventId: string): string => uuidFromKey('signup', eventId);
+
 /**
- * A signup event, end to end: replays are answered from the inbox; rule violations are refused before anything is
- * written; an accepted signup is kept in the inbox before it is delivered, so a crash mid-way is finished later.
+ * A signup event, end to end. A replayed eventId is answered from the inbox before anything else is looked at;
+ * rule violations are refused before anything is written; an accepted signup is kept in the inbox, with the referral
+ * it resolved to, before it is delivered, so a crash mid-way is finished later against that same referral.
  */
 export async function handleSignup(
   deps: AppDependencies,
@@ -42,28 +47,63 @@ export async function handleSignup(
   /** the body as sent: a replay is recognised by it, before defaults such as occurredAt were filled in */
   sent: unknown,
 ): Promise<SignupAnswer> {
-  const payload = signupPayload(signup);
+  const fingerprint = payloadHash(sent);
+  const seen = await findInboxEvent(deps.db, 'signup', signup.eventId);
+  if (seen) return answerReplay(deps, seen, fingerprint);
+
+  const payload = JSON.parse(JSON.stringify(signup)) as Record<string, unknown>;
   if (!signup.code && !signup.referralId) {
-    await upsertCustomer(deps.db, { id: signup.customerId, email: signup.email, phone: signup.phone });
     const acceptance = await acceptEvent(deps.db, { kind: 'signup', eventId: signup.eventId, customerId: signup.customerId, payload, fingerprint: sent });
-    if (!acceptance.accepted) return replay(acceptance.existing, acceptance.samePayload);
-    const body = { referred: false, customerId: signup.customerId };
-    await markEvent(deps.db, 'signup', signup.eventId, { state: 'delivered', response: body });
-    return { status: 200, body: { ...body, duplicate: false } };
+    if (!acceptance.accepted) return answerReplay(deps, acceptance.existing, fingerprint);
+    return recordPlainSignup(deps, signup);
   }
 
   const target = await resolveTarget(deps, signup);
   await refuseIfRulesBroken(deps, signup, target);
-  const acceptance = await acceptEvent(deps.db, { kind: 'signup', eventId: signup.eventId, customerId: signup.customerId, payload, fingerprint: sent });
-  if (!acceptance.accepted && (acceptance.existing.state !== 'received' || !acceptance.samePayload)) {
-    return replay(acceptance.existing, acceptance.samePayload);
-  }
+  const acceptance = await acceptEvent(deps.db, {
+    kind: 'signup',
+    eventId: signup.eventId,
+    customerId: signup.customerId,
+    payload,
+    fingerprint: sent,
+    referralId: target.referralId,
+  });
+  if (!acceptance.accepted) return answerReplay(deps, acceptance.existing, fingerprint);
   return deliverSignup(deps, signup, target);
 }
 
-/** Delivers an accepted signup to its referral workflow; the relay calls this for signups left undelivered. */
-export async function deliverSignup(deps: AppDependencies, signup: SignupEvent, resolved?: Target): Promise<SignupAnswer> {
-  const target = resolved ?? (await resolveTarget(deps, signup));
+/** Finishes an accepted signup that was not delivered yet; the relay calls this. */
+export async function resumeSignup(deps: AppDependencies, event: InboxEvent): Promise<SignupAnswer> {
+  const signup = event.payload as unknown as SignupEvent;
+  if (!event.referral_id) return recordPlainSignup(deps, signup);
+  const target: Target =
+    event.referral_id === signupReferralId(signup.eventId)
+      ? await newReferralTarget(deps, signup)
+      : { kind: 'pending', referralId: event.referral_id, referrerId: '' };
+  return deliverSignup(deps, signup, target);
+}
+
+async function answerReplay(deps: AppDependencies, seen: InboxEvent, fingerprint: string): Promise<SignupAnswer> {
+  if (seen.payload_hash !== fingerprint) {
+    throw new Problem(409, 'idempotency_conflict', `eventId ${seen.event_id} was already used for a different signup`);
+  }
+  if (seen.state === 'delivered' && seen.response) return { status: 200, body: { ...seen.response, duplicate: true } };
+  const refused = seen.response?.problem as { status: 409 | 422; code: ProblemCode; detail: string } | undefined;
+  if (seen.state === 'ignored' && refused) throw new Problem(refused.status, refused.code, refused.detail);
+  // Accepted earlier but not delivered (that attempt failed mid-way): finish it now, against the same referral.
+  const answer = await resumeSignup(deps, seen);
+  return { status: 200, body: { ...answer.body, duplicate: true } };
+}
+
+async function recordPlainSignup(deps: AppDependencies, signup: SignupEvent): Promise<SignupAnswer> {
+  // Kept for the rules: a later referee with this customer's e-mail or phone is a self-referral.
+  await upsertCustomer(deps.db, { id: signup.customerId, email: signup.email, phone: signup.phone });
+  const body = { referred: false, customerId: signup.customerId };
+  await markEvent(deps.db, 'signup', signup.eventId, { state: 'delivered', response: body });
+  return { status: 200, body: { ...body, duplicate: false } };
+}
+
+async function deliverSignup(deps: AppDependencies, signup: SignupEvent, target: Target): Promise<SignupAnswer> {
   const facts: SignupFacts = {
     eventId: signup.eventId,
     refereeId: signup.customerId,
@@ -75,20 +115,7 @@ export async function deliverSignup(deps: AppDependencies, signup: SignupEvent, 
   let snapshot: ReferralSnapshot;
   try {
     snapshot = await deps.temporal.withDeadline(Date.now() + (deps.workflowCallTimeoutMs ?? 15_000), async () => {
-      if (target.kind === 'new') {
-        await deps.temporal.workflow.start('referralWorkflow', {
-          taskQueue: deps.taskQueue,
-          workflowId: referralWorkflowId(target.referralId),
-          args: [target.input],
-          // The id comes from the event id: a retried signup reaches the workflow its first attempt started.
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          typedSearchAttributes: [
-            { key: ReferrerIdKey, value: target.input.referrerId },
-            { key: ProgramIdKey, value: target.input.program.id },
-            { key: ReferralCodeKey, value: target.input.code },
-          ],
-        });
-      }
+      if (target.kind === 'new') await startSignupReferral(deps, target);
       return deps.temporal.workflow
         .getHandle(referralWorkflowId(target.referralId))
         .executeUpdate(registerUpdate, { args: [facts] });
@@ -96,7 +123,8 @@ export async function deliverSignup(deps: AppDependencies, signup: SignupEvent, 
   } catch (error) {
     const refusal = refusalProblem(error);
     if (refusal) {
-      await forgetRefusedEvent(deps.db, 'signup', signup.eventId);
+      // Kept as refused, so a replay of this event gets the same answer.
+      await markEvent(deps.db, 'signup', signup.eventId, { state: 'ignored', response: { problem: refusal.body() }, note: refusal.detail });
       throw refusal;
     }
     deps.logger.warn({ err: error, eventId: signup.eventId }, 'signup accepted but not yet delivered');
@@ -108,14 +136,25 @@ export async function deliverSignup(deps: AppDependencies, signup: SignupEvent, 
   return { status: 201, body: { ...body, duplicate: false } };
 }
 
-function replay(existing: InboxEvent, samePayload: boolean): SignupAnswer {
-  if (!samePayload) {
-    throw new Problem(409, 'idempotency_conflict', `eventId ${existing.event_id} was already used for a different signup`);
+async function startSignupReferral(deps: AppDependencies, target: Extract<Target, { kind: 'new' }>): Promise<void> {
+  try {
+    await deps.temporal.workflow.start('referralWorkflow', {
+      taskQueue: deps.taskQueue,
+      workflowId: referralWorkflowId(target.referralId),
+      args: [target.input],
+      // A retry finds the run its first attempt started; a run that has ended is never started again.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: ReferrerIdKey, value: target.input.referrerId },
+        { key: ProgramIdKey, value: target.input.program.id },
+        { key: ReferralCodeKey, value: target.input.code },
+      ],
+    });
+  } catch (error) {
+    // Ended already: the update below is refused as referral_closed.
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
   }
-  if (existing.state === 'delivered' && existing.response) {
-    return { status: 200, body: { ...existing.response, duplicate: true } };
-  }
-  throw new Problem(503, 'temporarily_unavailable', 'this signup is still being applied; retry shortly');
 }
 
 async function resolveTarget(deps: AppDependencies, signup: SignupEvent): Promise<Target> {
@@ -129,16 +168,18 @@ async function resolveTarget(deps: AppDependencies, signup: SignupEvent): Promis
     }
     return { kind: 'pending', referralId: referral.id, referrerId: referral.referrerId };
   }
-  const code = await findReferralCode(deps.db, signup.code!);
+  const claim = await findPendingClaimFor(deps.db, signup.code!, signup);
+  if (claim) return { kind: 'pending', referralId: claim.id, referrerId: claim.referrer_id };
+  return newReferralTarget(deps, signup);
+}
+
+async function newReferralTarget(deps: AppDependencies, signup: SignupEvent): Promise<Extract<Target, { kind: 'new' }>> {
+  const code = signup.code ? await findReferralCode(deps.db, signup.code) : undefined;
   if (!code) throw new Problem(422, 'unknown_code', `no referral code ${signup.code}`);
   const program = await currentProgramSnapshot(deps.db, code.program_id);
   if (!program?.active) throw new Problem(409, 'program_inactive', `programme ${code.program_id} is not active`);
-
-  const claim = await findPendingClaimFor(deps.db, code.code, signup);
-  if (claim) return { kind: 'pending', referralId: claim.id, referrerId: claim.referrer_id };
-
   const { active: _active, ...snapshot } = program;
-  const referralId = uuidFromKey('signup', signup.eventId);
+  const referralId = signupReferralId(signup.eventId);
   return {
     kind: 'new',
     referralId,
@@ -167,8 +208,6 @@ async function refuseIfRulesBroken(deps: AppDependencies, signup: SignupEvent, t
     throw new Problem(422, 'self_referral', 'the referee has the referrer’s contact details');
   }
 }
-
-const signupPayload = (signup: SignupEvent): Record<string, unknown> => JSON.parse(JSON.stringify(signup));
 
 export const signupBody = (s: ReferralSnapshot): Record<string, unknown> => ({
   referralId: s.referralId,

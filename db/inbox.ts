@@ -27,6 +27,8 @@ export async function acceptEvent(
     payload: Record<string, unknown>;
     /** what identifies "the same event" when the stored payload has defaults filled in; the payload by default */
     fingerprint?: unknown;
+    /** the referral this event was resolved to when accepted, so a later delivery reaches the same one */
+    referralId?: string | null;
   },
 ): Promise<Acceptance> {
   const hash = payloadHash(event.fingerprint ?? event.payload);
@@ -39,7 +41,7 @@ export async function acceptEvent(
       order_id: event.orderId ?? null,
       payload: JSON.stringify(event.payload),
       payload_hash: hash,
-      referral_id: null,
+      referral_id: event.referralId ?? null,
       response: null,
       last_error: null,
       delivered_at: null,
@@ -72,7 +74,7 @@ export async function markEvent(
     .updateTable('inbox_events')
     .set({
       state: outcome.state,
-      referral_id: outcome.referralId ?? null,
+      ...(outcome.referralId !== undefined ? { referral_id: outcome.referralId } : {}),
       response: outcome.response ? JSON.stringify(outcome.response) : null,
       last_error: outcome.note ?? null,
       delivered_at: outcome.state === 'awaiting_signup' ? null : new Date(),
@@ -93,10 +95,8 @@ export async function recordDeliveryFailure(db: DB, kind: InboxEventKind, eventI
     .execute();
 }
 
-/** A signup refused by the rules was never accepted: it leaves nothing behind. */
-export async function forgetRefusedEvent(db: DB, kind: InboxEventKind, eventId: string): Promise<void> {
-  await db.deleteFrom('inbox_events').where('kind', '=', kind).where('event_id', '=', eventId).where('state', '=', 'received').execute();
-}
+export const findInboxEvent = (db: DB, kind: InboxEventKind, eventId: string): Promise<InboxEvent | undefined> =>
+  db.selectFrom('inbox_events').selectAll().where('kind', '=', kind).where('event_id', '=', eventId).executeTakeFirst();
 
 /** Accepted events whose delivery did not finish (the API died, Temporal was down): what the relay retries. */
 export const findUndeliveredEvents = (db: DB, receivedBefore: Date, limit: number): Promise<InboxEvent[]> =>

@@ -140,6 +140,16 @@ describe('rule violations change nothing', () => {
     await api.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: true });
   });
 
+  it('when a plain signup’s eventId is reused with other contact details, then 409 and the customer keeps the first ones', async () => {
+    await expectProblem(
+      api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-anna', customerId: 'anna', email: 'someone@else.com' }),
+      409,
+      'idempotency_conflict',
+    );
+    const anna = await db.selectFrom('customers').select('email_normalized').where('id', '=', 'anna').executeTakeFirstOrThrow();
+    expect(anna.email_normalized).toBe('anna@example.com');
+  });
+
   it('after all of the above, then only the plain signup was kept and Temporal was never called', async () => {
     const kept = await db.selectFrom('inbox_events').select('event_id').execute();
     expect(kept.map((e) => e.event_id)).toEqual(['s-anna']);

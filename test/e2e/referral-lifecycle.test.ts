@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acceptEvent } from '../../db/inbox';
-import { KEYS } from '../support/http';
+import type { Client } from '@temporalio/client';
+import pino from 'pino';
+import { createApp } from '../../api/app';
+import { TASK_QUEUE } from '../../workflows/shared';
+import { API_KEYS, httpClient, KEYS } from '../support/http';
 import { eventually, startStack, type Stack } from '../support/stack';
 
 /**
@@ -57,9 +60,12 @@ describe('a referral over HTTP', () => {
     expect(claim.body).toMatchObject({ status: 'pending', code, channel: 'whatsapp', referrerId: 'anna', programId, programVersion: 1, deadlines: { expiresAt: expect.any(String) } });
     const referralId = claim.body.id;
 
-    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'ben', referralId, email: 'ben@example.com' });
+    const signupEvent = { eventId: randomUUID(), customerId: 'ben', referralId, email: 'ben@example.com' };
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, signupEvent);
     expect(signup.status).toBe(201);
     expect(signup.body).toMatchObject({ referralId, status: 'registered', refereeId: 'ben', duplicate: false, deadlines: { qualifyBy: expect.any(String) } });
+    // the claim is no longer pending, yet a replay of the signup is still recognised as the same event
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, signupEvent)).toMatchObject({ status: 200, body: { ...signup.body, duplicate: true } });
 
     const placed = orderEvent('ben', 'A-1', 'placed');
     expect((await stack.http.post('/v1/events/orders', KEYS.commerce, placed)).status).toBe(202);
@@ -94,12 +100,17 @@ describe('a referral over HTTP', () => {
     expect(expired.body.endReason).toBe('referral_expired');
   });
 
-  it('given a claim sent twice with one Idempotency-Key, then both answers name the same referral', async () => {
-    const code = await codeFor('ivan');
+  it('given a claim sent twice with one Idempotency-Key, then both answers name the same referral, even after it ended', async () => {
+    const code = await codeFor('ivan', shortExpiryProgramId);
     const key = randomUUID();
     const first = await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key });
     const second = await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key });
     expect(second.body.id).toBe(first.body.id);
+    await untilStatus(first.body.id, 'expired');
+    const late = await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key });
+    expect(late.body).toMatchObject({ id: first.body.id, status: 'expired' });
+    const run = await stack.temporal.workflow.getHandle(`referral-${first.body.id}`).describe();
+    expect(run.status.name).toBe('COMPLETED');
   });
 });
 
@@ -129,6 +140,22 @@ describe('replayed and conflicting events', () => {
     expect(live.body.status).toBe('registered');
   });
 
+  it('given one signup sent twice at the same moment, then both answers name one referral and the event is kept once', async () => {
+    const event = { eventId: randomUUID(), customerId: 'raj', code: await codeFor('sam') };
+    const answers = await Promise.all([
+      stack.http.post('/v1/events/signups', KEYS.commerce, event),
+      stack.http.post('/v1/events/signups', KEYS.commerce, event),
+    ]);
+    expect(answers.map((a) => a.status).sort()).toEqual(expect.arrayContaining([201]));
+    expect(answers.every((a) => a.status === 200 || a.status === 201)).toBe(true);
+    expect(new Set(answers.map((a) => a.body.referralId)).size).toBe(1);
+    const kept = await eventually(
+      () => stack.db.selectFrom('inbox_events').select(['state', 'referral_id']).where('event_id', '=', event.eventId).execute(),
+      (rows) => rows[0]?.state === 'delivered',
+    );
+    expect(kept).toEqual([{ state: 'delivered', referral_id: answers[0]!.body.referralId }]);
+  });
+
   it('given a referred customer, when a second referral tries to register them, then 409 already_referred and nothing changes', async () => {
     const first = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'eve', code: await codeFor('fred') });
     expect(first.status).toBe(201);
@@ -153,23 +180,38 @@ describe('events that arrive early or are interrupted', () => {
     expect(qualified.body.progress).toEqual({ countedOrders: 1, countedSpend: 75_000 });
   });
 
-  it('given events accepted but never delivered (the API died in between), then the relay delivers them', async () => {
+  it('given events accepted while Temporal was unreachable (or the API died before delivering), then the relay delivers them', async () => {
     const code = await codeFor('iris');
-    const signupEventId = randomUUID();
-    const signup = { eventId: signupEventId, customerId: 'jon', code, occurredAt: now(-1_000) };
-    await acceptEvent(stack.db, { kind: 'signup', eventId: signupEventId, customerId: 'jon', payload: signup, fingerprint: signup });
+    // A second API process over the same database whose Temporal calls all fail after the event is stored.
+    const unreachable = new Proxy({} as Client, {
+      get: () => () => Promise.reject(new Error('14 UNAVAILABLE: connection refused')),
+    });
+    const cutOff = createApp({
+      db: stack.db,
+      temporal: unreachable,
+      clock: () => new Date(),
+      apiKeys: API_KEYS,
+      logger: pino({ level: 'silent' }),
+      taskQueue: TASK_QUEUE,
+    });
+    const viaCutOff = httpClient(async (p, init) => cutOff.request(p, init));
+
+    const signup = { eventId: randomUUID(), customerId: 'jon', code, occurredAt: now(-1_000) };
+    const refused = await viaCutOff.post('/v1/events/signups', KEYS.commerce, signup);
+    expect(refused).toMatchObject({ status: 503, body: { code: 'temporarily_unavailable' } });
+
     const registered = await eventually(
-      () => stack.db.selectFrom('inbox_events').selectAll().where('event_id', '=', signupEventId).executeTakeFirstOrThrow(),
+      () => stack.db.selectFrom('inbox_events').selectAll().where('event_id', '=', signup.eventId).executeTakeFirstOrThrow(),
       (row) => row.state === 'delivered',
     );
     const referralId = registered.referral_id!;
-    expect((await readReferral(referralId)).body.status).toBe('registered');
+    expect((await readReferral(referralId)).body).toMatchObject({ status: 'registered', refereeId: 'jon' });
     // the commerce backend retries the signup: it is answered from the inbox
     const retried = await stack.http.post('/v1/events/signups', KEYS.commerce, signup);
     expect(retried).toMatchObject({ status: 200, body: { referralId, duplicate: true } });
 
     const order = orderEvent('jon', 'J-1', 'completed');
-    await acceptEvent(stack.db, { kind: 'order', eventId: order.eventId, customerId: 'jon', orderId: 'J-1', payload: order });
+    expect(await viaCutOff.post('/v1/events/orders', KEYS.commerce, order)).toMatchObject({ status: 202, body: { duplicate: false } });
     await untilStatus(referralId, 'qualified');
   });
 });
