@@ -2,7 +2,8 @@
 FROM node:20-bookworm-slim
 
 ENV NODE_ENV=production \
-    NPM_CONFIG_UPDATE_NOTIFIER=false
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    SCARF_ANALYTICS=false
 WORKDIR /app
 
 # Dependencies before sources so a code change reuses the install layer.

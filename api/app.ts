@@ -1,10 +1,10 @@
-import { swaggerUI } from '@hono/swagger-ui';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { adminReferralRoutes } from './admin-referrals';
 import { apiKeyAuth, requireRole } from './auth';
 import { customerRoutes } from './customers';
+import { docsRoutes } from './docs';
 import type { AppDependencies } from './deps';
 import { eventRoutes } from './events';
 import { healthRoutes } from './health';
@@ -72,7 +72,7 @@ export function createApp(deps: AppDependencies) {
     },
     security: [{ apiKey: [] }],
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  app.route('/', docsRoutes);
 
   app.notFound((c) => problemResponse(new Problem(404, 'not_found', `no route ${c.req.method} ${c.req.path}`), c.req.path));
 

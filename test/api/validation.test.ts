@@ -195,6 +195,11 @@ describe('OpenAPI document', () => {
       '/v1/referrals/{id}',
     ]);
     expect(Object.keys(body.paths['/v1/events/signups'].post.responses).sort()).toEqual(['200', '201', '400', '401', '404', '409', '413', '422', '503']);
-    expect((await api.get('/docs')).contentType).toContain('text/html');
+    const docs = await api.get('/docs');
+    expect(docs.contentType).toContain('text/html');
+    expect(docs.body).toContain('/docs/assets/swagger-ui-dist/swagger-ui-bundle.js');
+    expect(docs.body).not.toContain('cdn.');
+    const bundle = await api.get('/docs/assets/swagger-ui-dist/swagger-ui-bundle.js');
+    expect(bundle).toMatchObject({ status: 200, contentType: expect.stringContaining('javascript') });
   });
 });
