@@ -1,5 +1,5 @@
 /**
- * `npm run record-histories`: runs the referral workflow through its main paths on the time-skipping server and
+ * `npm run record-histories -- <prefix>` (e.g. v3): runs the referral workflow through its main paths on the time-skipping server and
  * saves each history here. The replay test replays them against the current code, so a change that would break
  * referrals already running fails CI. Record new histories when behaviour changes on purpose (behind patched()),
  * and keep the old ones: they stand for referrals still in flight.
@@ -22,6 +22,11 @@ import { testServerExecutable, WORKFLOWS_PATH } from '../support/temporal-binari
 const { temporal } = proto;
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const prefix = process.argv[2];
+if (!prefix || !/^v\d+$/.test(prefix)) {
+  console.error('usage: npm run record-histories -- v<N>   (a new prefix; existing histories stay as they are)');
+  process.exit(2);
+}
 const executable = testServerExecutable();
 const env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
 await ensureSearchAttributes(env.connection, 'default');
@@ -43,8 +48,8 @@ async function record(name: string, overrides: Partial<ReferralInput>, drive: (h
   await handle.result().catch(() => undefined);
   const history = await env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
   // Binary protobuf: the same bytes the server stores, independent of JSON-mapping differences between SDK versions.
-  await writeFile(path.join(HERE, `${name}.binpb`), temporal.api.history.v1.History.encode(history).finish());
-  console.log(`recorded ${name}: ${history.events?.length} events`);
+  await writeFile(path.join(HERE, `${prefix}-${name}.binpb`), temporal.api.history.v1.History.encode(history).finish());
+  console.log(`recorded ${prefix}-${name}: ${history.events?.length} events`);
 }
 
 const signup = async (refereeId = 'ben') => ({ eventId: randomUUID(), refereeId, occurredAt: await now() });
@@ -52,17 +57,23 @@ const order = async (orderId: string, status: 'completed' | 'refunded', amount =
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
 
 await worker.runUntil(async () => {
-  await record('v1-claim-register-qualify-complete', {}, async (h) => {
+  await record('claim-register-qualify-complete', {}, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup()] });
     await env.sleep('29 days');
     await h.signal(orderSignal, await order('o-1', 'completed'));
     await settle();
     await env.sleep('8 days');
   });
-  await record('v1-pending-expires', {}, async () => {
+  await record('orders-counted-below-minimum-then-window-closes', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await h.signal(orderSignal, await order('small', 'completed', 10_000));
+    await settle();
+    await env.sleep('31 days');
+  });
+  await record('pending-expires', {}, async () => {
     await env.sleep('91 days');
   });
-  await record('v1-refund-during-hold-then-window-closes', {}, async (h) => {
+  await record('refund-during-hold-then-window-closes', {}, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup()] });
     await h.signal(orderSignal, await order('o-1', 'completed'));
     await settle();
@@ -71,15 +82,15 @@ await worker.runUntil(async () => {
     await settle();
     await env.sleep('31 days');
   });
-  await record('v1-self-referral-refused-then-registered-then-cancelled', {}, async (h) => {
+  await record('self-referral-refused-then-registered-then-cancelled', {}, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup('anna')] }).catch(() => undefined);
     await h.executeUpdate(registerUpdate, { args: [await signup('ben')] });
     await h.executeUpdate(cancelUpdate, { args: [{ actor: 'ops', reason: 'test' }] });
   });
-  await record('v1-signup-origin-refused', { origin: 'signup' }, async (h) => {
+  await record('signup-origin-refused', { origin: 'signup' }, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup('taken')] }).catch(() => undefined);
   });
-  await record('v1-continue-as-new', { historyEventLimit: 40 }, async (h) => {
+  await record('continue-as-new', { historyEventLimit: 40 }, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup()] });
     for (let i = 0; i < 30; i++) await h.signal(orderSignal, await order(`o-${i}`, 'completed', 1_000));
     await settle();
