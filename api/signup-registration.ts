@@ -76,11 +76,22 @@ export async function handleSignup(
 export async function resumeSignup(deps: AppDependencies, event: InboxEvent): Promise<SignupAnswer> {
   const signup = event.payload as unknown as SignupEvent;
   if (!event.referral_id) return recordPlainSignup(deps, signup);
-  const target: Target =
-    event.referral_id === signupReferralId(signup.eventId)
-      ? await newReferralTarget(deps, signup)
-      : { kind: 'pending', referralId: event.referral_id, referrerId: '' };
+  let target: Target = { kind: 'pending', referralId: event.referral_id, referrerId: '' };
+  if (event.referral_id === signupReferralId(signup.eventId)) {
+    try {
+      target = await newReferralTarget(deps, signup);
+    } catch (error) {
+      // The code or programme went away since the signup was accepted: a final answer, not one to retry.
+      if (error instanceof Problem) await keepRefusal(deps, signup.eventId, error);
+      throw error;
+    }
+  }
   return deliverSignup(deps, signup, target);
+}
+
+async function keepRefusal(deps: AppDependencies, eventId: string, refusal: Problem): Promise<void> {
+  // Kept as refused, so a replay of this event gets the same answer and the relay stops retrying it.
+  await markEvent(deps.db, 'signup', eventId, { state: 'ignored', response: { problem: refusal.body() }, note: refusal.detail });
 }
 
 async function answerReplay(deps: AppDependencies, seen: InboxEvent, fingerprint: string): Promise<SignupAnswer> {
@@ -88,7 +99,7 @@ async function answerReplay(deps: AppDependencies, seen: InboxEvent, fingerprint
     throw new Problem(409, 'idempotency_conflict', `eventId ${seen.event_id} was already used for a different signup`);
   }
   if (seen.state === 'delivered' && seen.response) return { status: 200, body: { ...seen.response, duplicate: true } };
-  const refused = seen.response?.problem as { status: 409 | 422; code: ProblemCode; detail: string } | undefined;
+  const refused = seen.response?.problem as { status: 404 | 409 | 422; code: ProblemCode; detail: string } | undefined;
   if (seen.state === 'ignored' && refused) throw new Problem(refused.status, refused.code, refused.detail);
   // Accepted earlier but not delivered (that attempt failed mid-way): finish it now, against the same referral.
   const answer = await resumeSignup(deps, seen);
@@ -123,8 +134,7 @@ async function deliverSignup(deps: AppDependencies, signup: SignupEvent, target:
   } catch (error) {
     const refusal = refusalProblem(error);
     if (refusal) {
-      // Kept as refused, so a replay of this event gets the same answer.
-      await markEvent(deps.db, 'signup', signup.eventId, { state: 'ignored', response: { problem: refusal.body() }, note: refusal.detail });
+      await keepRefusal(deps, signup.eventId, refusal);
       throw refusal;
     }
     deps.logger.warn({ err: error, eventId: signup.eventId }, 'signup accepted but not yet delivered');

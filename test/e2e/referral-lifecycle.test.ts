@@ -182,19 +182,7 @@ describe('events that arrive early or are interrupted', () => {
 
   it('given events accepted while Temporal was unreachable (or the API died before delivering), then the relay delivers them', async () => {
     const code = await codeFor('iris');
-    // A second API process over the same database whose Temporal calls all fail after the event is stored.
-    const unreachable = new Proxy({} as Client, {
-      get: () => () => Promise.reject(new Error('14 UNAVAILABLE: connection refused')),
-    });
-    const cutOff = createApp({
-      db: stack.db,
-      temporal: unreachable,
-      clock: () => new Date(),
-      apiKeys: API_KEYS,
-      logger: pino({ level: 'silent' }),
-      taskQueue: TASK_QUEUE,
-    });
-    const viaCutOff = httpClient(async (p, init) => cutOff.request(p, init));
+    const viaCutOff = apiCutOffFromTemporal();
 
     const signup = { eventId: randomUUID(), customerId: 'jon', code, occurredAt: now(-1_000) };
     const refused = await viaCutOff.post('/v1/events/signups', KEYS.commerce, signup);
@@ -214,7 +202,36 @@ describe('events that arrive early or are interrupted', () => {
     expect(await viaCutOff.post('/v1/events/orders', KEYS.commerce, order)).toMatchObject({ status: 202, body: { duplicate: false } });
     await untilStatus(referralId, 'qualified');
   });
+
+  it('given a signup kept while Temporal was down, when its programme is deactivated before delivery, then it is refused for good, replays included', async () => {
+    const closing = (await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Closing', currency: 'INR' })).body.id;
+    const signup = { eventId: randomUUID(), customerId: 'kai', code: await codeFor('kora', closing) };
+    expect((await apiCutOffFromTemporal().post('/v1/events/signups', KEYS.commerce, signup)).status).toBe(503);
+    await stack.http.patch(`/v1/admin/programs/${closing}`, KEYS.admin, { active: false });
+    const refused = await eventually(
+      () => stack.db.selectFrom('inbox_events').selectAll().where('event_id', '=', signup.eventId).executeTakeFirstOrThrow(),
+      (row) => row.state !== 'received',
+    );
+    expect(refused.state).toBe('ignored');
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, signup)).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
+  });
 });
+
+/** A second API process over the same database whose Temporal calls all fail once the event is stored. */
+function apiCutOffFromTemporal() {
+  const unreachable = new Proxy({} as Client, {
+    get: () => () => Promise.reject(new Error('14 UNAVAILABLE: connection refused')),
+  });
+  const app = createApp({
+    db: stack.db,
+    temporal: unreachable,
+    clock: () => new Date(),
+    apiKeys: API_KEYS,
+    logger: pino({ level: 'silent' }),
+    taskQueue: TASK_QUEUE,
+  });
+  return httpClient(async (p, init) => app.request(p, init));
+}
 
 describe('admin actions', () => {
   it('given a registered referral, when an admin cancels it, then it is cancelled, a second cancel is 409 and a commerce key is 403', async () => {
