@@ -13,7 +13,7 @@ const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.binpb')).sort();
 
 describe('recorded referral histories', () => {
   it('given the recorded histories of every main path, then there are some to replay', () => {
-    expect(files.length).toBeGreaterThanOrEqual(13);
+    expect(files.length).toBeGreaterThanOrEqual(20);
   });
 
   it('when each is replayed against the current workflow code, then none is non-deterministic', async () => {
