@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { findReferral, findTimeline } from '../db/referrals';
 import { cancelUpdate } from '../workflows/messages';
 import { referralWorkflowId } from '../workflows/shared';
+import { workflowCallDeadline } from './deps';
 import { createRouter } from './hono';
 import { Problem } from './problems';
 import { loadReferralView, queryLiveState } from './referral-lookup';
@@ -79,9 +80,9 @@ export const adminReferralRoutes = createRouter()
       const { reason } = c.req.valid('json') ?? {};
       if (!(await findReferral(deps.db, id))) throw new Problem(404, 'not_found', `no referral ${id}`);
       try {
-        await deps.temporal.workflow
-          .getHandle(referralWorkflowId(id))
-          .executeUpdate(cancelUpdate, { args: [{ actor: c.var.actor, reason }] });
+        await deps.temporal.withDeadline(workflowCallDeadline(deps), () =>
+          deps.temporal.workflow.getHandle(referralWorkflowId(id)).executeUpdate(cancelUpdate, { args: [{ actor: c.var.actor, reason }] }),
+        );
       } catch (error) {
         throw refusalProblem(error) ?? error;
       }

@@ -1,3 +1,4 @@
+import { isGrpcDeadlineError, isGrpcServiceError } from '@temporalio/client';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
@@ -85,6 +86,11 @@ export function createApp(deps: AppDependencies) {
       }
       const code = error.status === 413 ? 'payload_too_large' : error.status === 415 ? 'unsupported_media_type' : 'validation_failed';
       return problemResponse(new Problem(error.status, code, error.message), c.req.path);
+    }
+    const cause: unknown = error;
+    if (isGrpcDeadlineError(cause) || (isGrpcServiceError(cause) && cause.code === 14 /* UNAVAILABLE */)) {
+      deps.logger.warn({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'Temporal unavailable');
+      return problemResponse(new Problem(503, 'temporarily_unavailable', 'Temporal did not answer in time; retry'), c.req.path);
     }
     deps.logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     return problemResponse(

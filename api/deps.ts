@@ -18,3 +18,6 @@ export interface AppDependencies {
 export type AppEnv = {
   Variables: { deps: AppDependencies; actor: string; role: ApiKey['role']; requestId: string };
 };
+
+/** The instant a Temporal call made for a request gives up (then the API answers 503 and the inbox retries). */
+export const workflowCallDeadline = (deps: AppDependencies): number => Date.now() + (deps.workflowCallTimeoutMs ?? 10_000);

@@ -1,18 +1,19 @@
+import type { z } from '@hono/zod-openapi';
 import { findReferral } from '../db/referrals';
 import { stateQuery } from '../workflows/messages';
 import { referralWorkflowId, type ReferralSnapshot } from '../workflows/shared';
-import type { AppDependencies } from './deps';
+import { workflowCallDeadline, type AppDependencies } from './deps';
 import { snapshotToReferralView, toReferralView, type ReferralView } from './referral-view';
-import type { z } from '@hono/zod-openapi';
+import { isWorkflowGone } from './temporal-errors';
 
 /** The workflow's live state, or undefined when there is no such workflow. */
 export async function queryLiveState(deps: AppDependencies, referralId: string): Promise<ReferralSnapshot | undefined> {
   try {
-    return await deps.temporal.withDeadline(Date.now() + (deps.workflowCallTimeoutMs ?? 15_000), () =>
+    return await deps.temporal.withDeadline(workflowCallDeadline(deps), () =>
       deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).query(stateQuery),
     );
   } catch (error) {
-    if ((error as Error).name === 'WorkflowNotFoundError') return undefined;
+    if (isWorkflowGone(error)) return undefined;
     throw error;
   }
 }

@@ -4,6 +4,7 @@ import { currentProgramSnapshot } from '../db/programs';
 import { findReferralCode } from '../db/referral-codes';
 import { ProgramIdKey, ReferralCodeKey, ReferralStatusKey, ReferrerIdKey } from '../workflows/search-attributes';
 import { referralWorkflowId, type ReferralInput } from '../workflows/shared';
+import { workflowCallDeadline } from './deps';
 import { createRouter } from './hono';
 import { newReferralId, uuidFromKey } from './ids';
 import { Problem } from './problems';
@@ -73,7 +74,7 @@ export const referralRoutes = createRouter()
         claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context },
       };
       try {
-        await deps.temporal.workflow.start('referralWorkflow', {
+        await deps.temporal.withDeadline(workflowCallDeadline(deps), () => deps.temporal.workflow.start('referralWorkflow', {
           taskQueue: deps.taskQueue,
           workflowId: referralWorkflowId(referralId),
           args: [input],
@@ -86,7 +87,7 @@ export const referralRoutes = createRouter()
             { key: ProgramIdKey, value: snapshot.id },
             { key: ReferralCodeKey, value: code.code },
           ],
-        });
+        }));
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
       }

@@ -9,7 +9,7 @@ import type { InboxEvent } from '../db/schema';
 import { registerUpdate } from '../workflows/messages';
 import { ProgramIdKey, ReferralCodeKey, ReferrerIdKey } from '../workflows/search-attributes';
 import { referralWorkflowId, type ReferralInput, type ReferralSnapshot, type SignupFacts } from '../workflows/shared';
-import type { AppDependencies } from './deps';
+import { workflowCallDeadline, type AppDependencies } from './deps';
 import { uuidFromKey } from './ids';
 import { Problem, type ProblemCode } from './problems';
 import { loadReferralView } from './referral-lookup';
@@ -125,7 +125,7 @@ async function deliverSignup(deps: AppDependencies, signup: SignupEvent, target:
   };
   let snapshot: ReferralSnapshot;
   try {
-    snapshot = await deps.temporal.withDeadline(Date.now() + (deps.workflowCallTimeoutMs ?? 15_000), async () => {
+    snapshot = await deps.temporal.withDeadline(workflowCallDeadline(deps), async () => {
       if (target.kind === 'new') await startSignupReferral(deps, target);
       return deps.temporal.workflow
         .getHandle(referralWorkflowId(target.referralId))

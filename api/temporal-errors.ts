@@ -1,6 +1,5 @@
 import {
   ApplicationFailure,
-  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
@@ -27,4 +26,3 @@ export function refusalProblem(error: unknown): Problem | undefined {
 }
 
 export const isWorkflowGone = (error: unknown): boolean => error instanceof WorkflowNotFoundError;
-export { WorkflowExecutionAlreadyStartedError };

@@ -178,6 +178,16 @@ describe('programmes and codes', () => {
   });
 });
 
+describe('Temporal unreachable', () => {
+  it('when a claim cannot reach Temporal, then 503 temporarily_unavailable, not a bare 500', async () => {
+    const unavailable = Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14, details: 'No connection established', metadata: {} });
+    const down = new Proxy({}, { get: () => () => Promise.reject(unavailable) }) as Client;
+    const app = createApp({ db, temporal: down, clock: () => new Date(), apiKeys: API_KEYS, logger: pino({ level: 'silent' }), taskQueue: TASK_QUEUE });
+    const viaDown = httpClient(async (path, init) => app.request(path, init));
+    await expectProblem(viaDown.post('/v1/referrals', KEYS.commerce, { code: annaCode }), 503, 'temporarily_unavailable');
+  });
+});
+
 describe('OpenAPI document', () => {
   it('when /openapi.json is read, then it lists every route with its problem responses', async () => {
     const { status, body } = await api.get('/openapi.json');
