@@ -71,7 +71,7 @@ export const adminReferralRoutes = createRouter()
       },
       responses: {
         200: { description: 'cancelled', content: { 'application/json': { schema: ReferralView } } },
-        ...problems(400, 401, 403, 404, 409),
+        ...problems(400, 401, 403, 404, 409, 503),
       },
     }),
     async (c) => {

@@ -50,7 +50,7 @@ export const referralRoutes = createRouter()
       request: { headers: ClaimHeaders, body: jsonBody(ClaimBody) },
       responses: {
         201: { description: 'pending referral', content: { 'application/json': { schema: ClaimedReferral } } },
-        ...problems(400, 401, 409, 413, 422),
+        ...problems(400, 401, 409, 413, 422, 503),
       },
     }),
     async (c) => {
