@@ -6,7 +6,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import { startApi } from '../api/server';
@@ -17,19 +16,12 @@ import { connectTemporalClient } from '../runtime/temporal-client';
 import { startDevServer } from '../runtime/temporal-dev-server';
 import { installTemporalRuntime } from '../runtime/temporal-runtime';
 import { createReferralWorker } from '../runtime/worker';
+import { freePort } from '../runtime/free-port';
 
 const referrals = Number(process.argv[2] ?? 300);
 const concurrency = Number(process.argv[3] ?? 16);
 const logger = pino({ level: 'error' });
 installTemporalRuntime(logger, 'ERROR');
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 const dir = await mkdtemp(path.join(tmpdir(), 'referrals-bench-'));
 const postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort() });

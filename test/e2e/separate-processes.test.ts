@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../../runtime/temporal-dev-server';
 import { createTestDatabase } from '../support/database';
 import { API_KEYS, httpClient, KEYS } from '../support/http';
-import { freePort } from '../support/ports';
+import { freePort } from '../../runtime/free-port';
 import { eventually } from '../support/stack';
 
 /**

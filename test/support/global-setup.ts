@@ -6,7 +6,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../db/embedded-postgres';
 import { migrateToLatest } from '../../db/migrate';
-import { freePort } from './ports';
+import { freePort } from '../../runtime/free-port';
 
 export const TEMPLATE_DATABASE = 'referrals_template';
 

@@ -8,7 +8,7 @@ import { startDevServer } from '../../runtime/temporal-dev-server';
 import { createReferralWorker } from '../../runtime/worker';
 import { createTestDatabase } from './database';
 import { API_KEYS, httpClient } from './http';
-import { freePort } from './ports';
+import { freePort } from '../../runtime/free-port';
 
 export interface Stack {
   http: ReturnType<typeof httpClient>;

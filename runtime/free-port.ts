@@ -1,6 +1,6 @@
 import net from 'node:net';
 
-/** A port nothing listens on right now, so parallel test files never collide. */
+/** A port nothing listens on right now, so parallel tests and benchmarks never collide. */
 export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = net.createServer();
