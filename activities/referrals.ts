@@ -42,7 +42,7 @@ export function createReferralActivities({ db }: { db: DB }) {
   return {
     /**
      * Writes one transition of the workflow into the projection. Keyed by (referral, seq): a retry inserts no second
-     * timeline entry, and an older snapshot never overwrites a newer one.
+     * timeline entry, an older snapshot never overwrites a newer one, and a rewrite of the same seq replaces it.
      */
     async projectReferral({ referral, claim, entry }: ProjectReferralInput): Promise<void> {
       const row: NewReferralRow = {
@@ -95,7 +95,9 @@ export function createReferralActivities({ db }: { db: DB }) {
                 projection_seq: eb.ref('excluded.projection_seq'),
                 updated_at: eb.ref('excluded.updated_at'),
               }))
-              .where('referrals.projection_seq', '<', (eb) => eb.ref('excluded.projection_seq')),
+              // Never older over newer. The same seq may be written again with other content: a local activity whose
+              // workflow task was discarded runs again, and the workflow's second decision is the one that stands.
+              .where('referrals.projection_seq', '<=', (eb) => eb.ref('excluded.projection_seq')),
           )
           .execute();
         await trx
@@ -108,7 +110,14 @@ export function createReferralActivities({ db }: { db: DB }) {
             status: entry.status,
             detail: entry.detail ? JSON.stringify(entry.detail) : null,
           })
-          .onConflict((oc) => oc.columns(['referral_id', 'seq']).doNothing())
+          .onConflict((oc) =>
+            oc.columns(['referral_id', 'seq']).doUpdateSet((eb) => ({
+              at: eb.ref('excluded.at'),
+              kind: eb.ref('excluded.kind'),
+              status: eb.ref('excluded.status'),
+              detail: eb.ref('excluded.detail'),
+            })),
+          )
           .execute();
       });
     },

@@ -15,34 +15,50 @@ export async function relayUndeliveredEvents(
 ): Promise<number> {
   const before = new Date(deps.clock().getTime() - (options.olderThanMs ?? 30_000));
   const events = await findUndeliveredEvents(deps.db, before, options.limit ?? 100);
-  for (const event of events) await relayOne(deps, event);
-  return events.length;
+  let handled = 0;
+  for (const event of events) {
+    // While Temporal does not answer, the rest of the round would only wait out the same deadline.
+    if (!(await relayOne(deps, event))) break;
+    handled += 1;
+  }
+  return handled;
 }
 
-async function relayOne(deps: AppDependencies, event: InboxEvent): Promise<void> {
+/** Delivers one event; false when Temporal looked unreachable. */
+async function relayOne(deps: AppDependencies, event: InboxEvent): Promise<boolean> {
   try {
-    if (event.kind === 'order') await deliverOrder(deps, event.payload as unknown as OrderEvent);
-    else await resumeSignup(deps, event);
+    if (event.kind === 'order') return (await deliverOrder(deps, event.payload as unknown as OrderEvent)) !== 'retrying';
+    await resumeSignup(deps, event);
+    return true;
   } catch (error) {
     // A refusal is recorded on the event; anything else leaves it for the next round.
-    if (!(error instanceof Problem)) deps.logger.error({ err: error, eventId: event.event_id }, 'relay failed');
+    if (error instanceof Problem) return error.code !== 'temporarily_unavailable';
+    deps.logger.error({ err: error, eventId: event.event_id }, 'relay failed');
+    return true;
   }
 }
 
-/** Runs the relay now and then every interval until stopped. */
+/** Runs the relay now and then once per interval after each round ends (rounds never overlap) until stopped. */
 export function startInboxRelay(
   deps: AppDependencies,
   { intervalMs = 5_000, olderThanMs = 30_000 }: { intervalMs?: number; olderThanMs?: number } = {},
 ): { stop: () => Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  const tick = () => {
-    running = relayUndeliveredEvents(deps, { olderThanMs }).catch((error) => deps.logger.error({ err: error }, 'relay round failed'));
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const round = () => {
+    running = relayUndeliveredEvents(deps, { olderThanMs })
+      .then(() => undefined)
+      .catch((error) => deps.logger.error({ err: error }, 'relay round failed'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(round, intervalMs);
+      });
   };
-  tick();
-  const timer = setInterval(tick, intervalMs);
+  round();
   return {
     stop: async () => {
-      clearInterval(timer);
+      stopped = true;
+      clearTimeout(timer);
       await running;
     },
   };

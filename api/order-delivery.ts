@@ -2,7 +2,7 @@ import { findCustomer } from '../db/customers';
 import { acceptEvent, markEvent, recordDeliveryFailure } from '../db/inbox';
 import { orderSignal } from '../workflows/messages';
 import { referralWorkflowId, type OrderFacts } from '../workflows/shared';
-import type { AppDependencies } from './deps';
+import { workflowCallDeadline, type AppDependencies } from './deps';
 import { Problem } from './problems';
 import { isWorkflowGone } from './temporal-errors';
 
@@ -43,7 +43,9 @@ export async function deliverOrder(deps: AppDependencies, order: OrderEvent): Pr
   }
   const { customerId: _customer, ...facts } = order;
   try {
-    await deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).signal(orderSignal, facts);
+    await deps.temporal.withDeadline(workflowCallDeadline(deps), () =>
+      deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).signal(orderSignal, facts),
+    );
   } catch (error) {
     if (isWorkflowGone(error)) {
       await markEvent(deps.db, 'order', order.eventId, { state: 'ignored', referralId, note: 'the referral has ended' });

@@ -13,7 +13,7 @@ import { workflowCallDeadline, type AppDependencies } from './deps';
 import { uuidFromKey } from './ids';
 import { Problem, type ProblemCode } from './problems';
 import { loadReferralView } from './referral-lookup';
-import { refusalProblem } from './temporal-errors';
+import { isWorkflowGone, refusalProblem } from './temporal-errors';
 
 export interface SignupEvent {
   eventId: string;
@@ -77,7 +77,9 @@ export async function resumeSignup(deps: AppDependencies, event: InboxEvent): Pr
   const signup = event.payload as unknown as SignupEvent;
   if (!event.referral_id) return recordPlainSignup(deps, signup);
   let target: Target = { kind: 'pending', referralId: event.referral_id, referrerId: '' };
-  if (event.referral_id === signupReferralId(signup.eventId)) {
+  // A referral this signup creates is resolved again only if its workflow was never started: once it runs, the
+  // signup goes to it whatever happened to the code or the programme since.
+  if (event.referral_id === signupReferralId(signup.eventId) && !(await workflowExists(deps, event.referral_id))) {
     try {
       target = await newReferralTarget(deps, signup);
     } catch (error) {
@@ -87,6 +89,18 @@ export async function resumeSignup(deps: AppDependencies, event: InboxEvent): Pr
     }
   }
   return deliverSignup(deps, signup, target);
+}
+
+async function workflowExists(deps: AppDependencies, referralId: string): Promise<boolean> {
+  try {
+    await deps.temporal.withDeadline(workflowCallDeadline(deps), () =>
+      deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).describe(),
+    );
+    return true;
+  } catch (error) {
+    if (isWorkflowGone(error)) return false;
+    throw error;
+  }
 }
 
 async function keepRefusal(deps: AppDependencies, eventId: string, refusal: Problem): Promise<void> {
@@ -134,7 +148,7 @@ async function deliverSignup(deps: AppDependencies, signup: SignupEvent, target:
   } catch (error) {
     const refusal = refusalProblem(error);
     if (refusal) {
-      await keepRefusal(deps, signup.eventId, refusal);
+      if (refusal.status !== 503) await keepRefusal(deps, signup.eventId, refusal);
       throw refusal;
     }
     deps.logger.warn({ err: error, eventId: signup.eventId }, 'signup accepted but not yet delivered');

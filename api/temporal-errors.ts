@@ -6,7 +6,8 @@ import {
 import { REFUSALS } from '../workflows/shared';
 import { Problem, type ProblemCode } from './problems';
 
-const REFUSAL_STATUS: Record<string, [409 | 422, ProblemCode]> = {
+const REFUSAL_STATUS: Record<string, [409 | 422 | 503, ProblemCode]> = {
+  [REFUSALS.registrationInProgress]: [503, 'temporarily_unavailable'],
   [REFUSALS.selfReferral]: [422, 'self_referral'],
   [REFUSALS.alreadyReferred]: [409, 'already_referred'],
   [REFUSALS.notPending]: [409, 'referral_not_pending'],

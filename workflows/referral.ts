@@ -103,10 +103,12 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       : null;
 
   // what the projection last showed of the counted orders, as `orders/spend`
-  let projectedProgress = (() => {
-    const q = qualification();
-    return `${q?.countedOrders ?? 0}/${q?.countedSpend ?? 0}`;
-  })();
+  let projectedProgress =
+    carried.projectedProgress ??
+    (() => {
+      const q = qualification();
+      return `${q?.countedOrders ?? 0}/${q?.countedSpend ?? 0}`;
+    })();
 
   const snapshot = (): ReferralSnapshot => {
     const q = qualification();
@@ -156,10 +158,16 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       validator: (signup) => {
         if (state.registration?.eventId === signup.eventId || registeringEventId === signup.eventId) return;
         if (refusal?.eventId === signup.eventId) return;
-        if (state.status !== 'pending' || state.registration || registering()) {
+        if (state.status === 'pending' && !state.registration && registering()) {
+          throw ApplicationFailure.create({
+            type: REFUSALS.registrationInProgress,
+            message: `another signup for referral ${referralId} is being checked; retry shortly`,
+          });
+        }
+        if (state.status !== 'pending' || state.registration) {
           throw ApplicationFailure.create({
             type: REFUSALS.notPending,
-            message: `referral ${referralId} is ${state.status}${registering() ? ' (a registration is in progress)' : ''}`,
+            message: `referral ${referralId} is ${state.status}`,
             nonRetryable: true,
           });
         }
@@ -272,7 +280,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     await condition(() => allHandlersFinished() || factWaiting());
     if (!allHandlersFinished()) return;
     log.info('continuing as new to keep the history bounded', { historyLength: workflowInfo().historyLength });
-    const next: CarriedReferral = { ...state, orders: [...orders.values()] };
+    const next: CarriedReferral = { ...state, orders: [...orders.values()], projectedProgress };
     const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
       typedSearchAttributes: workflowInfo().typedSearchAttributes,
     });

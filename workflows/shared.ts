@@ -167,6 +167,8 @@ export interface CarriedReferral {
   deadlines: ReferralDeadlines;
   orders: OrderRecord[];
   recentTimeline: TimelineEntry[];
+  /** counted orders/spend as last projected (absent in runs carried over before it was added) */
+  projectedProgress?: string | undefined;
 }
 
 /** Stable failure types the API maps to problem+json codes. */
@@ -174,6 +176,8 @@ export const REFUSALS = {
   selfReferral: 'self_referral',
   alreadyReferred: 'already_referred',
   notPending: 'referral_not_pending',
+  /** another signup's registration is being checked right now: worth retrying, not a final answer */
+  registrationInProgress: 'registration_in_progress',
   closed: 'referral_closed',
 } as const;
 

@@ -86,6 +86,17 @@ describe('projectReferral', () => {
     const timeline = await db.selectFrom('referral_timeline').select(['seq', 'kind']).where('referral_id', '=', id).orderBy('seq').execute();
     expect(timeline).toEqual([{ seq: 1, kind: 'pending' }, { seq: 2, kind: 'registered' }]);
   });
+
+  it('given a seq written once, when the same seq is written again with another outcome (a re-run local activity), then the second stands', async () => {
+    const id = randomUUID();
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    await env.run(activities.projectReferral, projection(id, 2, 'expired'));
+    await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+    const row = await db.selectFrom('referrals').select(['status', 'projection_seq']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'registered', projection_seq: 2 });
+    const timeline = await db.selectFrom('referral_timeline').select(['seq', 'kind']).where('referral_id', '=', id).orderBy('seq').execute();
+    expect(timeline).toEqual([{ seq: 1, kind: 'pending' }, { seq: 2, kind: 'registered' }]);
+  });
 });
 
 describe('registerReferee', () => {

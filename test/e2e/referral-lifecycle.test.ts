@@ -203,6 +203,25 @@ describe('events that arrive early or are interrupted', () => {
     await untilStatus(referralId, 'qualified');
   });
 
+  it('given a signup applied whose answer was lost, when its programme is deactivated before the relay runs, then the relay finishes it as applied', async () => {
+    const closing = (await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Closing later', currency: 'INR' })).body.id;
+    const signup = { eventId: randomUUID(), customerId: 'lou', code: await codeFor('mia', closing) };
+    const applied = await stack.http.post('/v1/events/signups', KEYS.commerce, signup);
+    expect(applied.status).toBe(201);
+    // as if the API had died after the workflow accepted the update but before it recorded the answer
+    await stack.db.updateTable('inbox_events').set({ state: 'received', response: null, received_at: new Date(Date.now() - 60_000) }).where('event_id', '=', signup.eventId).execute();
+    await stack.http.patch(`/v1/admin/programs/${closing}`, KEYS.admin, { active: false });
+    const finished = await eventually(
+      () => stack.db.selectFrom('inbox_events').selectAll().where('event_id', '=', signup.eventId).executeTakeFirstOrThrow(),
+      (row) => row.state !== 'received',
+    );
+    expect(finished.state).toBe('delivered');
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, signup)).toMatchObject({
+      status: 200,
+      body: { referralId: applied.body.referralId, status: 'registered', duplicate: true },
+    });
+  });
+
   it('given a signup kept while Temporal was down, when its programme is deactivated before delivery, then it is refused for good, replays included', async () => {
     const closing = (await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Closing', currency: 'INR' })).body.id;
     const signup = { eventId: randomUUID(), customerId: 'kai', code: await codeFor('kora', closing) };

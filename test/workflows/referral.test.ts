@@ -290,6 +290,16 @@ describe('referral workflow', () => {
     });
   });
 
+  it('given a signup being checked, when a different signup arrives for the same claim, then it is told to retry, not refused for good', async () => {
+    await scenario({ fakes: { beforeRegistration: () => new Promise((resolve) => setTimeout(resolve, 300)) } }, async ({ handle }) => {
+      const first = handle.executeUpdate(registerUpdate, { args: [await signup('first', 'ben')] });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const second = await handle.executeUpdate(registerUpdate, { args: [await signup('second', 'carl')] }).catch((e: unknown) => e);
+      expect((second as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'registration_in_progress', nonRetryable: false });
+      expect((await first).status).toBe('registered');
+    });
+  });
+
   it('given a registered referral, when an order counts without qualifying, then the projection shows the progress', async () => {
     await scenario({}, async ({ handle, fakes }) => {
       await handle.executeUpdate(registerUpdate, { args: [await signup()] });
