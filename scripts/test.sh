@@ -6,12 +6,14 @@ cd "$ROOT"
 bash scripts/ensure-deps.sh
 echo "[test] type check" >&2
 npx tsc --noEmit -p tsconfig.json
-mkdir -p .data
+mkdir -p .data && rm -f .data/test-results.json
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=.data/test-results.json "$@" || status=$?
-# One plain closing line, whatever the reporter printed above it.
+# One plain closing line, whatever the reporter printed above it; and the verdict from the results themselves, so
+# nothing that touches the process's exit code on the way out can turn a failure green.
 node -e '
   const r = JSON.parse(require("fs").readFileSync(".data/test-results.json", "utf8"));
   console.log(`Tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-' || true
+  process.exit(r.success && r.numFailedTests === 0 && r.numTotalTests > 0 ? 0 : 1);
+' || status=1
 exit "$status"
