@@ -19,7 +19,6 @@ export interface ProjectReferralInput {
 
 export interface RegisterRefereeInput {
   referralId: string;
-  programId: string;
   referrerId: string;
   signup: SignupFacts;
 }

@@ -233,7 +233,7 @@ async function refuseIfRulesBroken(deps: AppDependencies, signup: SignupEvent, t
   }
 }
 
-export const signupBody = (s: ReferralSnapshot): Record<string, unknown> => ({
+const signupBody = (s: ReferralSnapshot): Record<string, unknown> => ({
   referralId: s.referralId,
   status: s.status,
   programId: s.programId,

@@ -6,16 +6,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
-import { startApi } from '../api/server';
 import { createDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrateToLatest } from '../db/migrate';
-import { connectTemporalClient } from '../runtime/temporal-client';
+import { startReferralService } from '../runtime/service';
 import { startDevServer } from '../runtime/temporal-dev-server';
 import { installTemporalRuntime } from '../runtime/temporal-runtime';
-import { createReferralWorker } from '../runtime/worker';
 import { freePort } from '../runtime/free-port';
 
 const referrals = Number(process.argv[2] ?? 300);
@@ -29,16 +26,16 @@ await postgres.createDatabase('referrals');
 const db = createDatabase(postgres.url('referrals'), { max: 20 });
 await migrateToLatest(db);
 const dev = await startDevServer({ dbFile: path.join(dir, 'temporal.db'), port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() });
-const connection = await NativeConnection.connect({ address: dev.address });
-const worker = await createReferralWorker({ connection, namespace: 'default', db });
-const workerRun = worker.run();
-const temporal = await connectTemporalClient({ address: dev.address, namespace: 'default' });
 const secret = 'benchmark-secret-0123456789';
-const api = await startApi({ db, temporal, apiKeys: [{ name: 'bench', role: 'admin', secret }, { name: 'shop', role: 'commerce', secret: `${secret}-c` }], port: 0, hostname: '127.0.0.1', logger });
+const apiKeys = [
+  { name: 'bench', role: 'admin' as const, secret },
+  { name: 'shop', role: 'commerce' as const, secret: `${secret}-c` },
+];
+const service = await startReferralService({ db, temporalAddress: dev.address, namespace: 'default', apiKeys, port: 0, hostname: '127.0.0.1', logger });
 
 const post = async (p: string, key: string, body: unknown) => {
   const started = performance.now();
-  const response = await fetch(`${api.url}${p}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${service.apiUrl}${p}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const json = (await response.json()) as Record<string, any>;
   return { status: response.status, json, ms: performance.now() - started };
 };
@@ -88,11 +85,7 @@ describe('signups (update)', signups, 201);
 describe('orders (signal, 202)', orders, 202);
 console.log(`all qualified in projection ${((performance.now() - drainStarted) / 1000).toFixed(2)} s after the last order was acknowledged (${qualified}/${referrals})`);
 
-await api.stop();
-worker.shutdown();
-await workerRun;
-await connection.close();
-await temporal.connection.close();
+await service.stop();
 await dev.stop();
 await db.destroy();
 await postgres.stop();

@@ -5,19 +5,14 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { startApi } from '../api/server';
 import { createDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrateToLatest } from '../db/migrate';
 import { loadOrCreateLocalApiKeys, parseApiKeys } from '../runtime/api-keys';
 import { createLogger } from '../runtime/logger';
-import { ensureSearchAttributes } from '../runtime/search-attributes';
-import { connectTemporalClient } from '../runtime/temporal-client';
+import { startReferralService } from '../runtime/service';
 import { startDevServer } from '../runtime/temporal-dev-server';
 import { installTemporalRuntime } from '../runtime/temporal-runtime';
-import { createReferralWorker } from '../runtime/worker';
 
 const logger = createLogger('referrals');
 installTemporalRuntime(logger);
@@ -61,24 +56,10 @@ const db = createDatabase(databaseUrl, { onIdleError: (error) => logger.warn({ e
 stops.unshift(() => db.destroy());
 await migrateToLatest(db);
 
-const admin = await Connection.connect({ address: temporalAddress });
-await ensureSearchAttributes(admin, namespace);
-await admin.close();
-
-const workerConnection = await NativeConnection.connect({ address: temporalAddress });
-const worker = await createReferralWorker({ connection: workerConnection, namespace, db });
-const workerRun = worker.run();
-stops.unshift(async () => {
-  if (worker.getState() === 'RUNNING') worker.shutdown();
-  await workerRun;
-  await workerConnection.close();
-});
-
-const temporal = await connectTemporalClient({ address: temporalAddress, namespace });
-stops.unshift(() => temporal.connection.close());
 const apiKeys = env.API_KEYS ? parseApiKeys(env.API_KEYS) : await loadOrCreateLocalApiKeys(path.join(dataDir, 'api-keys'));
-const api = await startApi({ db, temporal, apiKeys, port, logger });
-stops.unshift(api.stop);
+const service = await startReferralService({ db, temporalAddress, namespace, apiKeys, port, logger });
+stops.unshift(service.stop);
+const apiUrl = service.apiUrl;
 
 const keyLines = env.API_KEYS
   ? ['  API keys:  from API_KEYS']
@@ -87,8 +68,8 @@ process.stdout.write(
   [
     '',
     'Referral engine is running.',
-    `  API:       ${api.url}`,
-    `  API docs:  ${api.url}/docs   (OpenAPI: ${api.url}/openapi.json)`,
+    `  API:       ${apiUrl}`,
+    `  API docs:  ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
     ...(uiUrl ? [`  Temporal:  ${uiUrl}   (Web UI; search ReferralStatus, ReferrerId, RefereeId, ProgramId, ReferralCode)`] : []),
     ...keyLines,
     'Press Ctrl-C to stop.',

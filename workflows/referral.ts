@@ -103,12 +103,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       : null;
 
   // what the projection last showed of the counted orders, as `orders/spend`
-  let projectedProgress =
-    carried.projectedProgress ??
-    (() => {
-      const q = qualification();
-      return `${q?.countedOrders ?? 0}/${q?.countedSpend ?? 0}`;
-    })();
+  const progressKey = (counted: { countedOrders: number; countedSpend: number } | null): string =>
+    `${counted?.countedOrders ?? 0}/${counted?.countedSpend ?? 0}`;
+  let projectedProgress = carried.projectedProgress ?? progressKey(qualification());
 
   const snapshot = (): ReferralSnapshot => {
     const q = qualification();
@@ -178,7 +175,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   async function register(signup: SignupFacts): Promise<void> {
     registeringEventId = signup.eventId;
     try {
-      const outcome = await registerReferee({ referralId, programId: program.id, referrerId: input.referrerId, signup });
+      const outcome = await registerReferee({ referralId, referrerId: input.referrerId, signup });
       if (outcome.outcome === 'refused') {
         refusal = { eventId: signup.eventId, type: outcome.code, message: outcome.detail };
         throw refusalFailure(refusal);
@@ -228,7 +225,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     const { recentTimeline: _recent, countedOrders: _counted, ...referral } = snapshot();
     await projectReferral({ referral, claim: input.claim, entry });
     projectedSeq = entry.seq;
-    projectedProgress = `${referral.progress.countedOrders}/${referral.progress.countedSpend}`;
+    projectedProgress = progressKey(referral.progress);
   }
 
   /**
@@ -236,8 +233,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * show progress. Histories recorded before this existed replay without it.
    */
   async function projectProgressIfChanged(q: Qualification): Promise<boolean> {
-    const progress = `${q.countedOrders}/${q.countedSpend}`;
-    if (progress === projectedProgress || !patched(PATCHES.projectProgress)) return false;
+    if (progressKey(q) === projectedProgress || !patched(PATCHES.projectProgress)) return false;
     await record('orders_counted', { countedOrders: q.countedOrders, countedSpend: q.countedSpend });
     return true;
   }

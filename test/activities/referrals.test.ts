@@ -101,7 +101,7 @@ describe('projectReferral', () => {
 
 describe('registerReferee', () => {
   const register = (referralId: string, refereeId: string, extra: { email?: string; phone?: string } = {}) =>
-    env.run(activities.registerReferee, { referralId, programId, referrerId: 'anna', signup: signup(refereeId, extra) });
+    env.run(activities.registerReferee, { referralId, referrerId: 'anna', signup: signup(refereeId, extra) });
 
   it('given a new customer, when registered, then they are reserved for this referral, and a retry is harmless', async () => {
     const id = randomUUID();

@@ -1,11 +1,8 @@
 import type { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
-import { startApi } from '../../api/server';
 import type { DB } from '../../db/connection';
-import { connectTemporalClient } from '../../runtime/temporal-client';
+import { startReferralService } from '../../runtime/service';
 import { startDevServer } from '../../runtime/temporal-dev-server';
-import { createReferralWorker } from '../../runtime/worker';
 import { createTestDatabase } from './database';
 import { API_KEYS, httpClient } from './http';
 import { freePort } from '../../runtime/free-port';
@@ -24,13 +21,10 @@ export interface Stack {
 export async function startStack(): Promise<Stack> {
   const database = await createTestDatabase();
   const devServer = await startDevServer({ port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() });
-  const connection = await NativeConnection.connect({ address: devServer.address });
-  const worker = await createReferralWorker({ connection, namespace: 'default', db: database.db });
-  const workerRun = worker.run();
-  const temporal = await connectTemporalClient({ address: devServer.address, namespace: 'default' });
-  const api = await startApi({
+  const service = await startReferralService({
     db: database.db,
-    temporal,
+    temporalAddress: devServer.address,
+    namespace: 'default',
     apiKeys: API_KEYS,
     port: 0,
     hostname: '127.0.0.1',
@@ -38,15 +32,11 @@ export async function startStack(): Promise<Stack> {
     relay: { intervalMs: 250, olderThanMs: 500 },
   });
   return {
-    http: httpClient((path, init) => fetch(`${api.url}${path}`, init)),
+    http: httpClient((path, init) => fetch(`${service.apiUrl}${path}`, init)),
     db: database.db,
-    temporal,
+    temporal: service.temporal,
     stop: async () => {
-      await api.stop();
-      worker.shutdown();
-      await workerRun;
-      await connection.close();
-      await temporal.connection.close();
+      await service.stop();
       await devServer.stop();
       await database.drop();
     },

@@ -1,0 +1,61 @@
+import { Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { startApi } from '../api/server';
+import type { DB } from '../db/connection';
+import type { ApiKey } from './api-keys';
+import type { Logger } from './logger';
+import { ensureSearchAttributes } from './search-attributes';
+import { connectTemporalClient } from './temporal-client';
+import { createReferralWorker } from './worker';
+
+export interface RunningService {
+  apiUrl: string;
+  temporal: Client;
+  /** API first, then the worker drains, then the connections close; the database and servers stay the caller's */
+  stop: () => Promise<void>;
+}
+
+/**
+ * The worker and the API in one process, over a migrated database and a reachable Temporal: what `npm start`,
+ * the end-to-end tests and the benchmark all run.
+ */
+export async function startReferralService(options: {
+  db: DB;
+  temporalAddress: string;
+  namespace: string;
+  apiKeys: ApiKey[];
+  port: number;
+  hostname?: string;
+  logger: Logger;
+  relay?: { intervalMs?: number; olderThanMs?: number };
+}): Promise<RunningService> {
+  const admin = await Connection.connect({ address: options.temporalAddress });
+  await ensureSearchAttributes(admin, options.namespace);
+  await admin.close();
+
+  const workerConnection = await NativeConnection.connect({ address: options.temporalAddress });
+  const worker = await createReferralWorker({ connection: workerConnection, namespace: options.namespace, db: options.db });
+  const workerRun = worker.run();
+  const temporal = await connectTemporalClient({ address: options.temporalAddress, namespace: options.namespace });
+  const api = await startApi({
+    db: options.db,
+    temporal,
+    apiKeys: options.apiKeys,
+    port: options.port,
+    hostname: options.hostname,
+    logger: options.logger,
+    relay: options.relay,
+  });
+  return {
+    apiUrl: api.url,
+    temporal,
+    stop: async () => {
+      await api.stop();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await workerRun;
+      await workerConnection.close();
+      await temporal.connection.close();
+    },
+  };
+}
