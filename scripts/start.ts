@@ -44,6 +44,9 @@ if (!temporalAddress) {
     dbFile: path.join(dataDir, 'temporal.db'),
     port: Number(env.TEMPORAL_PORT ?? 7233),
     uiPort: Number(env.TEMPORAL_UI_PORT ?? 8233),
+    // default: TEMPORAL_PORT + 10 and + 20
+    httpPort: env.TEMPORAL_HTTP_PORT ? Number(env.TEMPORAL_HTTP_PORT) : undefined,
+    metricsPort: env.TEMPORAL_METRICS_PORT ? Number(env.TEMPORAL_METRICS_PORT) : undefined,
     log: (line) => logger.debug({ component: 'temporal' }, line),
   });
   temporalAddress = devServer.address;
