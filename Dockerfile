@@ -12,10 +12,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
-COPY tsconfig.json worker.ts ./
+COPY tsconfig.json worker.ts service.ts ./
 COPY workflows ./workflows
 COPY activities ./activities
+COPY intake ./intake
 COPY api ./api
+COPY scripts/migrate.ts ./scripts/migrate.ts
 COPY db ./db
 COPY runtime ./runtime
 

@@ -1,35 +1,33 @@
 /**
- * The referral worker on its own (the production shape runs it as its own process):
- *   DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE.
+ * The referral worker as its own process (the production shape). Reads DATABASE_URL, TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, LOG_LEVEL; the schema is migrated beforehand (`npm run migrate`, the compose migration job).
  */
-import { NativeConnection } from '@temporalio/worker';
 import { Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { createDatabase } from './db/connection';
-import { migrateToLatest } from './db/migrate';
+import { requireMigrated } from './db/migrate';
+import { loadConfig, requireSetting } from './runtime/config';
 import { createLogger } from './runtime/logger';
 import { ensureSearchAttributes } from './runtime/search-attributes';
-import { temporalSettingsFromEnv } from './runtime/temporal-client';
-import { createReferralWorker } from './runtime/worker';
 import { installTemporalRuntime } from './runtime/temporal-runtime';
+import { createReferralWorker } from './runtime/worker';
 
-const logger = createLogger('worker');
+const config = loadConfig();
+const logger = createLogger('worker', config.logLevel);
 installTemporalRuntime(logger);
-const databaseUrl = process.env.DATABASE_URL;
-if (!databaseUrl) {
-  logger.fatal('DATABASE_URL is required');
-  process.exit(2);
-}
-const temporal = temporalSettingsFromEnv();
-const db = createDatabase(databaseUrl);
-await migrateToLatest(db);
+const address = requireSetting(config.temporal.address, 'TEMPORAL_ADDRESS');
+const { namespace } = config.temporal;
+const db = createDatabase(requireSetting(config.databaseUrl, 'DATABASE_URL'));
+await requireMigrated(db);
 
-const client = await Connection.connect({ address: temporal.address });
-await ensureSearchAttributes(client, temporal.namespace);
-await client.close();
+// Workflows upsert the referral search attributes; they must exist before the first workflow task runs.
+const admin = await Connection.connect({ address });
+await ensureSearchAttributes(admin, namespace);
+await admin.close();
 
-const connection = await NativeConnection.connect({ address: temporal.address });
-const worker = await createReferralWorker({ connection, namespace: temporal.namespace, db });
-logger.info({ temporal: temporal.address, namespace: temporal.namespace }, 'worker running');
+const connection = await NativeConnection.connect({ address });
+const worker = await createReferralWorker({ connection, namespace, db });
+logger.info({ temporal: address, namespace }, 'worker running');
 // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, drains, then resolves.
 await worker.run();
 await connection.close();

@@ -1,14 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { findReferral, findTimeline } from '../db/referrals';
-import { cancelUpdate } from '../workflows/messages';
-import { referralWorkflowId } from '../workflows/shared';
-import { workflowCallDeadline } from './deps';
+import { cancelReferral, readAdminReferral } from '../intake/referral-admin';
 import { createRouter } from './hono';
-import { Problem } from './problems';
-import { loadReferralView, queryLiveState } from './referral-lookup';
-import { ReferralView, toReferralView } from './referral-view';
+import { ReferralView } from './referral-view';
 import { problems } from './schemas';
-import { refusalProblem } from './temporal-errors';
 
 const ReferralParams = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
 
@@ -38,25 +32,8 @@ export const adminReferralRoutes = createRouter()
       },
     }),
     async (c) => {
-      const { deps } = c.var;
-      const { id } = c.req.valid('param');
-      const [view, timeline, live] = await Promise.all([
-        loadReferralView(deps, id),
-        findTimeline(deps.db, id),
-        queryLiveState(deps, id).catch((error: unknown) => {
-          deps.logger.warn({ err: error, referralId: id }, 'live state unavailable');
-          return undefined;
-        }),
-      ]);
-      if (!view) throw new Problem(404, 'not_found', `no referral ${id}`);
-      return c.json(
-        {
-          ...view,
-          live: live ? (live as unknown as Record<string, unknown>) : null,
-          timeline: timeline.map((t) => ({ seq: t.seq, at: t.at.toISOString(), kind: t.kind, status: t.status, detail: t.detail })),
-        },
-        200,
-      );
+      const referral = await readAdminReferral(c.var.deps, c.req.valid('param').id);
+      return c.json({ ...referral, live: referral.live as unknown as Record<string, unknown> | null }, 200);
     },
   )
   .openapi(
@@ -75,18 +52,8 @@ export const adminReferralRoutes = createRouter()
       },
     }),
     async (c) => {
-      const { deps } = c.var;
-      const { id } = c.req.valid('param');
       const { reason } = c.req.valid('json') ?? {};
-      if (!(await findReferral(deps.db, id))) throw new Problem(404, 'not_found', `no referral ${id}`);
-      try {
-        await deps.temporal.withDeadline(workflowCallDeadline(deps), () =>
-          deps.temporal.workflow.getHandle(referralWorkflowId(id)).executeUpdate(cancelUpdate, { args: [{ actor: c.var.actor, reason }] }),
-        );
-      } catch (error) {
-        throw refusalProblem(error) ?? error;
-      }
-      deps.logger.info({ actor: c.var.actor, referralId: id, reason }, 'referral cancelled');
-      return c.json(toReferralView((await findReferral(deps.db, id))!), 200);
+      const referral = await cancelReferral(c.var.deps, { referralId: c.req.valid('param').id, actor: c.var.actor, reason });
+      return c.json(referral, 200);
     },
   );

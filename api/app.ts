@@ -1,7 +1,9 @@
-import { isGrpcDeadlineError, isGrpcServiceError } from '@temporalio/client';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
+import { IntakeError } from '../intake/errors';
+import { isTemporalUnavailable } from '../intake/workflow-failures';
+import { adminEventRoutes } from './admin-events';
 import { adminReferralRoutes } from './admin-referrals';
 import { apiKeyAuth, requireRole } from './auth';
 import { customerRoutes } from './customers';
@@ -10,7 +12,7 @@ import type { AppDependencies } from './deps';
 import { eventRoutes } from './events';
 import { healthRoutes } from './health';
 import { createRouter } from './hono';
-import { Problem, problemResponse } from './problems';
+import { Problem, problemFromIntake, problemResponse } from './problems';
 import { programRoutes } from './programs';
 import { referralRoutes } from './referrals';
 
@@ -57,6 +59,7 @@ export function createApp(deps: AppDependencies) {
   app.route('/v1/customers', customerRoutes);
   app.route('/v1/admin/programs', programRoutes);
   app.route('/v1/admin/referrals', adminReferralRoutes);
+  app.route('/v1/admin/events', adminEventRoutes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',
@@ -79,6 +82,7 @@ export function createApp(deps: AppDependencies) {
 
   app.onError((error, c) => {
     if (error instanceof Problem) return problemResponse(error, c.req.path);
+    if (error instanceof IntakeError) return problemResponse(problemFromIntake(error), c.req.path);
     if (error instanceof HTTPException) {
       // Hono's own refusals: the JSON validator's parse failure, among others.
       if (error.status === 400 && /json/i.test(error.message)) {
@@ -87,8 +91,7 @@ export function createApp(deps: AppDependencies) {
       const code = error.status === 413 ? 'payload_too_large' : error.status === 415 ? 'unsupported_media_type' : 'validation_failed';
       return problemResponse(new Problem(error.status, code, error.message), c.req.path);
     }
-    const cause: unknown = error;
-    if (isGrpcDeadlineError(cause) || (isGrpcServiceError(cause) && cause.code === 14 /* UNAVAILABLE */)) {
+    if (isTemporalUnavailable(error)) {
       deps.logger.warn({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'Temporal unavailable');
       return problemResponse(new Problem(503, 'temporarily_unavailable', 'Temporal did not answer in time; retry'), c.req.path);
     }

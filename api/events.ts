@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { handleOrder } from '../intake/order-delivery';
+import { handleSignup } from '../intake/signup-registration';
 import { createRouter } from './hono';
-import { handleOrder } from './order-delivery';
 import { Problem } from './problems';
 import { Context, Currency, Id, Instant, MinorUnits, notInFuture, OrderStatusSchema, problems, ReferralCodeString, jsonBody } from './schemas';
-import { handleSignup } from './signup-registration';
 
 const SignupBody = z
   .object({
@@ -63,15 +63,10 @@ export const eventRoutes = createRouter()
     async (c) => {
       const { deps } = c.var;
       const body = c.req.valid('json');
-      const now = deps.clock();
-      refuseFuture(body.occurredAt, now);
-      const answer = await handleSignup(
-        deps,
-        { ...body, occurredAt: new Date(body.occurredAt ?? now).toISOString() },
-        body,
-      );
-      const result = answer.body as z.infer<typeof SignupAnswer>;
-      return answer.status === 201 ? c.json(result, 201) : c.json(result, 200);
+      refuseFuture(body.occurredAt, deps.clock());
+      const outcome = await handleSignup(deps, body);
+      const result = { ...outcome.body, duplicate: outcome.duplicate } as z.infer<typeof SignupAnswer>;
+      return outcome.registered ? c.json(result, 201) : c.json(result, 200);
     },
   )
   .openapi(
@@ -93,7 +88,7 @@ export const eventRoutes = createRouter()
       const { deps } = c.var;
       const order = c.req.valid('json');
       refuseFuture(order.occurredAt, deps.clock());
-      const { duplicate } = await handleOrder(deps, { ...order, occurredAt: new Date(order.occurredAt).toISOString() });
+      const { duplicate } = await handleOrder(deps, order);
       return c.json({ eventId: order.eventId, duplicate }, 202);
     },
   );

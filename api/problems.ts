@@ -1,5 +1,6 @@
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { FieldError, IntakeError, IntakeErrorCode } from '../intake/errors';
 
 /** Stable machine-readable codes; integrations switch on these, never on titles or details. */
 export type ProblemCode =
@@ -39,11 +40,6 @@ const TITLES: Record<ProblemCode, string> = {
   internal_error: 'Internal error',
 };
 
-export interface FieldError {
-  path: string;
-  message: string;
-}
-
 export interface ProblemBody {
   type: string;
   title: string;
@@ -77,6 +73,23 @@ export class Problem extends HTTPException {
     };
   }
 }
+
+/** The one place a domain refusal becomes an HTTP status. */
+const INTAKE_STATUS: Record<IntakeErrorCode, ContentfulStatusCode> = {
+  not_found: 404,
+  validation_failed: 422,
+  self_referral: 422,
+  already_referred: 409,
+  unknown_code: 422,
+  program_inactive: 409,
+  referral_not_pending: 409,
+  referral_closed: 409,
+  idempotency_conflict: 409,
+  temporarily_unavailable: 503,
+};
+
+export const problemFromIntake = (error: IntakeError): Problem =>
+  new Problem(INTAKE_STATUS[error.code], error.code, error.detail, error.fields);
 
 export const problemResponse = (problem: Problem, instance?: string): Response =>
   new Response(JSON.stringify(problem.body(instance)), {

@@ -1,14 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { currentProgramSnapshot } from '../db/programs';
-import { findReferralCode } from '../db/referral-codes';
-import { ProgramIdKey, ReferralCodeKey, ReferralStatusKey, ReferrerIdKey } from '../workflows/search-attributes';
-import { referralWorkflowId, type ReferralInput } from '../workflows/shared';
-import { workflowCallDeadline } from './deps';
+import { claimReferral } from '../intake/referral-claim';
+import { loadReferralView } from '../intake/referral-lookup';
 import { createRouter } from './hono';
-import { newReferralId, uuidFromKey } from './ids';
 import { Problem } from './problems';
-import { loadReferralView } from './referral-lookup';
 import { ReferralView } from './referral-view';
 import { Context, jsonBody, ReferralCodeString, problems } from './schemas';
 
@@ -54,47 +48,11 @@ export const referralRoutes = createRouter()
       },
     }),
     async (c) => {
-      const { deps } = c.var;
       const claim = c.req.valid('json');
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
-      const code = await findReferralCode(deps.db, claim.code);
-      if (!code) throw new Problem(422, 'unknown_code', `no referral code ${claim.code}`);
-      const program = await currentProgramSnapshot(deps.db, code.program_id);
-      if (!program?.active) throw new Problem(409, 'program_inactive', `programme ${code.program_id} is not active`);
-
-      const { active: _active, ...snapshot } = program;
-      const referralId = idempotencyKey ? uuidFromKey('claim', idempotencyKey) : newReferralId();
-      const input: ReferralInput = {
-        referralId,
-        program: snapshot,
-        code: code.code,
-        referrerId: code.customer_id,
-        createdAt: deps.clock().toISOString(),
-        origin: 'claim',
-        claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context },
-      };
-      try {
-        await deps.temporal.withDeadline(workflowCallDeadline(deps), () => deps.temporal.workflow.start('referralWorkflow', {
-          taskQueue: deps.taskQueue,
-          workflowId: referralWorkflowId(referralId),
-          args: [input],
-          // The same Idempotency-Key finds the referral it made, running or ended; it never starts a second run.
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: ReferralStatusKey, value: 'pending' },
-            { key: ReferrerIdKey, value: input.referrerId },
-            { key: ProgramIdKey, value: snapshot.id },
-            { key: ReferralCodeKey, value: code.code },
-          ],
-        }));
-      } catch (error) {
-        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      }
-      const view = await loadReferralView(deps, referralId);
-      if (!view) throw new Error(`referral ${referralId} was started but cannot be read`);
-      deps.logger.info({ actor: c.var.actor, referralId, code: code.code }, 'referral claimed');
-      return c.json({ ...view, channel: view.channel ?? claim.channel ?? null, expiresAt: view.deadlines.expiresAt! }, 201);
+      const { referral, replayed } = await claimReferral(c.var.deps, claim, idempotencyKey);
+      if (replayed) c.header('idempotent-replayed', 'true');
+      return c.json(referral, 201);
     },
   )
   .openapi(

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import type { DB } from './connection';
 import type { InboxEvent, InboxEventKind } from './schema';
 
@@ -25,13 +26,13 @@ export async function acceptEvent(
     customerId: string;
     orderId?: string | null;
     payload: Record<string, unknown>;
-    /** what identifies "the same event" when the stored payload has defaults filled in; the payload by default */
-    fingerprint?: unknown;
+    /** what identifies "the same event" when the stored payload has defaults filled in; the payload's hash by default */
+    hash?: string;
     /** the referral this event was resolved to when accepted, so a later delivery reaches the same one */
     referralId?: string | null;
   },
 ): Promise<Acceptance> {
-  const hash = payloadHash(event.fingerprint ?? event.payload);
+  const hash = event.hash ?? payloadHash(event.payload);
   const inserted = await db
     .insertInto('inbox_events')
     .values({
@@ -86,25 +87,93 @@ export async function markEvent(
     .execute();
 }
 
+/** A delivery attempt that did not finish; the relay takes the event up later. */
 export async function recordDeliveryFailure(db: DB, kind: InboxEventKind, eventId: string, error: string): Promise<void> {
   await db
     .updateTable('inbox_events')
-    .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: error.slice(0, 2000) }))
+    .set({ last_error: error.slice(0, 2000), last_attempt_at: new Date() })
     .where('kind', '=', kind)
     .where('event_id', '=', eventId)
     .execute();
 }
 
+/** A signup accepted for one referral that must go to another (the claim it completed ended before it arrived). */
+export async function retargetEvent(db: DB, kind: InboxEventKind, eventId: string, referralId: string): Promise<void> {
+  await db.updateTable('inbox_events').set({ referral_id: referralId }).where('kind', '=', kind).where('event_id', '=', eventId).execute();
+}
+
 export const findInboxEvent = (db: DB, kind: InboxEventKind, eventId: string): Promise<InboxEvent | undefined> =>
   db.selectFrom('inbox_events').selectAll().where('kind', '=', kind).where('event_id', '=', eventId).executeTakeFirst();
 
-/** Accepted events whose delivery did not finish (the API died, Temporal was down): what the relay retries. */
-export const findUndeliveredEvents = (db: DB, receivedBefore: Date, limit: number): Promise<InboxEvent[]> =>
-  db
-    .selectFrom('inbox_events')
-    .selectAll()
+/**
+ * Takes up to `limit` accepted events whose delivery did not finish (the API died, Temporal was down) and are due,
+ * and leases them to the caller until `leaseUntil`. SKIP LOCKED and the lease let several relays share the work:
+ * each event goes to one of them, and one that dies mid-round leaves its events to the others when the lease ends.
+ */
+export async function leaseUndeliveredEvents(
+  db: DB,
+  options: { now: Date; receivedBefore: Date; leaseUntil: Date; limit: number },
+): Promise<InboxEvent[]> {
+  const { rows } = await sql<InboxEvent>`
+    update inbox_events as e
+       set next_attempt_at = ${options.leaseUntil}, last_attempt_at = ${options.now}, attempts = e.attempts + 1
+      from (select kind, event_id
+              from inbox_events
+             where state = 'received'
+               and received_at < ${options.receivedBefore}
+               and (next_attempt_at is null or next_attempt_at <= ${options.now})
+             order by coalesce(next_attempt_at, received_at)
+             limit ${options.limit}
+               for update skip locked) as due
+     where e.kind = due.kind and e.event_id = due.event_id
+    returning e.*`.execute(db);
+  return rows;
+}
+
+/** A relay attempt that failed: try again at `retryAt`, or set the event aside as failed with its reason. */
+export async function rescheduleEvent(
+  db: DB,
+  event: { kind: InboxEventKind; eventId: string },
+  outcome: { retryAt: Date; error: string } | { failed: true; error: string },
+): Promise<void> {
+  await db
+    .updateTable('inbox_events')
+    .set({
+      last_error: outcome.error.slice(0, 2000),
+      ...('failed' in outcome ? { state: 'failed' as const, next_attempt_at: null } : { next_attempt_at: outcome.retryAt }),
+    })
+    .where('kind', '=', event.kind)
+    .where('event_id', '=', event.eventId)
     .where('state', '=', 'received')
-    .where('received_at', '<', receivedBefore)
-    .orderBy('received_at')
-    .limit(limit)
     .execute();
+}
+
+/** Events set aside after too many failed deliveries, most recently tried first. */
+export async function findFailedEvents(
+  db: DB,
+  page: { limit: number; after?: { lastAttemptAt: Date; kind: InboxEventKind; eventId: string } | undefined },
+): Promise<InboxEvent[]> {
+  let query = db.selectFrom('inbox_events').selectAll().where('state', '=', 'failed');
+  const after = page.after;
+  if (after) {
+    query = query.where((eb) =>
+      eb.or([
+        eb('last_attempt_at', '<', after.lastAttemptAt),
+        eb.and([eb('last_attempt_at', '=', after.lastAttemptAt), eb('kind', '>', after.kind)]),
+        eb.and([eb('last_attempt_at', '=', after.lastAttemptAt), eb('kind', '=', after.kind), eb('event_id', '>', after.eventId)]),
+      ]),
+    );
+  }
+  return query.orderBy('last_attempt_at', 'desc').orderBy('kind').orderBy('event_id').limit(page.limit).execute();
+}
+
+/** Puts failed events with this id back in the relay's hands, due now, with their attempts counted afresh. */
+export async function requeueFailedEvents(db: DB, eventId: string, now: Date): Promise<InboxEvent[]> {
+  return db
+    .updateTable('inbox_events')
+    .set({ state: 'received', attempts: 0, next_attempt_at: now })
+    .where('event_id', '=', eventId)
+    .where('state', '=', 'failed')
+    .returningAll()
+    .execute();
+}

@@ -72,3 +72,14 @@ export async function currentProgramSnapshot(db: DB, programId: string): Promise
     .executeTakeFirst();
   return row ? { id: row.id, version: row.version, currency: row.currency.trim(), terms: row.terms, active: row.active } : null;
 }
+
+/** The terms of one programme version: what a referral started under it runs by. */
+export async function findProgramTerms(db: DB, programId: string, version: number): Promise<ReferralTerms | undefined> {
+  const row = await db
+    .selectFrom('program_versions')
+    .select('terms')
+    .where('program_id', '=', programId)
+    .where('version', '=', version)
+    .executeTakeFirst();
+  return row?.terms;
+}

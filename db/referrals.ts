@@ -8,11 +8,14 @@ export const findReferral = (db: DB, id: string): Promise<ReferralRow | undefine
 export const findTimeline = (db: DB, referralId: string): Promise<TimelineRow[]> =>
   db.selectFrom('referral_timeline').selectAll().where('referral_id', '=', referralId).orderBy('seq').execute();
 
-/** The pending claim a signup completes: same code, and the invitee the claim named (by e-mail or phone). */
+/**
+ * The pending claim a signup completes: same code, the invitee the claim named (by e-mail or phone), and not yet
+ * expired when the signup happened (`at`, business time).
+ */
 export async function findPendingClaimFor(
   db: DB,
   code: string,
-  invitee: { email?: string | undefined; phone?: string | undefined },
+  invitee: { email?: string | undefined; phone?: string | undefined; at: Date },
 ): Promise<ReferralRow | undefined> {
   const email = normaliseEmail(invitee.email);
   const phone = normalisePhone(invitee.phone);
@@ -22,6 +25,7 @@ export async function findPendingClaimFor(
     .selectAll()
     .where('code', '=', code)
     .where('status', '=', 'pending')
+    .where('expires_at', '>=', invitee.at)
     .where((eb) =>
       eb.or([
         ...(email ? [eb('invitee_email', '=', email)] : []),

@@ -80,7 +80,7 @@ export interface ReferralTimelineTable {
 }
 
 export type InboxEventKind = 'signup' | 'order';
-export type InboxEventState = 'received' | 'delivered' | 'awaiting_signup' | 'ignored';
+export type InboxEventState = 'received' | 'delivered' | 'awaiting_signup' | 'ignored' | 'failed';
 
 export interface InboxEventTable {
   kind: InboxEventKind;
@@ -98,6 +98,18 @@ export interface InboxEventTable {
   last_error: string | null;
   received_at: DefaultTimestamp;
   delivered_at: Timestamp | null;
+  /** the relay leaves the event alone until then: a lease while one relay holds it, then its backoff */
+  next_attempt_at: Timestamp | null;
+  last_attempt_at: Timestamp | null;
+}
+
+export interface ClaimRequestTable {
+  idempotency_key: string;
+  payload_hash: string;
+  referral_id: string;
+  /** the answer the first request got, repeated verbatim; null until that request finished */
+  response: JSONColumnType<Record<string, unknown>> | null;
+  created_at: DefaultTimestamp;
 }
 
 export interface Database {
@@ -108,6 +120,7 @@ export interface Database {
   referrals: ReferralTable;
   referral_timeline: ReferralTimelineTable;
   inbox_events: InboxEventTable;
+  claim_requests: ClaimRequestTable;
 }
 
 export type Program = Selectable<ProgramTable>;
@@ -121,3 +134,4 @@ export type ReferralRowUpdate = Updateable<ReferralTable>;
 export type TimelineRow = Selectable<ReferralTimelineTable>;
 export type InboxEvent = Selectable<InboxEventTable>;
 export type NewInboxEvent = Insertable<InboxEventTable>;
+export type ClaimRequest = Selectable<ClaimRequestTable>;

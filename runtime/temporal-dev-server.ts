@@ -7,9 +7,10 @@ import { REFERRAL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The Temporal CLI installed by scripts/install-temporal-tools.sh, or TEMPORAL_CLI_PATH. */
-export function temporalCliPath(): string {
-  const candidate = process.env.TEMPORAL_CLI_PATH ?? path.join(ROOT, '.tools/bin/temporal');
+/** The Temporal CLI installed by scripts/install-temporal-tools.sh, unless the caller names another. */
+const DEFAULT_CLI_PATH = path.join(ROOT, '.tools/bin/temporal');
+
+function requireCli(candidate: string): string {
   if (!existsSync(candidate)) {
     throw new Error(`no Temporal CLI at ${candidate}: run \`npm run tools\` or set TEMPORAL_CLI_PATH`);
   }
@@ -27,11 +28,13 @@ export interface DevServer {
  * starts and triples signals on a small machine; the last writes can be lost on a power cut, never on a crash.
  */
 export async function startDevServer(options: {
+  /** the `temporal` binary; the project's tools folder by default */
+  cliPath?: string | undefined;
   /** SQLite file for persistent state; in memory when left out */
   dbFile?: string;
   port: number;
-  httpPort?: number;
-  metricsPort?: number;
+  httpPort?: number | undefined;
+  metricsPort?: number | undefined;
   /** Web UI port; no UI when left out */
   uiPort?: number;
   log?: (line: string) => void;
@@ -52,7 +55,7 @@ export async function startDevServer(options: {
     ...REFERRAL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the server after the worker has drained.
-  const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(requireCli(options.cliPath ?? DEFAULT_CLI_PATH), args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const killOnExit = () => child.kill('SIGTERM');
   process.once('exit', killOnExit);
   child.once('exit', () => process.removeListener('exit', killOnExit));

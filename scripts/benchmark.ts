@@ -10,7 +10,7 @@ import pino from 'pino';
 import { createDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrateToLatest } from '../db/migrate';
-import { startReferralService } from '../runtime/service';
+import { startReferralService } from '../service';
 import { startDevServer } from '../runtime/temporal-dev-server';
 import { installTemporalRuntime } from '../runtime/temporal-runtime';
 import { freePort } from '../runtime/free-port';

@@ -8,45 +8,42 @@ import path from 'node:path';
 import { createDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrateToLatest } from '../db/migrate';
-import { loadOrCreateLocalApiKeys, parseApiKeys } from '../runtime/api-keys';
+import { loadOrCreateLocalApiKeys } from '../runtime/api-keys';
+import { loadConfig } from '../runtime/config';
 import { createLogger } from '../runtime/logger';
-import { startReferralService } from '../runtime/service';
 import { startDevServer } from '../runtime/temporal-dev-server';
 import { installTemporalRuntime } from '../runtime/temporal-runtime';
+import { startReferralService } from '../service';
 
-const logger = createLogger('referrals');
+const config = loadConfig();
+const logger = createLogger('referrals', config.logLevel);
 installTemporalRuntime(logger);
-const env = process.env;
-const dataDir = path.resolve(env.DATA_DIR ?? '.data');
-const port = Number(env.PORT ?? 3000);
-const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
+const { dataDir, port } = config;
+const { namespace } = config.temporal;
 await mkdir(dataDir, { recursive: true });
 
 const stops: Array<() => Promise<void>> = [];
 
-let databaseUrl = env.DATABASE_URL;
+let databaseUrl = config.databaseUrl;
 if (!databaseUrl) {
   const postgres = await startEmbeddedPostgres({
     dataDir: path.join(dataDir, 'postgres'),
-    port: Number(env.EMBEDDED_POSTGRES_PORT ?? 54329),
+    port: config.embeddedPostgresPort,
     log: (line) => logger.debug({ component: 'postgres' }, line),
   });
   await postgres.createDatabase('referrals');
   databaseUrl = postgres.url('referrals');
   stops.unshift(postgres.stop);
-  logger.info({ port: env.EMBEDDED_POSTGRES_PORT ?? 54329 }, 'embedded PostgreSQL running');
+  logger.info({ port: config.embeddedPostgresPort }, 'embedded PostgreSQL running');
 }
 
-let temporalAddress = env.TEMPORAL_ADDRESS;
-let uiUrl = env.TEMPORAL_UI_URL ?? null;
+let temporalAddress = config.temporal.address;
+let uiUrl = config.temporal.uiUrl ?? null;
 if (!temporalAddress) {
   const devServer = await startDevServer({
+    cliPath: config.temporal.cliPath,
     dbFile: path.join(dataDir, 'temporal.db'),
-    port: Number(env.TEMPORAL_PORT ?? 7233),
-    uiPort: Number(env.TEMPORAL_UI_PORT ?? 8233),
-    // default: TEMPORAL_PORT + 10 and + 20
-    httpPort: env.TEMPORAL_HTTP_PORT ? Number(env.TEMPORAL_HTTP_PORT) : undefined,
-    metricsPort: env.TEMPORAL_METRICS_PORT ? Number(env.TEMPORAL_METRICS_PORT) : undefined,
+    ...config.temporal.devServer,
     log: (line) => logger.debug({ component: 'temporal' }, line),
   });
   temporalAddress = devServer.address;
@@ -59,12 +56,12 @@ const db = createDatabase(databaseUrl, { onIdleError: (error) => logger.warn({ e
 stops.unshift(() => db.destroy());
 await migrateToLatest(db);
 
-const apiKeys = env.API_KEYS ? parseApiKeys(env.API_KEYS) : await loadOrCreateLocalApiKeys(path.join(dataDir, 'api-keys'));
+const apiKeys = config.apiKeys ?? (await loadOrCreateLocalApiKeys(path.join(dataDir, 'api-keys')));
 const service = await startReferralService({ db, temporalAddress, namespace, apiKeys, port, logger });
 stops.unshift(service.stop);
 const apiUrl = service.apiUrl;
 
-const keyLines = env.API_KEYS
+const keyLines = config.apiKeys
   ? ['  API keys:  from API_KEYS']
   : apiKeys.map((k) => `  ${k.role.padEnd(8)} key: ${k.secret}   (${k.name}, kept in ${path.join(dataDir, 'api-keys')})`);
 process.stdout.write(

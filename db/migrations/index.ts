@@ -3,6 +3,8 @@ import * as createPrograms from './2026_11_23_0001_create_programs';
 import * as createCustomers from './2026_11_23_0002_create_customers';
 import * as createReferrals from './2026_11_23_0003_create_referrals';
 import * as createInboxEvents from './2026_11_23_0004_create_inbox_events';
+import * as scheduleInboxRedelivery from './2026_11_25_0005_schedule_inbox_redelivery';
+import * as createClaimRequests from './2026_11_25_0006_create_claim_requests';
 
 /**
  * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
@@ -13,4 +15,6 @@ export const migrations: Record<string, Migration> = {
   '2026_11_23_0002_create_customers': createCustomers,
   '2026_11_23_0003_create_referrals': createReferrals,
   '2026_11_23_0004_create_inbox_events': createInboxEvents,
+  '2026_11_25_0005_schedule_inbox_redelivery': scheduleInboxRedelivery,
+  '2026_11_25_0006_create_claim_requests': createClaimRequests,
 };

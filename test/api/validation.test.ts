@@ -193,6 +193,8 @@ describe('OpenAPI document', () => {
     const { status, body } = await api.get('/openapi.json');
     expect(status).toBe(200);
     expect(Object.keys(body.paths).sort()).toEqual([
+      '/v1/admin/events/failed',
+      '/v1/admin/events/{eventId}/redelivery',
       '/v1/admin/programs',
       '/v1/admin/programs/{id}',
       '/v1/admin/programs/{id}/versions',

@@ -100,17 +100,33 @@ describe('a referral over HTTP', () => {
     expect(expired.body.endReason).toBe('referral_expired');
   });
 
-  it('given a claim sent twice with one Idempotency-Key, then both answers name the same referral, even after it ended', async () => {
+  it('given a claim sent twice with one Idempotency-Key, then the second gets the first answer verbatim, even after the referral ended', async () => {
     const code = await codeFor('ivan', shortExpiryProgramId);
     const key = randomUUID();
-    const first = await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key });
-    const second = await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key });
-    expect(second.body.id).toBe(first.body.id);
+    const claim = { code, invitee: { email: 'Iris@Example.com' } };
+    const first = await stack.http.post('/v1/referrals', KEYS.commerce, claim, { 'idempotency-key': key });
+    const second = await stack.http.post('/v1/referrals', KEYS.commerce, claim, { 'idempotency-key': key });
+    expect(first.status).toBe(201);
+    expect(second).toMatchObject({ status: 201, body: first.body });
     await untilStatus(first.body.id, 'expired');
-    const late = await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key });
-    expect(late.body).toMatchObject({ id: first.body.id, status: 'expired' });
+    // the same claim with the e-mail written another way is the same claim
+    const late = await stack.http.post('/v1/referrals', KEYS.commerce, { ...claim, invitee: { email: 'iris@example.com' } }, { 'idempotency-key': key });
+    expect(late).toMatchObject({ status: 201, body: first.body });
+    expect(typeof late.body.expiresAt).toBe('string');
     const run = await stack.temporal.workflow.getHandle(`referral-${first.body.id}`).describe();
     expect(run.status.name).toBe('COMPLETED');
+  });
+
+  it('given an Idempotency-Key used for one claim, when it comes with another claim, then 409 idempotency_conflict and no referral is started', async () => {
+    const code = await codeFor('ivan', shortExpiryProgramId);
+    const key = randomUUID();
+    const first = await stack.http.post('/v1/referrals', KEYS.commerce, { code, channel: 'email' }, { 'idempotency-key': key });
+    expect(first.status).toBe(201);
+    const before = await stack.db.selectFrom('referrals').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const reused = await stack.http.post('/v1/referrals', KEYS.commerce, { code, channel: 'whatsapp' }, { 'idempotency-key': key });
+    expect(reused).toMatchObject({ status: 409, contentType: 'application/problem+json', body: { code: 'idempotency_conflict' } });
+    const after = await stack.db.selectFrom('referrals').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    expect(after.n).toBe(before.n);
   });
 });
 

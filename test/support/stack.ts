@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import type { DB } from '../../db/connection';
-import { startReferralService } from '../../runtime/service';
+import { startReferralService } from '../../service';
 import { startDevServer } from '../../runtime/temporal-dev-server';
 import { createTestDatabase } from './database';
 import { API_KEYS, httpClient } from './http';

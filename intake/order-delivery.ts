@@ -2,39 +2,45 @@ import { findCustomer } from '../db/customers';
 import { acceptEvent, markEvent, recordDeliveryFailure } from '../db/inbox';
 import { orderSignal } from '../workflows/messages';
 import { referralWorkflowId, type OrderFacts } from '../workflows/shared';
-import { workflowCallDeadline, type AppDependencies } from './deps';
-import { Problem } from './problems';
-import { isWorkflowGone } from './temporal-errors';
+import type { IntakeDependencies } from './deps';
+import { IntakeError } from './errors';
+import { callWorkflow, isWorkflowGone } from './workflow-failures';
 
 export interface OrderEvent extends OrderFacts {
   customerId: string;
 }
 
-export type OrderDelivery = 'delivered' | 'awaiting_signup' | 'ignored' | 'retrying';
+export type OrderDelivery = 'delivered' | 'awaiting_signup' | 'ignored';
 
 /**
- * An order event is kept first and answered 202 whatever happens next: once it is in the inbox it will reach its
+ * An order event is kept first and acknowledged whatever happens next: once it is in the inbox it will reach its
  * referral, now, when its customer's signup arrives, or through the relay if this process dies or Temporal is down.
  */
-export async function handleOrder(deps: AppDependencies, order: OrderEvent): Promise<{ duplicate: boolean }> {
+export async function handleOrder(deps: IntakeDependencies, order: OrderEvent): Promise<{ duplicate: boolean }> {
+  const normalised: OrderEvent = { ...order, occurredAt: new Date(order.occurredAt).toISOString() };
   const acceptance = await acceptEvent(deps.db, {
     kind: 'order',
-    eventId: order.eventId,
-    customerId: order.customerId,
-    orderId: order.orderId,
-    payload: { ...order },
+    eventId: normalised.eventId,
+    customerId: normalised.customerId,
+    orderId: normalised.orderId,
+    payload: { ...normalised },
   });
   if (!acceptance.accepted) {
     if (!acceptance.samePayload) {
-      throw new Problem(409, 'idempotency_conflict', `eventId ${order.eventId} was already used for a different order event`);
+      throw new IntakeError('idempotency_conflict', `eventId ${order.eventId} was already used for a different order event`);
     }
     return { duplicate: true };
   }
-  await deliverOrder(deps, order);
+  // Kept: a delivery that fails here is the relay's to finish.
+  await deliverOrder(deps, normalised).catch(() => undefined);
   return { duplicate: false };
 }
 
-export async function deliverOrder(deps: AppDependencies, order: OrderEvent): Promise<OrderDelivery> {
+/**
+ * Signals the order to its customer's referral; what became of it is recorded on the inbox event. A signal that
+ * fails is recorded too, then thrown, so the caller can tell a down Temporal from a fault of this event.
+ */
+export async function deliverOrder(deps: IntakeDependencies, order: OrderEvent): Promise<OrderDelivery> {
   // Read after the event is in the inbox: a registration that reserves this customer later takes it from there.
   const referralId = (await findCustomer(deps.db, order.customerId))?.referred_by_referral_id;
   if (!referralId) {
@@ -43,9 +49,7 @@ export async function deliverOrder(deps: AppDependencies, order: OrderEvent): Pr
   }
   const { customerId: _customer, ...facts } = order;
   try {
-    await deps.temporal.withDeadline(workflowCallDeadline(deps), () =>
-      deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).signal(orderSignal, facts),
-    );
+    await callWorkflow(deps, () => deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).signal(orderSignal, facts));
   } catch (error) {
     if (isWorkflowGone(error)) {
       await markEvent(deps.db, 'order', order.eventId, { state: 'ignored', referralId, note: 'the referral has ended' });
@@ -53,7 +57,7 @@ export async function deliverOrder(deps: AppDependencies, order: OrderEvent): Pr
     }
     deps.logger.warn({ err: error, eventId: order.eventId }, 'order accepted but not yet delivered');
     await recordDeliveryFailure(deps.db, 'order', order.eventId, String(error));
-    return 'retrying';
+    throw error;
   }
   await markEvent(deps.db, 'order', order.eventId, { state: 'delivered', referralId });
   return 'delivered';

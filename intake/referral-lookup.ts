@@ -1,17 +1,14 @@
-import type { z } from '@hono/zod-openapi';
 import { findReferral } from '../db/referrals';
 import { stateQuery } from '../workflows/messages';
 import { referralWorkflowId, type ReferralSnapshot } from '../workflows/shared';
-import { workflowCallDeadline, type AppDependencies } from './deps';
-import { snapshotToReferralView, toReferralView, type ReferralView } from './referral-view';
-import { isWorkflowGone } from './temporal-errors';
+import type { IntakeDependencies } from './deps';
+import { referralViewFromRow, referralViewFromSnapshot, type ReferralView } from './referral-view';
+import { callWorkflow, isWorkflowGone } from './workflow-failures';
 
 /** The workflow's live state, or undefined when there is no such workflow. */
-export async function queryLiveState(deps: AppDependencies, referralId: string): Promise<ReferralSnapshot | undefined> {
+export async function queryLiveState(deps: IntakeDependencies, referralId: string): Promise<ReferralSnapshot | undefined> {
   try {
-    return await deps.temporal.withDeadline(workflowCallDeadline(deps), () =>
-      deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).query(stateQuery),
-    );
+    return await callWorkflow(deps, () => deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).query(stateQuery));
   } catch (error) {
     if (isWorkflowGone(error)) return undefined;
     throw error;
@@ -22,11 +19,11 @@ export async function queryLiveState(deps: AppDependencies, referralId: string):
  * A referral as readers see it: the projection, or, in the milliseconds between a workflow's start and its first
  * projection write, the workflow's own state, so a claim can be read (or signed up to) at once.
  */
-export async function loadReferralView(deps: AppDependencies, referralId: string): Promise<z.infer<typeof ReferralView> | undefined> {
+export async function loadReferralView(deps: IntakeDependencies, referralId: string): Promise<ReferralView | undefined> {
   const row = await findReferral(deps.db, referralId);
-  if (row) return toReferralView(row);
+  if (row) return referralViewFromRow(row);
   const live = await queryLiveState(deps, referralId);
   // A workflow started by a signup that has not registered yet has written nothing: it is not a referral yet.
   if (!live || live.recentTimeline.length === 0) return undefined;
-  return snapshotToReferralView(live, deps.clock().toISOString());
+  return referralViewFromSnapshot(live, null, deps.clock().toISOString());
 }

@@ -1,13 +1,14 @@
 import { Connection } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { startApi } from '../api/server';
-import type { DB } from '../db/connection';
-import type { ApiKey } from './api-keys';
-import type { Logger } from './logger';
-import { ensureSearchAttributes } from './search-attributes';
-import { connectTemporalClient } from './temporal-client';
-import { createReferralWorker } from './worker';
+import { startApi } from './api/serve';
+import type { DB } from './db/connection';
+import type { RelayPolicy } from './intake/inbox-relay';
+import type { ApiKey } from './runtime/api-keys';
+import type { Logger } from './runtime/logger';
+import { ensureSearchAttributes } from './runtime/search-attributes';
+import { connectTemporalClient } from './runtime/temporal-client';
+import { createReferralWorker } from './runtime/worker';
 
 export interface RunningService {
   apiUrl: string;
@@ -26,9 +27,9 @@ export async function startReferralService(options: {
   namespace: string;
   apiKeys: ApiKey[];
   port: number;
-  hostname?: string;
+  hostname?: string | undefined;
   logger: Logger;
-  relay?: { intervalMs?: number; olderThanMs?: number };
+  relay?: ({ intervalMs?: number } & Partial<RelayPolicy>) | undefined;
 }): Promise<RunningService> {
   const admin = await Connection.connect({ address: options.temporalAddress });
   await ensureSearchAttributes(admin, options.namespace);

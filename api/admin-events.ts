@@ -1,0 +1,57 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { listFailedEvents, redeliverFailedEvent } from '../intake/failed-events';
+import { createRouter } from './hono';
+import { Id, problems } from './schemas';
+
+const FailedEvent = z
+  .object({
+    eventId: z.string(),
+    kind: z.enum(['signup', 'order']),
+    reason: z.string().openapi({ description: 'why the last delivery failed' }),
+    attempts: z.number().int(),
+    lastAttemptAt: z.string().nullable(),
+  })
+  .openapi('FailedEvent');
+
+const FailedEventPage = z
+  .object({ items: z.array(FailedEvent), nextCursor: z.string().nullable() })
+  .openapi('FailedEventPage');
+
+const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(500).optional(),
+});
+
+export const adminEventRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/failed',
+      tags: ['Admin'],
+      summary: 'Events the inbox relay set aside after repeated failed deliveries, most recently tried first',
+      request: { query: PageQuery },
+      responses: {
+        200: { description: 'a page of failed events', content: { 'application/json': { schema: FailedEventPage } } },
+        ...problems(400, 401, 403, 422),
+      },
+    }),
+    async (c) => c.json(await listFailedEvents(c.var.deps, c.req.valid('query')), 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/{eventId}/redelivery',
+      tags: ['Admin'],
+      summary: 'Hand a failed event back to the relay, due now, with its attempts counted afresh',
+      request: { params: z.object({ eventId: Id.openapi({ param: { name: 'eventId', in: 'path' } }) }) },
+      responses: {
+        202: { description: 'queued for delivery', content: { 'application/json': { schema: z.object({ eventId: z.string(), queued: z.boolean() }) } } },
+        ...problems(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const { eventId } = c.req.valid('param');
+      await redeliverFailedEvent(c.var.deps, { eventId, actor: c.var.actor });
+      return c.json({ eventId, queued: true }, 202);
+    },
+  );

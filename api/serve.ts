@@ -1,0 +1,49 @@
+import { serve } from '@hono/node-server';
+import type { Client } from '@temporalio/client';
+import type { DB } from '../db/connection';
+import { startInboxRelay, type RelayPolicy } from '../intake/inbox-relay';
+import type { ApiKey } from '../runtime/api-keys';
+import type { Logger } from '../runtime/logger';
+import { TASK_QUEUE } from '../workflows/shared';
+import { createApp } from './app';
+
+export interface RunningApi {
+  url: string;
+  /** stops taking requests, lets the relay's round finish, then closes the server */
+  stop: () => Promise<void>;
+}
+
+/** Serves the API on a port and runs the inbox relay beside it until stopped. */
+export async function startApi(options: {
+  db: DB;
+  temporal: Client;
+  apiKeys: ApiKey[];
+  port: number;
+  hostname?: string | undefined;
+  logger: Logger;
+  /** how often the relay runs, and its per-event schedule */
+  relay?: ({ intervalMs?: number } & Partial<RelayPolicy>) | undefined;
+}): Promise<RunningApi> {
+  const deps = {
+    db: options.db,
+    temporal: options.temporal,
+    apiKeys: options.apiKeys,
+    clock: () => new Date(),
+    logger: options.logger,
+    taskQueue: TASK_QUEUE,
+  };
+  const app = createApp(deps);
+  const relay = startInboxRelay(deps, options.relay);
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname ?? '0.0.0.0' }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    url: `http://localhost:${port}`,
+    stop: async () => {
+      await relay.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

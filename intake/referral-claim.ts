@@ -1,0 +1,143 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { recordClaimResponse, reserveClaimRequest } from '../db/claim-requests';
+import { normaliseEmail, normalisePhone } from '../db/contact';
+import { payloadHash } from '../db/inbox';
+import { currentProgramSnapshot, findProgramTerms } from '../db/programs';
+import { findReferralCode } from '../db/referral-codes';
+import { addDuration } from '../workflows/durations';
+import { ProgramIdKey, ReferralCodeKey, ReferralStatusKey, ReferrerIdKey } from '../workflows/search-attributes';
+import { referralWorkflowId, type ClaimContext, type ReferralInput } from '../workflows/shared';
+import type { IntakeDependencies } from './deps';
+import { IntakeError } from './errors';
+import { newReferralId, uuidFromKey } from './ids';
+import { loadReferralView } from './referral-lookup';
+import type { ReferralView } from './referral-view';
+import { callWorkflow } from './workflow-failures';
+
+export interface Claim extends ClaimContext {
+  code: string;
+}
+
+/** A claim's answer: the referral as read, and the instant the claim lapses unless the invitee signs up. */
+export type ClaimedReferral = ReferralView & { expiresAt: string };
+
+export interface ClaimOutcome {
+  referral: ClaimedReferral;
+  /** the same Idempotency-Key and body were seen before: this is that request's answer */
+  replayed: boolean;
+}
+
+/** What makes two claims with one Idempotency-Key the same claim: the facts, normalised. */
+const claimFingerprint = (claim: Claim): string =>
+  payloadHash({
+    ...claim,
+    invitee: claim.invitee && { email: normaliseEmail(claim.invitee.email) ?? undefined, phone: normalisePhone(claim.invitee.phone) ?? undefined },
+  });
+
+/**
+ * A code presented by someone without an account yet: starts a pending referral. With an Idempotency-Key the same
+ * claim again answers what the first one did; the key reused for another claim is a conflict.
+ */
+export async function claimReferral(deps: IntakeDependencies, claim: Claim, idempotencyKey?: string): Promise<ClaimOutcome> {
+  const referralId = idempotencyKey ? uuidFromKey('claim', idempotencyKey) : newReferralId();
+  const fingerprint = claimFingerprint(claim);
+  if (idempotencyKey) {
+    const earlier = await deps.db.selectFrom('claim_requests').selectAll().where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
+    if (earlier) return answerRepeat(deps, claim, earlier, fingerprint);
+  }
+
+  const code = await findReferralCode(deps.db, claim.code);
+  if (!code) throw new IntakeError('unknown_code', `no referral code ${claim.code}`);
+  const program = await currentProgramSnapshot(deps.db, code.program_id);
+  if (!program?.active) throw new IntakeError('program_inactive', `programme ${code.program_id} is not active`);
+
+  if (idempotencyKey) {
+    const reserved = await reserveClaimRequest(deps.db, { idempotencyKey, payloadHash: fingerprint, referralId });
+    // Another request with this key got there first: answer as it did.
+    if (!reserved.created) return answerRepeat(deps, claim, reserved.request, fingerprint);
+  }
+
+  const { active: _active, ...snapshot } = program;
+  const input: ReferralInput = {
+    referralId,
+    program: snapshot,
+    code: code.code,
+    referrerId: code.customer_id,
+    createdAt: deps.clock().toISOString(),
+    origin: 'claim',
+    claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context },
+  };
+  await startClaimedReferral(deps, input);
+  const referral = await readClaimed(deps, referralId, claim);
+  if (idempotencyKey) await recordClaimResponse(deps.db, idempotencyKey, { ...referral });
+  deps.logger.info({ referralId, code: code.code }, 'referral claimed');
+  return { referral, replayed: false };
+}
+
+async function answerRepeat(
+  deps: IntakeDependencies,
+  claim: Claim,
+  earlier: { idempotency_key: string; payload_hash: string; referral_id: string; response: Record<string, unknown> | null },
+  fingerprint: string,
+): Promise<ClaimOutcome> {
+  if (earlier.payload_hash !== fingerprint) {
+    throw new IntakeError('idempotency_conflict', 'this Idempotency-Key was already used for a different claim');
+  }
+  if (earlier.response) return { referral: earlier.response as unknown as ClaimedReferral, replayed: true };
+  // The first request stopped before it answered: its referral may or may not have started. Finish it.
+  const code = await findReferralCode(deps.db, claim.code);
+  const program = code ? await currentProgramSnapshot(deps.db, code.program_id) : null;
+  if (!(await loadReferralView(deps, earlier.referral_id))) {
+    if (!code || !program) throw new IntakeError('unknown_code', `no referral code ${claim.code}`);
+    const { active: _active, ...snapshot } = program;
+    await startClaimedReferral(deps, {
+      referralId: earlier.referral_id,
+      program: snapshot,
+      code: code.code,
+      referrerId: code.customer_id,
+      createdAt: deps.clock().toISOString(),
+      origin: 'claim',
+      claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context },
+    });
+  }
+  const referral = await readClaimed(deps, earlier.referral_id, claim);
+  await recordClaimResponse(deps.db, earlier.idempotency_key, { ...referral });
+  return { referral, replayed: true };
+}
+
+async function startClaimedReferral(deps: IntakeDependencies, input: ReferralInput): Promise<void> {
+  try {
+    await callWorkflow(deps, () =>
+      deps.temporal.workflow.start('referralWorkflow', {
+        taskQueue: deps.taskQueue,
+        workflowId: referralWorkflowId(input.referralId),
+        args: [input],
+        // The same Idempotency-Key finds the referral it made, running or ended; it never starts a second run.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: ReferralStatusKey, value: 'pending' },
+          { key: ReferrerIdKey, value: input.referrerId },
+          { key: ProgramIdKey, value: input.program.id },
+          { key: ReferralCodeKey, value: input.code },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+}
+
+async function readClaimed(deps: IntakeDependencies, referralId: string, claim: Claim): Promise<ClaimedReferral> {
+  const view = await loadReferralView(deps, referralId);
+  if (!view) throw new Error(`referral ${referralId} was started but cannot be read`);
+  // A claim read after its referral moved on still says when the claim would have lapsed.
+  const expiresAt = view.deadlines.expiresAt ?? (await claimExpiry(deps, view));
+  return { ...view, channel: view.channel ?? claim.channel ?? null, expiresAt };
+}
+
+async function claimExpiry(deps: IntakeDependencies, view: ReferralView): Promise<string> {
+  const terms = await findProgramTerms(deps.db, view.programId, view.programVersion);
+  if (!terms) throw new Error(`programme ${view.programId} v${view.programVersion} has no terms`);
+  return addDuration(view.createdAt, terms.referralExpiry);
+}

@@ -1,0 +1,324 @@
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { normaliseEmail, normalisePhone } from '../db/contact';
+import { findCustomer, upsertCustomer } from '../db/customers';
+import { acceptEvent, findInboxEvent, markEvent, payloadHash, recordDeliveryFailure, retargetEvent } from '../db/inbox';
+import { currentProgramSnapshot } from '../db/programs';
+import { findReferralCode } from '../db/referral-codes';
+import { findPendingClaimFor } from '../db/referrals';
+import type { InboxEvent } from '../db/schema';
+import { registerUpdate } from '../workflows/messages';
+import { ProgramIdKey, ReferralCodeKey, ReferrerIdKey } from '../workflows/search-attributes';
+import { referralWorkflowId, type ReferralInput, type ReferralSnapshot, type SignupFacts } from '../workflows/shared';
+import type { IntakeDependencies } from './deps';
+import { IntakeError, isIntakeErrorCode } from './errors';
+import { uuidFromKey } from './ids';
+import { loadReferralView } from './referral-lookup';
+import { callWorkflow, isWorkflowGone, refusalFromWorkflow } from './workflow-failures';
+
+export interface SignupEvent {
+  eventId: string;
+  customerId: string;
+  code?: string | undefined;
+  referralId?: string | undefined;
+  email?: string | undefined;
+  phone?: string | undefined;
+  /** RFC 3339; left out, it is the instant the event was received */
+  occurredAt?: string | undefined;
+  context?: { ip?: string | undefined; deviceId?: string | undefined } | undefined;
+}
+
+/** What a signup became: a registration (201 on first delivery), or a customer who came with no code. */
+export interface SignupOutcome {
+  registered: boolean;
+  duplicate: boolean;
+  body: SignupResult;
+}
+
+export type SignupResult =
+  | { referred: false; customerId: string }
+  | {
+      referred: true;
+      referralId: string;
+      status: ReferralSnapshot['status'];
+      programId: string;
+      programVersion: number;
+      code: string;
+      referrerId: string;
+      refereeId: string | null;
+      registeredAt: string | null;
+      deadlines: ReferralSnapshot['deadlines'];
+    };
+
+/** Where a signup lands: a pending claim it completes, or a new referral it creates. */
+type Target =
+  | { kind: 'pending'; referralId: string; referrerId: string }
+  | { kind: 'new'; referralId: string; input: ReferralInput };
+
+/** A referral a signup creates is named after the signup's event id, so every retry reaches the same one. */
+const signupReferralId = (eventId: string): string => uuidFromKey('signup', eventId);
+
+/**
+ * What makes two deliveries "the same signup": the facts, normalised. The same instant written with another offset,
+ * or an e-mail in other capitals, is a replay; a left-out occurredAt stays left out (it defaults to receipt).
+ */
+export const signupFingerprint = (signup: SignupEvent): string =>
+  payloadHash({
+    ...signup,
+    occurredAt: signup.occurredAt === undefined ? undefined : new Date(signup.occurredAt).toISOString(),
+    email: signup.email === undefined ? undefined : normaliseEmail(signup.email),
+    phone: signup.phone === undefined ? undefined : normalisePhone(signup.phone),
+  });
+
+/**
+ * A signup event, end to end. A replayed eventId is answered from the inbox before anything else is looked at;
+ * rule violations are refused before anything is written; an accepted signup is kept in the inbox, with the referral
+ * it resolved to, before it is delivered, so a crash mid-way is finished later against that same referral.
+ */
+export async function handleSignup(deps: IntakeDependencies, sent: SignupEvent): Promise<SignupOutcome> {
+  const fingerprint = signupFingerprint(sent);
+  // Events kept before replays were compared by their normalised facts carry the hash of the body as sent.
+  const sameEvent = (seen: InboxEvent) => seen.payload_hash === fingerprint || seen.payload_hash === payloadHash(sent);
+  const seen = await findInboxEvent(deps.db, 'signup', sent.eventId);
+  if (seen) return answerReplay(deps, seen, sameEvent(seen));
+
+  const signup: Required<Pick<SignupEvent, 'occurredAt'>> & SignupEvent = {
+    ...sent,
+    occurredAt: new Date(sent.occurredAt ?? deps.clock()).toISOString(),
+  };
+  const payload = JSON.parse(JSON.stringify(signup)) as Record<string, unknown>;
+  const accept = (referralId: string | null) =>
+    acceptEvent(deps.db, { kind: 'signup', eventId: signup.eventId, customerId: signup.customerId, payload, hash: fingerprint, referralId });
+
+  if (!signup.code && !signup.referralId) {
+    const acceptance = await accept(null);
+    if (!acceptance.accepted) return answerReplay(deps, acceptance.existing, sameEvent(acceptance.existing));
+    return recordPlainSignup(deps, signup);
+  }
+
+  const target = await resolveTarget(deps, signup);
+  await refuseIfRulesBroken(deps, signup, target);
+  const acceptance = await accept(target.referralId);
+  if (!acceptance.accepted) return answerReplay(deps, acceptance.existing, sameEvent(acceptance.existing));
+  return deliverSignup(deps, signup, target);
+}
+
+/** Finishes an accepted signup that was not delivered yet; the relay calls this. */
+export async function resumeSignup(deps: IntakeDependencies, event: InboxEvent): Promise<SignupOutcome> {
+  const signup = event.payload as unknown as SignupEvent & { occurredAt: string };
+  if (!event.referral_id) return recordPlainSignup(deps, signup);
+  let target: Target = { kind: 'pending', referralId: event.referral_id, referrerId: '' };
+  // A referral this signup creates is resolved again only if its workflow was never started: once it runs, the
+  // signup goes to it whatever happened to the code or the programme since.
+  if (event.referral_id === signupReferralId(signup.eventId) && !(await workflowExists(deps, event.referral_id))) {
+    try {
+      target = await newReferralTarget(deps, signup);
+    } catch (error) {
+      // The code or programme went away since the signup was accepted: a final answer, not one to retry.
+      if (error instanceof IntakeError && error.final) await keepRefusal(deps, signup.eventId, error);
+      throw error;
+    }
+  }
+  return deliverSignup(deps, signup, target);
+}
+
+async function workflowExists(deps: IntakeDependencies, referralId: string): Promise<boolean> {
+  try {
+    await callWorkflow(deps, () => deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).describe());
+    return true;
+  } catch (error) {
+    if (isWorkflowGone(error)) return false;
+    throw error;
+  }
+}
+
+async function keepRefusal(deps: IntakeDependencies, eventId: string, refusal: IntakeError): Promise<void> {
+  // Kept as refused, so a replay of this event gets the same answer and the relay stops retrying it.
+  await markEvent(deps.db, 'signup', eventId, { state: 'ignored', response: { refusal: refusal.toRecord() }, note: refusal.detail });
+}
+
+/** The refusal kept on an event; older rows kept it as a problem body with the same code and detail. */
+function keptRefusal(response: Record<string, unknown> | null): IntakeError | undefined {
+  const kept = (response?.refusal ?? response?.problem) as { code?: unknown; detail?: unknown } | undefined;
+  if (!kept || !isIntakeErrorCode(kept.code)) return undefined;
+  return new IntakeError(kept.code, String(kept.detail ?? ''));
+}
+
+async function answerReplay(deps: IntakeDependencies, seen: InboxEvent, sameEvent: boolean): Promise<SignupOutcome> {
+  if (!sameEvent) {
+    throw new IntakeError('idempotency_conflict', `eventId ${seen.event_id} was already used for a different signup`);
+  }
+  if (seen.state === 'delivered' && seen.response) {
+    return { registered: false, duplicate: true, body: seen.response as unknown as SignupResult };
+  }
+  const refused = keptRefusal(seen.response);
+  if (seen.state === 'ignored' && refused) throw refused;
+  // Accepted earlier but not delivered (that attempt failed mid-way): finish it now, against the same referral.
+  const outcome = await resumeSignup(deps, seen);
+  return { ...outcome, registered: false, duplicate: true };
+}
+
+async function recordPlainSignup(deps: IntakeDependencies, signup: SignupEvent): Promise<SignupOutcome> {
+  // Kept for the rules: a later referee with this customer's e-mail or phone is a self-referral.
+  await upsertCustomer(deps.db, { id: signup.customerId, email: signup.email, phone: signup.phone });
+  const body: SignupResult = { referred: false, customerId: signup.customerId };
+  await markEvent(deps.db, 'signup', signup.eventId, { state: 'delivered', response: body });
+  return { registered: false, duplicate: false, body };
+}
+
+async function deliverSignup(
+  deps: IntakeDependencies,
+  signup: SignupEvent & { occurredAt: string },
+  target: Target,
+): Promise<SignupOutcome> {
+  const facts: SignupFacts = {
+    eventId: signup.eventId,
+    refereeId: signup.customerId,
+    email: signup.email,
+    phone: signup.phone,
+    occurredAt: signup.occurredAt,
+    context: signup.context,
+  };
+  let snapshot: ReferralSnapshot;
+  try {
+    snapshot = await registerAt(deps, target, facts);
+  } catch (error) {
+    const refusal = refusalFromWorkflow(error);
+    // The claim ended (it expired, or was cancelled) before this signup reached it. A signup that came with a code
+    // is still a use of that code: it starts a referral of its own instead of being refused for good.
+    if (refusal && target.kind === 'pending' && signup.code && closesTheClaim(refusal)) {
+      const fresh = await newReferralTarget(deps, signup);
+      await retargetEvent(deps.db, 'signup', signup.eventId, fresh.referralId);
+      await refuseIfRulesBroken(deps, signup, fresh);
+      return deliverSignup(deps, signup, fresh);
+    }
+    if (refusal) {
+      if (refusal.final) await keepRefusal(deps, signup.eventId, refusal);
+      throw refusal;
+    }
+    deps.logger.warn({ err: error, eventId: signup.eventId }, 'signup accepted but not yet delivered');
+    await recordDeliveryFailure(deps.db, 'signup', signup.eventId, String(error));
+    throw new IntakeError(
+      'temporarily_unavailable',
+      'the signup is kept and will be applied; retry with the same eventId to read the result',
+      undefined,
+      { cause: error },
+    );
+  }
+  const body = signupResult(snapshot);
+  await markEvent(deps.db, 'signup', signup.eventId, { state: 'delivered', referralId: snapshot.referralId, response: body });
+  return { registered: true, duplicate: false, body };
+}
+
+const closesTheClaim = (refusal: IntakeError): boolean =>
+  refusal.code === 'referral_closed' || refusal.code === 'referral_not_pending';
+
+/**
+ * Delivers the registration. A referral the signup creates is started by the same call (update-with-start): one
+ * round trip, and the workflow never exists without the registration it was started for.
+ */
+async function registerAt(deps: IntakeDependencies, target: Target, facts: SignupFacts): Promise<ReferralSnapshot> {
+  const workflowId = referralWorkflowId(target.referralId);
+  // The update id makes a retried delivery of this signup the same update, answered with the first outcome.
+  const updateId = `signup-${facts.eventId}`;
+  if (target.kind === 'pending') {
+    return callWorkflow(deps, () =>
+      deps.temporal.workflow.getHandle(workflowId).executeUpdate(registerUpdate, { args: [facts], updateId }),
+    );
+  }
+  const start = new WithStartWorkflowOperation('referralWorkflow', {
+    taskQueue: deps.taskQueue,
+    workflowId,
+    args: [target.input],
+    // A retry finds the run its first attempt started; a run that has ended is never started again.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    typedSearchAttributes: [
+      { key: ReferrerIdKey, value: target.input.referrerId },
+      { key: ProgramIdKey, value: target.input.program.id },
+      { key: ReferralCodeKey, value: target.input.code },
+    ],
+  });
+  try {
+    return await callWorkflow(deps, () =>
+      deps.temporal.workflow.executeUpdateWithStart(registerUpdate, { args: [facts], updateId, startWorkflowOperation: start }),
+    );
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new IntakeError('referral_closed', `referral ${target.referralId} has already ended`);
+    }
+    throw error;
+  }
+}
+
+async function resolveTarget(deps: IntakeDependencies, signup: SignupEvent & { occurredAt: string }): Promise<Target> {
+  if (signup.referralId) {
+    const referral = await loadReferralView(deps, signup.referralId);
+    if (!referral) throw new IntakeError('not_found', `no referral ${signup.referralId}`);
+    if (signup.code && signup.code !== referral.code) {
+      throw new IntakeError('validation_failed', 'code does not belong to the referral', [
+        { path: 'code', message: 'does not match referralId' },
+      ]);
+    }
+    const expiredBySignup =
+      referral.status === 'pending' && referral.deadlines.expiresAt !== null && signup.occurredAt > referral.deadlines.expiresAt;
+    if (!expiredBySignup) return { kind: 'pending', referralId: referral.id, referrerId: referral.referrerId };
+    // The claim had expired when this customer signed up: only a code presented at signup refers them now.
+    if (!signup.code) throw new IntakeError('referral_closed', `referral ${referral.id} expired at ${referral.deadlines.expiresAt}`);
+    return newReferralTarget(deps, signup);
+  }
+  const claim = await findPendingClaimFor(deps.db, signup.code!, { ...signup, at: new Date(signup.occurredAt) });
+  if (claim) return { kind: 'pending', referralId: claim.id, referrerId: claim.referrer_id };
+  return newReferralTarget(deps, signup);
+}
+
+async function newReferralTarget(
+  deps: IntakeDependencies,
+  signup: SignupEvent & { occurredAt: string },
+): Promise<Extract<Target, { kind: 'new' }>> {
+  const code = signup.code ? await findReferralCode(deps.db, signup.code) : undefined;
+  if (!code) throw new IntakeError('unknown_code', `no referral code ${signup.code}`);
+  const program = await currentProgramSnapshot(deps.db, code.program_id);
+  if (!program?.active) throw new IntakeError('program_inactive', `programme ${code.program_id} is not active`);
+  const { active: _active, ...snapshot } = program;
+  const referralId = signupReferralId(signup.eventId);
+  return {
+    kind: 'new',
+    referralId,
+    input: {
+      referralId,
+      program: snapshot,
+      code: code.code,
+      referrerId: code.customer_id,
+      createdAt: signup.occurredAt,
+      origin: 'signup',
+    },
+  };
+}
+
+/** The same rules the registration activity enforces atomically, checked first so a refusal writes nothing. */
+async function refuseIfRulesBroken(deps: IntakeDependencies, signup: SignupEvent, target: Target): Promise<void> {
+  const referrerId = target.kind === 'new' ? target.input.referrerId : target.referrerId;
+  if (signup.customerId === referrerId) throw new IntakeError('self_referral', 'a customer cannot use their own code');
+  const [referee, referrer] = await Promise.all([findCustomer(deps.db, signup.customerId), findCustomer(deps.db, referrerId)]);
+  if (referee?.referred_by_referral_id && referee.referred_by_referral_id !== target.referralId) {
+    throw new IntakeError('already_referred', `customer ${signup.customerId} was already referred`);
+  }
+  const email = normaliseEmail(signup.email) ?? referee?.email_normalized ?? null;
+  const phone = normalisePhone(signup.phone) ?? referee?.phone_normalized ?? null;
+  if (referrer && ((email && email === referrer.email_normalized) || (phone && phone === referrer.phone_normalized))) {
+    throw new IntakeError('self_referral', 'the referee has the referrer’s contact details');
+  }
+}
+
+const signupResult = (s: ReferralSnapshot): SignupResult => ({
+  referred: true,
+  referralId: s.referralId,
+  status: s.status,
+  programId: s.programId,
+  programVersion: s.programVersion,
+  code: s.code,
+  referrerId: s.referrerId,
+  refereeId: s.refereeId,
+  registeredAt: s.registeredAt,
+  deadlines: s.deadlines,
+});

@@ -1,0 +1,45 @@
+import {
+  ApplicationFailure,
+  isGrpcDeadlineError,
+  isGrpcServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { REFUSALS } from '../workflows/shared';
+import { workflowCallDeadline, type IntakeDependencies } from './deps';
+import { IntakeError, type IntakeErrorCode } from './errors';
+
+const REFUSAL_CODES: Record<string, IntakeErrorCode> = {
+  // another signup for the same referral is being checked right now: worth retrying
+  [REFUSALS.registrationInProgress]: 'temporarily_unavailable',
+  [REFUSALS.selfReferral]: 'self_referral',
+  [REFUSALS.alreadyReferred]: 'already_referred',
+  [REFUSALS.notPending]: 'referral_not_pending',
+  [REFUSALS.closed]: 'referral_closed',
+};
+
+/** The business refusal a workflow update failed with, as an IntakeError; undefined for anything else. */
+export function refusalFromWorkflow(error: unknown): IntakeError | undefined {
+  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
+    const code = error.cause.type ? REFUSAL_CODES[error.cause.type] : undefined;
+    if (code) return new IntakeError(code, error.cause.message);
+  }
+  if (error instanceof WorkflowNotFoundError) return new IntakeError('referral_closed', 'the referral has ended');
+  return undefined;
+}
+
+export const isWorkflowGone = (error: unknown): boolean => error instanceof WorkflowNotFoundError;
+
+/** Temporal did not answer in time or could not be reached: the event stays in the inbox for a later attempt. */
+export function isTemporalUnavailable(error: unknown): boolean {
+  if (isGrpcDeadlineError(error)) return true;
+  // The client wraps the gRPC error (ServiceError and friends): look down the cause chain.
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (isGrpcServiceError(current) && current.code === 14 /* UNAVAILABLE */) return true;
+  }
+  return false;
+}
+
+/** Runs one Temporal call for an event under the intake's deadline. */
+export const callWorkflow = <T>(deps: IntakeDependencies, call: () => Promise<T>): Promise<T> =>
+  deps.temporal.withDeadline(workflowCallDeadline(deps), call);

@@ -1,0 +1,100 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { parseApiKeys, type ApiKey } from './api-keys';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const Port = z.coerce.number().int().min(1).max(65_535);
+const Optional = z
+  .string()
+  .optional()
+  .transform((value) => (value?.trim() ? value.trim() : undefined));
+
+/**
+ * Every setting the entry points read, from the environment, validated once at boot: a typo stops the process with
+ * the variable named instead of surfacing later as a strange connection error.
+ */
+const ConfigSchema = z.object({
+  DATABASE_URL: Optional.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  EMBEDDED_POSTGRES_PORT: Port.default(54_329),
+  TEMPORAL_ADDRESS: Optional,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_PORT: Port.default(7_233),
+  TEMPORAL_UI_PORT: Port.default(8_233),
+  TEMPORAL_HTTP_PORT: Port.optional(),
+  TEMPORAL_METRICS_PORT: Port.optional(),
+  TEMPORAL_UI_URL: Optional,
+  TEMPORAL_CLI_PATH: Optional,
+  TEMPORAL_TEST_SERVER_PATH: Optional,
+  API_KEYS: Optional.transform((value, ctx): ApiKey[] | undefined => {
+    if (value === undefined) return undefined;
+    try {
+      return parseApiKeys(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
+  PORT: Port.default(3_000),
+  DATA_DIR: z.string().min(1).default('.data'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+export interface Config {
+  /** PostgreSQL to use; undefined means the embedded default under `dataDir` */
+  databaseUrl: string | undefined;
+  embeddedPostgresPort: number;
+  temporal: {
+    /** Temporal frontend to use; undefined means a dev server started by `npm start` */
+    address: string | undefined;
+    namespace: string;
+    devServer: { port: number; uiPort: number; httpPort: number; metricsPort: number };
+    uiUrl: string | undefined;
+    cliPath: string;
+    testServerPath: string;
+  };
+  apiKeys: ApiKey[] | undefined;
+  port: number;
+  dataDir: string;
+  logLevel: z.infer<typeof ConfigSchema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {}
+
+/** Reads and checks the environment; throws a ConfigError naming every variable at fault. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      devServer: {
+        port: e.TEMPORAL_PORT,
+        uiPort: e.TEMPORAL_UI_PORT,
+        httpPort: e.TEMPORAL_HTTP_PORT ?? e.TEMPORAL_PORT + 10,
+        metricsPort: e.TEMPORAL_METRICS_PORT ?? e.TEMPORAL_PORT + 20,
+      },
+      uiUrl: e.TEMPORAL_UI_URL,
+      cliPath: e.TEMPORAL_CLI_PATH ?? path.join(ROOT, '.tools/bin/temporal'),
+      testServerPath: e.TEMPORAL_TEST_SERVER_PATH ?? path.join(ROOT, '.tools/test-server/test-server'),
+    },
+    apiKeys: e.API_KEYS,
+    port: e.PORT,
+    dataDir: path.resolve(e.DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** For the processes that cannot run without a setting the embedded default would otherwise provide. */
+export function requireSetting<T>(value: T | undefined, name: string): T {
+  if (value === undefined) throw new ConfigError(`${name} is required`);
+  return value;
+}
