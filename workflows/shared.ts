@@ -33,6 +33,11 @@ export interface ReferralTerms {
   minSpend: number;
   /** refund / clawback window between qualified and completed */
   rewardHold: string;
+  /**
+   * How long after a deadline the referral still takes facts that happened before it (`0` allowed). Versions
+   * published before this term existed leave it out: they run with the default.
+   */
+  lateEventGrace?: string | undefined;
 }
 
 /** The programme version in force when the referral started; history keeps it, so edits never reach it. */
@@ -188,4 +193,5 @@ export const DEFAULT_REFERRAL_TERMS: ReferralTerms = {
   minOrders: 1,
   minSpend: 50_000,
   rewardHold: '7 days',
+  lateEventGrace: '5 minutes',
 };
