@@ -20,7 +20,15 @@ export const customerRoutes = createRouter()
       summary: "Issue the customer's referral code for a programme (200 when it already exists)",
       request: {
         params: CustomerParams,
-        body: jsonBody(z.object({ programId: Id }).strict()),
+        body: jsonBody(
+          z
+            .object({
+              programId: Id,
+              email: z.email().max(320).optional().openapi({ description: "the referrer's e-mail: a referee with the same one is a self-referral" }),
+              phone: z.string().min(3).max(40).optional().openapi({ description: "the referrer's phone: a referee with the same one is a self-referral" }),
+            })
+            .strict(),
+        ),
       },
       responses: {
         201: { description: 'issued', content: { 'application/json': { schema: ReferralCodeView } } },
@@ -30,12 +38,13 @@ export const customerRoutes = createRouter()
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const { programId } = c.req.valid('json');
+      const { programId, email, phone } = c.req.valid('json');
       const program = await findProgram(c.var.deps.db, programId);
       if (!program) throw new Problem(404, 'not_found', `no programme ${programId}`);
       const existing = await findCodeOfCustomer(c.var.deps.db, id, programId);
       if (!existing && !program.active) throw new Problem(409, 'program_inactive', `programme ${programId} is not active`);
-      await upsertCustomer(c.var.deps.db, { id });
+      // Kept for the self-referral rule, normalised as signups are: nobody refers their own address under a new id.
+      await upsertCustomer(c.var.deps.db, { id, email, phone });
       const { code, created } = await issueReferralCode(c.var.deps.db, id, programId);
       const view = { code: code.code, programId, customerId: id, createdAt: code.created_at.toISOString() };
       return created ? c.json(view, 201) : c.json(view, 200);
