@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import { createProgram, findProgram, publishProgramVersion, setProgramActive, type ProgramWithVersions } from '../db/programs';
+import { durationToMs } from '../workflows/durations';
 import { DEFAULT_REFERRAL_TERMS, type ReferralTerms } from '../workflows/shared';
 import { createRouter } from './hono';
 import { Problem } from './problems';
@@ -13,6 +14,11 @@ const TermsInput = z
     minOrders: z.number().int().min(1).max(1000).optional(),
     minSpend: MinorUnits.optional(),
     rewardHold: Duration.optional(),
+    lateEventGrace: z
+      .string()
+      .refine((value) => durationToMs(value, { allowZero: true }) !== undefined, { message: 'not a duration such as "5 minutes" or "0s"' })
+      .optional()
+      .openapi({ example: '5 minutes', description: 'how long after a deadline facts that happened before it still count; 0 allowed' }),
   })
   .strict()
   .openapi('TermsInput', { description: 'any term left out takes the default' });
@@ -24,6 +30,7 @@ const Terms = z
     minOrders: z.number().int(),
     minSpend: z.number().int(),
     rewardHold: z.string(),
+    lateEventGrace: z.string(),
   })
   .openapi('Terms');
 
@@ -47,7 +54,12 @@ const withDefaults = (terms: z.infer<typeof TermsInput> | undefined): ReferralTe
 });
 
 const toProgram = (p: ProgramWithVersions): z.infer<typeof ProgramSchema> => {
-  const versions = p.versions.map((v) => ({ version: v.version, terms: v.terms, createdAt: v.created_at.toISOString() }));
+  // Versions published before a term existed run with its default: show what they run with.
+  const versions = p.versions.map((v) => ({
+    version: v.version,
+    terms: { ...v.terms, lateEventGrace: v.terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace! },
+    createdAt: v.created_at.toISOString(),
+  }));
   return {
     id: p.id,
     name: p.name,
