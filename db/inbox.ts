@@ -70,8 +70,8 @@ export async function markEvent(
     response?: Record<string, unknown>;
     note?: string;
   },
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  const updated = await db
     .updateTable('inbox_events')
     .set({
       state: outcome.state,
@@ -84,7 +84,9 @@ export async function markEvent(
     .where('event_id', '=', eventId)
     // An order already taken by its referral's registration stays delivered.
     .where('state', 'in', outcome.state === 'awaiting_signup' ? ['received'] : ['received', 'awaiting_signup'])
-    .execute();
+    .executeTakeFirst();
+  // false when another delivery got there first: its outcome stands
+  return updated.numUpdatedRows > 0n;
 }
 
 /** A delivery attempt that did not finish; the relay takes the event up later. */

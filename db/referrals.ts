@@ -35,3 +35,37 @@ export async function findPendingClaimFor(
     .orderBy('created_at', 'desc')
     .executeTakeFirst();
 }
+
+/**
+ * A fact that reached a referral after it ended, appended to its timeline so it is seen, not dropped. The workflow
+ * no longer writes once it has ended, so the next seq is free; two late facts racing for it retry.
+ */
+export async function appendLateFact(
+  db: DB,
+  referralId: string,
+  fact: { at: Date; kind: string; detail: Record<string, unknown> },
+): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const referral = await db.selectFrom('referrals').select('status').where('id', '=', referralId).executeTakeFirst();
+    if (!referral) return;
+    const last = await db
+      .selectFrom('referral_timeline')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .where('referral_id', '=', referralId)
+      .executeTakeFirst();
+    const inserted = await db
+      .insertInto('referral_timeline')
+      .values({
+        referral_id: referralId,
+        seq: (last?.seq ?? 0) + 1,
+        at: fact.at,
+        kind: fact.kind,
+        status: referral.status,
+        detail: JSON.stringify(fact.detail),
+      })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    if (inserted.numInsertedOrUpdatedRows === 1n) return;
+  }
+  throw new Error(`could not append a late fact to referral ${referralId}`);
+}

@@ -1,4 +1,5 @@
 import { findCustomer } from '../db/customers';
+import { appendLateFact } from '../db/referrals';
 import { acceptEvent, markEvent, recordDeliveryFailure } from '../db/inbox';
 import { orderSignal } from '../workflows/messages';
 import { referralWorkflowId, type OrderFacts } from '../workflows/shared';
@@ -52,7 +53,15 @@ export async function deliverOrder(deps: IntakeDependencies, order: OrderEvent):
     await callWorkflow(deps, () => deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).signal(orderSignal, facts));
   } catch (error) {
     if (isWorkflowGone(error)) {
-      await markEvent(deps.db, 'order', order.eventId, { state: 'ignored', referralId, note: 'the referral has ended' });
+      // Kept on the event, and shown on the referral's timeline as a late fact, so nobody wonders where it went.
+      const kept = await markEvent(deps.db, 'order', order.eventId, { state: 'ignored', referralId, note: 'the referral has ended' });
+      if (kept) {
+        await appendLateFact(deps.db, referralId, {
+          at: deps.clock(),
+          kind: 'late_fact',
+          detail: { fact: 'order', eventId: order.eventId, orderId: order.orderId, orderStatus: order.status, occurredAt: order.occurredAt, reason: 'the referral had ended' },
+        });
+      }
       return 'ignored';
     }
     deps.logger.warn({ err: error, eventId: order.eventId }, 'order accepted but not yet delivered');
