@@ -140,7 +140,7 @@ async function keepRefusal(deps: IntakeDependencies, eventId: string, refusal: I
 function keptRefusal(response: Record<string, unknown> | null): IntakeError | undefined {
   const kept = (response?.refusal ?? response?.problem) as { code?: unknown; detail?: unknown } | undefined;
   if (!kept || !isIntakeErrorCode(kept.code)) return undefined;
-  return new IntakeError(kept.code, String(kept.detail ?? ''));
+  return new IntakeError(kept.code, typeof kept.detail === 'string' ? kept.detail : '');
 }
 
 async function answerReplay(deps: IntakeDependencies, seen: InboxEvent, sameEvent: boolean): Promise<SignupOutcome> {

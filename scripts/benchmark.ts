@@ -41,7 +41,7 @@ const post = async (p: string, key: string, body: unknown) => {
 };
 
 async function inParallel<T>(count: number, task: (i: number) => Promise<T>): Promise<{ results: T[]; seconds: number }> {
-  const results: T[] = new Array(count);
+  const results: T[] = Array.from({ length: count });
   let next = 0;
   const started = performance.now();
   await Promise.all(

@@ -6,6 +6,8 @@ cd "$ROOT"
 bash scripts/ensure-deps.sh
 echo "[test] type check" >&2
 npx tsc --noEmit -p tsconfig.json
+echo "[test] lint" >&2
+npx oxlint --type-aware --deny-warnings
 mkdir -p .data && rm -f .data/test-results.json
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=.data/test-results.json "$@" || status=$?

@@ -162,7 +162,7 @@ describe('replayed and conflicting events', () => {
       stack.http.post('/v1/events/signups', KEYS.commerce, event),
       stack.http.post('/v1/events/signups', KEYS.commerce, event),
     ]);
-    expect(answers.map((a) => a.status).sort()).toEqual(expect.arrayContaining([201]));
+    expect(answers.map((a) => a.status)).toEqual(expect.arrayContaining([201]));
     expect(answers.every((a) => a.status === 200 || a.status === 201)).toBe(true);
     expect(new Set(answers.map((a) => a.body.referralId)).size).toBe(1);
     const kept = await eventually(
