@@ -1,0 +1,41 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../runtime/config';
+
+describe('configuration', () => {
+  it('given no settings, when the configuration is loaded, then the embedded defaults apply', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      embeddedPostgresPort: 54_329,
+      port: 3_000,
+      dataDir: path.resolve('.data'),
+      logLevel: 'info',
+      apiKeys: undefined,
+      temporal: { address: undefined, namespace: 'default', devServer: { port: 7_233, uiPort: 8_233, httpPort: 7_243, metricsPort: 7_253 } },
+    });
+  });
+
+  it('given settings, when the configuration is loaded, then they are typed and checked', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u:p@db:5432/referrals',
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      TEMPORAL_PORT: '9233',
+      API_KEYS: 'shop:commerce:0123456789abcdef,ops:admin:fedcba9876543210',
+      PORT: '8080',
+    });
+    expect(config.databaseUrl).toBe('postgres://u:p@db:5432/referrals');
+    expect(config.temporal.devServer).toMatchObject({ port: 9_233, httpPort: 9_243 });
+    expect(config.apiKeys?.map((k) => `${k.name}:${k.role}`)).toEqual(['shop:commerce', 'ops:admin']);
+    expect(config.port).toBe(8_080);
+  });
+
+  it('given malformed settings, when the configuration is loaded, then it refuses naming every variable at fault', () => {
+    const load = () => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', API_KEYS: 'shop:owner:short', LOG_LEVEL: 'loud' });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/PORT/);
+    expect(load).toThrow(/DATABASE_URL/);
+    expect(load).toThrow(/API_KEYS/);
+    expect(load).toThrow(/LOG_LEVEL/);
+  });
+});
