@@ -81,7 +81,7 @@ export async function handleSignup(deps: IntakeDependencies, sent: SignupEvent):
   const seen = await findInboxEvent(deps.db, 'signup', sent.eventId);
   if (seen) return answerReplay(deps, seen, sameEvent(seen));
 
-  const signup: Required<Pick<SignupEvent, 'occurredAt'>> & SignupEvent = {
+  const signup: SignupEvent & { occurredAt: string } = {
     ...sent,
     occurredAt: new Date(sent.occurredAt ?? deps.clock()).toISOString(),
   };
