@@ -82,8 +82,9 @@ export async function markEvent(
     })
     .where('kind', '=', kind)
     .where('event_id', '=', eventId)
-    // An order already taken by its referral's registration stays delivered.
-    .where('state', 'in', outcome.state === 'awaiting_signup' ? ['received'] : ['received', 'awaiting_signup'])
+    // An order already taken by its referral's registration stays delivered; a failed event that a replay or an admin
+    // got through is settled like any other.
+    .where('state', 'in', outcome.state === 'awaiting_signup' ? ['received'] : ['received', 'awaiting_signup', 'failed'])
     .executeTakeFirst();
   // false when another delivery got there first: its outcome stands
   return updated.numUpdatedRows > 0n;

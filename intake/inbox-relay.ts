@@ -1,10 +1,10 @@
-import { leaseUndeliveredEvents, rescheduleEvent } from '../db/inbox';
+import { leaseUndeliveredEvents, markEvent, rescheduleEvent } from '../db/inbox';
 import type { InboxEvent } from '../db/schema';
 import type { IntakeDependencies } from './deps';
 import { IntakeError } from './errors';
 import { deliverOrder, type OrderEvent } from './order-delivery';
 import { resumeSignup } from './signup-registration';
-import { isTemporalUnavailable } from './workflow-failures';
+import { isTemporalUnreachable } from './workflow-failures';
 
 export interface RelayPolicy {
   /** how long after acceptance an event belongs to the request that accepted it */
@@ -68,11 +68,14 @@ async function attemptDelivery(deps: IntakeDependencies, event: InboxEvent): Pro
     else await resumeSignup(deps, event);
     return 'done';
   } catch (error) {
-    // A refusal is a final answer, already kept on the event for replays to repeat.
-    if (error instanceof IntakeError && error.final) return 'done';
+    // A refusal is a final answer, kept on the event for replays to repeat (a no-op when the delivery kept it already).
+    if (error instanceof IntakeError && error.final) {
+      await markEvent(deps.db, event.kind, event.event_id, { state: 'ignored', response: { refusal: error.toRecord() }, note: error.detail });
+      return 'done';
+    }
     // Not final: the workflow call behind it failed, and why decides whether this event is at fault.
     const cause = error instanceof IntakeError ? error.cause : error;
-    if (cause === undefined || isTemporalUnavailable(cause)) return 'unavailable';
+    if (cause === undefined || isTemporalUnreachable(cause)) return 'unavailable';
     return { error: describe(cause) };
   }
 }

@@ -110,13 +110,8 @@ export async function resumeSignup(deps: IntakeDependencies, event: InboxEvent):
   // A referral this signup creates is resolved again only if its workflow was never started: once it runs, the
   // signup goes to it whatever happened to the code or the programme since.
   if (event.referral_id === signupReferralId(signup.eventId) && !(await workflowExists(deps, event.referral_id))) {
-    try {
-      target = await newReferralTarget(deps, signup);
-    } catch (error) {
-      // The code or programme went away since the signup was accepted: a final answer, not one to retry.
-      if (error instanceof IntakeError && error.final) await keepRefusal(deps, signup.eventId, error);
-      throw error;
-    }
+    // The code or programme may have gone away since the signup was accepted: a final answer, not one to retry.
+    target = await keepingRefusals(deps, signup.eventId, () => newReferralTarget(deps, signup));
   }
   return deliverSignup(deps, signup, target);
 }
@@ -186,9 +181,12 @@ async function deliverSignup(
     // The claim ended (it expired, or was cancelled) before this signup reached it. A signup that came with a code
     // is still a use of that code: it starts a referral of its own instead of being refused for good.
     if (refusal && target.kind === 'pending' && signup.code && closesTheClaim(refusal)) {
-      const fresh = await newReferralTarget(deps, signup);
+      const fresh = await keepingRefusals(deps, signup.eventId, async () => {
+        const resolved = await newReferralTarget(deps, signup);
+        await refuseIfRulesBroken(deps, signup, resolved);
+        return resolved;
+      });
       await retargetEvent(deps.db, 'signup', signup.eventId, fresh.referralId);
-      await refuseIfRulesBroken(deps, signup, fresh);
       return deliverSignup(deps, signup, fresh);
     }
     if (refusal) {
@@ -207,6 +205,16 @@ async function deliverSignup(
   const body = signupResult(snapshot);
   await markEvent(deps.db, 'signup', signup.eventId, { state: 'delivered', referralId: snapshot.referralId, response: body });
   return { registered: true, duplicate: false, body };
+}
+
+/** Runs a step of an accepted signup's delivery; a final refusal from it is kept on the event for replays. */
+async function keepingRefusals<T>(deps: IntakeDependencies, eventId: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof IntakeError && error.final) await keepRefusal(deps, eventId, error);
+    throw error;
+  }
 }
 
 const closesTheClaim = (refusal: IntakeError): boolean =>

@@ -30,15 +30,20 @@ export function refusalFromWorkflow(error: unknown): IntakeError | undefined {
 
 export const isWorkflowGone = (error: unknown): boolean => error instanceof WorkflowNotFoundError;
 
-/** Temporal did not answer in time or could not be reached: the event stays in the inbox for a later attempt. */
-export function isTemporalUnavailable(error: unknown): boolean {
-  if (isGrpcDeadlineError(error)) return true;
+/** Temporal could not be reached at all: no event is at fault, every delivery waits for it. */
+export function isTemporalUnreachable(error: unknown): boolean {
   // The client wraps the gRPC error (ServiceError and friends): look down the cause chain.
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
     if (isGrpcServiceError(current) && current.code === 14 /* UNAVAILABLE */) return true;
   }
   return false;
 }
+
+/**
+ * Temporal did not answer in time, or could not be reached: the caller may retry (the event stays in the inbox). A
+ * deadline alone may be one workflow that does not answer, so the relay counts it against that event.
+ */
+export const isTemporalUnavailable = (error: unknown): boolean => isGrpcDeadlineError(error) || isTemporalUnreachable(error);
 
 /** Runs one Temporal call for an event under the intake's deadline. */
 export const callWorkflow = <T>(deps: IntakeDependencies, call: () => Promise<T>): Promise<T> =>

@@ -73,6 +73,22 @@ describe('claims that lapsed before the signup', () => {
     const kept = await stack.db.selectFrom('inbox_events').select(['state', 'referral_id']).where('referral_id', '=', withCode.body.referralId).execute();
     expect(kept).toEqual([{ state: 'delivered', referral_id: withCode.body.referralId }]);
   });
+
+  it('given a claim whose workflow expired, when a signup with its code arrives after the programme was switched off, then it is refused for good, replays included', async () => {
+    const programId = await createProgram('Expired, then switched off', { referralExpiry: '2s' });
+    const code = await codeFor('ursa', programId);
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code });
+    const occurredAt = new Date(Date.parse(claim.body.expiresAt) - 1_000).toISOString();
+    await untilStatus(claim.body.id, 'expired');
+    await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: false });
+
+    const event = { eventId: randomUUID(), customerId: 'vera', referralId: claim.body.id, code, occurredAt };
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
+    const kept = await stack.db.selectFrom('inbox_events').select(['state', 'response']).where('event_id', '=', event.eventId).executeTakeFirstOrThrow();
+    expect(kept).toMatchObject({ state: 'ignored', response: { refusal: { code: 'program_inactive' } } });
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
+    expect((await stack.db.selectFrom('customers').select('referred_by_referral_id').where('id', '=', 'vera').executeTakeFirst())?.referred_by_referral_id ?? null).toBeNull();
+  });
 });
 
 describe('replays and contact rules', () => {
