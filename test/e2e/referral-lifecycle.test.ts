@@ -20,12 +20,12 @@ beforeAll(async () => {
   const program = await stack.http.post('/v1/admin/programs', KEYS.admin, {
     name: 'Fast lane',
     currency: 'INR',
-    terms: { referralExpiry: '1 minute', qualificationWindow: '20s', rewardHold: '2s', minOrders: 1, minSpend: 50_000 },
+    terms: { referralExpiry: '1 minute', qualificationWindow: '20s', rewardHold: '2s', minOrders: 1, minSpend: 50_000, lateEventGrace: '1s' },
   });
   expect(program.status).toBe(201);
   programId = program.body.id;
   shortExpiryProgramId = (
-    await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Short expiry', currency: 'INR', terms: { referralExpiry: '2s' } })
+    await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Short expiry', currency: 'INR', terms: { referralExpiry: '2s', lateEventGrace: '0s' } })
   ).body.id;
 }, 120_000);
 

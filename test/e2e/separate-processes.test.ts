@@ -80,7 +80,7 @@ describe('worker and API as separate processes', () => {
     const readiness = await api.get('/readyz');
     expect(readiness.body).toEqual({ status: 'ready', database: 'ok', temporal: 'ok' });
 
-    const program = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Restart', currency: 'EUR', terms: { referralExpiry: '20s' } });
+    const program = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Restart', currency: 'EUR', terms: { referralExpiry: '20s', lateEventGrace: '0s' } });
     const code = (await api.post('/v1/customers/olga/referral-code', KEYS.commerce, { programId: program.body.id })).body.code;
     const claim = await api.post('/v1/referrals', KEYS.commerce, { code });
     expect(claim.body.status).toBe('pending');
