@@ -30,6 +30,13 @@ export function applyOrderEvent(book: OrderBook, event: OrderFacts): boolean {
   return true;
 }
 
+/**
+ * Spend sums an unbounded number of orders, each capped at the edge: past Number.MAX_SAFE_INTEGER a float sum stops
+ * being exact, so it saturates there instead. Below it the sum is exact; at it the spend is "at least this much",
+ * which still meets any minimum a programme can set, and the projection's bigint column and JSON readers stay exact.
+ */
+export const addSpend = (spend: number, amount: number): number => Math.min(Number.MAX_SAFE_INTEGER, spend + amount);
+
 export interface QualificationRule {
   currency: string;
   /** inclusive window, epoch ms */
@@ -64,7 +71,7 @@ export function assessQualification(book: OrderBook, rule: QualificationRule): Q
   let qualifiedAtMs: number | null = null;
   for (const order of eligible) {
     countedOrders += 1;
-    countedSpend += order.amount;
+    countedSpend = addSpend(countedSpend, order.amount);
     if (qualifiedAtMs === null && countedOrders >= rule.minOrders && countedSpend >= rule.minSpend) {
       qualifiedAtMs = order.occurredAtMs;
     }
