@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
  * catches Node built-ins; this catches the rest (a database driver, a clock, an HTTP client) before review does.
  */
 const WORKFLOWS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workflows');
-const ALLOWED = new Set(['@temporalio/workflow', '@temporalio/common', 'ms']);
+// ms and temporal-polyfill are pure: durations and calendar arithmetic with no clock and no I/O
+const ALLOWED = new Set(['@temporalio/workflow', '@temporalio/common', 'ms', 'temporal-polyfill']);
 
 const valueImports = (source: string): string[] =>
   [...source.matchAll(/^import\s+(?!type\s)([^;]*?)\s+from\s+'([^']+)'/gms)]

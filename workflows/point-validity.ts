@@ -1,0 +1,48 @@
+import { Temporal } from 'temporal-polyfill';
+import { durationToMs } from './durations';
+
+/**
+ * How long a credited lot of points stays valid. Pure (the lot's expiry timer and the ledger compute the same instant).
+ *
+ * Calendar months (`6 months`) count in the programme's time zone: a lot is valid through the whole local day N months
+ * after the day it was credited, clamped to the end of a shorter month, and expires at the start of the next local day.
+ * Credited on 31 August it is valid through 28 February (29 in a leap year) and expires at 1 March, 00:00 local time.
+ * Fixed durations (`30s`, `90 days`) run from the credit instant exactly, for demos and tests.
+ */
+
+const CALENDAR_MONTHS = /^\s*(\d{1,3})\s*(?:calendar\s+)?months?\s*$/i;
+const MAX_MONTHS = 120;
+
+export type PointValidity = { months: number } | { ms: number };
+
+/** The validity a term describes, or undefined when it is not one this engine accepts. */
+export function parsePointValidity(term: string): PointValidity | undefined {
+  const calendar = CALENDAR_MONTHS.exec(term);
+  if (calendar) {
+    const months = Number(calendar[1]);
+    return months >= 1 && months <= MAX_MONTHS ? { months } : undefined;
+  }
+  const ms = durationToMs(term);
+  return ms === undefined ? undefined : { ms };
+}
+
+/** Whether `timeZone` is an IANA zone this runtime knows. */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    Temporal.Now.instant().toZonedDateTimeISO(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The instant a lot credited at `creditedAt` expires. Throws on a validity or time zone it does not accept. */
+export function lotExpiresAt(creditedAt: string, validity: string, timeZone: string): string {
+  const parsed = parsePointValidity(validity);
+  if (!parsed) throw new TypeError(`not a point validity: ${JSON.stringify(validity)}`);
+  const credited = Temporal.Instant.from(creditedAt);
+  if ('ms' in parsed) return new Date(credited.epochMilliseconds + parsed.ms).toISOString();
+  const lastValidDay = credited.toZonedDateTimeISO(timeZone).toPlainDate().add({ months: parsed.months }, { overflow: 'constrain' });
+  const expires = lastValidDay.add({ days: 1 }).toZonedDateTime({ timeZone });
+  return new Date(expires.epochMilliseconds).toISOString();
+}
