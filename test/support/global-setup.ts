@@ -29,7 +29,7 @@ export default async function setup(project: TestProject) {
     const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), port: await freePort() });
     adminUrl = server.url('postgres');
     stop = async () => {
-      await server.stop();
+      await server.remove();
       await rm(dir, { recursive: true, force: true });
     };
   }
