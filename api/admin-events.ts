@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listFailedEvents, redeliverFailedEvent } from '../intake/failed-events';
 import { createRouter } from './hono';
-import { Id, problems } from './schemas';
+import { Id, InstantOut, problems, Text } from './schemas';
 
 const FailedEvent = z
   .object({
@@ -9,7 +9,7 @@ const FailedEvent = z
     kind: z.enum(['signup', 'order']),
     reason: z.string().openapi({ description: 'why the last delivery failed' }),
     attempts: z.number().int(),
-    lastAttemptAt: z.string().nullable(),
+    lastAttemptAt: InstantOut.nullable(),
   })
   .openapi('FailedEvent');
 
@@ -19,7 +19,7 @@ const FailedEventPage = z
 
 const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(500).optional(),
+  cursor: Text(0, 500).optional().openapi({ description: 'nextCursor from the previous page' }),
 });
 
 export const adminEventRoutes = createRouter()
@@ -27,12 +27,13 @@ export const adminEventRoutes = createRouter()
     createRoute({
       method: 'get',
       path: '/failed',
+      operationId: 'listFailedEvents',
       tags: ['Admin'],
       summary: 'Events the inbox relay set aside after repeated failed deliveries, most recently tried first',
       request: { query: PageQuery },
       responses: {
         200: { description: 'a page of failed events', content: { 'application/json': { schema: FailedEventPage } } },
-        ...problems(400, 401, 403, 422),
+        ...problems(400, 401, 403, 422, 500),
       },
     }),
     async (c) => c.json(await listFailedEvents(c.var.deps, c.req.valid('query')), 200),
@@ -41,12 +42,13 @@ export const adminEventRoutes = createRouter()
     createRoute({
       method: 'post',
       path: '/{eventId}/redelivery',
+      operationId: 'redeliverFailedEvent',
       tags: ['Admin'],
       summary: 'Hand a failed event back to the relay, due now, with its attempts counted afresh',
       request: { params: z.object({ eventId: Id.openapi({ param: { name: 'eventId', in: 'path' } }) }) },
       responses: {
-        202: { description: 'queued for delivery', content: { 'application/json': { schema: z.object({ eventId: z.string(), queued: z.boolean() }) } } },
-        ...problems(400, 401, 403, 404),
+        202: { description: 'queued for delivery', content: { 'application/json': { schema: z.object({ eventId: z.string(), queued: z.boolean() }).openapi('RedeliveryQueued') } } },
+        ...problems(400, 401, 403, 404, 500),
       },
     }),
     async (c) => {

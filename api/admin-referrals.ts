@@ -2,12 +2,12 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { cancelReferral, readAdminReferral } from '../intake/referral-admin';
 import { createRouter } from './hono';
 import { ReferralView } from './referral-view';
-import { problems } from './schemas';
+import { InstantOut, problems, ReferralId, Text } from './schemas';
 
-const ReferralParams = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+const ReferralParams = z.object({ id: ReferralId.openapi({ param: { name: 'id', in: 'path' } }) });
 
 const TimelineItem = z
-  .object({ seq: z.number().int(), at: z.string(), kind: z.string(), status: z.string(), detail: z.record(z.string(), z.unknown()).nullable() })
+  .object({ seq: z.number().int(), at: InstantOut, kind: z.string(), status: z.string(), detail: z.record(z.string(), z.unknown()).nullable() })
   .openapi('TimelineEntry');
 
 const AdminReferralView = ReferralView.extend({
@@ -23,12 +23,13 @@ export const adminReferralRoutes = createRouter()
     createRoute({
       method: 'get',
       path: '/{id}',
+      operationId: 'getAdminReferral',
       tags: ['Admin'],
       summary: 'A referral with its live workflow state and its whole timeline',
       request: { params: ReferralParams },
       responses: {
         200: { description: 'the referral', content: { 'application/json': { schema: AdminReferralView } } },
-        ...problems(400, 401, 403, 404),
+        ...problems(400, 401, 403, 404, 500, 503),
       },
     }),
     async (c) => {
@@ -40,15 +41,16 @@ export const adminReferralRoutes = createRouter()
     createRoute({
       method: 'post',
       path: '/{id}/cancel',
+      operationId: 'cancelReferral',
       tags: ['Admin'],
       summary: 'Cancel a live referral (audited with the key name as actor)',
       request: {
         params: ReferralParams,
-        body: { content: { 'application/json': { schema: z.object({ reason: z.string().max(500).optional() }).strict() } }, required: false },
+        body: { content: { 'application/json': { schema: z.object({ reason: Text(0, 500).optional() }).strict() } }, required: false },
       },
       responses: {
         200: { description: 'cancelled', content: { 'application/json': { schema: ReferralView } } },
-        ...problems(400, 401, 403, 404, 409, 503),
+        ...problems(400, 401, 403, 404, 409, 413, 415, 500, 503),
       },
     }),
     async (c) => {

@@ -5,6 +5,7 @@ import { IntakeError } from '../intake/errors';
 import { isTemporalUnavailable } from '../intake/workflow-failures';
 import { adminEventRoutes } from './admin-events';
 import { adminReferralRoutes } from './admin-referrals';
+import { allowedMethodsOf } from './allowed-methods';
 import { apiKeyAuth, requireRole } from './auth';
 import { customerRoutes } from './customers';
 import { docsRoutes } from './docs';
@@ -78,7 +79,20 @@ export function createApp(deps: AppDependencies) {
   });
   app.route('/', docsRoutes);
 
-  app.notFound((c) => problemResponse(new Problem(404, 'not_found', `no route ${c.req.method} ${c.req.path}`), c.req.path));
+  // Read at the first miss, once every route is mounted.
+  let allowedMethods: ((path: string) => string[]) | undefined;
+  app.notFound((c) => {
+    allowedMethods ??= allowedMethodsOf(app.routes);
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length > 0) {
+      return problemResponse(
+        new Problem(405, 'method_not_allowed', `${c.req.path} takes ${allowed.join(', ')}, not ${c.req.method}`),
+        c.req.path,
+        { allow: allowed.join(', ') },
+      );
+    }
+    return problemResponse(new Problem(404, 'not_found', `no route ${c.req.method} ${c.req.path}`), c.req.path);
+  });
 
   app.onError((error, c) => {
     if (error instanceof Problem) return problemResponse(error, c.req.path);

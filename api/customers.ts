@@ -4,11 +4,11 @@ import { findProgram } from '../db/programs';
 import { findCodeOfCustomer, issueReferralCode } from '../db/referral-codes';
 import { createRouter } from './hono';
 import { Problem } from './problems';
-import { Id, jsonBody, problems } from './schemas';
+import { Email, Id, InstantOut, jsonBody, problems, Text } from './schemas';
 
 const CustomerParams = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'cust-42' }) });
 const ReferralCodeView = z
-  .object({ code: z.string(), programId: z.string(), customerId: z.string(), createdAt: z.string() })
+  .object({ code: z.string(), programId: z.string(), customerId: z.string(), createdAt: InstantOut })
   .openapi('ReferralCode');
 
 export const customerRoutes = createRouter()
@@ -16,6 +16,7 @@ export const customerRoutes = createRouter()
     createRoute({
       method: 'post',
       path: '/{id}/referral-code',
+      operationId: 'issueReferralCode',
       tags: ['Customers'],
       summary: "Issue the customer's referral code for a programme (200 when it already exists)",
       request: {
@@ -24,8 +25,8 @@ export const customerRoutes = createRouter()
           z
             .object({
               programId: Id,
-              email: z.email().max(320).optional().openapi({ description: "the referrer's e-mail: a referee with the same one is a self-referral" }),
-              phone: z.string().min(3).max(40).optional().openapi({ description: "the referrer's phone: a referee with the same one is a self-referral" }),
+              email: Email.optional().openapi({ description: "the referrer's e-mail: a referee with the same one is a self-referral" }),
+              phone: Text(3, 40).optional().openapi({ description: "the referrer's phone: a referee with the same one is a self-referral" }),
             })
             .strict(),
         ),
@@ -33,7 +34,7 @@ export const customerRoutes = createRouter()
       responses: {
         201: { description: 'issued', content: { 'application/json': { schema: ReferralCodeView } } },
         200: { description: 'already issued', content: { 'application/json': { schema: ReferralCodeView } } },
-        ...problems(400, 401, 404, 409),
+        ...problems(400, 401, 404, 409, 413, 415, 500),
       },
     }),
     async (c) => {
@@ -54,10 +55,11 @@ export const customerRoutes = createRouter()
     createRoute({
       method: 'get',
       path: '/{id}/referral-code',
+      operationId: 'getReferralCode',
       tags: ['Customers'],
       summary: "Read the customer's referral code for a programme",
       request: { params: CustomerParams, query: z.object({ programId: Id }) },
-      responses: { 200: { description: 'the code', content: { 'application/json': { schema: ReferralCodeView } } }, ...problems(400, 401, 404) },
+      responses: { 200: { description: 'the code', content: { 'application/json': { schema: ReferralCodeView } } }, ...problems(400, 401, 404, 500) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');

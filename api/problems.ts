@@ -3,28 +3,32 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { FieldError, IntakeError, IntakeErrorCode } from '../intake/errors';
 
 /** Stable machine-readable codes; integrations switch on these, never on titles or details. */
-export type ProblemCode =
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'invalid_json'
-  | 'validation_failed'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'self_referral'
-  | 'already_referred'
-  | 'unknown_code'
-  | 'program_inactive'
-  | 'referral_not_pending'
-  | 'referral_closed'
-  | 'idempotency_conflict'
-  | 'temporarily_unavailable'
-  | 'internal_error';
+export const PROBLEM_CODES = [
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'method_not_allowed',
+  'invalid_json',
+  'validation_failed',
+  'payload_too_large',
+  'unsupported_media_type',
+  'self_referral',
+  'already_referred',
+  'unknown_code',
+  'program_inactive',
+  'referral_not_pending',
+  'referral_closed',
+  'idempotency_conflict',
+  'temporarily_unavailable',
+  'internal_error',
+] as const;
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
 const TITLES: Record<ProblemCode, string> = {
   unauthorized: 'Missing or unknown API key',
   forbidden: 'This key may not use this route',
   not_found: 'Not found',
+  method_not_allowed: 'This route does not take this method',
   invalid_json: 'The body is not valid JSON',
   validation_failed: 'The request is not valid',
   payload_too_large: 'The body is too large',
@@ -91,8 +95,8 @@ const INTAKE_STATUS: Record<IntakeErrorCode, ContentfulStatusCode> = {
 export const problemFromIntake = (error: IntakeError): Problem =>
   new Problem(INTAKE_STATUS[error.code], error.code, error.detail, error.fields);
 
-export const problemResponse = (problem: Problem, instance?: string): Response =>
+export const problemResponse = (problem: Problem, instance?: string, headers: Record<string, string> = {}): Response =>
   new Response(JSON.stringify(problem.body(instance)), {
     status: problem.status,
-    headers: { 'content-type': 'application/problem+json' },
+    headers: { ...headers, 'content-type': 'application/problem+json' },
   });

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import { createProgram, findProgram, publishProgramVersion, setProgramActive, type ProgramWithVersions } from '../db/programs';
-import { durationToMs } from '../workflows/durations';
 import { DEFAULT_REFERRAL_TERMS, type ReferralTerms } from '../workflows/shared';
 import { createRouter } from './hono';
 import { Problem } from './problems';
-import { Currency, Duration, Id, MinorUnits, problems, jsonBody } from './schemas';
+import { Currency, Duration, DurationOrZero, Id, InstantOut, MinorUnits, problems, jsonBody, Text } from './schemas';
 
 const TermsInput = z
   .object({
@@ -14,23 +13,21 @@ const TermsInput = z
     minOrders: z.number().int().min(1).max(1000).optional(),
     minSpend: MinorUnits.optional(),
     rewardHold: Duration.optional(),
-    lateEventGrace: z
-      .string()
-      .refine((value) => durationToMs(value, { allowZero: true }) !== undefined, { message: 'not a duration such as "5 minutes" or "0s"' })
-      .optional()
-      .openapi({ example: '5 minutes', description: 'how long after a deadline facts that happened before it still count; 0 allowed' }),
+    lateEventGrace: DurationOrZero.optional().openapi({
+      description: 'how long after a deadline facts that happened before it still count (default 5 minutes); 0 allowed',
+    }),
   })
   .strict()
   .openapi('TermsInput', { description: 'any term left out takes the default' });
 
 const Terms = z
   .object({
-    referralExpiry: z.string(),
-    qualificationWindow: z.string(),
+    referralExpiry: z.string().openapi({ example: '90 days' }),
+    qualificationWindow: z.string().openapi({ example: '30 days' }),
     minOrders: z.number().int(),
-    minSpend: z.number().int(),
-    rewardHold: z.string(),
-    lateEventGrace: z.string(),
+    minSpend: z.number().int().openapi({ description: 'minor units' }),
+    rewardHold: z.string().openapi({ example: '7 days' }),
+    lateEventGrace: z.string().openapi({ example: '5 minutes', description: 'the default for versions published before this term existed' }),
   })
   .openapi('Terms');
 
@@ -42,9 +39,9 @@ const ProgramSchema = z
     active: z.boolean(),
     version: z.number().int(),
     terms: Terms,
-    versions: z.array(z.object({ version: z.number().int(), terms: Terms, createdAt: z.string() })),
-    createdAt: z.string(),
-    updatedAt: z.string(),
+    versions: z.array(z.object({ version: z.number().int(), terms: Terms, createdAt: InstantOut })),
+    createdAt: InstantOut,
+    updatedAt: InstantOut,
   })
   .openapi('Program');
 
@@ -80,10 +77,11 @@ export const programRoutes = createRouter()
     createRoute({
       method: 'post',
       path: '/',
+      operationId: 'createProgram',
       tags: ['Programs'],
       summary: 'Create a programme (version 1 of its terms)',
-      request: { body: jsonBody(z.object({ name: z.string().min(1).max(200), currency: Currency, terms: TermsInput.optional() }).strict()) },
-      responses: { 201: { description: 'created', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 413) },
+      request: { body: jsonBody(z.object({ name: Text(1, 200), currency: Currency, terms: TermsInput.optional() }).strict()) },
+      responses: { 201: { description: 'created', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 413, 415, 500) },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -101,10 +99,11 @@ export const programRoutes = createRouter()
     createRoute({
       method: 'post',
       path: '/{id}/versions',
+      operationId: 'publishProgramVersion',
       tags: ['Programs'],
       summary: 'Publish new terms; referrals already running keep theirs',
       request: { params: ProgramParams, body: jsonBody(z.object({ terms: TermsInput }).strict()) },
-      responses: { 201: { description: 'published', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 404) },
+      responses: { 201: { description: 'published', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 404, 413, 415, 500) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -118,10 +117,11 @@ export const programRoutes = createRouter()
     createRoute({
       method: 'get',
       path: '/{id}',
+      operationId: 'getProgram',
       tags: ['Programs'],
       summary: 'A programme with all its versions',
       request: { params: ProgramParams },
-      responses: { 200: { description: 'the programme', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(401, 403, 404) },
+      responses: { 200: { description: 'the programme', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 404, 500) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -134,10 +134,11 @@ export const programRoutes = createRouter()
     createRoute({
       method: 'patch',
       path: '/{id}',
+      operationId: 'setProgramActive',
       tags: ['Programs'],
       summary: 'Activate or deactivate a programme (an inactive programme refuses new signups and claims)',
       request: { params: ProgramParams, body: jsonBody(z.object({ active: z.boolean() }).strict()) },
-      responses: { 200: { description: 'updated', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 404) },
+      responses: { 200: { description: 'updated', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 404, 413, 415, 500) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');

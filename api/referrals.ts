@@ -4,14 +4,14 @@ import { loadReferralView } from '../intake/referral-lookup';
 import { createRouter } from './hono';
 import { Problem } from './problems';
 import { ReferralView } from './referral-view';
-import { Context, jsonBody, ReferralCodeString, problems } from './schemas';
+import { Context, Email, InstantOut, jsonBody, ReferralCodeString, ReferralId, problems, Text } from './schemas';
 
 const ClaimBody = z
   .object({
     code: ReferralCodeString,
-    channel: z.string().min(1).max(50).optional().openapi({ example: 'whatsapp' }),
+    channel: Text(1, 50).optional().openapi({ example: 'whatsapp' }),
     invitee: z
-      .object({ email: z.email().max(320).optional(), phone: z.string().min(3).max(40).optional() })
+      .object({ email: Email.optional(), phone: Text(3, 40).optional() })
       .strict()
       .optional(),
     context: Context.optional(),
@@ -20,31 +20,29 @@ const ClaimBody = z
   .openapi('Claim');
 
 const ClaimHeaders = z.object({
-  'idempotency-key': z
-    .string()
-    .min(1)
-    .max(200)
+  'idempotency-key': Text(1, 200)
     .optional()
     .openapi({ description: 'repeat a claim safely: the same key answers with the same referral' }),
 });
 
 const ClaimedReferral = ReferralView.extend({
-  expiresAt: z.string().openapi({ description: 'the claim expires then unless the invitee signs up' }),
+  expiresAt: InstantOut.openapi({ description: 'the claim expires then unless the invitee signs up' }),
 }).openapi('ClaimedReferral');
 
-const ReferralParams = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+const ReferralParams = z.object({ id: ReferralId.openapi({ param: { name: 'id', in: 'path' } }) });
 
 export const referralRoutes = createRouter()
   .openapi(
     createRoute({
       method: 'post',
       path: '/',
+      operationId: 'claimReferral',
       tags: ['Referrals'],
       summary: 'Claim a code for an invitee who has no account yet (pending)',
       request: { headers: ClaimHeaders, body: jsonBody(ClaimBody) },
       responses: {
         201: { description: 'pending referral', content: { 'application/json': { schema: ClaimedReferral } } },
-        ...problems(400, 401, 409, 413, 422, 503),
+        ...problems(400, 401, 409, 413, 415, 422, 500, 503),
       },
     }),
     async (c) => {
@@ -59,10 +57,11 @@ export const referralRoutes = createRouter()
     createRoute({
       method: 'get',
       path: '/{id}',
+      operationId: 'getReferral',
       tags: ['Referrals'],
       summary: 'Read a referral',
       request: { params: ReferralParams },
-      responses: { 200: { description: 'the referral', content: { 'application/json': { schema: ReferralView } } }, ...problems(400, 401, 404) },
+      responses: { 200: { description: 'the referral', content: { 'application/json': { schema: ReferralView } } }, ...problems(400, 401, 404, 500, 503) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');

@@ -1,33 +1,122 @@
 import { z } from '@hono/zod-openapi';
-import { durationToMs } from '../workflows/durations';
+import { durationToMs, MAX_TERM_DURATION } from '../workflows/durations';
 import { ORDER_STATUSES, REFERRAL_STATUSES } from '../workflows/shared';
+import { CURRENCY_CODES } from './currencies';
+import { DURATION_OR_ZERO_PATTERN, DURATION_PATTERN } from './duration-pattern';
+import { PROBLEM_CODES } from './problems';
 
-/** ISO 4217 codes this runtime knows; "unknown currency" is a validation error, not a silent pass. */
-const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+/**
+ * The request and response vocabulary shared by every route. Each schema says in the OpenAPI document exactly what
+ * the runtime accepts (patterns, enums, bounds), so a client or fuzzer generating from the document is never
+ * refused as invalid, and what the runtime refuses is refused before anything is written or started.
+ */
 
 /** How far in the future a business timestamp may lie (clock skew between systems). */
 export const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
 
+/** No string may carry U+0000: PostgreSQL stores it in neither text nor jsonb. */
+export const NO_NUL_PATTERN = /^[^\u0000]*$/;
+
+/** Half a UTF-16 surrogate pair (`"\ud800"` in JSON): not a character at all, and jsonb refuses it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why PostgreSQL could not store this string, or undefined when it can. */
+export const unstorableText = (value: string): string | undefined =>
+  value.includes('\u0000') ? 'must not contain U+0000' : LONE_SURROGATE.test(value) ? 'must not contain a lone UTF-16 surrogate' : undefined;
+
+/** Free text of `min` to `max` characters (counted as code points, as JSON Schema counts them), without U+0000. */
+export const Text = (min: number, max: number) =>
+  z
+    .string()
+    .regex(NO_NUL_PATTERN, 'must not contain U+0000')
+    .refine((value) => !LONE_SURROGATE.test(value), { message: 'must not contain a lone UTF-16 surrogate' })
+    .refine(
+      (value) => {
+        const length = [...value].length;
+        return length >= min && length <= max;
+      },
+      { message: `must be ${min} to ${max} characters long` },
+    )
+    .openapi({ minLength: min, maxLength: max });
+
+export const Id = Text(1, 200);
+
 export const Currency = z
-  .string()
-  .refine((value) => CURRENCIES.has(value), { message: 'unknown ISO 4217 currency code' })
+  .enum(CURRENCY_CODES, { error: 'unknown ISO 4217 currency code' })
   .openapi({ example: 'INR', description: 'ISO 4217 currency code' });
+
+/**
+ * The largest amount (minor units) an order or a spend threshold may carry: 10^12, ten billion in a two-decimal
+ * currency. Sums of many such amounts still stay far inside the exact range of a JSON number.
+ */
+export const MAX_MINOR_UNITS = 1_000_000_000_000;
 
 export const MinorUnits = z
   .number()
   .int()
   .nonnegative()
-  .max(Number.MAX_SAFE_INTEGER)
-  .openapi({ example: 60000, description: 'integer amount in minor units of the currency (paise, cents)' });
+  .max(MAX_MINOR_UNITS)
+  .openapi({ example: 60000, description: `integer amount in minor units of the currency (paise, cents), at most ${MAX_MINOR_UNITS}` });
+
+const DURATION_GRAMMAR =
+  'a number and a lowercase unit (ms, s, m, h, d, w, y and their long forms: "30 days", "12 hours", "5s"; no unit is milliseconds)';
 
 export const Duration = z
   .string()
-  .refine((value) => durationToMs(value) !== undefined, { message: 'not a duration such as "30 days", "12 hours" or "5s"' })
-  .openapi({ example: '30 days' });
+  .regex(DURATION_PATTERN, `not a duration such as "30 days", "12 hours" or "5s", longer than zero and at most ${MAX_TERM_DURATION}`)
+  // The pattern is the contract; the runtime's own reading is checked too, so the two can never disagree silently.
+  .refine((value) => durationToMs(value) !== undefined, { message: `not a duration of at most ${MAX_TERM_DURATION}` })
+  .openapi({ example: '30 days', description: `${DURATION_GRAMMAR}; longer than zero and at most ${MAX_TERM_DURATION}` });
 
-export const Instant = z.iso.datetime({ offset: true }).openapi({ example: '2026-11-23T10:00:00Z' });
+/** A duration that may be zero (`0`, `0s`): a grace period may be none. */
+export const DurationOrZero = z
+  .string()
+  .regex(DURATION_OR_ZERO_PATTERN, `not a duration such as "5 minutes" or "0s", at most ${MAX_TERM_DURATION}`)
+  .refine((value) => durationToMs(value, { allowZero: true }) !== undefined, { message: `not a duration of at most ${MAX_TERM_DURATION}` })
+  .openapi({ example: '5 minutes', description: `${DURATION_GRAMMAR}; zero allowed, at most ${MAX_TERM_DURATION}` });
 
-export const Id = z.string().min(1).max(200);
+/** The instants the API takes: what JavaScript and PostgreSQL both store and print the same way. */
+export const EARLIEST_INSTANT = '1970-01-01T00:00:00Z';
+export const LATEST_INSTANT = '9999-12-31T23:59:59Z';
+const INSTANT_YEARS = /^(?:19[7-9][0-9]|[2-9][0-9]{3})-/;
+const LATEST_INSTANT_MS = Date.parse(LATEST_INSTANT) + 999;
+
+/** The calendar date of an RFC 3339 instant exists (no 31 February): `Date.parse` would silently roll it over. */
+const isRealDate = (value: string): boolean => {
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+};
+
+export const INSTANT_RULE = `RFC 3339 with Z or an offset, from ${EARLIEST_INSTANT} to ${LATEST_INSTANT}`;
+
+export const Instant = z.iso
+  .datetime({ offset: true })
+  .regex(INSTANT_YEARS, `must lie between ${EARLIEST_INSTANT} and ${LATEST_INSTANT}`)
+  .refine(isRealDate, { message: 'not a calendar date' })
+  .refine((value) => Date.parse(value) <= LATEST_INSTANT_MS, { message: `must lie between ${EARLIEST_INSTANT} and ${LATEST_INSTANT}` })
+  .openapi({
+    format: 'date-time',
+    example: '2026-11-23T10:00:00Z',
+    description: INSTANT_RULE,
+  });
+
+/** An instant the API writes: always UTC, as `Date.toISOString` prints it. */
+export const InstantOut = z.string().openapi({ format: 'date-time', example: '2026-11-23T10:00:00.000Z' });
+
+/**
+ * The e-mail rule zod applies, published as the pattern (an `email` format would promise every RFC 5322 address,
+ * and generators would send ones this rule refuses).
+ */
+const EMAIL_PATTERN = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$/;
+export const Email = z
+  .string()
+  .max(320)
+  .regex(EMAIL_PATTERN, 'not an e-mail address')
+  .openapi({ example: 'ben@example.com' });
+
+/** A referral id: any UUID PostgreSQL's uuid type takes (hex, 8-4-4-4-12), whatever its version bits. */
+export const ReferralId = z.guid().openapi({ format: 'uuid', example: '0b8e4c1e-6f1a-4c5e-9a4e-2f7d1c9b3a10' });
 
 export const ReferralCodeString = z
   .string()
@@ -38,28 +127,43 @@ export const ReferralStatusSchema = z.enum(REFERRAL_STATUSES);
 export const OrderStatusSchema = z.enum(ORDER_STATUSES);
 
 export const Context = z
-  .object({ ip: z.string().max(100).optional(), deviceId: z.string().max(200).optional() })
+  .object({ ip: Text(0, 100).optional(), deviceId: Text(0, 200).optional() })
   .strict()
   .openapi({ description: 'where the request came from, for fraud checks' });
 
 export const ProblemSchema = z
   .object({
-    type: z.string(),
+    type: z.string().openapi({ example: 'urn:referrals:problem:validation_failed' }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
-    code: z.string().openapi({ example: 'validation_failed' }),
+    code: z.enum(PROBLEM_CODES).openapi({ example: 'validation_failed' }),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     instance: z.string().optional(),
   })
   .openapi('Problem');
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid_json, or validation_failed with the fields at fault',
+  401: 'unauthorized: no or unknown API key',
+  403: 'forbidden: this key may not use this route',
+  404: 'not_found',
+  409: 'a conflict with what is already there (see `code`)',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type: the body must be application/json',
+  422: 'refused by a business rule (see `code`)',
+  503: 'temporarily_unavailable: Temporal did not answer in time; retry',
+};
 
 /** Declares problem responses in a route, so the OpenAPI document lists every error a client can get. */
 export const problems = (...statuses: number[]) =>
   Object.fromEntries(
     statuses.map((status) => [
       status,
-      { description: 'problem+json (RFC 9457)', content: { 'application/problem+json': { schema: ProblemSchema } } },
+      {
+        description: PROBLEM_DESCRIPTIONS[status] ?? 'problem+json (RFC 9457)',
+        content: { 'application/problem+json': { schema: ProblemSchema } },
+      },
     ]),
   );
 

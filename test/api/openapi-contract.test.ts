@@ -1,0 +1,155 @@
+import type { Client } from '@temporalio/client';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app';
+import { DURATION_OR_ZERO_PATTERN, DURATION_PATTERN, positiveIntegersUpTo } from '../../api/duration-pattern';
+import { PROBLEM_CODES } from '../../api/problems';
+import { durationToMs, MAX_TERM_DURATION_MS } from '../../workflows/durations';
+import { TASK_QUEUE } from '../../workflows/shared';
+import { API_KEYS, KEYS } from '../support/http';
+
+/**
+ * The OpenAPI document is a contract generators build clients and requests from: every operation named, every
+ * status it can answer declared, and request schemas that say exactly what the runtime accepts. No database or
+ * Temporal is needed to read it, or to route a wrong method.
+ */
+const app = createApp({
+  db: {} as never,
+  temporal: {} as Client,
+  clock: () => new Date(),
+  apiKeys: API_KEYS,
+  logger: pino({ level: 'silent' }),
+  taskQueue: TASK_QUEUE,
+});
+const readDocument = async () => (await app.request('/openapi.json')).json() as Promise<any>;
+const operations = (doc: any) =>
+  Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods as object).map(([method, op]) => ({ path, method, op: op as any })));
+
+describe('the OpenAPI document', () => {
+  it('when it is generated, then it matches the committed snapshot (a change to the contract is a reviewed diff)', async () => {
+    await expect(`${JSON.stringify(await readDocument(), null, 2)}\n`).toMatchFileSnapshot('./__snapshots__/openapi.json');
+  });
+
+  it('when any operation is read, then it has a unique operationId', async () => {
+    const ids = operations(await readDocument()).map(({ op }) => op.operationId);
+    expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('when an operation takes a body, then it declares 413 and 415; every operation declares 401 and 500', async () => {
+    for (const { path, method, op } of operations(await readDocument())) {
+      const statuses = Object.keys(op.responses);
+      expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['401', '500']));
+      if (op.requestBody) expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['413', '415']));
+      if (path.startsWith('/v1/admin/')) expect(statuses, `${method} ${path}`).toContain('403');
+    }
+  });
+
+  it('when an operation calls Temporal, then it declares 503', async () => {
+    const doc = await readDocument();
+    const temporal = [
+      ['post', '/v1/referrals'],
+      ['get', '/v1/referrals/{id}'],
+      ['post', '/v1/events/signups'],
+      ['post', '/v1/events/orders'],
+      ['get', '/v1/admin/referrals/{id}'],
+      ['post', '/v1/admin/referrals/{id}/cancel'],
+    ];
+    for (const [method, path] of temporal) expect(Object.keys(doc.paths[path!][method!].responses), `${method} ${path}`).toContain('503');
+  });
+
+  it('when a problem is described, then its code is an enum of every code the API answers with', async () => {
+    const doc = await readDocument();
+    expect(doc.components.schemas.Problem.properties.code.enum).toEqual([...PROBLEM_CODES]);
+  });
+
+  it('when a signup answer is described, then it is one of two closed shapes, not a passthrough object', async () => {
+    const doc = await readDocument();
+    expect(doc.components.schemas.SignupResult.anyOf.map((s: { $ref: string }) => s.$ref).sort()).toEqual([
+      '#/components/schemas/SignupNotReferred',
+      '#/components/schemas/SignupRegistered',
+    ]);
+    expect(doc.components.schemas.SignupRegistered.properties.registeredAt).toMatchObject({ type: ['string', 'null'], format: 'date-time' });
+  });
+
+  it('when instants are described, then responses say date-time and requests say the accepted range', async () => {
+    const doc = await readDocument();
+    expect(doc.components.schemas.Referral.properties.createdAt).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(doc.components.schemas.Referral.properties.endedAt).toMatchObject({ type: ['string', 'null'], format: 'date-time' });
+    expect(doc.components.schemas.OrderEvent.properties.occurredAt).toMatchObject({
+      format: 'date-time',
+      pattern: expect.any(String),
+      description: expect.stringContaining('1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z'),
+    });
+  });
+
+  it('when money and currencies are described, then the cap and the ISO 4217 list are in the schema', async () => {
+    const doc = await readDocument();
+    expect(doc.components.schemas.OrderEvent.properties.amount).toMatchObject({ type: 'integer', minimum: 0, maximum: 1_000_000_000_000 });
+    expect(doc.components.schemas.OrderEvent.properties.currency.enum).toEqual(expect.arrayContaining(['INR', 'USD', 'EUR']));
+    expect(doc.components.schemas.OrderEvent.properties.currency.enum).not.toContain('XYZ');
+  });
+});
+
+describe('the duration grammar published as a pattern', () => {
+  const units = ['', 'ms', 's', 'sec', 'seconds', 'm', 'min', 'minutes', 'h', 'hrs', 'hour', 'd', 'day', 'days', 'w', 'weeks', 'y', 'yrs', 'years'];
+  const numbers = ['0', '1', '5', '0.5', '1.5', '9', '10', '99', '365', '520', '521', '522', '3649.9', '3650', '3650.0', '3650.01', '3651', '87600', '87601', '5256000', '315360000', '315360001', '315360000000', '315360000001', '300000'];
+  const samples = numbers.flatMap((n) => units.flatMap((u) => [`${n}${u}`, `${n} ${u}`]));
+
+  it('when the pattern matches a duration, then the runtime accepts it too, and within the maximum', () => {
+    for (const sample of samples) {
+      if (DURATION_PATTERN.test(sample)) {
+        const value = durationToMs(sample);
+        expect(value, sample).toBeGreaterThan(0);
+        expect(value, sample).toBeLessThanOrEqual(MAX_TERM_DURATION_MS);
+      }
+      if (DURATION_OR_ZERO_PATTERN.test(sample)) expect(durationToMs(sample, { allowZero: true }), sample).toBeDefined();
+    }
+  });
+
+  it('when the runtime accepts a plain integer count of a unit, then the pattern matches it too', () => {
+    for (const sample of samples.filter((s) => /^[0-9]+ ?[a-z]*$/.test(s))) {
+      if (durationToMs(sample) !== undefined && !/^0/.test(sample) && !(/y|w/.test(sample) && !/^[0-9]+ ?(y|yrs|years|w|weeks)$/.test(sample))) {
+        expect(DURATION_PATTERN.test(sample), sample).toBe(true);
+      }
+    }
+  });
+
+  it('when zero is written, then only the zero-allowing pattern takes it', () => {
+    for (const zero of ['0', '0s', '0 ms', '0.0 days']) {
+      expect(DURATION_PATTERN.test(zero), zero).toBe(false);
+      expect(DURATION_OR_ZERO_PATTERN.test(zero), zero).toBe(true);
+    }
+  });
+
+  it('when integers up to a bound are spelled as a regex, then exactly 1..bound match', () => {
+    for (const max of [1, 7, 9, 10, 11, 99, 100, 521, 3650]) {
+      const re = new RegExp(`^${positiveIntegersUpTo(max)}$`);
+      for (let n = 0; n <= max + 20; n += 1) expect(re.test(String(n)), `${n} ≤ ${max}`).toBe(n >= 1 && n <= max);
+      expect(re.test(`0${max}`)).toBe(false);
+    }
+  });
+});
+
+describe('a wrong method on a known path', () => {
+  it.each([
+    ['PUT', '/v1/referrals', 'POST'],
+    ['GET', '/v1/events/orders', 'POST'],
+    ['DELETE', '/v1/admin/programs/p-1', 'GET, HEAD, PATCH'],
+    ['PUT', '/v1/customers/anna/referral-code', 'GET, HEAD, POST'],
+    ['POST', '/healthz', 'GET, HEAD'],
+  ])('when %s %s is called, then 405 method_not_allowed with Allow: %s', async (method, path, allow) => {
+    const key = path.startsWith('/v1/admin/') ? KEYS.admin : KEYS.commerce;
+    const response = await app.request(path, { method, headers: { authorization: `Bearer ${key}` } });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe(allow);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toMatchObject({ status: 405, code: 'method_not_allowed' });
+  });
+
+  it('when an unknown path is called, then 404 not_found still', async () => {
+    const response = await app.request('/v1/nowhere', { headers: { authorization: `Bearer ${KEYS.commerce}` } });
+    expect(response.status).toBe(404);
+    expect(response.headers.get('allow')).toBeNull();
+  });
+});
