@@ -30,6 +30,8 @@ export interface CustomerTable {
   phone_normalized: string | null;
   /** set once, ever: the referral this customer joined through (the "referred once" rule's reservation) */
   referred_by_referral_id: string | null;
+  /** equals the sum of the customer's ledger entries, changed in the same transaction as each of them */
+  points_balance: ColumnType<string, never, number | string | bigint>;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
 }
@@ -112,6 +114,51 @@ export interface ClaimRequestTable {
   created_at: DefaultTimestamp;
 }
 
+export type LotSourceKind = 'referral' | 'milestone' | 'adjustment';
+export type LedgerEntryKind = 'credit' | 'redeem' | 'reverse' | 'expire' | 'void' | 'adjust';
+
+export interface PointLotTable {
+  id: string;
+  customer_id: string;
+  points: number;
+  remaining: number;
+  credited_at: Timestamp;
+  expires_at: Timestamp;
+  expired_at: Timestamp | null;
+  source_kind: LotSourceKind;
+  referral_id: string | null;
+  program_id: string | null;
+  program_version: number | null;
+  workflow_run_id: string | null;
+  qualifying_order_ids: JSONColumnType<string[]> | null;
+  actor: string | null;
+  credit_key: string;
+}
+
+export interface LedgerEntryTable {
+  id: Generated<string>;
+  customer_id: string;
+  lot_id: string | null;
+  kind: LedgerEntryKind;
+  /** signed: credits and reversals add, the rest take away */
+  points: number;
+  entry_key: string;
+  redemption_id: string | null;
+  referral_id: string | null;
+  actor: string | null;
+  reason: string | null;
+  at: DefaultTimestamp;
+}
+
+export interface PointRedemptionTable {
+  customer_id: string;
+  redemption_id: string;
+  points: number;
+  taken_from: JSONColumnType<Array<{ lotId: string; points: number }>>;
+  created_at: DefaultTimestamp;
+  reversed_at: Timestamp | null;
+}
+
 export interface Database {
   programs: ProgramTable;
   program_versions: ProgramVersionTable;
@@ -121,6 +168,9 @@ export interface Database {
   referral_timeline: ReferralTimelineTable;
   inbox_events: InboxEventTable;
   claim_requests: ClaimRequestTable;
+  point_lots: PointLotTable;
+  ledger_entries: LedgerEntryTable;
+  point_redemptions: PointRedemptionTable;
 }
 
 export type Program = Selectable<ProgramTable>;
@@ -135,3 +185,7 @@ export type TimelineRow = Selectable<ReferralTimelineTable>;
 export type InboxEvent = Selectable<InboxEventTable>;
 export type NewInboxEvent = Insertable<InboxEventTable>;
 export type ClaimRequest = Selectable<ClaimRequestTable>;
+export type PointLot = Selectable<PointLotTable>;
+export type NewPointLot = Insertable<PointLotTable>;
+export type LedgerEntry = Selectable<LedgerEntryTable>;
+export type PointRedemption = Selectable<PointRedemptionTable>;
