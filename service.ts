@@ -53,6 +53,7 @@ export async function startReferralService(options: {
     temporal,
     stop: async () => {
       await api.stop();
+      options.logger.info('API stopped');
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun;
       await workerConnection.close();

@@ -1,9 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { REFERRAL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { readLivePidFile, removePidFile, writePidFile } from './pid-file';
+import { requirePortsFree } from './port-check';
+import { processCommandLine, stopProcess } from './process-table';
+import { spawnServer, stopServer, type ServerProcess } from './server-process';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -23,9 +26,15 @@ export interface DevServer {
   stop: () => Promise<void>;
 }
 
+/** The variables that choose each port, named in the error when a port is taken. */
+export type DevServerPortSettings = Partial<Record<'port' | 'uiPort' | 'httpPort' | 'metricsPort', string>>;
+
 /**
  * `temporal server start-dev` on a SQLite file, so referrals survive restarts. WAL with synchronous=normal doubles
  * starts and triples signals on a small machine; the last writes can be lost on a power cut, never on a crash.
+ *
+ * The server is ours alone: one left running on the same file by a killed run is stopped first (a pid file next to
+ * the SQLite file names it), a port held by anything else is an error, and the server dies with this process.
  */
 export async function startDevServer(options: {
   /** the `temporal` binary; the project's tools folder by default */
@@ -37,16 +46,32 @@ export async function startDevServer(options: {
   metricsPort?: number | undefined;
   /** Web UI port; no UI when left out */
   uiPort?: number;
+  portSettings?: DevServerPortSettings;
   log?: (line: string) => void;
 }): Promise<DevServer> {
+  const httpPort = options.httpPort ?? options.port + 10;
+  const metricsPort = options.metricsPort ?? options.port + 20;
+  const pidFile = options.dbFile ? `${options.dbFile}.pid` : undefined;
+  if (pidFile && options.dbFile) await stopLeftover(pidFile, options.dbFile, options.log);
+  const settings = options.portSettings ?? {};
+  await requirePortsFree(
+    [
+      { port: options.port, setting: settings.port },
+      ...(options.uiPort ? [{ port: options.uiPort, setting: settings.uiPort }] : []),
+      { port: httpPort, setting: settings.httpPort },
+      { port: metricsPort, setting: settings.metricsPort },
+    ],
+    'Temporal dev server',
+  );
+
   const args = [
     'server',
     'start-dev',
     '--ip', '127.0.0.1',
     '--port', String(options.port),
     ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
-    '--http-port', String(options.httpPort ?? options.port + 10),
-    '--metrics-port', String(options.metricsPort ?? options.port + 20),
+    '--http-port', String(httpPort),
+    '--metrics-port', String(metricsPort),
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
     '--namespace', 'default',
     '--sqlite-pragma', 'journal_mode=wal',
@@ -54,23 +79,43 @@ export async function startDevServer(options: {
     '--log-level', 'warn',
     ...REFERRAL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
-  // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the server after the worker has drained.
-  const child = spawn(requireCli(options.cliPath ?? DEFAULT_CLI_PATH), args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const killOnExit = () => child.kill('SIGTERM');
-  process.once('exit', killOnExit);
-  child.once('exit', () => process.removeListener('exit', killOnExit));
-  const forward = (chunk: Buffer) => options.log?.(chunk.toString().trimEnd());
-  child.stdout?.on('data', forward);
-  child.stderr?.on('data', forward);
+  const child = spawnServer(requireCli(options.cliPath ?? DEFAULT_CLI_PATH), args, { stopSignal: 'SIGTERM' });
+  let output = '';
+  const forward = (chunk: Buffer) => {
+    if (output.length < 10_000) output += chunk.toString();
+    options.log?.(chunk.toString().trimEnd());
+  };
+  child.stdout.on('data', forward);
+  child.stderr.on('data', forward);
+  if (pidFile && child.pid) await writePidFile(pidFile, child.pid);
   const address = `127.0.0.1:${options.port}`;
-  await waitUntilServing(child, address);
-  return { address, uiUrl: options.uiPort ? `http://localhost:${options.uiPort}` : null, stop: () => stopProcess(child) };
+  await waitUntilServing(child, address, () => output);
+  return {
+    address,
+    uiUrl: options.uiPort ? `http://localhost:${options.uiPort}` : null,
+    // After SIGTERM it needs a moment to exit: a new server on the same file before then fails with SQLITE_BUSY.
+    stop: async () => {
+      await stopServer(child, { signal: 'SIGTERM', forceSignal: 'SIGKILL', graceMs: 10_000 });
+      if (pidFile) await removePidFile(pidFile);
+    },
+  };
 }
 
-async function waitUntilServing(child: ChildProcess, address: string): Promise<void> {
+/** A dev server on this SQLite file that a killed run left behind: the pid file names it, its command line confirms. */
+async function stopLeftover(pidFile: string, dbFile: string, log: ((line: string) => void) | undefined): Promise<void> {
+  const leftover = await readLivePidFile(pidFile);
+  if (!leftover || !processCommandLine(leftover.pid)?.includes(dbFile)) return;
+  log?.(`stopping the Temporal dev server (pid ${leftover.pid}) an earlier run left on ${dbFile}`);
+  await stopProcess(leftover.pid, { signal: 'SIGTERM', forceSignal: 'SIGKILL', graceMs: 10_000 });
+  await removePidFile(pidFile);
+}
+
+async function waitUntilServing(child: ServerProcess, address: string, output: () => string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`temporal dev server exited with ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`temporal dev server exited (${child.signalCode ?? `exit ${child.exitCode}`}): ${output().trim()}`);
+    }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
       await connection.withDeadline(Date.now() + 2_000, () => connection.workflowService.getSystemInfo({}));
@@ -82,14 +127,4 @@ async function waitUntilServing(child: ChildProcess, address: string): Promise<v
   }
   child.kill('SIGKILL');
   throw new Error(`temporal dev server did not answer on ${address} within 60 s`);
-}
-
-/** SIGTERM, then wait for the process to be gone: a new server on the same file before then fails with SQLITE_BUSY. */
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }

@@ -1,29 +1,58 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../runtime/free-port';
+import { isRunning } from '../../runtime/process-table';
 import { httpClient } from '../support/http';
 
 /**
- * What `npm start` runs (scripts/start.ts) on a fresh data folder: it starts its own Temporal dev server and
- * PostgreSQL, prints the addresses and the keys it made, stops cleanly on Ctrl-C, and a second start finds the
- * first one's referrals.
+ * What `npm start` runs (scripts/start.ts): on a fresh data folder it starts its own Temporal dev server and
+ * PostgreSQL, prints the addresses and the keys it made, stops in order on Ctrl-C, and a second start finds the
+ * first one's referrals. It owns its servers: they die with it, and a port held by anything else is an error.
  */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-let dataDir: string;
-let env: NodeJS.ProcessEnv;
+const folders: string[] = [];
+afterAll(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true }))));
 
-function start(): { child: ChildProcessWithoutNullStreams; output: () => string; exited: Promise<number | null> } {
+async function freshSetup(): Promise<NodeJS.ProcessEnv> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'referrals-start-'));
+  folders.push(dataDir);
+  return {
+    DATA_DIR: dataDir,
+    PORT: String(await freePort()),
+    TEMPORAL_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    TEMPORAL_HTTP_PORT: String(await freePort()),
+    TEMPORAL_METRICS_PORT: String(await freePort()),
+    EMBEDDED_POSTGRES_PORT: String(await freePort()),
+  };
+}
+
+interface Start {
+  child: ChildProcessWithoutNullStreams;
+  output: () => string;
+  exited: Promise<number | null>;
+  /** Ctrl-C in a terminal: SIGINT to the whole foreground process group, not just to node */
+  pressCtrlC: () => void;
+}
+
+function start(env: NodeJS.ProcessEnv): Start {
   const { API_KEYS: _keys, DATABASE_URL: _db, TEMPORAL_ADDRESS: _temporal, ...rest } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env: { ...rest, ...env, LOG_LEVEL: 'warn' } });
+  // Its own process group, as a terminal gives it, so the test can signal the group the way Ctrl-C does.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT,
+    env: { ...rest, ...env, LOG_LEVEL: 'info' },
+    detached: true,
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  return { child, output: () => output, exited, pressCtrlC: () => process.kill(-child.pid!, 'SIGINT') };
 }
 
 async function waitForOutput(output: () => string, text: string, timeoutMs = 90_000): Promise<void> {
@@ -34,23 +63,30 @@ async function waitForOutput(output: () => string, text: string, timeoutMs = 90_
   }
 }
 
-beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'referrals-start-'));
-  env = {
-    DATA_DIR: dataDir,
-    PORT: String(await freePort()),
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    TEMPORAL_HTTP_PORT: String(await freePort()),
-    TEMPORAL_METRICS_PORT: String(await freePort()),
-    EMBEDDED_POSTGRES_PORT: String(await freePort()),
-  };
-});
-afterAll(() => rm(dataDir, { recursive: true, force: true }));
+interface LogLine {
+  level: number;
+  time: number;
+  msg: string;
+  state?: string;
+}
+
+const logLines = (output: string): LogLine[] =>
+  output
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as LogLine);
+
+/** A listener on the port, standing for whatever else a developer may have running there. */
+async function holdPort(port: number): Promise<net.Server> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
 
 describe('npm start', () => {
-  it('given a fresh data folder, when started, stopped with Ctrl-C and started again, then the referral of the first run is still there', async () => {
-    const first = start();
+  it('given a fresh data folder, when started, stopped with Ctrl-C and started again, then it stops the API, the worker, Temporal and PostgreSQL in that order without a database error, and the referral of the first run is still there', async () => {
+    const env = await freshSetup();
+    const first = start(env);
     await waitForOutput(first.output, 'Press Ctrl-C to stop.');
     const printed = first.output();
     expect(printed).toContain(`API:       http://localhost:${env.PORT}`);
@@ -65,17 +101,70 @@ describe('npm start', () => {
     const claim = await api.post('/v1/referrals', commerce, { code });
     expect(claim.status).toBe(201);
 
-    first.child.kill('SIGINT');
+    first.pressCtrlC();
     expect(await first.exited).toBe(0);
-    expect(first.output()).not.toMatch(/Error|error while stopping/);
+    const lines = logLines(first.output());
+    const shutdown = lines.slice(lines.findIndex((line) => line.msg === 'shutting down'));
+    const at = (found: (line: LogLine) => boolean) => shutdown.findIndex(found);
+    const order = [
+      at((line) => line.msg === 'API stopped'),
+      at((line) => line.msg === 'Worker state changed' && line.state === 'STOPPED'),
+      at((line) => line.msg === 'Temporal dev server stopped'),
+      at((line) => line.msg === 'embedded PostgreSQL stopped'),
+    ];
+    expect(order.every((index) => index > 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(shutdown.filter((line) => line.level >= 40)).toEqual([]);
+    expect(first.output()).not.toMatch(/error while stopping|terminating connection|ECONNREFUSED/);
 
-    const second = start();
+    const second = start(env);
     await waitForOutput(second.output, 'Press Ctrl-C to stop.');
     // the same keys, kept in the data folder
     expect(second.output()).toContain(commerce);
     const again = await api.get(`/v1/referrals/${claim.body.id}`, commerce);
     expect(again.body).toMatchObject({ id: claim.body.id, status: 'pending' });
-    second.child.kill('SIGINT');
+
+    // One start per data folder: a second one, even on other ports, would stop the first one's servers.
+    const intruder = start({ ...(await freshSetup()), DATA_DIR: env.DATA_DIR });
+    expect(await intruder.exited).toBe(1);
+    expect(intruder.output()).toContain(`${env.DATA_DIR} is in use by another npm start (pid ${second.child.pid})`);
+
+    second.pressCtrlC();
     expect(await second.exited).toBe(0);
   }, 240_000);
+
+  it('given a start killed with SIGKILL, then its servers are gone within seconds, and the next start on the same data folder runs', async () => {
+    const env = await freshSetup();
+    const killed = start(env);
+    await waitForOutput(killed.output, 'Press Ctrl-C to stop.');
+    const temporal = (JSON.parse(await readFile(path.join(env.DATA_DIR!, 'temporal.db.pid'), 'utf8')) as { pid: number }).pid;
+    const postgres = Number((await readFile(path.join(env.DATA_DIR!, 'postgres/postmaster.pid'), 'utf8')).split('\n')[0]);
+    expect([isRunning(temporal), isRunning(postgres)]).toEqual([true, true]);
+
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    const deadline = Date.now() + 15_000;
+    while ((isRunning(temporal) || isRunning(postgres)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect([isRunning(temporal), isRunning(postgres)]).toEqual([false, false]);
+
+    const next = start(env);
+    await waitForOutput(next.output, 'Press Ctrl-C to stop.');
+    next.pressCtrlC();
+    expect(await next.exited).toBe(0);
+  }, 240_000);
+
+  it('given a port held by another process, when started on another data folder, then it exits non-zero naming the port and the variable that moves it', async () => {
+    for (const setting of ['TEMPORAL_PORT', 'EMBEDDED_POSTGRES_PORT']) {
+      const env = await freshSetup();
+      const holder = await holdPort(Number(env[setting]));
+      try {
+        const refused = start(env);
+        expect(await refused.exited).toBe(1);
+        expect(refused.output()).toContain(`port ${env[setting]} is in use by another process`);
+        expect(refused.output()).toContain(`set ${setting} to a free port`);
+      } finally {
+        holder.close();
+      }
+    }
+  }, 120_000);
 });
