@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { IntakeError } from '../intake/errors';
 import { isTemporalUnavailable } from '../intake/workflow-failures';
+import { adminCustomerRoutes } from './admin-customers';
 import { adminEventRoutes } from './admin-events';
 import { adminReferralRoutes } from './admin-referrals';
 import { allowedMethodsOf } from './allowed-methods';
@@ -14,6 +15,7 @@ import { eventRoutes } from './events';
 import { healthRoutes } from './health';
 import { createRouter } from './hono';
 import { Problem, problemFromIntake, problemResponse } from './problems';
+import { pointRoutes } from './points';
 import { programRoutes } from './programs';
 import { referralRoutes } from './referrals';
 
@@ -58,6 +60,8 @@ export function createApp(deps: AppDependencies) {
   app.route('/v1/referrals', referralRoutes);
   app.route('/v1/events', eventRoutes);
   app.route('/v1/customers', customerRoutes);
+  app.route('/v1/customers', pointRoutes);
+  app.route('/v1/admin/customers', adminCustomerRoutes);
   app.route('/v1/admin/programs', programRoutes);
   app.route('/v1/admin/referrals', adminReferralRoutes);
   app.route('/v1/admin/events', adminEventRoutes);

@@ -19,6 +19,7 @@ export const PROBLEM_CODES = [
   'referral_not_pending',
   'referral_closed',
   'idempotency_conflict',
+  'insufficient_points',
   'temporarily_unavailable',
   'internal_error',
 ] as const;
@@ -40,6 +41,7 @@ const TITLES: Record<ProblemCode, string> = {
   referral_not_pending: 'The referral is no longer waiting for a signup',
   referral_closed: 'The referral has ended',
   idempotency_conflict: 'This id was already used with a different body',
+  insufficient_points: 'The customer does not have that many points to spend',
   temporarily_unavailable: 'A dependency is unavailable; retry with the same event id',
   internal_error: 'Internal error',
 };
@@ -89,6 +91,7 @@ const INTAKE_STATUS: Record<IntakeErrorCode, ContentfulStatusCode> = {
   referral_not_pending: 409,
   referral_closed: 409,
   idempotency_conflict: 409,
+  insufficient_points: 422,
   temporarily_unavailable: 503,
 };
 

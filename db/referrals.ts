@@ -69,3 +69,14 @@ export async function appendLateFact(
   }
   throw new Error(`could not append a late fact to referral ${referralId}`);
 }
+
+/** Referrals a customer took part in, as referrer or referee, newest first. */
+export const findReferralsOfCustomer = (db: DB, customerId: string, limit: number): Promise<ReferralRow[]> =>
+  db
+    .selectFrom('referrals')
+    .selectAll()
+    .where((eb) => eb.or([eb('referrer_id', '=', customerId), eb('referee_id', '=', customerId)]))
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(limit)
+    .execute();

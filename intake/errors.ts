@@ -12,6 +12,7 @@ export const INTAKE_ERROR_CODES = [
   'referral_not_pending',
   'referral_closed',
   'idempotency_conflict',
+  'insufficient_points',
   'temporarily_unavailable',
 ] as const;
 export type IntakeErrorCode = (typeof INTAKE_ERROR_CODES)[number];

@@ -10,6 +10,10 @@ import { durationToMs } from './durations';
  * Fixed durations (`30s`, `90 days`) run from the credit instant exactly, for demos and tests.
  */
 
+/** DESIGN §3: points are valid 6 calendar months from their credit date; months count in UTC unless a programme says. */
+export const DEFAULT_POINT_VALIDITY = '6 months';
+export const DEFAULT_TIME_ZONE = 'UTC';
+
 const CALENDAR_MONTHS = /^\s*(\d{1,3})\s*(?:calendar\s+)?months?\s*$/i;
 const MAX_MONTHS = 120;
 

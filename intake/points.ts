@@ -1,0 +1,151 @@
+import { adjustPoints, findCustomerPoints, redeemPoints, reverseRedemption, type Taken } from '../db/ledger';
+import type { PointLot } from '../db/schema';
+import { DEFAULT_POINT_VALIDITY, DEFAULT_TIME_ZONE, lotExpiresAt } from '../workflows/point-validity';
+import type { IntakeDependencies } from './deps';
+import { IntakeError } from './errors';
+
+/** A lot as the commerce backend sees it. */
+export interface LotView {
+  lotId: string;
+  points: number;
+  remaining: number;
+  creditedAt: string;
+  expiresAt: string;
+  expired: boolean;
+  source: { kind: PointLot['source_kind']; referralId: string | null };
+}
+
+export interface PointsView {
+  customerId: string;
+  balance: number;
+  lots: LotView[];
+  /** points in live lots that expire within the next 30 days */
+  expiringWithin30Days: number;
+  nextExpiry: { at: string; points: number } | null;
+}
+
+const THIRTY_DAYS_MS = 30 * 24 * 60 * 60 * 1000;
+
+export const lotView = (lot: PointLot): LotView => ({
+  lotId: lot.id,
+  points: lot.points,
+  remaining: lot.remaining,
+  creditedAt: lot.credited_at.toISOString(),
+  expiresAt: lot.expires_at.toISOString(),
+  expired: lot.expired_at !== null,
+  source: { kind: lot.source_kind, referralId: lot.referral_id },
+});
+
+/** A customer's balance and lots, with what is about to expire. */
+export async function readPoints(deps: IntakeDependencies, customerId: string): Promise<PointsView> {
+  const points = await findCustomerPoints(deps.db, customerId);
+  if (!points) throw new IntakeError('not_found', `no customer ${customerId}`);
+  const now = deps.clock().getTime();
+  const live = points.lots
+    .filter((lot) => lot.expired_at === null && lot.remaining > 0 && lot.expires_at.getTime() > now)
+    .sort((a, b) => a.expires_at.getTime() - b.expires_at.getTime());
+  const soonest = live[0]?.expires_at.getTime();
+  return {
+    customerId,
+    balance: points.balance,
+    lots: points.lots.map(lotView),
+    expiringWithin30Days: live.filter((lot) => lot.expires_at.getTime() <= now + THIRTY_DAYS_MS).reduce((sum, lot) => sum + lot.remaining, 0),
+    nextExpiry:
+      soonest === undefined
+        ? null
+        : {
+            at: new Date(soonest).toISOString(),
+            points: live.filter((lot) => lot.expires_at.getTime() === soonest).reduce((sum, lot) => sum + lot.remaining, 0),
+          },
+  };
+}
+
+export interface RedemptionResult {
+  redemptionId: string;
+  points: number;
+  balance: number;
+  takenFrom: Taken[];
+  duplicate: boolean;
+}
+
+/** Takes points at checkout, soonest-expiring lots first; the same redemptionId again answers the first result. */
+export async function redeem(
+  deps: IntakeDependencies,
+  request: { customerId: string; redemptionId: string; points: number },
+): Promise<RedemptionResult> {
+  const outcome = await redeemPoints(deps.db, { ...request, now: deps.clock() });
+  switch (outcome.outcome) {
+    case 'unknown_customer':
+      throw new IntakeError('not_found', `no customer ${request.customerId}`);
+    case 'conflict':
+      throw new IntakeError(
+        'idempotency_conflict',
+        `redemptionId ${request.redemptionId} was already used for ${outcome.redemption.points} points`,
+      );
+    case 'insufficient':
+      throw new IntakeError('insufficient_points', `the customer has ${outcome.balance} points that can be redeemed now; ${request.points} asked`);
+    case 'redeemed':
+      deps.logger.info({ customerId: request.customerId, redemptionId: request.redemptionId, points: request.points, duplicate: outcome.duplicate }, 'points redeemed');
+      return {
+        redemptionId: request.redemptionId,
+        points: outcome.redemption.points,
+        balance: outcome.balance,
+        takenFrom: outcome.redemption.taken_from,
+        duplicate: outcome.duplicate,
+      };
+  }
+}
+
+/** Gives a redemption's points back to the lots they came from; repeatable. */
+export async function reverse(
+  deps: IntakeDependencies,
+  request: { customerId: string; redemptionId: string },
+): Promise<{ redemptionId: string; reversed: true; balance: number }> {
+  const outcome = await reverseRedemption(deps.db, { ...request, now: deps.clock() });
+  if (outcome.outcome === 'not_found') {
+    throw new IntakeError('not_found', `customer ${request.customerId} has no redemption ${request.redemptionId}`);
+  }
+  deps.logger.info({ ...request, duplicate: outcome.duplicate }, 'redemption reversed');
+  return { redemptionId: request.redemptionId, reversed: true, balance: outcome.balance };
+}
+
+export interface AdjustmentResult {
+  adjustmentId: string;
+  points: number;
+  balance: number;
+  /** the lot a credit made; null for a debit */
+  lot: LotView | null;
+  takenFrom: Taken[];
+  duplicate: boolean;
+}
+
+/**
+ * An admin's correction as `actor`: a credit is a lot valid for the default point validity (6 calendar months, UTC);
+ * a debit takes from the soonest-expiring lots. Idempotent by adjustmentId.
+ */
+export async function adjust(
+  deps: IntakeDependencies,
+  request: { customerId: string; adjustmentId: string; points: number; reason: string; actor: string },
+): Promise<AdjustmentResult> {
+  const now = deps.clock();
+  const expiresAt = new Date(lotExpiresAt(now.toISOString(), DEFAULT_POINT_VALIDITY, DEFAULT_TIME_ZONE));
+  const outcome = await adjustPoints(deps.db, { ...request, now, expiresAt });
+  switch (outcome.outcome) {
+    case 'unknown_customer':
+      throw new IntakeError('not_found', `no customer ${request.customerId}`);
+    case 'conflict':
+      throw new IntakeError('idempotency_conflict', `adjustmentId ${request.adjustmentId} was already used for other points`);
+    case 'insufficient':
+      throw new IntakeError('insufficient_points', `the customer has ${outcome.balance} points; a debit of ${-request.points} is more`);
+    case 'adjusted':
+      deps.logger.info({ ...request, duplicate: outcome.duplicate }, 'points adjusted');
+      return {
+        adjustmentId: request.adjustmentId,
+        points: outcome.points,
+        balance: outcome.balance,
+        lot: outcome.lot ? lotView(outcome.lot) : null,
+        takenFrom: outcome.takenFrom,
+        duplicate: outcome.duplicate,
+      };
+  }
+}
