@@ -25,7 +25,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 /** Started the way a killed run would leave it: detached, and nothing that stops it when we go. */
 function leftover(command: string, args: string[], user?: { uid: number; gid: number }) {
-  const child = spawn(command, args, { detached: true, stdio: 'ignore', cwd: '/', ...(user ?? {}) });
+  const child = spawn(command, args, { detached: true, stdio: 'ignore', cwd: '/', ...user });
   child.unref();
   return child.pid!;
 }
