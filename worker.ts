@@ -1,6 +1,7 @@
 /**
  * The referral worker as its own process (the production shape). Reads DATABASE_URL, TEMPORAL_ADDRESS,
- * TEMPORAL_NAMESPACE, LOG_LEVEL; the schema is migrated beforehand (`npm run migrate`, the compose migration job).
+ * TEMPORAL_NAMESPACE, LOG_LEVEL, WORKFLOW_BUNDLE_PATH; the schema is migrated beforehand (`npm run migrate`, the
+ * compose migration job).
  */
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -26,7 +27,9 @@ await ensureSearchAttributes(admin, namespace);
 await admin.close();
 
 const connection = await NativeConnection.connect({ address });
-const worker = await createReferralWorker({ connection, namespace, db });
+// The image's prebuilt bundle (scripts/bundle-workflows.ts) spares every start a webpack build.
+const workflowBundle = config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined;
+const worker = await createReferralWorker({ connection, namespace, db, workflowBundle });
 logger.info({ temporal: address, namespace }, 'worker running');
 // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, drains, then resolves.
 await worker.run();

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -39,6 +40,9 @@ const ConfigSchema = z.object({
   PORT: Port.default(3_000),
   DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  WORKFLOW_BUNDLE_PATH: Optional.refine((file) => file === undefined || existsSync(file), {
+    message: 'no such file: build it with scripts/bundle-workflows.ts',
+  }),
 });
 
 export interface Config {
@@ -58,6 +62,8 @@ export interface Config {
   port: number;
   dataDir: string;
   logLevel: z.infer<typeof ConfigSchema>['LOG_LEVEL'];
+  /** a workflow bundle built beforehand (the image builds one); undefined means the worker bundles at start */
+  workflowBundlePath: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -90,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     dataDir: path.resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
+    workflowBundlePath: e.WORKFLOW_BUNDLE_PATH === undefined ? undefined : path.resolve(e.WORKFLOW_BUNDLE_PATH),
   };
 }
 

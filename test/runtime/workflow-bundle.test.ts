@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DB } from '../../db/connection';
+import { ConfigError, loadConfig } from '../../runtime/config';
+import { createReferralWorker } from '../../runtime/worker';
+import { testServerExecutable } from '../support/temporal-binaries';
+
+/**
+ * The image builds the workflow bundle once (scripts/bundle-workflows.ts) and its worker loads the file named by
+ * WORKFLOW_BUNDLE_PATH instead of running webpack at every start.
+ */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+let dir: string;
+let env: TestWorkflowEnvironment | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'referrals-bundle-'));
+});
+afterAll(async () => {
+  await env?.teardown();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('prebuilt workflow bundle', () => {
+  it('given the bundle script, when it writes the bundle, then a worker named WORKFLOW_BUNDLE_PATH loads it and polls', async () => {
+    const codePath = path.join(dir, 'image/workflow-bundle.js');
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/bundle-workflows.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, WORKFLOW_BUNDLE_PATH: codePath },
+    });
+    expect(await readFile(codePath, 'utf8')).toContain('referralWorkflow');
+
+    const config = loadConfig({ WORKFLOW_BUNDLE_PATH: codePath });
+    expect(config.workflowBundlePath).toBe(codePath);
+    const executable = testServerExecutable();
+    env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
+    // The activities are never called: no workflow runs, the worker only has to take the bundle and poll.
+    const worker = await createReferralWorker({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      db: {} as DB,
+      taskQueue: 'bundle-check',
+      workflowBundle: { codePath: config.workflowBundlePath! },
+    });
+    await worker.runUntil(new Promise((resolve) => setTimeout(resolve, 500)));
+    expect(worker.getState()).toBe('STOPPED');
+  }, 120_000);
+
+  it('given WORKFLOW_BUNDLE_PATH naming no file, when the configuration loads, then it fails naming the variable', () => {
+    expect(() => loadConfig({ WORKFLOW_BUNDLE_PATH: path.join(dir, 'missing.js') })).toThrow(ConfigError);
+    expect(() => loadConfig({ WORKFLOW_BUNDLE_PATH: path.join(dir, 'missing.js') })).toThrow(/WORKFLOW_BUNDLE_PATH: no such file/);
+  });
+});
