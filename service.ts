@@ -32,22 +32,36 @@ export async function startReferralService(options: {
   relay?: ({ intervalMs?: number } & Partial<RelayPolicy>) | undefined;
 }): Promise<RunningService> {
   const admin = await Connection.connect({ address: options.temporalAddress });
-  await ensureSearchAttributes(admin, options.namespace);
-  await admin.close();
+  try {
+    await ensureSearchAttributes(admin, options.namespace);
+  } finally {
+    await admin.close();
+  }
 
   const workerConnection = await NativeConnection.connect({ address: options.temporalAddress });
   const worker = await createReferralWorker({ connection: workerConnection, namespace: options.namespace, db: options.db });
   const workerRun = worker.run();
-  const temporal = await connectTemporalClient({ address: options.temporalAddress, namespace: options.namespace });
-  const api = await startApi({
-    db: options.db,
-    temporal,
-    apiKeys: options.apiKeys,
-    port: options.port,
-    hostname: options.hostname,
-    logger: options.logger,
-    relay: options.relay,
-  });
+  let temporal: Client | undefined;
+  let api: Awaited<ReturnType<typeof startApi>>;
+  try {
+    temporal = await connectTemporalClient({ address: options.temporalAddress, namespace: options.namespace });
+    api = await startApi({
+      db: options.db,
+      temporal,
+      apiKeys: options.apiKeys,
+      port: options.port,
+      hostname: options.hostname,
+      logger: options.logger,
+      relay: options.relay,
+    });
+  } catch (error) {
+    // A port in use, say: stop what already runs, or the process would hang on a worker nobody stops.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await workerRun.catch(() => undefined);
+    await workerConnection.close();
+    await temporal?.connection.close();
+    throw error;
+  }
   return {
     apiUrl: api.url,
     temporal,

@@ -42,8 +42,10 @@ export async function startApi(options: {
   return {
     url: `http://localhost:${port}`,
     stop: async () => {
+      // No new requests first; then the relay finishes the event in hand (it takes no new ones once stopped).
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await relay.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
     },
   };
 }

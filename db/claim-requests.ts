@@ -4,11 +4,16 @@ import type { ClaimRequest } from './schema';
 /** Records the first claim made with an Idempotency-Key; a later one with the same key gets the existing row. */
 export async function reserveClaimRequest(
   db: DB,
-  request: { idempotencyKey: string; payloadHash: string; referralId: string },
+  request: { idempotencyKey: string; payloadHash: string; referralId: string; response: Record<string, unknown> | null },
 ): Promise<{ created: boolean; request: ClaimRequest }> {
   const inserted = await db
     .insertInto('claim_requests')
-    .values({ idempotency_key: request.idempotencyKey, payload_hash: request.payloadHash, referral_id: request.referralId, response: null })
+    .values({
+      idempotency_key: request.idempotencyKey,
+      payload_hash: request.payloadHash,
+      referral_id: request.referralId,
+      response: request.response ? JSON.stringify(request.response) : null,
+    })
     .onConflict((oc) => oc.column('idempotency_key').doNothing())
     .returningAll()
     .executeTakeFirst();

@@ -30,6 +30,8 @@ export async function acceptEvent(
     hash?: string;
     /** the referral this event was resolved to when accepted, so a later delivery reaches the same one */
     referralId?: string | null;
+    /** an event refused before delivery: kept as such at once, so replays get the same answer and nothing relays it */
+    refused?: { response: Record<string, unknown>; note: string };
   },
 ): Promise<Acceptance> {
   const hash = event.hash ?? payloadHash(event.payload);
@@ -43,9 +45,10 @@ export async function acceptEvent(
       payload: JSON.stringify(event.payload),
       payload_hash: hash,
       referral_id: event.referralId ?? null,
-      response: null,
-      last_error: null,
+      response: event.refused ? JSON.stringify(event.refused.response) : null,
+      last_error: event.refused?.note ?? null,
       delivered_at: null,
+      ...(event.refused ? { state: 'ignored' as const } : {}),
     })
     .onConflict((oc) => oc.columns(['kind', 'event_id']).doNothing())
     .returningAll()
@@ -97,6 +100,8 @@ export async function recordDeliveryFailure(db: DB, kind: InboxEventKind, eventI
     .set({ last_error: error.slice(0, 2000), last_attempt_at: new Date() })
     .where('kind', '=', kind)
     .where('event_id', '=', eventId)
+    // an outcome already settled (delivered, refused, set aside) keeps its own note
+    .where('state', '=', 'received')
     .execute();
 }
 
@@ -109,14 +114,15 @@ export const findInboxEvent = (db: DB, kind: InboxEventKind, eventId: string): P
   db.selectFrom('inbox_events').selectAll().where('kind', '=', kind).where('event_id', '=', eventId).executeTakeFirst();
 
 /**
- * Takes up to `limit` accepted events whose delivery did not finish (the API died, Temporal was down) and are due,
- * and leases them to the caller until `leaseUntil`. SKIP LOCKED and the lease let several relays share the work:
- * each event goes to one of them, and one that dies mid-round leaves its events to the others when the lease ends.
+ * Takes the next accepted event whose delivery did not finish (the API died, Temporal was down) and is due, and leases
+ * it to the caller until `leaseUntil`, counting the attempt. SKIP LOCKED and the lease let several relays share the
+ * work: each event goes to one of them, and one that dies leaves its event to the others when the lease ends. One at a
+ * time, so a lease only starts when its delivery does.
  */
-export async function leaseUndeliveredEvents(
+export async function leaseNextUndeliveredEvent(
   db: DB,
-  options: { now: Date; receivedBefore: Date; leaseUntil: Date; limit: number },
-): Promise<InboxEvent[]> {
+  options: { now: Date; receivedBefore: Date; leaseUntil: Date },
+): Promise<InboxEvent | undefined> {
   const { rows } = await sql<InboxEvent>`
     update inbox_events as e
        set next_attempt_at = ${options.leaseUntil}, last_attempt_at = ${options.now}, attempts = e.attempts + 1
@@ -124,30 +130,37 @@ export async function leaseUndeliveredEvents(
               from inbox_events
              where state = 'received'
                and received_at < ${options.receivedBefore}
-               and (next_attempt_at is null or next_attempt_at <= ${options.now})
+               and coalesce(next_attempt_at, received_at) <= ${options.now}
              order by coalesce(next_attempt_at, received_at)
-             limit ${options.limit}
+             limit 1
                for update skip locked) as due
      where e.kind = due.kind and e.event_id = due.event_id
     returning e.*`.execute(db);
-  return rows;
+  return rows[0];
 }
 
-/** A relay attempt that failed: try again at `retryAt`, or set the event aside as failed with its reason. */
+/**
+ * A relay attempt that failed: try again at `retryAt` (giving the attempt back when the event was not at fault), or set
+ * the event aside as failed with its reason. Only the holder of the lease may: a relay whose lease ran out and was
+ * taken over changes nothing.
+ */
 export async function rescheduleEvent(
   db: DB,
-  event: { kind: InboxEventKind; eventId: string },
-  outcome: { retryAt: Date; error: string } | { failed: true; error: string },
+  event: { kind: InboxEventKind; eventId: string; leaseUntil: Date },
+  outcome: { retryAt: Date; error: string; refundAttempt?: boolean } | { failed: true; error: string },
 ): Promise<void> {
   await db
     .updateTable('inbox_events')
-    .set({
+    .set((eb) => ({
       last_error: outcome.error.slice(0, 2000),
-      ...('failed' in outcome ? { state: 'failed' as const, next_attempt_at: null } : { next_attempt_at: outcome.retryAt }),
-    })
+      ...('failed' in outcome
+        ? { state: 'failed' as const, next_attempt_at: null }
+        : { next_attempt_at: outcome.retryAt, ...(outcome.refundAttempt ? { attempts: eb('attempts', '-', 1) } : {}) }),
+    }))
     .where('kind', '=', event.kind)
     .where('event_id', '=', event.eventId)
     .where('state', '=', 'received')
+    .where('next_attempt_at', '=', event.leaseUntil)
     .execute();
 }
 

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DB } from './connection';
 import { normaliseEmail, normalisePhone } from './contact';
 import type { ReferralRow, TimelineRow } from './schema';
@@ -10,7 +11,8 @@ export const findTimeline = (db: DB, referralId: string): Promise<TimelineRow[]>
 
 /**
  * The pending claim a signup completes: same code, the invitee the claim named (by e-mail or phone), and not yet
- * expired when the signup happened (`at`, business time).
+ * expired when the signup happened (`at`, business time). A signup stamped a little before the claim's receipt still
+ * matches it: the two clocks are different systems'.
  */
 export async function findPendingClaimFor(
   db: DB,
@@ -37,17 +39,25 @@ export async function findPendingClaimFor(
 }
 
 /**
- * A fact that reached a referral after it ended, appended to its timeline so it is seen, not dropped. The workflow
- * no longer writes once it has ended, so the next seq is free; two late facts racing for it retry.
+ * A fact that reached a referral after it ended, appended to its timeline so it is seen, not dropped; once per event.
+ * The workflow no longer writes once it has ended, so the next seq is free; two late facts racing for it retry.
  */
 export async function appendLateFact(
   db: DB,
   referralId: string,
-  fact: { at: Date; kind: string; detail: Record<string, unknown> },
+  fact: { at: Date; kind: string; eventId: string; detail: Record<string, unknown> },
 ): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const referral = await db.selectFrom('referrals').select('status').where('id', '=', referralId).executeTakeFirst();
     if (!referral) return;
+    const already = await db
+      .selectFrom('referral_timeline')
+      .select('seq')
+      .where('referral_id', '=', referralId)
+      .where('kind', '=', fact.kind)
+      .where(sql<string>`detail->>'eventId'`, '=', fact.eventId)
+      .executeTakeFirst();
+    if (already) return;
     const last = await db
       .selectFrom('referral_timeline')
       .select((eb) => eb.fn.max('seq').as('seq'))
@@ -61,7 +71,7 @@ export async function appendLateFact(
         at: fact.at,
         kind: fact.kind,
         status: referral.status,
-        detail: JSON.stringify(fact.detail),
+        detail: JSON.stringify({ eventId: fact.eventId, ...fact.detail }),
       })
       .onConflict((oc) => oc.doNothing())
       .executeTakeFirst();

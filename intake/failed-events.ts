@@ -24,7 +24,8 @@ function decodeCursor(cursor: string): Cursor {
   try {
     const raw = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
     const at = new Date(String(raw.lastAttemptAt));
-    if (Number.isNaN(at.getTime()) || (raw.kind !== 'signup' && raw.kind !== 'order') || typeof raw.eventId !== 'string') {
+    // a date JavaScript takes but PostgreSQL does not would fail the query instead of the cursor
+    if (Number.isNaN(at.getTime()) || at.getUTCFullYear() < 1970 || at.getUTCFullYear() > 9999 || (raw.kind !== 'signup' && raw.kind !== 'order') || typeof raw.eventId !== 'string') {
       throw new Error('bad cursor');
     }
     return { lastAttemptAt: at, kind: raw.kind, eventId: raw.eventId };

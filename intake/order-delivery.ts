@@ -53,15 +53,15 @@ export async function deliverOrder(deps: IntakeDependencies, order: OrderEvent):
     await callWorkflow(deps, () => deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).signal(orderSignal, facts));
   } catch (error) {
     if (isWorkflowGone(error)) {
-      // Kept on the event, and shown on the referral's timeline as a late fact, so nobody wonders where it went.
-      const kept = await markEvent(deps.db, 'order', order.eventId, { state: 'ignored', referralId, note: 'the referral has ended' });
-      if (kept) {
-        await appendLateFact(deps.db, referralId, {
-          at: deps.clock(),
-          kind: 'late_fact',
-          detail: { fact: 'order', eventId: order.eventId, orderId: order.orderId, orderStatus: order.status, occurredAt: order.occurredAt, reason: 'the referral had ended' },
-        });
-      }
+      // Shown on the referral's timeline as a late fact (once per event), then kept on the event as settled: a crash
+      // in between leaves the event for the relay, which appends nothing twice.
+      await appendLateFact(deps.db, referralId, {
+        at: deps.clock(),
+        kind: 'late_fact',
+        eventId: order.eventId,
+        detail: { fact: 'order', orderId: order.orderId, orderStatus: order.status, occurredAt: order.occurredAt, reason: 'the referral had ended' },
+      });
+      await markEvent(deps.db, 'order', order.eventId, { state: 'ignored', referralId, note: 'the referral has ended' });
       return 'ignored';
     }
     deps.logger.warn({ err: error, eventId: order.eventId }, 'order accepted but not yet delivered');

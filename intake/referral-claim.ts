@@ -6,9 +6,10 @@ import { currentProgramSnapshot, findProgramTerms } from '../db/programs';
 import { findReferralCode } from '../db/referral-codes';
 import { addDuration } from '../workflows/durations';
 import { ProgramIdKey, ReferralCodeKey, ReferralStatusKey, ReferrerIdKey } from '../workflows/search-attributes';
-import { referralWorkflowId, type ClaimContext, type ReferralInput } from '../workflows/shared';
+import type { ReferralCode } from '../db/schema';
+import { referralWorkflowId, type ClaimContext, type ProgramSnapshot, type ReferralInput } from '../workflows/shared';
 import type { IntakeDependencies } from './deps';
-import { IntakeError } from './errors';
+import { IntakeError, type IntakeRefusalRecord } from './errors';
 import { newReferralId, uuidFromKey } from './ids';
 import { loadReferralView } from './referral-lookup';
 import type { ReferralView } from './referral-view';
@@ -46,16 +47,16 @@ export async function claimReferral(deps: IntakeDependencies, claim: Claim, idem
     if (earlier) return answerRepeat(deps, claim, earlier, fingerprint);
   }
 
-  const code = await findReferralCode(deps.db, claim.code);
-  if (!code) throw new IntakeError('unknown_code', `no referral code ${claim.code}`);
-  const program = await currentProgramSnapshot(deps.db, code.program_id);
-  if (!program?.active) throw new IntakeError('program_inactive', `programme ${code.program_id} is not active`);
-
+  const claimable = await findClaimable(deps, claim.code);
   if (idempotencyKey) {
-    const reserved = await reserveClaimRequest(deps.db, { idempotencyKey, payloadHash: fingerprint, referralId });
+    // A refusal is kept under its key too: the same claim again gets the same answer, even after the programme changed.
+    const response = 'refusal' in claimable ? { refusal: claimable.refusal.toRecord() } : null;
+    const reserved = await reserveClaimRequest(deps.db, { idempotencyKey, payloadHash: fingerprint, referralId, response });
     // Another request with this key got there first: answer as it did.
     if (!reserved.created) return answerRepeat(deps, claim, reserved.request, fingerprint);
   }
+  if ('refusal' in claimable) throw claimable.refusal;
+  const { code, program } = claimable;
 
   const { active: _active, ...snapshot } = program;
   const input: ReferralInput = {
@@ -74,6 +75,18 @@ export async function claimReferral(deps: IntakeDependencies, claim: Claim, idem
   return { referral, replayed: false };
 }
 
+/** The code and the programme in force, when a claim on the code can be made now. */
+async function findClaimable(
+  deps: IntakeDependencies,
+  codeText: string,
+): Promise<{ code: ReferralCode; program: ProgramSnapshot & { active: boolean } } | { refusal: IntakeError }> {
+  const code = await findReferralCode(deps.db, codeText);
+  if (!code) return { refusal: new IntakeError('unknown_code', `no referral code ${codeText}`) };
+  const program = await currentProgramSnapshot(deps.db, code.program_id);
+  if (!program?.active) return { refusal: new IntakeError('program_inactive', `programme ${code.program_id} is not active`) };
+  return { code, program };
+}
+
 async function answerRepeat(
   deps: IntakeDependencies,
   claim: Claim,
@@ -83,6 +96,8 @@ async function answerRepeat(
   if (earlier.payload_hash !== fingerprint) {
     throw new IntakeError('idempotency_conflict', 'this Idempotency-Key was already used for a different claim');
   }
+  const kept = earlier.response?.refusal as IntakeRefusalRecord | undefined;
+  if (kept) throw IntakeError.fromRecord(kept);
   if (earlier.response) return { referral: earlier.response as unknown as ClaimedReferral, replayed: true };
   // The first request stopped before it answered: its referral may or may not have started. Finish it.
   const code = await findReferralCode(deps.db, claim.code);

@@ -4,7 +4,7 @@ import { findCustomer, upsertCustomer } from '../db/customers';
 import { acceptEvent, findInboxEvent, markEvent, payloadHash, recordDeliveryFailure, retargetEvent } from '../db/inbox';
 import { currentProgramSnapshot } from '../db/programs';
 import { findReferralCode } from '../db/referral-codes';
-import { findPendingClaimFor } from '../db/referrals';
+import { findPendingClaimFor, findReferral } from '../db/referrals';
 import type { InboxEvent } from '../db/schema';
 import { registerUpdate } from '../workflows/messages';
 import { ProgramIdKey, ReferralCodeKey, ReferrerIdKey } from '../workflows/search-attributes';
@@ -95,8 +95,26 @@ export async function handleSignup(deps: IntakeDependencies, sent: SignupEvent):
     return recordPlainSignup(deps, signup);
   }
 
-  const target = await resolveTarget(deps, signup);
-  await refuseIfRulesBroken(deps, signup, target);
+  let target: Target;
+  try {
+    target = await resolveTarget(deps, signup);
+    await refuseIfRulesBroken(deps, signup, target);
+  } catch (error) {
+    if (!(error instanceof IntakeError && error.final)) throw error;
+    // Refused before anything else was written: the event is kept as refused, so a replay gets the same answer (even
+    // after the programme or the referral changed) and another signup under this eventId is a conflict.
+    const kept = await acceptEvent(deps.db, {
+      kind: 'signup',
+      eventId: signup.eventId,
+      customerId: signup.customerId,
+      payload,
+      hash: fingerprint,
+      referralId: null,
+      refused: { response: { refusal: error.toRecord() }, note: error.detail },
+    });
+    if (!kept.accepted) return answerReplay(deps, kept.existing, sameEvent(kept.existing));
+    throw error;
+  }
   const acceptance = await accept(target.referralId);
   if (!acceptance.accepted) return answerReplay(deps, acceptance.existing, sameEvent(acceptance.existing));
   return deliverSignup(deps, signup, target);
@@ -177,12 +195,11 @@ async function deliverSignup(
   try {
     snapshot = await registerAt(deps, target, facts);
   } catch (error) {
-    const refusal = refusalFromWorkflow(error);
-    // The claim ended (it expired, or was cancelled) before this signup reached it. A signup that came with a code
-    // is still a use of that code: it starts a referral of its own instead of being refused for good.
-    if (refusal && target.kind === 'pending' && signup.code && closesTheClaim(refusal)) {
+    const refusal = error instanceof IntakeError ? error : refusalFromWorkflow(error);
+    const lapsedClaim = refusal && target.kind === 'pending' && closesTheClaim(refusal) ? await lapsedClaimFor(deps, target.referralId, signup) : undefined;
+    if (lapsedClaim) {
       const fresh = await keepingRefusals(deps, signup.eventId, async () => {
-        const resolved = await newReferralTarget(deps, signup);
+        const resolved = await newReferralTarget(deps, { ...signup, code: signup.code ?? lapsedClaim.code });
         await refuseIfRulesBroken(deps, signup, resolved);
         return resolved;
       });
@@ -219,6 +236,23 @@ async function keepingRefusals<T>(deps: IntakeDependencies, eventId: string, ste
 
 const closesTheClaim = (refusal: IntakeError): boolean =>
   refusal.code === 'referral_closed' || refusal.code === 'referral_not_pending';
+
+/**
+ * The claim this signup was meant for, when it lapsed unused before the signup reached it; undefined when it ended
+ * otherwise (registered by someone else, cancelled by an admin). A lapsed claim does not refuse the signup for good if
+ * the signup came with a code (a use of that code of its own) or happened before the claim's expiry (it was our
+ * delivery that came late): either way it starts a referral of its own under the claim's code.
+ */
+async function lapsedClaimFor(
+  deps: IntakeDependencies,
+  referralId: string,
+  signup: SignupEvent & { occurredAt: string },
+): Promise<{ code: string } | undefined> {
+  const claim = await findReferral(deps.db, referralId);
+  if (!claim || claim.status !== 'expired' || claim.end_reason !== 'referral_expired') return undefined;
+  const signedUpInTime = claim.expires_at !== null && Date.parse(signup.occurredAt) <= claim.expires_at.getTime();
+  return signup.code || signedUpInTime ? { code: claim.code } : undefined;
+}
 
 /**
  * Delivers the registration. A referral the signup creates is started by the same call (update-with-start): one

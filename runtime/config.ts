@@ -6,7 +6,11 @@ import { parseApiKeys, type ApiKey } from './api-keys';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-const Port = z.coerce.number().int().min(1).max(65_535);
+const Port = z
+  .string()
+  .regex(/^\d{1,5}$/, 'must be a port number')
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(65_535));
 const Optional = z
   .string()
   .optional()
@@ -20,7 +24,7 @@ const ConfigSchema = z.object({
   DATABASE_URL: Optional.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   EMBEDDED_POSTGRES_PORT: Port.default(54_329),
   TEMPORAL_ADDRESS: Optional,
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
   TEMPORAL_PORT: Port.default(7_233),
   TEMPORAL_UI_PORT: Port.default(8_233),
   TEMPORAL_HTTP_PORT: Port.optional(),
@@ -70,12 +74,19 @@ export class ConfigError extends Error {}
 
 /** Reads and checks the environment; throws a ConfigError naming every variable at fault. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = ConfigSchema.safeParse(env);
+  // A variable set to nothing (`PORT=`) means the default, as if it were not set.
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const parsed = ConfigSchema.safeParse(given);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  const httpPort = e.TEMPORAL_HTTP_PORT ?? e.TEMPORAL_PORT + 10;
+  const metricsPort = e.TEMPORAL_METRICS_PORT ?? e.TEMPORAL_PORT + 20;
+  if (httpPort > 65_535 || metricsPort > 65_535) {
+    throw new ConfigError(`invalid configuration: TEMPORAL_PORT ${e.TEMPORAL_PORT} leaves no room for its HTTP and metrics ports (+10, +20); set TEMPORAL_HTTP_PORT and TEMPORAL_METRICS_PORT`);
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
@@ -85,8 +96,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       devServer: {
         port: e.TEMPORAL_PORT,
         uiPort: e.TEMPORAL_UI_PORT,
-        httpPort: e.TEMPORAL_HTTP_PORT ?? e.TEMPORAL_PORT + 10,
-        metricsPort: e.TEMPORAL_METRICS_PORT ?? e.TEMPORAL_PORT + 20,
+        httpPort,
+        metricsPort,
       },
       uiUrl: e.TEMPORAL_UI_URL,
       cliPath: e.TEMPORAL_CLI_PATH ?? path.join(ROOT, '.tools/bin/temporal'),

@@ -26,10 +26,12 @@ const REFERRAL = '00000000-0000-4000-8000-000000000001';
 const unavailable = () =>
   new Error('Failed to signal', { cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14, details: 'No connection established', metadata: {} }) });
 
-/** A Temporal client whose order signals run `signal(workflowId, eventId)`. */
-function fakeTemporal(signal: (workflowId: string, eventId: string) => Promise<void>): Client {
+/** A Temporal client whose order signals run `signal(workflowId, eventId)`, with `pollers` workers polling. */
+function fakeTemporal(signal: (workflowId: string, eventId: string) => Promise<void>, pollers = 1): Client {
   return {
     withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
+    options: { namespace: 'default' },
+    workflowService: { describeTaskQueue: async () => ({ pollers: Array.from({ length: pollers }, () => ({})) }) },
     workflow: {
       getHandle: (workflowId: string) => ({
         signal: (_def: unknown, facts: { eventId: string }) => signal(workflowId, facts.eventId),
@@ -84,7 +86,8 @@ describe('inbox relay', () => {
     expect(events.map((e) => e.state)).toEqual(['received', 'received', 'received']);
     for (const event of events) {
       expect(event.next_attempt_at!.getTime()).toBeGreaterThan(Date.now() + 60_000);
-      expect(event.last_error).toBe('Temporal unavailable');
+      expect(event.last_error).toBe('Temporal or its workers unavailable');
+      expect(event.attempts).toBe(0);
     }
   });
 
@@ -139,6 +142,37 @@ describe('inbox relay', () => {
     expect(await relayUndeliveredEvents(relayDeps, { olderThanMs: 0 })).toBe(1);
     expect((await inbox())[0]!.state).toBe('delivered');
     await expect(redeliverFailedEvent(relayDeps, { eventId: 'o-broken', actor: 'ops' })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('given a workflow that does not answer in time, then the event uses an attempt, unless no worker polls at all (an outage: nobody is at fault)', async () => {
+    await acceptOrders('pat', ['o-slow']);
+    const deadline = () => new Error('Failed to signal', { cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), { code: 4, details: 'Deadline exceeded', metadata: {} }) });
+    let now = Date.now() + 60_000;
+    await relayUndeliveredEvents(deps(fakeTemporal(async () => Promise.reject(deadline()), 1), () => new Date(now)), { olderThanMs: 0 });
+    expect((await inbox())[0]).toMatchObject({ state: 'received', attempts: 1 });
+    now += 60 * 60_000;
+    await relayUndeliveredEvents(deps(fakeTemporal(async () => Promise.reject(deadline()), 0), () => new Date(now)), { olderThanMs: 0 });
+    expect((await inbox())[0]).toMatchObject({ state: 'received', attempts: 1, last_error: 'Temporal or its workers unavailable' });
+  });
+
+  it('given a relay whose lease ran out and was taken over, when it settles late, then it changes nothing the new holder did', async () => {
+    await acceptOrders('pat', ['o-taken-over']);
+    let releaseFirst: () => void = () => {};
+    let calls = 0;
+    const temporal = fakeTemporal(async () => {
+      calls += 1;
+      if (calls === 1) {
+        await new Promise<void>((resolve) => (releaseFirst = resolve));
+        throw new Error('the first holder failed late');
+      }
+    });
+    const first = relayUndeliveredEvents(deps(temporal), { olderThanMs: 0, leaseMs: 100, concurrency: 1, maxAttempts: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // the lease has run out: a second relay takes the event and delivers it
+    expect(await relayUndeliveredEvents(deps(temporal), { olderThanMs: 0, concurrency: 1 })).toBe(1);
+    releaseFirst();
+    expect(await first).toBe(0);
+    expect((await inbox())[0]).toMatchObject({ state: 'delivered', attempts: 2 });
   });
 
   it('given two relays (two API processes), when they run at the same time, then each event is delivered by exactly one of them', async () => {

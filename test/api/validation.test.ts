@@ -151,9 +151,13 @@ describe('rule violations change nothing', () => {
     expect(anna.email_normalized).toBe('anna@example.com');
   });
 
-  it('after all of the above, then only the plain signup was kept and Temporal was never called', async () => {
-    const kept = await db.selectFrom('inbox_events').select('event_id').execute();
-    expect(kept.map((e) => e.event_id)).toEqual(['s-anna']);
+  it('after all of the above, then the refused signups were kept as refused (for replays), none waits for delivery, no customer was reserved and Temporal was never called', async () => {
+    const kept = await db.selectFrom('inbox_events').select(['event_id', 'state', 'response']).orderBy('event_id').execute();
+    expect(kept.filter((e) => e.state !== 'ignored').map((e) => [e.event_id, e.state])).toEqual([['s-anna', 'delivered']]);
+    for (const refused of kept.filter((e) => e.state === 'ignored')) expect(refused.response).toMatchObject({ refusal: { code: expect.any(String) } });
+    // carl was reserved by the test itself, as a customer referred before
+    const reserved = await db.selectFrom('customers').select('id').where('referred_by_referral_id', 'is not', null).execute();
+    expect(reserved).toEqual([{ id: 'carl' }]);
     expect(temporalCalls).toBe(0);
   });
 });
@@ -194,6 +198,8 @@ describe('OpenAPI document', () => {
     const { status, body } = await api.get('/openapi.json');
     expect(status).toBe(200);
     expect(Object.keys(body.paths).sort()).toEqual([
+      '/v1/admin/customers/{id}',
+      '/v1/admin/customers/{id}/points/adjustments',
       '/v1/admin/events/failed',
       '/v1/admin/events/{eventId}/redelivery',
       '/v1/admin/programs',
@@ -201,6 +207,9 @@ describe('OpenAPI document', () => {
       '/v1/admin/programs/{id}/versions',
       '/v1/admin/referrals/{id}',
       '/v1/admin/referrals/{id}/cancel',
+      '/v1/customers/{id}/points',
+      '/v1/customers/{id}/points/redemptions',
+      '/v1/customers/{id}/points/redemptions/{redemptionId}/reversal',
       '/v1/customers/{id}/referral-code',
       '/v1/events/orders',
       '/v1/events/signups',

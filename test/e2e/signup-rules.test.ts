@@ -56,22 +56,34 @@ describe('claims that lapsed before the signup', () => {
     expect((await readReferral(claim.body.id)).body.status).toBe('pending');
   });
 
-  it('given a claim whose workflow already expired, when a signup that names it arrives, then with a code it starts a new referral and without one it is refused as closed', async () => {
+  it('given a claim whose workflow already expired, when a signup that names it arrives, then one made in time or with a code starts a referral under its code, one made too late without a code is refused as closed', async () => {
     const programId = await createProgram('Expired by the workflow', { referralExpiry: '2s' });
     const code = await codeFor('sven', programId);
     const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code });
-    // The signup happened in time but is reported after the workflow decided.
-    const occurredAt = new Date(Date.parse(claim.body.expiresAt) - 1_000).toISOString();
+    const expiry = Date.parse(claim.body.expiresAt);
     await untilStatus(claim.body.id, 'expired');
 
-    const named = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'tara', referralId: claim.body.id, occurredAt });
-    expect(named).toMatchObject({ status: 409, contentType: 'application/problem+json', body: { code: 'referral_closed' } });
+    const late = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'tara', referralId: claim.body.id, occurredAt: new Date(expiry + 500).toISOString() });
+    expect(late).toMatchObject({ status: 409, contentType: 'application/problem+json', body: { code: 'referral_closed' } });
 
-    const withCode = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'tara', referralId: claim.body.id, code, occurredAt });
-    expect(withCode).toMatchObject({ status: 201, body: { status: 'registered', refereeId: 'tara' } });
-    expect(withCode.body.referralId).not.toBe(claim.body.id);
-    const kept = await stack.db.selectFrom('inbox_events').select(['state', 'referral_id']).where('referral_id', '=', withCode.body.referralId).execute();
-    expect(kept).toEqual([{ state: 'delivered', referral_id: withCode.body.referralId }]);
+    // It happened in time; only its report (our delivery) came after the workflow decided.
+    const inTime = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'tara', referralId: claim.body.id, occurredAt: new Date(expiry - 1_000).toISOString() });
+    expect(inTime).toMatchObject({ status: 201, body: { status: 'registered', refereeId: 'tara', code, referrerId: 'sven' } });
+    expect(inTime.body.referralId).not.toBe(claim.body.id);
+    const kept = await stack.db.selectFrom('inbox_events').select(['state', 'referral_id']).where('referral_id', '=', inTime.body.referralId).execute();
+    expect(kept).toEqual([{ state: 'delivered', referral_id: inTime.body.referralId }]);
+
+    const withCode = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'tess', referralId: claim.body.id, code, occurredAt: new Date(expiry + 500).toISOString() });
+    expect(withCode).toMatchObject({ status: 201, body: { status: 'registered', refereeId: 'tess' } });
+  });
+
+  it('given a claim an admin cancelled, when a signup that names it arrives with its code, then it is refused as closed, not replaced', async () => {
+    const programId = await createProgram('Cancelled claims');
+    const code = await codeFor('cleo', programId);
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code });
+    expect((await stack.http.post(`/v1/admin/referrals/${claim.body.id}/cancel`, KEYS.admin, { reason: 'abuse' })).status).toBe(200);
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'cody', referralId: claim.body.id, code });
+    expect(signup).toMatchObject({ status: 409, body: { code: 'referral_closed' } });
   });
 
   it('given a claim whose workflow expired, when a signup with its code arrives after the programme was switched off, then it is refused for good, replays included', async () => {
@@ -114,6 +126,31 @@ describe('replays and contact rules', () => {
     expect(await referralCount()).toBe(before);
     const customers = await stack.db.selectFrom('customers').select('referred_by_referral_id').where('id', 'in', ['wendy-2', 'wendy-3']).execute();
     expect(customers.every((c) => c.referred_by_referral_id === null)).toBe(true);
+  });
+});
+
+describe('refusals are kept', () => {
+  it('given a signup refused because its programme was off, when it is replayed after the programme is back on, then the answer is the same; another signup under its eventId is a conflict', async () => {
+    const programId = await createProgram('Off and on');
+    const code = await codeFor('otto', programId);
+    await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: false });
+    const event = { eventId: randomUUID(), customerId: 'olly', code };
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
+    await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: true });
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, { ...event, email: 'olly@example.com' })).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
+    expect((await stack.db.selectFrom('customers').select('referred_by_referral_id').where('id', '=', 'olly').executeTakeFirst())?.referred_by_referral_id ?? null).toBeNull();
+  });
+
+  it('given a claim refused under an Idempotency-Key, when it is repeated after the programme is back on, then the answer is the same', async () => {
+    const programId = await createProgram('Claims off and on');
+    const code = await codeFor('pete', programId);
+    await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: false });
+    const key = randomUUID();
+    expect(await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key })).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
+    await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: true });
+    expect(await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key })).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
+    expect(await stack.http.post('/v1/referrals', KEYS.commerce, { code, channel: 'sms' }, { 'idempotency-key': key })).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
   });
 });
 

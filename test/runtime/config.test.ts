@@ -30,6 +30,13 @@ describe('configuration', () => {
     expect(config.port).toBe(8_080);
   });
 
+  it('given variables set to nothing, then they take their defaults; ports are plain numbers with room for their neighbours', () => {
+    expect(loadConfig({ PORT: '', TEMPORAL_NAMESPACE: '  ', LOG_LEVEL: '', DATA_DIR: '' })).toMatchObject({ port: 3_000, logLevel: 'info', temporal: { namespace: 'default' } });
+    expect(() => loadConfig({ PORT: '0x10' })).toThrow(/PORT/);
+    expect(() => loadConfig({ PORT: '1e3' })).toThrow(/PORT/);
+    expect(() => loadConfig({ TEMPORAL_PORT: '65530' })).toThrow(/TEMPORAL_HTTP_PORT/);
+  });
+
   it('given malformed settings, when the configuration is loaded, then it refuses naming every variable at fault', () => {
     const load = () => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', API_KEYS: 'shop:owner:short', LOG_LEVEL: 'loud' });
     expect(load).toThrow(ConfigError);
