@@ -14,13 +14,21 @@ import {
 import type { ReferralActivities } from '../activities';
 import { addDuration } from './durations';
 import { cancelUpdate, orderSignal, registerUpdate, stateQuery } from './messages';
-import { applyOrderEvent, assessQualification, type OrderBook, type Qualification } from './order-book';
+import {
+  applyOrderEvent,
+  assessQualification,
+  type OrderBook,
+  type Qualification,
+  type QualificationRule,
+} from './order-book';
 import { RefereeIdKey, ReferralStatusKey } from './search-attributes';
 import {
+  DEFAULT_REFERRAL_TERMS,
   isTerminal,
   REFUSALS,
   type CancelRequest,
   type CarriedReferral,
+  type OrderFacts,
   type ReferralInput,
   type ReferralSnapshot,
   type ReferralStatus,
@@ -55,7 +63,11 @@ const local = proxyLocalActivities<ReferralActivities>({ ...DATABASE_WRITE, loca
 const SIGNUP_REGISTRATION_TIMEOUT = '1 day';
 
 /** Changes to running referrals, each behind `patched()` until no open history predates it. */
-const PATCHES = { projectProgress: 'referral-project-progress', localActivities: 'referral-local-activities' } as const;
+const PATCHES = {
+  projectProgress: 'referral-project-progress',
+  localActivities: 'referral-local-activities',
+  lateEventGrace: 'referral-late-event-grace',
+} as const;
 const RECENT_TIMELINE_SIZE = 50;
 const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
 
@@ -63,6 +75,13 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   const { referralId, program } = input;
   const terms = program.terms;
   const { projectReferral, registerReferee, takeOrdersAwaitingSignup } = patched(PATCHES.localActivities) ? local : remote;
+  /**
+   * Commerce systems report facts seconds to minutes after they happen. With the grace, each deadline decides only
+   * once `lateEventGrace` has passed after it, counting facts dated up to the deadline; a fact dated earlier but
+   * reported later still is shown as late and changes nothing. Referrals started before this decide at the deadline.
+   */
+  const graceEnabled = patched(PATCHES.lateEventGrace);
+  const lateEventGrace = terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace ?? '0';
 
   const carried: CarriedReferral = input.carried ?? {
     status: 'pending',
@@ -79,6 +98,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   };
   const state = { ...carried, deadlines: { ...carried.deadlines } };
   const orders: OrderBook = new Map(carried.orders.map((order) => [order.orderId, order]));
+  // During a deadline's grace, order events dated after it wait until it is decided: it is decided as of its instant.
+  let heldBackOrders: OrderFacts[] = [...(carried.heldBackOrders ?? [])];
+  // Order events dated inside the closed window but reported after its grace: kept for the timeline, never counted.
+  let lateOrders: OrderFacts[] = [...(carried.lateOrders ?? [])];
 
   // Facts recorded by handlers, consumed by the loop.
   let ordersVersion = 0;
@@ -91,16 +114,56 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   let projectedSeq = state.seq;
   const projected = (): boolean => projectedSeq === state.seq;
 
-  const qualification = (): Qualification | null =>
+  const windowRule = (): QualificationRule | null =>
     state.registration && state.deadlines.qualifyBy
-      ? assessQualification(orders, {
+      ? {
           currency: program.currency,
           fromMs: Date.parse(state.registration.registeredAt),
           toMs: Date.parse(state.deadlines.qualifyBy),
           minOrders: terms.minOrders,
           minSpend: terms.minSpend,
-        })
+        }
       : null;
+  const qualification = (): Qualification | null => {
+    const rule = windowRule();
+    return rule ? assessQualification(orders, rule) : null;
+  };
+
+  /** When a deadline is decided: the deadline itself, plus the grace for facts dated before it and reported late. */
+  const decidesAt = (deadline: string | null): string | null =>
+    deadline && graceEnabled ? addDuration(deadline, lateEventGrace, { allowZero: true }) : deadline;
+
+  /** The deadline of the current stage. */
+  const stageDeadline = (): string | null =>
+    state.status === 'pending'
+      ? state.deadlines.expiresAt
+      : state.status === 'registered'
+        ? state.deadlines.qualifyBy
+        : state.status === 'qualified'
+          ? state.deadlines.holdUntil
+          : null;
+
+  /** The current stage's deadline while its grace runs (it has passed, it is not decided yet), else null. */
+  const deadlineInGrace = (): number | null => {
+    const deadline = graceEnabled ? stageDeadline() : null;
+    return deadline !== null && Date.now() > Date.parse(deadline) ? Date.parse(deadline) : null;
+  };
+
+  /**
+   * An order event reported after the window and its grace closed, that would add to what the window counted: the
+   * window's count is final by then (a refund or cancel still takes an order back out during the hold).
+   */
+  function reportedAfterWindowClosed(order: OrderFacts): boolean {
+    const rule = windowRule();
+    const closesAt = decidesAt(state.deadlines.qualifyBy);
+    if (!graceEnabled || !rule || !closesAt || Date.now() <= Date.parse(closesAt)) return false;
+    const current = orders.get(order.orderId);
+    const probe: OrderBook = new Map(current ? [[order.orderId, current]] : []);
+    const before = assessQualification(probe, rule);
+    if (!applyOrderEvent(probe, order)) return false;
+    const after = assessQualification(probe, rule);
+    return after.countedOrders > before.countedOrders || after.countedSpend > before.countedSpend;
+  }
 
   // what the projection last showed of the counted orders, as `orders/spend`
   const progressKey = (counted: { countedOrders: number; countedSpend: number } | null): string =>
@@ -125,6 +188,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       endedAt: state.endedAt,
       endReason: state.endReason,
       deadlines: { ...state.deadlines },
+      graceEndsAt: isTerminal(state.status) ? null : decidesAt(stageDeadline()),
       terms,
       progress: {
         countedOrders: q?.countedOrders ?? 0,
@@ -168,6 +232,15 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
             nonRetryable: true,
           });
         }
+        // Business time: a signup made after the claim expired does not complete it, even while the grace runs.
+        const expiresAt = state.deadlines.expiresAt;
+        if (graceEnabled && expiresAt && Date.parse(signup.occurredAt) > Date.parse(expiresAt)) {
+          throw ApplicationFailure.create({
+            type: REFUSALS.notPending,
+            message: `referral ${referralId} expired at ${expiresAt}, before this signup (${signup.occurredAt})`,
+            nonRetryable: true,
+          });
+        }
       },
     },
   );
@@ -191,6 +264,15 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     ApplicationFailure.create({ type: r.type, message: r.message, nonRetryable: true });
 
   setHandler(orderSignal, (order) => {
+    if (reportedAfterWindowClosed(order)) {
+      lateOrders.push(order);
+      return;
+    }
+    const inGrace = deadlineInGrace();
+    if (inGrace !== null && Date.parse(order.occurredAt) > inGrace) {
+      heldBackOrders.push(order);
+      return;
+    }
     if (applyOrderEvent(orders, order)) ordersVersion += 1;
   });
 
@@ -222,7 +304,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     state.seq += 1;
     const entry: TimelineEntry = { seq: state.seq, at: now(), kind, status: state.status, detail };
     state.recentTimeline = [...state.recentTimeline, entry].slice(-RECENT_TIMELINE_SIZE);
-    const { recentTimeline: _recent, countedOrders: _counted, ...referral } = snapshot();
+    const { recentTimeline: _recent, countedOrders: _counted, graceEndsAt: _graceEndsAt, ...referral } = snapshot();
     await projectReferral({ referral, claim: input.claim, entry });
     projectedSeq = entry.seq;
     projectedProgress = progressKey(referral.progress);
@@ -259,7 +341,33 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   /** Waits until `wake` holds, a cancel arrives, history grows long, or the deadline passes (returns false). */
   const waitFor = (wake: () => boolean, deadline: string | null): Promise<boolean> =>
-    condition(() => wake() || cancelRequest !== null || historyIsLong(), msUntil(deadline));
+    condition(() => wake() || cancelRequest !== null || lateOrders.length > 0 || historyIsLong(), msUntil(decidesAt(deadline)));
+
+  /** Late order events reach the timeline (and the projection), each as a `late_fact` that changes nothing else. */
+  async function recordLateFacts(): Promise<void> {
+    while (lateOrders.length > 0) {
+      const order = lateOrders.shift()!;
+      await record('late_fact', {
+        fact: 'order',
+        eventId: order.eventId,
+        orderId: order.orderId,
+        orderStatus: order.status,
+        occurredAt: order.occurredAt,
+        reason: 'reported after the qualification window and its grace had ended',
+      });
+    }
+  }
+
+  /** Order events held back during a grace apply once their deadline is decided. */
+  function applyHeldBackOrders(): void {
+    const inGrace = deadlineInGrace();
+    const waiting = heldBackOrders;
+    heldBackOrders = [];
+    for (const order of waiting) {
+      if (inGrace !== null && Date.parse(order.occurredAt) > inGrace) heldBackOrders.push(order);
+      else if (applyOrderEvent(orders, order)) ordersVersion += 1;
+    }
+  }
 
   async function cancelIfRequested(): Promise<boolean> {
     if (!cancelRequest) return false;
@@ -276,7 +384,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     await condition(() => allHandlersFinished() || factWaiting());
     if (!allHandlersFinished()) return;
     log.info('continuing as new to keep the history bounded', { historyLength: workflowInfo().historyLength });
-    const next: CarriedReferral = { ...state, orders: [...orders.values()], projectedProgress };
+    const next: CarriedReferral = { ...state, orders: [...orders.values()], projectedProgress, heldBackOrders, lateOrders };
     const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
       typedSearchAttributes: workflowInfo().typedSearchAttributes,
     });
@@ -362,7 +470,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     state.qualifiedAt = null;
     state.deadlines.holdUntil = null;
     const detail = { countedOrders: q.countedOrders, countedSpend: q.countedSpend };
-    if (Date.now() <= Date.parse(state.deadlines.qualifyBy!)) {
+    // Back to registered while the window (or its grace) is open: orders dated inside it may still count.
+    if (Date.now() <= Date.parse(decidesAt(state.deadlines.qualifyBy)!)) {
       await moveTo('registered', 'qualification_lost', detail);
     } else {
       await moveTo('expired', 'qualification_lost_after_window', detail);
@@ -387,6 +496,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   }
 
   while (!isTerminal(state.status)) {
+    applyHeldBackOrders();
+    await recordLateFacts();
     await continueAsNewIfLong();
     if (state.status === 'pending') await awaitRegistration();
     else if (state.status === 'registered') await awaitQualification();
@@ -394,5 +505,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   }
 
   await condition(allHandlersFinished);
+  // a late fact reported in the same moment as the final decision
+  await recordLateFacts();
   return snapshot();
 }

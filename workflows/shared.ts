@@ -144,6 +144,11 @@ export interface ReferralSnapshot {
   endedAt: string | null;
   endReason: string | null;
   deadlines: ReferralDeadlines;
+  /**
+   * When the current stage's deadline is decided: the deadline plus the programme's late-event grace, during which
+   * facts dated up to the deadline still count. Null once the referral has ended; absent from older snapshots.
+   */
+  graceEndsAt?: string | null | undefined;
   terms: ReferralTerms;
   progress: { countedOrders: number; countedSpend: number; minOrders: number; minSpend: number };
   countedOrders: CountedOrder[];
@@ -174,6 +179,10 @@ export interface CarriedReferral {
   recentTimeline: TimelineEntry[];
   /** counted orders/spend as last projected (absent in runs carried over before it was added) */
   projectedProgress?: string | undefined;
+  /** order events dated after a deadline whose grace was running, waiting for its decision */
+  heldBackOrders?: OrderFacts[] | undefined;
+  /** order events reported after the window's grace, not yet on the timeline */
+  lateOrders?: OrderFacts[] | undefined;
 }
 
 /** Stable failure types the API maps to problem+json codes. */

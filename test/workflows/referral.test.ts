@@ -1,107 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import { cancelUpdate, orderSignal, registerUpdate, stateQuery } from '../../workflows/messages';
-import { referralWorkflow } from '../../workflows/referral';
-import { referralWorkflowId, type OrderFacts, type ReferralSnapshot, type ReferralInput, type ReferralTerms } from '../../workflows/shared';
-import { fakeActivities } from '../support/fake-activities';
-import { ensureSearchAttributes } from '../../runtime/search-attributes';
-import { testServerExecutable, WORKFLOWS_PATH } from '../support/temporal-binaries';
+import type { OrderFacts } from '../../workflows/shared';
+import { useReferralTestEnvironment, waitForState, waitForStatus } from '../support/referral-scenario';
 
-const DEFAULT_TERMS: ReferralTerms = {
-  referralExpiry: '90 days',
-  qualificationWindow: '30 days',
-  minOrders: 1,
-  minSpend: 50_000,
-  rewardHold: '7 days',
-};
-
-let env: TestWorkflowEnvironment;
-let workflowBundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  const executable = testServerExecutable();
-  env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
-  await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
-  workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-const quietLogger = {
-  log: () => {},
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: (message: string, meta?: unknown) => console.error(message, meta),
-};
-
-async function nowIso(): Promise<string> {
-  return new Date(await env.currentTimeMs()).toISOString();
-}
-
-async function scenario(
-  options: { terms?: Partial<ReferralTerms>; origin?: ReferralInput['origin']; historyEventLimit?: number; fakes?: Parameters<typeof fakeActivities>[0] },
-  body: (ctx: {
-    handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof referralWorkflow>>>;
-    fakes: ReturnType<typeof fakeActivities>;
-    input: ReferralInput;
-  }) => Promise<void>,
-): Promise<void> {
-  const fakes = fakeActivities(options.fakes);
-  const taskQueue = `referrals-test-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle,
-    activities: fakes.activities,
-  });
-  const referralId = randomUUID();
-  const input: ReferralInput = {
-    referralId,
-    program: { id: 'program-1', version: 1, currency: 'INR', terms: { ...DEFAULT_TERMS, ...options.terms } },
-    code: 'ANNA2026',
-    referrerId: 'anna',
-    createdAt: await nowIso(),
-    origin: options.origin ?? 'claim',
-    historyEventLimit: options.historyEventLimit,
-  };
-  await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(referralWorkflow, {
-      taskQueue,
-      workflowId: referralWorkflowId(referralId),
-      args: [input],
-    });
-    try {
-      await body({ handle, fakes, input });
-    } finally {
-      // A referral left running would fire its timers with no worker polling, and an activity cut off by a terminate
-      // holds the test server's time-skipping lock until it times out: let activities finish, then terminate.
-      for (let i = 0; i < 100 && fakes.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-      await handle.terminate('scenario finished').catch(() => undefined);
-    }
-  });
-}
-
-async function signup(eventId: string = randomUUID(), refereeId = "ben") {
-  return { eventId, refereeId, email: 'ben@example.com', occurredAt: await nowIso() };
-}
-
-async function order(orderId: string, status: OrderFacts['status'], amount = 60_000): Promise<OrderFacts> {
-  return { eventId: randomUUID(), orderId, status, amount, currency: 'INR', occurredAt: await nowIso() };
-}
+const referrals = useReferralTestEnvironment();
+const { scenario, signup, order } = referrals;
 
 describe('referral workflow', () => {
   it('given a pending referral, when 89 days pass it is still pending, and after 91 days it is expired', async () => {
     await scenario({}, async ({ handle, fakes }) => {
-      await env.sleep('89 days');
+      await referrals.env.sleep('89 days');
       expect((await handle.query(stateQuery)).status).toBe('pending');
-      await env.sleep('2 days');
+      await referrals.env.sleep('2 days');
       const final = await handle.result();
       expect(final.status).toBe('expired');
       expect(final.endReason).toBe('referral_expired');
@@ -115,12 +27,12 @@ describe('referral workflow', () => {
       expect(registered.status).toBe('registered');
       expect(registered.refereeId).toBe('ben');
 
-      await env.sleep('29 days');
+      await referrals.env.sleep('29 days');
       await handle.signal(orderSignal, await order('o-1', 'completed'));
       await waitForStatus(handle, 'qualified');
-      await env.sleep('6 days');
+      await referrals.env.sleep('6 days');
       expect((await handle.query(stateQuery)).status).toBe('qualified');
-      await env.sleep('2 days');
+      await referrals.env.sleep('2 days');
       const final = await handle.result();
       expect(final.status).toBe('completed');
       expect(final.progress).toMatchObject({ countedOrders: 1, countedSpend: 60_000 });
@@ -132,7 +44,7 @@ describe('referral workflow', () => {
     await scenario({}, async ({ handle }) => {
       await handle.executeUpdate(registerUpdate, { args: [await signup()] });
       await handle.signal(orderSignal, await order('small', 'completed', 49_999));
-      await env.sleep('31 days');
+      await referrals.env.sleep('31 days');
       const final = await handle.result();
       expect(final.status).toBe('expired');
       expect(final.endReason).toBe('qualification_window_closed');
@@ -143,17 +55,17 @@ describe('referral workflow', () => {
   it('given a qualified referral, when its qualifying order is refunded during the hold, then it is registered again and can requalify', async () => {
     await scenario({}, async ({ handle, fakes }) => {
       await handle.executeUpdate(registerUpdate, { args: [await signup()] });
-      await env.sleep('1 day');
+      await referrals.env.sleep('1 day');
       await handle.signal(orderSignal, await order('o-1', 'completed'));
       await waitForStatus(handle, 'qualified');
-      await env.sleep('3 days');
+      await referrals.env.sleep('3 days');
       await handle.signal(orderSignal, await order('o-1', 'refunded'));
       await waitForStatus(handle, 'registered');
       expect(fakes.kinds()).toContain('qualification_lost');
 
       await handle.signal(orderSignal, await order('o-2', 'completed'));
       await waitForStatus(handle, 'qualified');
-      await env.sleep('8 days');
+      await referrals.env.sleep('8 days');
       expect((await handle.result()).status).toBe('completed');
     });
   });
@@ -161,10 +73,10 @@ describe('referral workflow', () => {
   it('given a referral qualified late in its window, when the order is refunded after the window closed, then it is expired', async () => {
     await scenario({}, async ({ handle }) => {
       await handle.executeUpdate(registerUpdate, { args: [await signup()] });
-      await env.sleep('29 days');
+      await referrals.env.sleep('29 days');
       await handle.signal(orderSignal, await order('o-1', 'completed'));
       await waitForStatus(handle, 'qualified');
-      await env.sleep('3 days');
+      await referrals.env.sleep('3 days');
       await handle.signal(orderSignal, await order('o-1', 'refunded'));
       const final = await handle.result();
       expect(final.status).toBe('expired');
@@ -208,7 +120,7 @@ describe('referral workflow', () => {
   });
 
   it('given orders reported before the signup, when the referral registers, then those inside the window count', async () => {
-    const start = new Date(await env.currentTimeMs());
+    const start = new Date(await referrals.env.currentTimeMs());
     const later = (ms: number) => new Date(start.getTime() + ms).toISOString();
     const earlyOrders: OrderFacts[] = [
       // before registration: outside the window
@@ -339,23 +251,9 @@ describe('referral workflow', () => {
       for (let i = 0; i < 40; i++) await handle.signal(orderSignal, await order(`o-${i}`, 'completed', 10_000));
       const state = await waitForState(handle, (s) => s.progress.countedOrders === 40);
       expect(state.progress).toMatchObject({ countedOrders: 40, countedSpend: 400_000 });
-      expect((await env.client.workflow.getHandle(handle.workflowId).describe()).runId).not.toBe(firstRunId);
+      expect((await referrals.env.client.workflow.getHandle(handle.workflowId).describe()).runId).not.toBe(firstRunId);
       expect(state.status).toBe('registered');
     });
   });
+
 });
-
-type ReferralHandle = { query: (query: typeof stateQuery) => Promise<ReferralSnapshot> };
-
-async function waitForState(handle: ReferralHandle, done: (state: ReferralSnapshot) => boolean) {
-  let state = await handle.query(stateQuery);
-  for (let attempt = 0; attempt < 100 && !done(state); attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    state = await handle.query(stateQuery);
-  }
-  if (!done(state)) throw new Error(`referral never reached the expected state: ${JSON.stringify(state)}`);
-  return state;
-}
-
-const waitForStatus = (handle: ReferralHandle, status: ReferralSnapshot['status']) =>
-  waitForState(handle, (state) => state.status === status);

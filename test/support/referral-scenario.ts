@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { afterAll, beforeAll } from 'vitest';
+import { ensureSearchAttributes } from '../../runtime/search-attributes';
+import { stateQuery } from '../../workflows/messages';
+import { referralWorkflow } from '../../workflows/referral';
+import { referralWorkflowId, type OrderFacts, type ReferralInput, type ReferralSnapshot, type ReferralTerms } from '../../workflows/shared';
+import { fakeActivities } from './fake-activities';
+import { testServerExecutable, WORKFLOWS_PATH } from './temporal-binaries';
+
+/**
+ * The referral workflow on a time-skipping test server, one per test file (the server's time is shared by every test
+ * in it), with a fresh worker, a unique id and typed fake activities per scenario.
+ */
+
+export const TEST_TERMS: ReferralTerms = {
+  referralExpiry: '90 days',
+  qualificationWindow: '30 days',
+  minOrders: 1,
+  minSpend: 50_000,
+  rewardHold: '7 days',
+};
+
+export const quietLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (message: string, meta?: unknown) => console.error(message, meta),
+};
+
+export type ScenarioOptions = {
+  terms?: Partial<ReferralTerms>;
+  origin?: ReferralInput['origin'];
+  historyEventLimit?: number;
+  fakes?: Parameters<typeof fakeActivities>[0];
+};
+
+/** Registers the file's beforeAll/afterAll and returns helpers bound to its environment. */
+export function useReferralTestEnvironment() {
+  let env: TestWorkflowEnvironment;
+  let workflowBundle: WorkflowBundleWithSourceMap;
+
+  beforeAll(async () => {
+    env = await startTimeSkippingServer();
+    await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
+    workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  }, 120_000);
+
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  async function nowIso(): Promise<string> {
+    return new Date(await env.currentTimeMs()).toISOString();
+  }
+
+  async function scenario(
+    options: ScenarioOptions,
+    body: (ctx: {
+      handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof referralWorkflow>>>;
+      fakes: ReturnType<typeof fakeActivities>;
+      input: ReferralInput;
+    }) => Promise<void>,
+  ): Promise<void> {
+    const fakes = fakeActivities(options.fakes);
+    const taskQueue = `referrals-test-${randomUUID()}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle,
+      activities: fakes.activities,
+    });
+    const referralId = randomUUID();
+    const input: ReferralInput = {
+      referralId,
+      program: { id: 'program-1', version: 1, currency: 'INR', terms: { ...TEST_TERMS, ...options.terms } },
+      code: 'ANNA2026',
+      referrerId: 'anna',
+      createdAt: await nowIso(),
+      origin: options.origin ?? 'claim',
+      historyEventLimit: options.historyEventLimit,
+    };
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(referralWorkflow, {
+        taskQueue,
+        workflowId: referralWorkflowId(referralId),
+        args: [input],
+      });
+      try {
+        await body({ handle, fakes, input });
+      } finally {
+        // A referral left running would fire its timers with no worker polling, and an activity cut off by a terminate
+        // holds the test server's time-skipping lock until it times out: let activities finish, then terminate.
+        for (let i = 0; i < 100 && fakes.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        await handle.terminate('scenario finished').catch(() => undefined);
+      }
+    });
+  }
+
+  async function signup(eventId: string = randomUUID(), refereeId = 'ben') {
+    return { eventId, refereeId, email: 'ben@example.com', occurredAt: await nowIso() };
+  }
+
+  async function order(orderId: string, status: OrderFacts['status'], amount = 60_000): Promise<OrderFacts> {
+    return { eventId: randomUUID(), orderId, status, amount, currency: 'INR', occurredAt: await nowIso() };
+  }
+
+  return {
+    /** the environment, once beforeAll has run */
+    get env() {
+      return env;
+    },
+    nowIso,
+    scenario,
+    signup,
+    order,
+  };
+}
+
+/**
+ * The SDK gives a new test server 5 s to answer; two JVMs starting at once on a busy 2-core machine can take longer.
+ * A slow start is not a failure of the code under test: try again.
+ */
+async function startTimeSkippingServer(attempts = 3): Promise<TestWorkflowEnvironment> {
+  const executable = testServerExecutable();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
+    } catch (error) {
+      if (attempt >= attempts || !/did not start within/.test(String(error))) throw error;
+    }
+  }
+}
+
+type ReferralHandle = { query: (query: typeof stateQuery) => Promise<ReferralSnapshot> };
+
+export async function waitForState(handle: ReferralHandle, done: (state: ReferralSnapshot) => boolean) {
+  let state = await handle.query(stateQuery);
+  for (let attempt = 0; attempt < 100 && !done(state); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    state = await handle.query(stateQuery);
+  }
+  if (!done(state)) throw new Error(`referral never reached the expected state: ${JSON.stringify(state)}`);
+  return state;
+}
+
+export const waitForStatus = (handle: ReferralHandle, status: ReferralSnapshot['status']) =>
+  waitForState(handle, (state) => state.status === status);
