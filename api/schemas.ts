@@ -15,10 +15,13 @@ import { PROBLEM_CODES } from './problems';
 export const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
 
 /** No string may carry U+0000: PostgreSQL stores it in neither text nor jsonb. */
+// oxlint-disable-next-line no-control-regex -- U+0000 is exactly the character this pattern is about.
 export const NO_NUL_PATTERN = /^[^\u0000]*$/;
 
 /** Half a UTF-16 surrogate pair (`"\ud800"` in JSON): not a character at all, and jsonb refuses it. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+const SURROGATE_PAIRS = /[\ud800-\udbff][\udc00-\udfff]/g;
 
 /** Why PostgreSQL could not store this string, or undefined when it can. */
 export const unstorableText = (value: string): string | undefined =>
@@ -32,7 +35,8 @@ export const Text = (min: number, max: number) =>
     .refine((value) => !LONE_SURROGATE.test(value), { message: 'must not contain a lone UTF-16 surrogate' })
     .refine(
       (value) => {
-        const length = [...value].length;
+        // A surrogate pair is one character.
+        const length = value.length - (value.match(SURROGATE_PAIRS)?.length ?? 0);
         return length >= min && length <= max;
       },
       { message: `must be ${min} to ${max} characters long` },
@@ -108,7 +112,7 @@ export const InstantOut = z.string().openapi({ format: 'date-time', example: '20
  * The e-mail rule zod applies, published as the pattern (an `email` format would promise every RFC 5322 address,
  * and generators would send ones this rule refuses).
  */
-const EMAIL_PATTERN = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$/;
+const EMAIL_PATTERN = /^(?:[A-Za-z0-9_'+-]+\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}$/;
 export const Email = z
   .string()
   .max(320)

@@ -11,11 +11,25 @@ npx oxlint --type-aware --deny-warnings
 mkdir -p .data && rm -f .data/test-results.json
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=.data/test-results.json "$@" || status=$?
+# The fuzz pass (scripts/fuzz.ts): schemathesis, every check, over the published OpenAPI document against a real stack,
+# as the commerce key, the admin key and no key; a short fixed-seed run. Only for the whole suite (`npm test` with no
+# file filter); FUZZ=0 skips it. Its verdicts are counted in the closing line below.
+rm -f .data/fuzz/summary.json
+if [ $# -eq 0 ] && [ "${FUZZ:-1}" != 0 ]; then
+  echo "[test] fuzz" >&2
+  if ! { bash scripts/install-fuzz-tools.sh && node --import tsx scripts/fuzz.ts --examples 5; }; then
+    status=1
+    # It stopped before it could count its runs (no python3, no stack): one failure, not silence.
+    [ -f .data/fuzz/summary.json ] || { mkdir -p .data/fuzz && echo '{"passed":0,"failed":1}' > .data/fuzz/summary.json; }
+  fi
+fi
 # One plain closing line, whatever the reporter printed above it; and the verdict from the results themselves, so
 # nothing that touches the process's exit code on the way out can turn a failure green.
 node -e '
-  const r = JSON.parse(require("fs").readFileSync(".data/test-results.json", "utf8"));
-  console.log(`Tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-  process.exit(r.success && r.numFailedTests === 0 && r.numTotalTests > 0 ? 0 : 1);
+  const fs = require("fs");
+  const r = JSON.parse(fs.readFileSync(".data/test-results.json", "utf8"));
+  const fuzz = fs.existsSync(".data/fuzz/summary.json") ? JSON.parse(fs.readFileSync(".data/fuzz/summary.json", "utf8")) : { passed: 0, failed: 0 };
+  console.log(`Tests: ${r.numPassedTests + fuzz.passed} passed, ${r.numFailedTests + fuzz.failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  process.exit(r.success && r.numFailedTests === 0 && r.numTotalTests > 0 && fuzz.failed === 0 ? 0 : 1);
 ' || status=1
 exit "$status"
