@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { readCustomerForAdmin } from '../intake/customer-admin';
 import { adjust } from '../intake/points';
 import { createRouter } from './hono';
+import { parsePointValidity } from '../workflows/point-validity';
 import { Lot, MAX_POINTS } from './points';
 import { ReferralView } from './referral-view';
 import { Id, InstantOut, jsonBody, problems, Text } from './schemas';
@@ -19,6 +20,10 @@ const AdjustmentBody = z
       .refine((points) => points !== 0, { message: 'must not be zero' })
       .openapi({ example: 250, description: 'a credit (positive: a new lot) or a debit (negative: taken from the soonest-expiring lots)', not: { const: 0 } }),
     reason: Text(1, 500),
+    validity: Text(1, 40)
+      .refine((value) => parsePointValidity(value) !== undefined, { message: 'not a validity such as "6 months" or "30 days"' })
+      .optional()
+      .openapi({ example: '6 months', description: 'how long a credit stays valid: calendar months (counted in UTC) or a duration; 6 months by default' }),
   })
   .strict()
   .openapi('PointAdjustmentRequest');
@@ -84,12 +89,12 @@ export const adminCustomerRoutes = createRouter()
       tags: ['Admin'],
       summary: "Correct a customer's points (audited with the key name as actor)",
       description:
-        'A credit is a new lot valid for 6 calendar months; a debit takes from the soonest-expiring lots and is 422 insufficient_points beyond them. Idempotent by adjustmentId (the same body again answers 200 with duplicate: true; other points are 409 idempotency_conflict).',
+        'A credit is a new lot valid for `validity` (6 calendar months by default), whose expiry is its own durable timer; a debit takes from the soonest-expiring lots and is 422 insufficient_points beyond them. Idempotent by adjustmentId (the same body again answers 200 with duplicate: true; other points are 409 idempotency_conflict).',
       request: { params: CustomerParams, body: jsonBody(AdjustmentBody) },
       responses: {
         201: { description: 'booked', content: { 'application/json': { schema: Adjustment } } },
         200: { description: 'a repeat of an adjustment already booked', content: { 'application/json': { schema: Adjustment } } },
-        ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500),
+        ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500, 503),
       },
     }),
     async (c) => {

@@ -16,6 +16,9 @@ export interface Taken {
   points: number;
 }
 
+/** An idempotency key from its parts; each part is encoded, so ids holding the separator cannot collide. */
+export const keyOf = (...parts: string[]): string => parts.map(encodeURIComponent).join(':');
+
 const lockCustomer = (trx: Trx, customerId: string) =>
   trx.selectFrom('customers').select(['id', 'points_balance']).where('id', '=', customerId).forUpdate().executeTakeFirst();
 
@@ -188,7 +191,7 @@ export async function redeemPoints(
       points: request.points,
       now: request.now,
       kind: 'redeem',
-      keyPrefix: `redeem:${request.customerId}:${request.redemptionId}`,
+      keyPrefix: keyOf('redeem', request.customerId, request.redemptionId),
       redemptionId: request.redemptionId,
     });
     if (!taken) return { outcome: 'insufficient', balance: await balanceOf(trx, request.customerId) };
@@ -228,7 +231,7 @@ export async function reverseRedemption(
     if (redemption.reversed_at) return { outcome: 'reversed', balance: await balanceOf(trx, request.customerId), duplicate: true };
     for (const { lotId, points } of redemption.taken_from) {
       const lot = await trx.selectFrom('point_lots').selectAll().where('id', '=', lotId).forUpdate().executeTakeFirstOrThrow();
-      const key = `reverse:${request.customerId}:${request.redemptionId}:${lotId}`;
+      const key = keyOf('reverse', request.customerId, request.redemptionId, lotId);
       await trx.updateTable('point_lots').set({ remaining: lot.remaining + points }).where('id', '=', lotId).execute();
       await book(trx, { customerId: request.customerId, lotId, kind: 'reverse', points, key, at: request.now, redemptionId: request.redemptionId });
       if (lot.expired_at || lot.expires_at <= request.now) {
@@ -259,75 +262,67 @@ export async function reverseRedemption(
   });
 }
 
-export type AdjustmentOutcome =
-  | { outcome: 'adjusted'; points: number; balance: number; lot: PointLot | null; takenFrom: Taken[]; duplicate: boolean }
+export type DebitOutcome =
+  | { outcome: 'debited'; balance: number; takenFrom: Taken[]; duplicate: boolean }
   | { outcome: 'conflict' }
   | { outcome: 'insufficient'; balance: number }
   | { outcome: 'unknown_customer' };
 
-/**
- * An admin's correction, once per (customer, adjustmentId): a credit is a lot with its own expiry, a debit takes from
- * the soonest-expiring lots like a redemption and is refused when they hold too little.
- */
-export async function adjustPoints(
+/** What an adjustment under this id is booked with: its credit key names its lot, or prefixes its debit entries. */
+export const adjustmentKey = (customerId: string, adjustmentId: string): string => keyOf('adjustment', customerId, adjustmentId);
+
+/** What was booked under an adjustment id before: the lot a credit made, or the points a debit took. */
+export async function findAdjustment(
   db: DB,
-  request: { customerId: string; adjustmentId: string; points: number; reason: string; actor: string; now: Date; expiresAt: Date },
-): Promise<AdjustmentOutcome> {
-  const creditKey = `adjustment:${request.customerId}:${request.adjustmentId}`;
-  if (request.points > 0) {
-    const customer = await db.selectFrom('customers').select('id').where('id', '=', request.customerId).executeTakeFirst();
-    if (!customer) return { outcome: 'unknown_customer' };
-    if (await debitBooked(db, creditKey)) return { outcome: 'conflict' };
-    const { lot, created } = await creditLot(db, {
-      customerId: request.customerId,
-      points: request.points,
-      creditedAt: request.now,
-      expiresAt: request.expiresAt,
-      source: { kind: 'adjustment' },
-      actor: request.actor,
-      reason: request.reason,
-      creditKey,
-    });
-    if (lot.points !== request.points || lot.customer_id !== request.customerId) return { outcome: 'conflict' };
-    const balance = Number((await db.selectFrom('customers').select('points_balance').where('id', '=', request.customerId).executeTakeFirstOrThrow()).points_balance);
-    return { outcome: 'adjusted', points: request.points, balance, lot, takenFrom: [], duplicate: !created };
-  }
-  return db.transaction().execute(async (trx): Promise<AdjustmentOutcome> => {
+  customerId: string,
+  adjustmentId: string,
+): Promise<{ kind: 'credit'; lot: PointLot } | { kind: 'debit'; points: number; takenFrom: Taken[] } | undefined> {
+  const key = adjustmentKey(customerId, adjustmentId);
+  const lot = await db.selectFrom('point_lots').selectAll().where('credit_key', '=', key).executeTakeFirst();
+  if (lot) return { kind: 'credit', lot };
+  const entries = await db.selectFrom('ledger_entries').select(['lot_id', 'points']).where('entry_key', 'like', `${escapeLike(key)}:%`).orderBy('id').execute();
+  if (entries.length === 0) return undefined;
+  return { kind: 'debit', points: entries.reduce((sum, e) => sum + e.points, 0), takenFrom: entries.map((e) => ({ lotId: e.lot_id!, points: -e.points })) };
+}
+
+/**
+ * An admin's debit, once per (customer, adjustmentId): it takes from the soonest-expiring lots like a redemption and
+ * is refused when they hold too little. (A credit is a lot: its workflow books it.)
+ */
+export async function debitPoints(
+  db: DB,
+  request: { customerId: string; adjustmentId: string; points: number; reason: string; actor: string; now: Date },
+): Promise<DebitOutcome> {
+  const key = adjustmentKey(request.customerId, request.adjustmentId);
+  return db.transaction().execute(async (trx): Promise<DebitOutcome> => {
     if (!(await lockCustomer(trx, request.customerId))) return { outcome: 'unknown_customer' };
-    if (await trx.selectFrom('point_lots').select('id').where('credit_key', '=', creditKey).executeTakeFirst()) return { outcome: 'conflict' };
-    const earlier = await trx
-      .selectFrom('ledger_entries')
-      .select(['lot_id', 'points'])
-      .where('entry_key', 'like', `${escapeLike(creditKey)}:%`)
-      .execute();
-    if (earlier.length > 0) {
-      const booked = earlier.reduce((sum, e) => sum + e.points, 0);
-      if (booked !== request.points) return { outcome: 'conflict' };
-      return {
-        outcome: 'adjusted',
-        points: request.points,
-        balance: await balanceOf(trx, request.customerId),
-        lot: null,
-        takenFrom: earlier.map((e) => ({ lotId: e.lot_id!, points: -e.points })),
-        duplicate: true,
-      };
+    const earlier = await findAdjustment(trx, request.customerId, request.adjustmentId);
+    if (earlier) {
+      if (earlier.kind === 'credit' || earlier.points !== request.points) return { outcome: 'conflict' };
+      return { outcome: 'debited', balance: await balanceOf(trx, request.customerId), takenFrom: earlier.takenFrom, duplicate: true };
     }
     const taken = await takeFromLots(trx, {
       customerId: request.customerId,
       points: -request.points,
       now: request.now,
       kind: 'adjust',
-      keyPrefix: creditKey,
+      keyPrefix: key,
       actor: request.actor,
       reason: request.reason,
     });
     if (!taken) return { outcome: 'insufficient', balance: await balanceOf(trx, request.customerId) };
-    return { outcome: 'adjusted', points: request.points, balance: await balanceOf(trx, request.customerId), lot: null, takenFrom: taken, duplicate: false };
+    return { outcome: 'debited', balance: await balanceOf(trx, request.customerId), takenFrom: taken, duplicate: false };
   });
 }
 
-const debitBooked = async (db: DB, creditKey: string): Promise<boolean> =>
-  (await db.selectFrom('ledger_entries').select('id').where('entry_key', 'like', `${escapeLike(creditKey)}:%`).executeTakeFirst()) !== undefined;
+export const findLotByCreditKey = (db: DB, creditKey: string): Promise<PointLot | undefined> =>
+  db.selectFrom('point_lots').selectAll().where('credit_key', '=', creditKey).executeTakeFirst();
+
+/** A customer's balance now; undefined for a customer never seen. */
+export async function findBalance(db: DB, customerId: string): Promise<number | undefined> {
+  const row = await db.selectFrom('customers').select('points_balance').where('id', '=', customerId).executeTakeFirst();
+  return row ? Number(row.points_balance) : undefined;
+}
 
 const escapeLike = (value: string): string => value.replace(/[\\%_]/g, (c) => `\\${c}`);
 

@@ -1,8 +1,23 @@
-import { adjustPoints, findCustomerPoints, redeemPoints, reverseRedemption, type Taken } from '../db/ledger';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import {
+  adjustmentKey,
+  debitPoints,
+  findAdjustment,
+  findBalance,
+  findCustomerPoints,
+  findLotByCreditKey,
+  redeemPoints,
+  reverseRedemption,
+  type Taken,
+} from '../db/ledger';
 import type { PointLot } from '../db/schema';
+import { creditLotUpdate } from '../workflows/lot-messages';
+import { pointLotWorkflowId, type CreditedLot, type LotCreditRequest } from '../workflows/lot-shared';
 import { DEFAULT_POINT_VALIDITY, DEFAULT_TIME_ZONE, lotExpiresAt } from '../workflows/point-validity';
 import type { IntakeDependencies } from './deps';
 import { IntakeError } from './errors';
+import { uuidFromKey } from './ids';
+import { callWorkflow } from './workflow-failures';
 
 /** A lot as the commerce backend sees it. */
 export interface LotView {
@@ -120,32 +135,73 @@ export interface AdjustmentResult {
 }
 
 /**
- * An admin's correction as `actor`: a credit is a lot valid for the default point validity (6 calendar months, UTC);
- * a debit takes from the soonest-expiring lots. Idempotent by adjustmentId.
+ * An admin's correction as `actor`, idempotent by adjustmentId. A credit is a lot valid for `validity` (6 calendar
+ * months, UTC, unless said), credited by the lot's own workflow, which then holds its expiry timer: one call starts it
+ * and books the credit (update-with-start), so there is never a lot without its timer. A debit takes from the
+ * soonest-expiring lots.
  */
 export async function adjust(
   deps: IntakeDependencies,
-  request: { customerId: string; adjustmentId: string; points: number; reason: string; actor: string },
+  request: { customerId: string; adjustmentId: string; points: number; reason: string; actor: string; validity?: string | undefined },
 ): Promise<AdjustmentResult> {
-  const now = deps.clock();
-  const expiresAt = new Date(lotExpiresAt(now.toISOString(), DEFAULT_POINT_VALIDITY, DEFAULT_TIME_ZONE));
-  const outcome = await adjustPoints(deps.db, { ...request, now, expiresAt });
-  switch (outcome.outcome) {
-    case 'unknown_customer':
-      throw new IntakeError('not_found', `no customer ${request.customerId}`);
-    case 'conflict':
-      throw new IntakeError('idempotency_conflict', `adjustmentId ${request.adjustmentId} was already used for other points`);
-    case 'insufficient':
-      throw new IntakeError('insufficient_points', `the customer has ${outcome.balance} points; a debit of ${-request.points} is more`);
-    case 'adjusted':
-      deps.logger.info({ ...request, duplicate: outcome.duplicate }, 'points adjusted');
-      return {
-        adjustmentId: request.adjustmentId,
-        points: outcome.points,
-        balance: outcome.balance,
-        lot: outcome.lot ? lotView(outcome.lot) : null,
-        takenFrom: outcome.takenFrom,
-        duplicate: outcome.duplicate,
-      };
+  const earlier = await findAdjustment(deps.db, request.customerId, request.adjustmentId);
+  if (earlier) {
+    const bookedPoints = earlier.kind === 'credit' ? earlier.lot.points : earlier.points;
+    if (bookedPoints !== request.points) {
+      throw new IntakeError('idempotency_conflict', `adjustmentId ${request.adjustmentId} was already used for ${bookedPoints} points`);
+    }
   }
+  const now = deps.clock();
+  if (request.points < 0) {
+    const outcome = await debitPoints(deps.db, { ...request, now });
+    switch (outcome.outcome) {
+      case 'unknown_customer':
+        throw new IntakeError('not_found', `no customer ${request.customerId}`);
+      case 'conflict':
+        throw new IntakeError('idempotency_conflict', `adjustmentId ${request.adjustmentId} was already used for other points`);
+      case 'insufficient':
+        throw new IntakeError('insufficient_points', `the customer has ${outcome.balance} points to take from; a debit of ${-request.points} is more`);
+      case 'debited':
+        deps.logger.info({ ...request, duplicate: outcome.duplicate }, 'points adjusted');
+        return { adjustmentId: request.adjustmentId, points: request.points, balance: outcome.balance, lot: null, takenFrom: outcome.takenFrom, duplicate: outcome.duplicate };
+    }
+  }
+
+  if ((await findBalance(deps.db, request.customerId)) === undefined) throw new IntakeError('not_found', `no customer ${request.customerId}`);
+  const validity = request.validity ?? DEFAULT_POINT_VALIDITY;
+  const credit: LotCreditRequest = {
+    customerId: request.customerId,
+    points: request.points,
+    creditedAt: now.toISOString(),
+    expiresAt: lotExpiresAt(now.toISOString(), validity, DEFAULT_TIME_ZONE),
+    source: { kind: 'adjustment' },
+    actor: request.actor,
+    reason: request.reason,
+    creditKey: adjustmentKey(request.customerId, request.adjustmentId),
+  };
+  const lot = earlier?.kind === 'credit' ? earlier.lot : await creditThroughLotWorkflow(deps, credit);
+  const balance = (await findBalance(deps.db, request.customerId)) ?? 0;
+  deps.logger.info({ ...request, lotId: lot.id, duplicate: earlier !== undefined }, 'points adjusted');
+  return { adjustmentId: request.adjustmentId, points: request.points, balance, lot: lotView(lot), takenFrom: [], duplicate: earlier !== undefined };
+}
+
+/** Starts the lot's workflow and has it book the credit, in one call; answers the lot as booked. */
+async function creditThroughLotWorkflow(deps: IntakeDependencies, credit: LotCreditRequest): Promise<PointLot> {
+  const start = new WithStartWorkflowOperation('pointLotWorkflow', {
+    taskQueue: deps.taskQueue,
+    workflowId: pointLotWorkflowId(uuidFromKey('lot', credit.creditKey)),
+    args: [credit],
+    // A retry reaches the run its first attempt started.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  let credited: CreditedLot | undefined;
+  try {
+    credited = await callWorkflow(deps, () => deps.temporal.workflow.executeUpdateWithStart(creditLotUpdate, { startWorkflowOperation: start }));
+  } catch (error) {
+    // The lot's workflow has already run its course (its lot expired): the lot it booked is the answer.
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+  const lot = await findLotByCreditKey(deps.db, credit.creditKey);
+  if (!lot) throw new Error(`the lot for ${credit.creditKey}${credited ? ` (${credited.lotId})` : ''} cannot be read`);
+  return lot;
 }

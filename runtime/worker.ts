@@ -2,12 +2,13 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities';
+import { createLedgerActivities } from '../activities/ledger';
 import type { DB } from '../db/connection';
 import { TASK_QUEUE } from '../workflows/shared';
 
 export const WORKFLOWS_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts');
 
-/** The referral worker: the workflow bundle plus the activities over the given database. */
+/** The referral worker: the workflow bundle (referrals and point lots) plus the activities over the given database. */
 export async function createReferralWorker(options: {
   connection: NativeConnection;
   namespace: string;
@@ -20,6 +21,6 @@ export async function createReferralWorker(options: {
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ db: options.db }),
+    activities: { ...createActivities({ db: options.db }), ...createLedgerActivities({ db: options.db }) },
   });
 }

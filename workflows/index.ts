@@ -1,1 +1,2 @@
+export { pointLotWorkflow } from './lot';
 export { referralWorkflow } from './referral';

@@ -3,12 +3,15 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
 import type { DB } from '../../db/connection';
-import { checkLedger } from '../../db/ledger';
+import { adjustmentKey, checkLedger, creditLot } from '../../db/ledger';
 import { TASK_QUEUE } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
 import { API_KEYS, httpClient, KEYS } from '../support/http';
 
-/** The points routes over a real database; they never need Temporal, so the client fails the test if touched. */
+/**
+ * The points routes over a real database. Redemptions, reversals, debits and reads never need Temporal, so the client
+ * fails the test if touched; credits are booked by a lot's workflow (test/e2e/points.test.ts), seeded here directly.
+ */
 let db: DB;
 let drop: () => Promise<void>;
 let api: ReturnType<typeof httpClient>;
@@ -37,11 +40,19 @@ describe('points', () => {
   });
 
   it('given an admin credit, when the customer redeems part and reverses it, then balance, lots and expiry read right and repeats change nothing', async () => {
+    await creditLot(db, {
+      customerId: 'anna',
+      points: 2000,
+      creditedAt: now,
+      expiresAt: new Date('2027-05-26T00:00:00.000Z'),
+      source: { kind: 'adjustment' },
+      actor: 'ops',
+      reason: 'welcome back',
+      creditKey: adjustmentKey('anna', 'goodwill-1'),
+    });
+    // a repeat of the credit is answered from the ledger, without its workflow
     const credited = await adjust('anna', { adjustmentId: 'goodwill-1', points: 2000, reason: 'welcome back' });
-    expect(credited).toMatchObject({ status: 201, body: { points: 2000, balance: 2000, duplicate: false, lot: { points: 2000, remaining: 2000, source: { kind: 'adjustment' } } } });
-    // credited 25 November: valid through 25 May, expiring at the start of 26 May (UTC)
-    expect(credited.body.lot.expiresAt).toBe('2027-05-26T00:00:00.000Z');
-    expect(await adjust('anna', { adjustmentId: 'goodwill-1', points: 2000, reason: 'welcome back' })).toMatchObject({ status: 200, body: { duplicate: true, balance: 2000 } });
+    expect(credited).toMatchObject({ status: 200, body: { points: 2000, balance: 2000, duplicate: true, lot: { points: 2000, remaining: 2000, source: { kind: 'adjustment' } } } });
     expect(await adjust('anna', { adjustmentId: 'goodwill-1', points: 2001, reason: 'welcome back' })).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
 
     const redeemed = await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: 'order-1', points: 500 });
@@ -77,16 +88,22 @@ describe('points', () => {
     for (const points of [0, 2.5, -1e12, 1e12]) {
       expect(await adjust('anna', { adjustmentId: `bad-${points}`, points, reason: 'x' })).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
     }
+    for (const validity of ['0 months', '300000 years', 'soon']) {
+      expect(await adjust('anna', { adjustmentId: `bad-${validity}`, points: 5, reason: 'x', validity })).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
+    }
     expect(await adjust('anna', { adjustmentId: 'no-reason', points: 5 })).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
     expect(await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: 'bad\u0000id', points: 1 })).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
     expect(await ledgerSize()).toBe(before);
   });
 
-  it('given a debit beyond the balance or for a customer never seen, then it is refused with nothing written; a commerce key cannot adjust', async () => {
+  it('given a debit beyond the balance or for a customer never seen, then it is refused with nothing written; a commerce key cannot adjust; a debit within the balance is booked once', async () => {
     const before = await ledgerSize();
     expect(await adjust('anna', { adjustmentId: 'too-much', points: -1_000_000, reason: 'fraud' })).toMatchObject({ status: 422, body: { code: 'insufficient_points' } });
+    const debit = await adjust('anna', { adjustmentId: 'fraud-1', points: -300, reason: 'fraud' });
+    expect(debit).toMatchObject({ status: 201, body: { points: -300, balance: 1700, lot: null, takenFrom: [{ points: 300 }] } });
+    expect(await adjust('anna', { adjustmentId: 'fraud-1', points: -300, reason: 'fraud' })).toMatchObject({ status: 200, body: { duplicate: true, balance: 1700 } });
     expect(await adjust('ghost', { adjustmentId: 'g-1', points: 5, reason: 'x' })).toMatchObject({ status: 404, body: { code: 'not_found' } });
     expect(await adjust('anna', { adjustmentId: 'c-1', points: 5, reason: 'x' }, KEYS.commerce)).toMatchObject({ status: 403, body: { code: 'forbidden' } });
-    expect(await ledgerSize()).toBe(before);
+    expect(await ledgerSize()).toBe(before + 1);
   });
 });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DB } from '../../db/connection';
-import { adjustPoints, checkLedger, creditLot, expireLot, findCustomerPoints, findLedgerEntries, redeemPoints, reverseRedemption } from '../../db/ledger';
+import { adjustmentKey, checkLedger, creditLot, debitPoints, expireLot, findAdjustment, findCustomerPoints, findLedgerEntries, redeemPoints, reverseRedemption } from '../../db/ledger';
 import { createTestDatabase } from '../support/database';
 
 let db: DB;
@@ -108,17 +108,21 @@ describe('points ledger', () => {
     expect((await findCustomerPoints(db, 'fay'))?.lots.find((l) => l.id === lot.lot.id)?.remaining).toBe(100);
   });
 
-  it('given an adjustment, when it is repeated, then it is booked once; a debit takes from the soonest lots and is refused beyond the balance', async () => {
+  it('given an admin debit, when it is repeated, then it is booked once; it takes from the soonest lots and is refused beyond the balance', async () => {
     await credit('gus', 30, '2026-09-01T00:00:00Z', 'gus-1');
-    const request = { customerId: 'gus', reason: 'goodwill', actor: 'ops', now: at('2026-02-01T00:00:00Z'), expiresAt: at('2026-08-01T00:00:00Z') };
-    expect(await adjustPoints(db, { ...request, adjustmentId: 'a-1', points: 20 })).toMatchObject({ outcome: 'adjusted', balance: 50, duplicate: false });
-    expect(await adjustPoints(db, { ...request, adjustmentId: 'a-1', points: 20 })).toMatchObject({ outcome: 'adjusted', balance: 50, duplicate: true });
-    expect(await adjustPoints(db, { ...request, adjustmentId: 'a-1', points: 21 })).toEqual({ outcome: 'conflict' });
-    expect(await adjustPoints(db, { ...request, adjustmentId: 'a-2', points: -45 })).toMatchObject({ outcome: 'adjusted', balance: 5, duplicate: false });
-    expect(await adjustPoints(db, { ...request, adjustmentId: 'a-2', points: -45 })).toMatchObject({ outcome: 'adjusted', balance: 5, duplicate: true });
-    expect(await adjustPoints(db, { ...request, adjustmentId: 'a-2', points: 45 })).toEqual({ outcome: 'conflict' });
-    expect(await adjustPoints(db, { ...request, adjustmentId: 'a-3', points: -6 })).toEqual({ outcome: 'insufficient', balance: 5 });
-    expect(await adjustPoints(db, { ...request, customerId: 'nobody', adjustmentId: 'a-4', points: 5 })).toEqual({ outcome: 'unknown_customer' });
+    await credit('gus', 20, '2026-08-01T00:00:00Z', adjustmentKey('gus', 'a-1'));
+    const request = { customerId: 'gus', reason: 'fraud', actor: 'ops', now: at('2026-02-01T00:00:00Z') };
+    expect(await debitPoints(db, { ...request, adjustmentId: 'a-2', points: -45 })).toMatchObject({ outcome: 'debited', balance: 5, duplicate: false });
+    expect(await debitPoints(db, { ...request, adjustmentId: 'a-2', points: -45 })).toMatchObject({ outcome: 'debited', balance: 5, duplicate: true });
+    expect(await debitPoints(db, { ...request, adjustmentId: 'a-2', points: -44 })).toEqual({ outcome: 'conflict' });
+    // the id of a credit is taken too
+    expect(await debitPoints(db, { ...request, adjustmentId: 'a-1', points: -5 })).toEqual({ outcome: 'conflict' });
+    expect(await debitPoints(db, { ...request, adjustmentId: 'a-3', points: -6 })).toEqual({ outcome: 'insufficient', balance: 5 });
+    expect(await debitPoints(db, { ...request, customerId: 'nobody', adjustmentId: 'a-4', points: -5 })).toEqual({ outcome: 'unknown_customer' });
+    expect(await findAdjustment(db, 'gus', 'a-2')).toMatchObject({ kind: 'debit', points: -45 });
+    expect(await findAdjustment(db, 'gus', 'a-1')).toMatchObject({ kind: 'credit', lot: { points: 20 } });
+    // ids that hold the key's separator do not collide
+    expect(adjustmentKey('a:b', 'c')).not.toBe(adjustmentKey('a', 'b:c'));
   });
 
   it('given a credit retried with its key, then one lot and one entry exist', async () => {

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkLedger } from '../../db/ledger';
+import { KEYS } from '../support/http';
+import { eventually, startStack, type Stack } from '../support/stack';
+
+/** Points over HTTP with the lot's workflow on the dev server: a credit's expiry is its own durable timer. */
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack();
+  // a customer the engine knows: the code-issue call creates them
+  const programId = (await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Points', currency: 'INR' })).body.id;
+  await stack.http.post('/v1/customers/nina/referral-code', KEYS.commerce, { programId });
+}, 120_000);
+
+afterAll(async () => {
+  if (stack) expect(await checkLedger(stack.db)).toEqual([]);
+  await stack?.stop();
+});
+
+describe('points over HTTP', () => {
+  it('given an admin credit valid for seconds, when part is redeemed, then the rest expires on its timer with a ledger entry', async () => {
+    const credit = await stack.http.post('/v1/admin/customers/nina/points/adjustments', KEYS.admin, { adjustmentId: 'welcome', points: 100, reason: 'welcome', validity: '4s' });
+    expect(credit).toMatchObject({ status: 201, body: { points: 100, balance: 100, duplicate: false, lot: { points: 100, remaining: 100, expired: false } } });
+    expect(await stack.http.post('/v1/admin/customers/nina/points/adjustments', KEYS.admin, { adjustmentId: 'welcome', points: 100, reason: 'welcome', validity: '4s' })).toMatchObject({ status: 200, body: { duplicate: true, lot: { lotId: credit.body.lot.lotId } } });
+
+    const redeemed = await stack.http.post('/v1/customers/nina/points/redemptions', KEYS.commerce, { redemptionId: 'basket-1', points: 40 });
+    expect(redeemed).toMatchObject({ status: 201, body: { balance: 60, takenFrom: [{ lotId: credit.body.lot.lotId, points: 40 }] } });
+
+    const expired = await eventually(() => stack.http.get('/v1/customers/nina/points', KEYS.commerce), (r) => r.body.lots[0]?.expired === true);
+    expect(expired.body).toMatchObject({ balance: 0, expiringWithin30Days: 0, nextExpiry: null });
+    const admin = await stack.http.get('/v1/admin/customers/nina', KEYS.admin);
+    expect(admin.body.lots[0].entries.map((e: { kind: string; points: number }) => [e.kind, e.points])).toEqual([
+      ['adjust', 100],
+      ['redeem', -40],
+      ['expire', -60],
+    ]);
+
+    // reversing the redemption now: the points come back to an expired lot and expire at once
+    expect(await stack.http.post('/v1/customers/nina/points/redemptions/basket-1/reversal', KEYS.commerce)).toMatchObject({ status: 200, body: { balance: 0 } });
+    // the lot's workflow is done (visibility catches up eventually)
+    const lotRuns = async () => {
+      const names: string[] = [];
+      for await (const execution of stack.temporal.workflow.list({ query: 'WorkflowType = "pointLotWorkflow"' })) names.push(execution.status.name);
+      return names;
+    };
+    expect(await eventually(lotRuns, (names) => names.length === 1 && names[0] === 'COMPLETED')).toEqual(['COMPLETED']);
+  });
+});
