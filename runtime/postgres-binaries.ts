@@ -71,13 +71,16 @@ async function cachedCopy(native: string, label: string): Promise<PostgresBinari
   return binariesIn(target);
 }
 
-/** Paths, sizes and modes of every entry: cheap (no file is read), and changes with any reinstall or re-link. */
+/**
+ * Paths, modes and sizes (of files and links; a folder's size depends on its history, not its content) of every
+ * entry: cheap (no file is read), and changes with any reinstall or re-link.
+ */
 async function fingerprint(folder: string): Promise<string> {
   const hash = createHash('sha256');
   const entries = (await readdir(folder, { recursive: true })).sort();
   for (const entry of entries) {
     const info = await lstat(path.join(folder, entry));
-    hash.update(`${entry}\0${info.mode}\0${info.size}\n`);
+    hash.update(`${entry}\0${info.mode}\0${info.isDirectory() ? '' : info.size}\n`);
   }
   return hash.digest('hex').slice(0, 12);
 }
