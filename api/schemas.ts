@@ -27,7 +27,10 @@ const SURROGATE_PAIRS = /[\ud800-\udbff][\udc00-\udfff]/g;
 export const unstorableText = (value: string): string | undefined =>
   value.includes('\u0000') ? 'must not contain U+0000' : LONE_SURROGATE.test(value) ? 'must not contain a lone UTF-16 surrogate' : undefined;
 
-/** Free text of `min` to `max` characters (counted as code points, as JSON Schema counts them), without U+0000. */
+/**
+ * Free text of `min` to `max` characters (counted as code points, as JSON Schema counts them) that PostgreSQL can
+ * store: no U+0000 (published as the pattern) and no lone surrogate (which a UTF-8 client cannot send anyway).
+ */
 export const Text = (min: number, max: number) =>
   z
     .string()
