@@ -12,6 +12,7 @@ import { customerRoutes } from './customers';
 import { docsRoutes } from './docs';
 import type { AppDependencies } from './deps';
 import { eventRoutes } from './events';
+import { customerVoucherRoutes, voucherRoutes } from './vouchers';
 import { healthRoutes } from './health';
 import { createRouter } from './hono';
 import { Problem, problemFromIntake, problemResponse } from './problems';
@@ -61,6 +62,8 @@ export function createApp(deps: AppDependencies) {
   app.route('/v1/events', eventRoutes);
   app.route('/v1/customers', customerRoutes);
   app.route('/v1/customers', pointRoutes);
+  app.route('/v1/customers', customerVoucherRoutes);
+  app.route('/v1/vouchers', voucherRoutes);
   app.route('/v1/admin/customers', adminCustomerRoutes);
   app.route('/v1/admin/programs', programRoutes);
   app.route('/v1/admin/referrals', adminReferralRoutes);

@@ -20,6 +20,8 @@ export const PROBLEM_CODES = [
   'referral_closed',
   'idempotency_conflict',
   'insufficient_points',
+  'voucher_already_redeemed',
+  'voucher_not_active',
   'temporarily_unavailable',
   'internal_error',
 ] as const;
@@ -42,6 +44,8 @@ const TITLES: Record<ProblemCode, string> = {
   referral_closed: 'The referral has ended',
   idempotency_conflict: 'This id was already used with a different body',
   insufficient_points: 'The customer does not have that many points to spend',
+  voucher_already_redeemed: 'The voucher was already used for another checkout',
+  voucher_not_active: 'The voucher is void or expired',
   temporarily_unavailable: 'A dependency is unavailable; retry with the same event id',
   internal_error: 'Internal error',
 };
@@ -92,6 +96,8 @@ const INTAKE_STATUS: Record<IntakeErrorCode, ContentfulStatusCode> = {
   referral_closed: 409,
   idempotency_conflict: 409,
   insufficient_points: 422,
+  voucher_already_redeemed: 409,
+  voucher_not_active: 409,
   temporarily_unavailable: 503,
 };
 

@@ -399,5 +399,12 @@ export async function checkLedger(db: DB): Promise<LedgerOffence[]> {
   for (const row of doubled.rows) {
     offences.push({ rule: 'at most one reward of each kind per referral', subject: `referral ${row.referral_id}`, detail: `${row.n} ${row.source_kind} lots` });
   }
+  const vouchers = await sql<{ code: string; referral_id: string; status: string; referral_status: string }>`
+    select v.code, v.referral_id, v.status, r.status as referral_status
+      from vouchers v join referrals r on r.id = v.referral_id
+     where r.status in ('expired','cancelled','rejected') and v.status = 'active'`.execute(db);
+  for (const row of vouchers.rows) {
+    offences.push({ rule: 'the voucher of a failed referral is void or used', subject: `voucher ${row.code}`, detail: `active while referral ${row.referral_id} is ${row.referral_status}` });
+  }
   return offences;
 }

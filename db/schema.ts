@@ -159,6 +159,24 @@ export interface PointRedemptionTable {
   reversed_at: Timestamp | null;
 }
 
+export type VoucherStatus = 'active' | 'redeemed' | 'void';
+
+export interface VoucherTable {
+  code: string;
+  referral_id: string;
+  customer_id: string;
+  amount: BigIntColumn;
+  currency: string;
+  issued_at: Timestamp;
+  expires_at: Timestamp;
+  status: VoucherStatus;
+  redemption_key: string | null;
+  order_id: string | null;
+  redeemed_at: Timestamp | null;
+  voided_at: Timestamp | null;
+  void_reason: string | null;
+}
+
 export interface Database {
   programs: ProgramTable;
   program_versions: ProgramVersionTable;
@@ -171,6 +189,7 @@ export interface Database {
   point_lots: PointLotTable;
   ledger_entries: LedgerEntryTable;
   point_redemptions: PointRedemptionTable;
+  vouchers: VoucherTable;
 }
 
 export type Program = Selectable<ProgramTable>;
@@ -189,3 +208,4 @@ export type PointLot = Selectable<PointLotTable>;
 export type NewPointLot = Insertable<PointLotTable>;
 export type LedgerEntry = Selectable<LedgerEntryTable>;
 export type PointRedemption = Selectable<PointRedemptionTable>;
+export type Voucher = Selectable<VoucherTable>;

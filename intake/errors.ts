@@ -13,6 +13,8 @@ export const INTAKE_ERROR_CODES = [
   'referral_closed',
   'idempotency_conflict',
   'insufficient_points',
+  'voucher_already_redeemed',
+  'voucher_not_active',
   'temporarily_unavailable',
 ] as const;
 export type IntakeErrorCode = (typeof INTAKE_ERROR_CODES)[number];

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities';
 import { createLedgerActivities } from '../activities/ledger';
+import { createVoucherActivities } from '../activities/vouchers';
 import type { DB } from '../db/connection';
 import { TASK_QUEUE } from '../workflows/shared';
 
@@ -21,6 +22,10 @@ export async function createReferralWorker(options: {
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: { ...createActivities({ db: options.db }), ...createLedgerActivities({ db: options.db }) },
+    activities: {
+      ...createActivities({ db: options.db }),
+      ...createLedgerActivities({ db: options.db }),
+      ...createVoucherActivities({ db: options.db }),
+    },
   });
 }

@@ -6,6 +6,7 @@ import * as createInboxEvents from './2026_11_23_0004_create_inbox_events';
 import * as scheduleInboxRedelivery from './2026_11_25_0005_schedule_inbox_redelivery';
 import * as createClaimRequests from './2026_11_25_0006_create_claim_requests';
 import * as createPointsLedger from './2026_11_25_0008_create_points_ledger';
+import * as createVouchers from './2026_11_25_0009_create_vouchers';
 
 /**
  * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_0005_schedule_inbox_redelivery': scheduleInboxRedelivery,
   '2026_11_25_0006_create_claim_requests': createClaimRequests,
   '2026_11_25_0008_create_points_ledger': createPointsLedger,
+  '2026_11_25_0009_create_vouchers': createVouchers,
 };

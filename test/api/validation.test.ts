@@ -211,10 +211,12 @@ describe('OpenAPI document', () => {
       '/v1/customers/{id}/points/redemptions',
       '/v1/customers/{id}/points/redemptions/{redemptionId}/reversal',
       '/v1/customers/{id}/referral-code',
+      '/v1/customers/{id}/vouchers',
       '/v1/events/orders',
       '/v1/events/signups',
       '/v1/referrals',
       '/v1/referrals/{id}',
+      '/v1/vouchers/{code}/redemptions',
     ]);
     expect(Object.keys(body.paths['/v1/events/signups'].post.responses).sort()).toEqual(['200', '201', '400', '401', '404', '409', '413', '415', '422', '500', '503']);
     const docs = await api.get('/docs');
