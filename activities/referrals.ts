@@ -41,7 +41,8 @@ export function createReferralActivities({ db }: { db: DB }) {
   return {
     /**
      * Writes one transition of the workflow into the projection. Keyed by (referral, seq): a retry inserts no second
-     * timeline entry, an older snapshot never overwrites a newer one, and a rewrite of the same seq replaces it.
+     * timeline entry, a rewrite of the same seq replaces it, and a stale write (the row already shows a later seq: an
+     * attempt that outlived its timeout) changes nothing, neither the row nor the timeline entry of its seq.
      */
     async projectReferral({ referral, claim, entry }: ProjectReferralInput): Promise<void> {
       const row: NewReferralRow = {
@@ -72,7 +73,7 @@ export function createReferralActivities({ db }: { db: DB }) {
         updated_at: entry.at,
       };
       await db.transaction().execute(async (trx) => {
-        await trx
+        const written = await trx
           .insertInto('referrals')
           .values(row)
           .onConflict((oc) =>
@@ -98,7 +99,9 @@ export function createReferralActivities({ db }: { db: DB }) {
               // workflow task was discarded runs again, and the workflow's second decision is the one that stands.
               .where('referrals.projection_seq', '<=', (eb) => eb.ref('excluded.projection_seq')),
           )
-          .execute();
+          .returning('id')
+          .executeTakeFirst();
+        if (!written) return;
         await trx
           .insertInto('referral_timeline')
           .values({

@@ -8,6 +8,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -67,6 +68,7 @@ const PATCHES = {
   projectProgress: 'referral-project-progress',
   localActivities: 'referral-local-activities',
   lateEventGrace: 'referral-late-event-grace',
+  projectDecided: 'referral-project-decided',
 } as const;
 const RECENT_TIMELINE_SIZE = 50;
 const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
@@ -82,6 +84,13 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    */
   const graceEnabled = patched(PATCHES.lateEventGrace);
   const lateEventGrace = terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace ?? '0';
+  /**
+   * The projection is written by local activities, inside the workflow task that made the decision. If that task is
+   * lost (the worker dies before completing it), its retry may decide otherwise (a refund arrived meanwhile) and the
+   * projection would keep a state the workflow never reached. So each transition's task completes first, putting the
+   * decision in history, and the write runs in the next task: a retried write then repeats a decision that stands.
+   */
+  const projectDecidedOnly = patched(PATCHES.projectDecided);
 
   const carried: CarriedReferral = input.carried ?? {
     status: 'pending',
@@ -300,11 +309,18 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   const now = (): string => new Date().toISOString();
 
-  async function record(kind: string, detail?: Record<string, unknown>): Promise<void> {
+  /**
+   * Appends a timeline entry and writes it with the referral to the projection. `fromInput`: the entry follows from
+   * the workflow's input alone (the claim), so any retry of its task makes the same decision and writes at once.
+   */
+  async function record(kind: string, detail?: Record<string, unknown>, options: { fromInput?: boolean } = {}): Promise<void> {
     state.seq += 1;
     const entry: TimelineEntry = { seq: state.seq, at: now(), kind, status: state.status, detail };
     state.recentTimeline = [...state.recentTimeline, entry].slice(-RECENT_TIMELINE_SIZE);
+    // Taken before the task boundary: the write shows the decision as it was made, nothing decided after it.
     const { recentTimeline: _recent, countedOrders: _counted, graceEndsAt: _graceEndsAt, ...referral } = snapshot();
+    // A one-millisecond timer ends this workflow task, so the decision is durable before the projection shows it.
+    if (projectDecidedOnly && !options.fromInput) await sleep(1);
     await projectReferral({ referral, claim: input.claim, entry });
     projectedSeq = entry.seq;
     projectedProgress = progressKey(referral.progress);
@@ -491,7 +507,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         return snapshot();
       }
     } else {
-      await record('claimed', { channel: input.claim?.channel ?? null });
+      await record('claimed', { channel: input.claim?.channel ?? null }, { fromInput: true });
     }
   }
 

@@ -97,6 +97,18 @@ describe('projectReferral', () => {
     const timeline = await db.selectFrom('referral_timeline').select(['seq', 'kind']).where('referral_id', '=', id).orderBy('seq').execute();
     expect(timeline).toEqual([{ seq: 1, kind: 'pending' }, { seq: 2, kind: 'registered' }]);
   });
+  it('given a later transition is projected, when a stale write of an earlier seq lands with other content, then neither the row nor that seq’s entry changes', async () => {
+    const id = randomUUID();
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+    await env.run(activities.projectReferral, projection(id, 3, 'expired'));
+    // an attempt of seq 2 that outlived its timeout, carrying what that attempt had decided
+    await env.run(activities.projectReferral, projection(id, 2, 'cancelled'));
+    const row = await db.selectFrom('referrals').select(['status', 'projection_seq']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'expired', projection_seq: 3 });
+    const timeline = await db.selectFrom('referral_timeline').select(['seq', 'kind']).where('referral_id', '=', id).orderBy('seq').execute();
+    expect(timeline).toEqual([{ seq: 1, kind: 'pending' }, { seq: 2, kind: 'registered' }, { seq: 3, kind: 'expired' }]);
+  });
 });
 
 describe('registerReferee', () => {

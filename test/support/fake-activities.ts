@@ -9,11 +9,15 @@ export function fakeActivities(
     alreadyReferred?: string[];
     /** runs inside projectReferral before it records, e.g. to make one projection slow */
     beforeProjection?: (input: ProjectReferralInput) => Promise<void>;
+    /** runs inside projectReferral after it recorded, e.g. to hang a write that has landed (a worker about to die) */
+    afterProjection?: (input: ProjectReferralInput) => Promise<void>;
+    /** where projections are recorded: share one between workers to stand for one database */
+    projections?: ProjectReferralInput[];
     /** runs inside registerReferee before it answers */
     beforeRegistration?: () => Promise<void>;
   } = {},
 ) {
-  const projections: ProjectReferralInput[] = [];
+  const projections: ProjectReferralInput[] = options.projections ?? [];
   const registrations: string[] = [];
   let inFlight = 0;
   const tracked = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
@@ -29,6 +33,7 @@ export function fakeActivities(
     projectReferral: tracked(async (input: ProjectReferralInput) => {
       await options.beforeProjection?.(input);
       projections.push(input);
+      await options.afterProjection?.(input);
     }),
     registerReferee: tracked(async ({ referrerId, signup }: Parameters<ReferralActivities['registerReferee']>[0]): Promise<RegistrationOutcome> => {
       await options.beforeRegistration?.();
@@ -52,4 +57,19 @@ export function fakeActivities(
     statuses: () => projections.map((p) => p.referral.status),
     kinds: () => projections.map((p) => p.entry.kind),
   };
+}
+
+/**
+ * What the recorded writes leave in the database, by projectReferral's rules: the row is the write with the highest
+ * seq (a later write of the same seq replaces it), each timeline entry the last write of its seq that the row took.
+ */
+export function projectedState(projections: readonly ProjectReferralInput[]) {
+  let row: ProjectReferralInput | undefined;
+  const timeline = new Map<number, ProjectReferralInput['entry']>();
+  for (const write of projections) {
+    if (row && write.entry.seq < row.entry.seq) continue;
+    row = write;
+    timeline.set(write.entry.seq, write.entry);
+  }
+  return { row, timeline: [...timeline.values()].sort((a, b) => a.seq - b.seq) };
 }

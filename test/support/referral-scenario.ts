@@ -92,8 +92,10 @@ export function useReferralTestEnvironment() {
       try {
         await body({ handle, fakes, input });
       } finally {
-        // A referral left running would fire its timers with no worker polling, and an activity cut off by a terminate
-        // holds the test server's time-skipping lock until it times out: let activities finish, then terminate.
+        // A referral left running would fire its timers with no worker polling, and a workflow task or activity cut
+        // off by a terminate holds the test server's time-skipping lock until it times out: let the projection catch
+        // up with the workflow (it writes in the task after each decision) and activities finish, then terminate.
+        await projectionCaughtUp(handle, fakes, 2_000).catch(() => undefined);
         for (let i = 0; i < 100 && fakes.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
         await handle.terminate('scenario finished').catch(() => undefined);
       }
@@ -132,6 +134,25 @@ async function startTimeSkippingServer(attempts = 3): Promise<TestWorkflowEnviro
     } catch (error) {
       if (attempt >= attempts || !/did not start within/.test(String(error))) throw error;
     }
+  }
+}
+
+/**
+ * Waits until the fakes have projected the workflow's latest timeline entry: the projection is written in the
+ * workflow task after the decision, so it trails the live state by a moment.
+ */
+export async function projectionCaughtUp(
+  handle: ReferralHandle,
+  fakes: ReturnType<typeof fakeActivities>,
+  timeoutMs = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await handle.query(stateQuery);
+    const latest = state.recentTimeline.at(-1)?.seq ?? 0;
+    if (fakes.inFlight() === 0 && fakes.projections.some((p) => p.entry.seq === latest)) return;
+    if (Date.now() > deadline) throw new Error(`the projection never reached seq ${latest}: ${JSON.stringify(fakes.kinds())}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

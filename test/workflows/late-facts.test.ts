@@ -1,7 +1,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { orderSignal, registerUpdate, stateQuery } from '../../workflows/messages';
-import { useReferralTestEnvironment, waitForState, waitForStatus } from '../support/referral-scenario';
+import { projectionCaughtUp, useReferralTestEnvironment, waitForState, waitForStatus } from '../support/referral-scenario';
 
 /**
  * Commerce systems report facts seconds to minutes after they happen: each deadline waits the programme's
@@ -41,6 +41,7 @@ describe('late facts at a deadline', () => {
       await handle.signal(orderSignal, refund);
       const registered = await waitForStatus(handle, 'registered');
       expect(registered).toMatchObject({ qualifiedAt: null, progress: { countedOrders: 0 } });
+      await projectionCaughtUp(handle, fakes);
       expect(fakes.kinds()).toEqual(['claimed', 'registered', 'qualified', 'qualification_lost']);
     });
   });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { cancelUpdate, orderSignal, registerUpdate, stateQuery } from '../../workflows/messages';
 import type { OrderFacts } from '../../workflows/shared';
-import { useReferralTestEnvironment, waitForState, waitForStatus } from '../support/referral-scenario';
+import { projectionCaughtUp, useReferralTestEnvironment, waitForState, waitForStatus } from '../support/referral-scenario';
 
 const referrals = useReferralTestEnvironment();
 const { scenario, signup, order } = referrals;
@@ -61,6 +61,7 @@ describe('referral workflow', () => {
       await referrals.env.sleep('3 days');
       await handle.signal(orderSignal, await order('o-1', 'refunded'));
       await waitForStatus(handle, 'registered');
+      await projectionCaughtUp(handle, fakes);
       expect(fakes.kinds()).toContain('qualification_lost');
 
       await handle.signal(orderSignal, await order('o-2', 'completed'));
@@ -185,6 +186,7 @@ describe('referral workflow', () => {
       // Before the fix the refund went unseen: the referral stayed qualified and completed when the hold ran out.
       const state = await waitForStatus(handle, 'registered');
       expect(state).toMatchObject({ qualifiedAt: null, deadlines: { holdUntil: null }, progress: { countedOrders: 0 } });
+      await projectionCaughtUp(handle, fakes);
       expect(fakes.kinds()).toEqual(['claimed', 'registered', 'qualified', 'qualification_lost']);
     });
   });

@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProjectReferralInput } from '../../activities/referrals';
+import { freePort } from '../../runtime/free-port';
+import { startDevServer, type DevServer } from '../../runtime/temporal-dev-server';
+import { orderSignal, registerUpdate, stateQuery } from '../../workflows/messages';
+import { referralWorkflow } from '../../workflows/referral';
+import { referralWorkflowId, type OrderFacts, type ReferralInput, type ReferralSnapshot } from '../../workflows/shared';
+import { fakeActivities, projectedState } from '../support/fake-activities';
+import { quietLogger, TEST_TERMS } from '../support/referral-scenario';
+import { WORKFLOWS_PATH } from '../support/temporal-binaries';
+
+/**
+ * A worker that dies inside a workflow task, after its local activity wrote to the projection: the dev server (real
+ * time, real workflow task timeouts) hands the task to a second worker sharing the same recorded projection store.
+ */
+const DYING_WORKER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../support/dying-worker.ts');
+
+let devServer: DevServer;
+let nativeConnection: NativeConnection;
+let client: Client;
+let workflowBundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  devServer = await startDevServer({ port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() });
+  nativeConnection = await NativeConnection.connect({ address: devServer.address });
+  client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
+  workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+}, 120_000);
+
+afterAll(async () => {
+  await client?.connection.close();
+  await nativeConnection?.close();
+  await devServer?.stop();
+});
+
+const order = (orderId: string, status: OrderFacts['status']): OrderFacts => ({
+  eventId: randomUUID(),
+  orderId,
+  status,
+  amount: 60_000,
+  currency: 'INR',
+  occurredAt: new Date().toISOString(),
+});
+
+async function startDyingWorker(taskQueue: string, store: string, hangOnStatus: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', DYING_WORKER, devServer.address, taskQueue, store, hangOnStatus], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`dying worker exited early (${code})`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve();
+    });
+  });
+  return child;
+}
+
+async function readStore(store: string): Promise<ProjectReferralInput[]> {
+  const text = await readFile(store, 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as ProjectReferralInput);
+}
+
+async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value)) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await read();
+  }
+  return value;
+}
+
+describe('the projection after a lost workflow task', () => {
+  it('given a worker that wrote `qualified` and died before its workflow task completed, when a refund arrived meanwhile, then the projection converges to the workflow’s own state', async () => {
+    const store = path.join(await mkdtemp(path.join(tmpdir(), 'referral-projection-')), 'projections.jsonl');
+    await writeFile(store, '');
+    const taskQueue = `referrals-convergence-${randomUUID()}`;
+    // Worker 1 writes `qualified` to the store, then its local activity never returns, and then it is killed.
+    const worker1 = await startDyingWorker(taskQueue, store, 'qualified');
+
+    const referralId = randomUUID();
+    const input: ReferralInput = {
+      referralId,
+      program: { id: 'program-1', version: 1, currency: 'INR', terms: TEST_TERMS },
+      code: 'ANNA2026',
+      referrerId: 'anna',
+      createdAt: new Date().toISOString(),
+      origin: 'claim',
+    };
+    const handle = await client.workflow.start(referralWorkflow, {
+      taskQueue,
+      workflowId: referralWorkflowId(referralId),
+      args: [input],
+      // Short, so the second worker takes over within seconds; the worker is killed well before 80% of it, when the
+      // SDK would heartbeat a task whose local activity runs long (completing it, which is a task boundary too).
+      workflowTaskTimeout: '4s',
+    });
+    try {
+      await handle.executeUpdate(registerUpdate, {
+        args: [{ eventId: randomUUID(), refereeId: 'ben', occurredAt: new Date().toISOString() }],
+      });
+      await handle.signal(orderSignal, order('o-1', 'completed'));
+      await until(() => readStore(store), (writes) => writes.some((w) => w.referral.status === 'qualified'), 10_000);
+      await handle.signal(orderSignal, order('o-1', 'refunded'));
+      worker1.kill('SIGKILL');
+
+      // Worker 2 takes over after the task timeout, on the same store.
+      const projections = await readStore(store);
+      const surviving = fakeActivities({ projections });
+      const worker2 = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle, activities: surviving.activities });
+      const final = await worker2.runUntil(async () => {
+        const converged = (s: ReferralSnapshot) => {
+          const { row } = projectedState(projections);
+          return s.status === 'registered' && row?.entry.seq === s.recentTimeline.at(-1)?.seq;
+        };
+        return until(() => handle.query(stateQuery), converged, 30_000).catch(async (error: unknown) => {
+          throw new Error(`${String(error)}; projection: ${JSON.stringify(projectedState(projections))}`);
+        });
+      });
+
+      const { row, timeline } = projectedState(projections);
+      expect(final).toMatchObject({ status: 'registered', qualifiedAt: null, progress: { countedOrders: 0 } });
+      expect(row?.referral).toMatchObject({
+        status: final.status,
+        qualifiedAt: final.qualifiedAt,
+        deadlines: final.deadlines,
+        progress: final.progress,
+      });
+      // Every entry the projection shows is one the workflow recorded, and none is missing.
+      expect(timeline).toEqual(final.recentTimeline);
+    } finally {
+      worker1.kill('SIGKILL');
+      await handle.terminate('test finished').catch(() => undefined);
+    }
+  }, 90_000);
+});
