@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { cp, lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, cp, lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { canReach, type PostgresUser } from './postgres-user';
+import { canTellProcesses, isRunning } from './process-table';
+import { requireRootOwnedFolder, rootOwnedFolder } from './root-folder';
 
 export interface PostgresBinaries {
   initdb: string;
@@ -51,24 +53,52 @@ async function platformPackage(): Promise<{ native: string; name: string; versio
   return { native: path.join(root, 'native'), name, version };
 }
 
-async function cachedCopy(native: string, label: string): Promise<PostgresBinaries> {
-  await mkdir(BINARIES_CACHE, { recursive: true, mode: 0o755 });
-  await requireRootOwnedFolder(BINARIES_CACHE);
+/** Exported for its test; `cache` is BINARIES_CACHE but there. */
+export async function cachedCopy(native: string, label: string, cache = BINARIES_CACHE): Promise<PostgresBinaries> {
+  await rootOwnedFolder(cache);
+  await removeAbandonedCopies(cache);
   // The content's fingerprint is in the name: a reinstalled or re-linked package gets its own copy.
-  const target = path.join(BINARIES_CACHE, `${label}-${await fingerprint(native)}`);
+  const target = path.join(cache, `${label}-${await fingerprint(native)}`);
   if (!(await exists(target))) {
     const partial = `${target}.partial-${process.pid}`;
     await rm(partial, { recursive: true, force: true });
     // verbatimSymlinks keeps the package's relative library links (libicuuc.so.60 -> libicuuc.so.60.2) as links.
     await cp(native, partial, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    await readableByAll(partial);
     await rename(partial, target).catch(async (error: NodeJS.ErrnoException) => {
       // Another start made the same copy first: use theirs.
       await rm(partial, { recursive: true, force: true });
       if (!(await exists(target))) throw error;
     });
+  } else {
+    // a copy made before copies were made readable
+    await readableByAll(target);
   }
   await requireRootOwnedFolder(target);
   return binariesIn(target);
+}
+
+/**
+ * a+rX, and writable by root alone: cp keeps the package's modes, which npm made under its umask (027 leaves others
+ * nothing, and `postgres` is an other).
+ */
+async function readableByAll(folder: string): Promise<void> {
+  for (const entry of ['', ...(await readdir(folder, { recursive: true }))]) {
+    const file = path.join(folder, entry);
+    const info = await lstat(file);
+    if (info.isSymbolicLink()) continue;
+    const executable = info.isDirectory() || (info.mode & 0o111) !== 0;
+    await chmod(file, ((info.mode & 0o7777) | 0o444 | (executable ? 0o111 : 0)) & ~0o022);
+  }
+}
+
+/** Half-made copies (`.partial-<pid>`) of starts that died; only where we can tell that their pid is gone. */
+async function removeAbandonedCopies(cache: string): Promise<void> {
+  if (!canTellProcesses()) return;
+  for (const entry of await readdir(cache)) {
+    const pid = /\.partial-(\d+)$/.exec(entry)?.[1];
+    if (pid && !isRunning(Number(pid))) await rm(path.join(cache, entry), { recursive: true, force: true });
+  }
 }
 
 /**
@@ -83,13 +113,6 @@ async function fingerprint(folder: string): Promise<string> {
     hash.update(`${entry}\0${info.mode}\0${info.isDirectory() ? '' : info.size}\n`);
   }
   return hash.digest('hex').slice(0, 12);
-}
-
-async function requireRootOwnedFolder(folder: string): Promise<void> {
-  const info = await lstat(folder);
-  if (!info.isDirectory() || info.uid !== 0 || (info.mode & 0o022) !== 0) {
-    throw new Error(`${folder} must be a folder owned by root and writable only by root; remove it and start again`);
-  }
 }
 
 const exists = (file: string) => lstat(file).then(() => true, () => false);

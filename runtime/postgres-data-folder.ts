@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, readlink, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readlink, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { canReach, type PostgresUser } from './postgres-user';
 import { leftoverPostmaster, stopPostmaster } from './postmaster';
+import { rootOwnedFolder } from './root-folder';
 
 /** State, so under /var/lib (kept across reboots, unlike /tmp), in a root-owned folder only root can write. */
 export const RELOCATED_CLUSTERS = '/var/lib/referral-engine/postgres';
@@ -15,17 +16,23 @@ export const RELOCATED_CLUSTERS = '/var/lib/referral-engine/postgres';
  * folder finds the same cluster on every start, `ls -l` shows where it is, and deleting the data folder (the link)
  * resets the database along with everything else kept there.
  */
-export async function clusterFolder(dataDir: string, runAs: PostgresUser | undefined, log: (line: string) => void): Promise<string> {
+export async function clusterFolder(
+  dataDir: string,
+  runAs: PostgresUser | undefined,
+  log: (line: string) => void,
+  /** RELOCATED_CLUSTERS but elsewhere, for tests */
+  options: { clustersRoot?: string } = {},
+): Promise<string> {
   const parent = path.dirname(dataDir);
   await mkdir(parent, { recursive: true });
   if (!runAs) return dataDir;
 
-  const relocated = path.join(RELOCATED_CLUSTERS, createHash('sha256').update(dataDir).digest('hex').slice(0, 16));
+  const clustersRoot = options.clustersRoot ?? RELOCATED_CLUSTERS;
+  const relocated = path.join(clustersRoot, createHash('sha256').update(dataDir).digest('hex').slice(0, 16));
   const cluster = path.join(relocated, 'cluster');
   if (await isLinkTo(dataDir, cluster)) return cluster;
 
-  // The parent holds this server's state: open to passing through, so `postgres` reaches the cluster inside it.
-  await chmod(parent, 0o755);
+  // The data folder's mode is its owner's choice: never opened here. Out of `postgres`'s reach, the cluster moves.
   if (canReach(runAs, parent)) return dataDir;
 
   if (await exists(relocated)) {
@@ -39,7 +46,8 @@ export async function clusterFolder(dataDir: string, runAs: PostgresUser | undef
     if (error.code === 'ENOENT') return;
     throw new Error(`${dataDir} is out of reach of the "postgres" user and not empty: move it away, or set DATA_DIR elsewhere`);
   });
-  await mkdir(relocated, { recursive: true, mode: 0o755 });
+  await rootOwnedFolder(clustersRoot);
+  await rootOwnedFolder(relocated);
   await writeFile(path.join(relocated, 'data-dir'), `${dataDir}\n`);
   await symlink(cluster, dataDir);
   log(`the "postgres" user cannot reach ${parent}: the cluster lives in ${cluster}, linked from ${dataDir}`);

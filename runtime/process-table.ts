@@ -67,3 +67,6 @@ function readProc(file: string): string | undefined {
     return undefined;
   }
 }
+
+/** Whether this machine has a /proc to ask; without it nothing here can tell a process apart, so act on nothing. */
+export const canTellProcesses = (): boolean => processStartTicks(process.pid) !== undefined;
