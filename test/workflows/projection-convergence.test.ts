@@ -83,7 +83,7 @@ async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean,
 }
 
 describe('the projection after a lost workflow task', () => {
-  it('given a worker that wrote `qualified` and died before its workflow task completed, when a refund arrived meanwhile, then the projection converges to the workflow’s own state', async () => {
+  it('given a worker that wrote `qualified` to the projection and died mid-task, when a refund arrived meanwhile, then the projection converges to the workflow’s own state', async () => {
     const store = path.join(await mkdtemp(path.join(tmpdir(), 'referral-projection-')), 'projections.jsonl');
     await writeFile(store, '');
     const taskQueue = `referrals-convergence-${randomUUID()}`;
@@ -103,8 +103,8 @@ describe('the projection after a lost workflow task', () => {
       taskQueue,
       workflowId: referralWorkflowId(referralId),
       args: [input],
-      // Short, so the second worker takes over within seconds; the worker is killed well before 80% of it, when the
-      // SDK would heartbeat a task whose local activity runs long (completing it, which is a task boundary too).
+      // Short, so the second worker takes over within seconds. Were the write a local activity, the worker is killed
+      // well before 80% of it, when the SDK would heartbeat the task (completing it, which is a task boundary too).
       workflowTaskTimeout: '4s',
     });
     try {
