@@ -1,4 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
+import { stopWith, type StopOptions } from './server-process';
 
 /**
  * What Linux's /proc says about a process, to tell a server we started from whatever process later got its pid.
@@ -33,22 +34,21 @@ export function processWorkingDirectory(pid: number): string | undefined {
 export const isRunning = (pid: number): boolean => processStartTicks(pid) !== undefined;
 
 /**
- * Sends `signal` to a process that is not our child (a server left by an earlier run), waits until it is gone, and
- * sends `forceSignal` if it is still there after `graceMs`.
+ * Sends `signal` to a process that is not our child (a server left by an earlier run) and waits until it is gone,
+ * escalating as stopServer does (forceSignal, then SIGKILL, then an error), so the wait always ends.
  */
-export async function stopProcess(pid: number, options: { signal: NodeJS.Signals; forceSignal: NodeJS.Signals; graceMs: number }): Promise<void> {
+export async function stopProcess(pid: number, options: StopOptions): Promise<void> {
   const started = processStartTicks(pid);
   if (started === undefined) return;
-  const stillThere = () => processStartTicks(pid) === started;
-  signal(pid, options.signal);
-  const forceAt = Date.now() + options.graceMs;
-  let forced = false;
-  while (stillThere()) {
-    if (!forced && Date.now() > forceAt) {
-      signal(pid, options.forceSignal);
-      forced = true;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  let polling = true;
+  const exited = (async () => {
+    while (polling && processStartTicks(pid) === started) await new Promise((resolve) => setTimeout(resolve, 50));
+  })();
+  try {
+    // Only while it is the same process: a recycled pid is never signalled.
+    await stopWith((name) => processStartTicks(pid) === started && signal(pid, name), exited, options, `pid ${pid}`);
+  } finally {
+    polling = false;
   }
 }
 
