@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
+import { MAX_VALUES, unstorableStrings } from '../../api/hono';
 import type { DB } from '../../db/connection';
 import { TASK_QUEUE } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
@@ -129,6 +130,30 @@ describe('refused at the edge, nothing written', () => {
       expect(created.body.name).toBe('Launch 🚀');
       await db.deleteFrom('program_versions').where('program_id', '=', created.body.id).execute();
       await db.deleteFrom('programs').where('id', '=', created.body.id).execute();
+    });
+  });
+
+  describe('bodies nested past any request schema', () => {
+    const arrays = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+    it('when an order body is 5000 nested arrays (10 KB), then 400 too deeply nested, not a 500', async () => {
+      const body = await expectRefused(raw('POST', '/v1/events/orders', KEYS.commerce, arrays(5000)), '(body)');
+      expect(body.errors).toContainEqual({ path: '(body)', message: expect.stringContaining('too deeply nested') });
+    });
+
+    it('when a claim’s context is 5000 nested arrays or objects, then 400 too deeply nested', async () => {
+      for (const context of [arrays(5000), `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`]) {
+        const body = await expectRefused(raw('POST', '/v1/referrals', KEYS.commerce, `{"code":"${annaCode}","context":${context}}`), '(body)');
+        expect(body.errors).toContainEqual({ path: '(body)', message: expect.stringContaining('too deeply nested') });
+      }
+    });
+
+    it('when a nested field is bad a few levels down, then the path still names it', () =>
+      expectRefused(raw('POST', '/v1/referrals', KEYS.commerce, `{"code":"${annaCode}","context":{"x":[{"\\ud800":"a"}]}}`), 'context.x.0.\ud800'));
+
+    it('when a value holds more values than the walk’s budget, then it is refused without being walked through', () => {
+      expect(unstorableStrings(Array.from({ length: MAX_VALUES + 1 }, () => '\u0000'))).toEqual([{ path: '(body)', message: expect.stringContaining('too many values') }]);
+      expect(unstorableStrings({ a: [{ b: 'ok' }, '\u0000'] })).toEqual([{ path: 'a.1', message: 'must not contain U+0000' }]);
     });
   });
 
