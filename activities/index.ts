@@ -1,4 +1,6 @@
 import type { DB } from '../db/connection';
+import { classifyDatabaseFaults } from './database-faults';
+import { createFaultActivities } from './faults';
 import { createInboxActivities } from './inbox';
 import { createReferralActivities } from './referrals';
 
@@ -6,12 +8,16 @@ export interface ActivityDependencies {
   db: DB;
 }
 
-/** Every activity the worker registers, grouped by the resource it writes. */
+/**
+ * Every activity the worker registers, grouped by the resource it writes. A database error no retry can fix leaves
+ * each of them as a non-retryable failure with a named type.
+ */
 export function createActivities(deps: ActivityDependencies) {
-  return {
+  return classifyDatabaseFaults({
     ...createReferralActivities(deps),
     ...createInboxActivities(deps),
-  };
+    ...createFaultActivities(deps),
+  });
 }
 
 export type ReferralActivities = ReturnType<typeof createActivities>;

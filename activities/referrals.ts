@@ -125,6 +125,21 @@ export function createReferralActivities({ db }: { db: DB }) {
     },
 
     /**
+     * Compensation: frees a referee this referral reserved but whose registration never reached the projection, so
+     * the customer is not held for ever by a referral that never registered. Only this referral's reservation is
+     * cleared; running it twice is a no-op.
+     */
+    async releaseReferee({ referralId, refereeId }: { referralId: string; refereeId: string }): Promise<{ released: boolean }> {
+      const result = await db
+        .updateTable('customers')
+        .set({ referred_by_referral_id: null, updated_at: new Date() })
+        .where('id', '=', refereeId)
+        .where('referred_by_referral_id', '=', referralId)
+        .executeTakeFirst();
+      return { released: result.numUpdatedRows > 0n };
+    },
+
+    /**
      * Checks the signup rules and reserves the referee for this referral, atomically: the customer row is locked,
      * so two signups racing for one customer cannot both succeed. Running it twice for the same referral is a no-op.
      */

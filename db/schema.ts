@@ -177,6 +177,20 @@ export interface VoucherTable {
   void_reason: string | null;
 }
 
+/** A referral stopped by an activity failure that retrying cannot fix; listed for admins. */
+export interface ReferralFaultTable {
+  /** the workflow's idempotency key for the fault: referral id plus step */
+  id: string;
+  referral_id: string;
+  activity: string;
+  failure_type: string;
+  message: string;
+  /** the referral's status in the workflow when it stopped */
+  status: string;
+  detail: JSONColumnType<Record<string, unknown>> | null;
+  created_at: DefaultTimestamp;
+}
+
 export interface Database {
   programs: ProgramTable;
   program_versions: ProgramVersionTable;
@@ -190,6 +204,7 @@ export interface Database {
   ledger_entries: LedgerEntryTable;
   point_redemptions: PointRedemptionTable;
   vouchers: VoucherTable;
+  referral_faults: ReferralFaultTable;
 }
 
 export type Program = Selectable<ProgramTable>;
@@ -209,3 +224,5 @@ export type NewPointLot = Insertable<PointLotTable>;
 export type LedgerEntry = Selectable<LedgerEntryTable>;
 export type PointRedemption = Selectable<PointRedemptionTable>;
 export type Voucher = Selectable<VoucherTable>;
+export type ReferralFault = Selectable<ReferralFaultTable>;
+export type NewReferralFault = Insertable<ReferralFaultTable>;

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -24,6 +25,7 @@ import {
 import { RefereeIdKey, ReferralStatusKey } from './search-attributes';
 import {
   DEFAULT_REFERRAL_TERMS,
+  FAULTS,
   isTerminal,
   REFUSALS,
   type CancelRequest,
@@ -73,6 +75,7 @@ const PATCHES = {
   localActivities: 'referral-local-activities',
   lateEventGrace: 'referral-late-event-grace',
   projectDecided: 'referral-project-decided',
+  surfaceFaults: 'referral-surface-faults',
 } as const;
 const RECENT_TIMELINE_SIZE = 50;
 const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
@@ -124,6 +127,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   const registering = (): boolean => registeringEventId !== null;
   let refusal: { eventId: string; type: string; message: string } | null = null;
   let cancelRequest: CancelRequest | null = null;
+  // An activity failure no retry can fix stopped the referral: the handlers waiting on it answer with it.
+  let fault: { type: string; message: string } | null = null;
+  // Whether the projection shows the registration: until it does, a stopped referral must release its referee.
+  let registrationProjected = input.carried !== undefined && carried.status !== 'pending';
   // Updates answer once their transition is in the projection, so a read right after sees it.
   let projectedSeq = state.seq;
   const projected = (): boolean => projectedSeq === state.seq;
@@ -226,7 +233,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         if (refusal?.eventId === signup.eventId) throw refusalFailure(refusal);
         await register(signup);
       }
-      await condition(() => state.status !== 'pending' && projected());
+      await condition(() => (state.status !== 'pending' && projected()) || fault !== null);
+      if (fault) throw faultFailure(fault);
       return snapshot();
     },
     {
@@ -262,7 +270,11 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   async function register(signup: SignupFacts): Promise<void> {
     registeringEventId = signup.eventId;
     try {
-      const outcome = await registerReferee({ referralId, referrerId: input.referrerId, signup });
+      const outcome = await registerReferee({ referralId, referrerId: input.referrerId, signup }).catch(async (error: unknown) => {
+        // This signup cannot be checked (its data breaks the database): refuse it for good, keep the referral pending.
+        if (!(error instanceof ActivityFailure) || !patched(PATCHES.surfaceFaults)) throw error;
+        throw faultFailure(await recordFault(error, `signup-${signup.eventId}`));
+      });
       if (outcome.outcome === 'refused') {
         refusal = { eventId: signup.eventId, type: outcome.code, message: outcome.detail };
         throw refusalFailure(refusal);
@@ -276,6 +288,41 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   const refusalFailure = (r: { type: string; message: string }) =>
     ApplicationFailure.create({ type: r.type, message: r.message, nonRetryable: true });
+
+  const faultFailure = (f: { type: string; message: string }) =>
+    ApplicationFailure.create({ type: FAULTS.referralFault, message: `referral ${referralId} stopped: ${f.message}`, details: [f], nonRetryable: true });
+
+  /** Logs and keeps an activity failure that retrying cannot fix, where admins list them. */
+  async function recordFault(error: ActivityFailure, step: string): Promise<{ type: string; message: string }> {
+    const cause = error.cause;
+    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause?.name ?? 'unknown');
+    const message = cause?.message ?? error.message;
+    log.error('referral activity failed in a way no retry can fix', { referralId, activity: error.activityType, type, message, status: state.status });
+    await remote.recordReferralFault({
+      faultId: `${referralId}:${step}`,
+      referralId,
+      activity: error.activityType,
+      failureType: type,
+      message,
+      status: state.status,
+      detail: { seq: state.seq, refereeId: state.refereeId },
+    });
+    return { type, message };
+  }
+
+  /**
+   * The lifecycle hit an activity failure that retrying cannot fix: keep it, free a referee whose registration the
+   * projection never showed (the customer must not stay reserved by a referral that never registered), answer the
+   * waiting handlers, and fail the workflow so the Temporal UI shows it, instead of retrying for ever.
+   */
+  async function stopOnFault(error: ActivityFailure): Promise<never> {
+    const released = state.refereeId && !registrationProjected ? state.refereeId : null;
+    if (released) await remote.releaseReferee({ referralId, refereeId: released });
+    fault = await recordFault(error, `seq-${state.seq}-${error.activityType}`);
+    if (released) log.warn('referee released: the registration never reached the projection', { referralId, refereeId: released });
+    await condition(allHandlersFinished);
+    throw faultFailure(fault);
+  }
 
   setHandler(orderSignal, (order) => {
     if (reportedAfterWindowClosed(order)) {
@@ -294,7 +341,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     cancelUpdate,
     async (request) => {
       cancelRequest ??= request;
-      await condition(() => isTerminal(state.status) && projected());
+      await condition(() => (isTerminal(state.status) && projected()) || fault !== null);
+      if (fault) throw faultFailure(fault);
       return snapshot();
     },
     {
@@ -326,6 +374,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     const { recentTimeline: _recent, countedOrders: _counted, graceEndsAt: _graceEndsAt, ...referral } = snapshot();
     const write = projectDecidedOnly && !options.fromInput ? decided.projectReferral : projectReferral;
     await write({ referral, claim: input.claim, entry });
+    if (state.status !== 'pending') registrationProjected = true;
     projectedSeq = entry.seq;
     projectedProgress = progressKey(referral.progress);
   }
@@ -500,32 +549,39 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   // --- the lifecycle -----------------------------------------------------------------------------------------------
 
-  if (!input.carried) {
-    if (input.origin === 'signup') {
-      // Exists only once its signup is accepted: a refused signup leaves no referral behind.
-      await condition(() => (state.registration !== null || refusal !== null) && !registering(), SIGNUP_REGISTRATION_TIMEOUT);
-      // A registration that started just as the wait ran out finishes first: it may have reserved the referee.
-      await condition(() => !registering());
-      if (!state.registration) {
-        await condition(allHandlersFinished);
-        return snapshot();
-      }
-    } else {
-      await record('claimed', { channel: input.claim?.channel ?? null }, { fromInput: true });
-    }
-  }
-
-  while (!isTerminal(state.status)) {
-    applyHeldBackOrders();
-    await recordLateFacts();
-    await continueAsNewIfLong();
-    if (state.status === 'pending') await awaitRegistration();
-    else if (state.status === 'registered') await awaitQualification();
-    else if (state.status === 'qualified') await holdReward();
+  try {
+    await runLifecycle();
+  } catch (error) {
+    if (!(error instanceof ActivityFailure) || !patched(PATCHES.surfaceFaults)) throw error;
+    await stopOnFault(error);
   }
 
   await condition(allHandlersFinished);
   // a late fact reported in the same moment as the final decision
   await recordLateFacts();
   return snapshot();
+
+  /** The stages in order, until the referral ends (or hands over to a new run). */
+  async function runLifecycle(): Promise<void> {
+    if (!input.carried) {
+      if (input.origin === 'signup') {
+        // Exists only once its signup is accepted: a refused signup leaves no referral behind.
+        await condition(() => (state.registration !== null || refusal !== null) && !registering(), SIGNUP_REGISTRATION_TIMEOUT);
+        // A registration that started just as the wait ran out finishes first: it may have reserved the referee.
+        await condition(() => !registering());
+        if (!state.registration) return;
+      } else {
+        await record('claimed', { channel: input.claim?.channel ?? null }, { fromInput: true });
+      }
+    }
+
+    while (!isTerminal(state.status)) {
+      applyHeldBackOrders();
+      await recordLateFacts();
+      await continueAsNewIfLong();
+      if (state.status === 'pending') await awaitRegistration();
+      else if (state.status === 'registered') await awaitQualification();
+      else if (state.status === 'qualified') await holdReward();
+    }
+  }
 }

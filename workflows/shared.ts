@@ -195,6 +195,21 @@ export const REFUSALS = {
   closed: 'referral_closed',
 } as const;
 
+/**
+ * Activity failures that retrying cannot fix, by the named type activities give them (non-retryable), and the type
+ * a referral stopped by one fails with.
+ */
+export const FAULTS = {
+  /** PostgreSQL class 22: a value the column cannot hold */
+  databaseData: 'database_data_error',
+  /** class 23: a constraint the write would break, and always will */
+  databaseIntegrity: 'database_integrity_violation',
+  /** class 42: the statement does not fit the schema (an undefined column or table) */
+  databaseSchema: 'database_schema_error',
+  /** a referral stopped by one of the above */
+  referralFault: 'referral_fault',
+} as const;
+
 /** The seed programme's terms (DESIGN §3); a programme version overrides any of them. */
 export const DEFAULT_REFERRAL_TERMS: ReferralTerms = {
   referralExpiry: '90 days',

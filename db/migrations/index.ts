@@ -5,6 +5,7 @@ import * as createReferrals from './2026_11_23_0003_create_referrals';
 import * as createInboxEvents from './2026_11_23_0004_create_inbox_events';
 import * as scheduleInboxRedelivery from './2026_11_25_0005_schedule_inbox_redelivery';
 import * as createClaimRequests from './2026_11_25_0006_create_claim_requests';
+import * as createReferralFaults from './2026_11_25_0007_create_referral_faults';
 import * as createPointsLedger from './2026_11_25_0008_create_points_ledger';
 import * as createVouchers from './2026_11_25_0009_create_vouchers';
 
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   '2026_11_23_0004_create_inbox_events': createInboxEvents,
   '2026_11_25_0005_schedule_inbox_redelivery': scheduleInboxRedelivery,
   '2026_11_25_0006_create_claim_requests': createClaimRequests,
+  '2026_11_25_0007_create_referral_faults': createReferralFaults,
   '2026_11_25_0008_create_points_ledger': createPointsLedger,
   '2026_11_25_0009_create_vouchers': createVouchers,
 };

@@ -1,4 +1,5 @@
 import type { ReferralActivities } from '../../activities';
+import type { ReferralFaultRecord } from '../../activities/faults';
 import type { ProjectReferralInput, RegistrationOutcome } from '../../activities/referrals';
 import { REFUSALS, type OrderFacts } from '../../workflows/shared';
 
@@ -13,12 +14,16 @@ export function fakeActivities(
     afterProjection?: (input: ProjectReferralInput) => Promise<void>;
     /** where projections are recorded: share one between workers to stand for one database */
     projections?: ProjectReferralInput[];
+    /** an error projectReferral throws for this write instead of recording it (e.g. a non-retryable data error) */
+    failProjection?: (input: ProjectReferralInput) => Error | undefined;
     /** runs inside registerReferee before it answers */
     beforeRegistration?: () => Promise<void>;
   } = {},
 ) {
   const projections: ProjectReferralInput[] = options.projections ?? [];
   const registrations: string[] = [];
+  const faults: ReferralFaultRecord[] = [];
+  const releases: { referralId: string; refereeId: string }[] = [];
   let inFlight = 0;
   const tracked = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -32,6 +37,8 @@ export function fakeActivities(
   const activities: ReferralActivities = {
     projectReferral: tracked(async (input: ProjectReferralInput) => {
       await options.beforeProjection?.(input);
+      const failure = options.failProjection?.(input);
+      if (failure) throw failure;
       projections.push(input);
       await options.afterProjection?.(input);
     }),
@@ -47,11 +54,21 @@ export function fakeActivities(
       return { outcome: 'registered' };
     }),
     takeOrdersAwaitingSignup: tracked(async () => options.earlyOrders ?? []),
+    releaseReferee: tracked(async (reservation: { referralId: string; refereeId: string }) => {
+      const reserved = registrations.includes(reservation.refereeId);
+      releases.push(reservation);
+      return { released: reserved };
+    }),
+    recordReferralFault: tracked(async (fault: ReferralFaultRecord) => {
+      if (!faults.some((f) => f.faultId === fault.faultId)) faults.push(fault);
+    }),
   };
   return {
     activities,
     projections,
     registrations,
+    faults,
+    releases,
     /** activities running right now */
     inFlight: () => inFlight,
     statuses: () => projections.map((p) => p.referral.status),

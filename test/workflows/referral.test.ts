@@ -1,4 +1,5 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { cancelUpdate, orderSignal, registerUpdate, stateQuery } from '../../workflows/messages';
@@ -232,6 +233,25 @@ describe('referral workflow', () => {
         entry: { kind: 'orders_counted', status: 'registered' },
         referral: { progress: { countedOrders: 1, countedSpend: 20_000 } },
       });
+    });
+  });
+
+  it('given a registration the projection cannot hold (a data error), when the signup arrives, then the fault is recorded, the referee released and the referral stops instead of retrying', async () => {
+    const failProjection = (write: { referral: { status: string } }) =>
+      write.referral.status === 'registered'
+        ? ApplicationFailure.create({ type: 'database_data_error', message: 'value too long for type character varying', nonRetryable: true })
+        : undefined;
+    await scenario({ fakes: { failProjection } }, async ({ handle, fakes, input }) => {
+      const refused = await handle.executeUpdate(registerUpdate, { args: [await signup()] }).catch((e: unknown) => e);
+      expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'referral_fault' });
+      const failed = await handle.result().catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(WorkflowFailedError);
+      expect((failed as WorkflowFailedError).cause).toMatchObject({ type: 'referral_fault', nonRetryable: true });
+      expect(fakes.releases).toEqual([{ referralId: input.referralId, refereeId: 'ben' }]);
+      expect(fakes.faults).toEqual([
+        expect.objectContaining({ referralId: input.referralId, activity: 'projectReferral', failureType: 'database_data_error', status: 'registered' }),
+      ]);
+      expect(fakes.statuses()).toEqual(['pending']);
     });
   });
 
