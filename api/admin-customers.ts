@@ -9,7 +9,7 @@ import { ReferralView } from './referral-view';
 import { Id, InstantOut, jsonBody, problems, Text } from './schemas';
 
 /** Calendar months (1 to 120, as workflows/point-validity.ts reads them) or a duration in the API's grammar. */
-const POINT_VALIDITY_PATTERN = new RegExp(
+export const POINT_VALIDITY_PATTERN = new RegExp(
   `^(?:(?:${positiveIntegersUpTo(120)}) ?(?:calendar )?months?|${DURATION_PATTERN.source.replace(/^\^/, '').replace(/\$$/, '')})$`,
 );
 
@@ -30,7 +30,13 @@ const AdjustmentBody = z
       .string()
       .regex(POINT_VALIDITY_PATTERN, 'not a validity such as "6 months" (1 to 120) or a duration such as "30 days"')
       // The pattern is the contract; the runtime's own reading is checked too, so the two can never disagree silently.
-      .refine((value) => parsePointValidity(value) !== undefined, { message: 'not a validity such as "6 months" or "30 days"' })
+      .refine(
+        (value) => {
+          const validity = parsePointValidity(value);
+          return validity !== undefined && ('months' in validity || validity.ms >= 1);
+        },
+        { message: 'not a validity such as "6 months" or "30 days" (a duration of at least 1 ms)' },
+      )
       .optional()
       .openapi({ example: '6 months', description: 'how long a credit stays valid: calendar months (counted in UTC) or a duration; 6 months by default' }),
   })

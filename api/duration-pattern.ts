@@ -5,7 +5,8 @@ import { MAX_TERM_DURATION_MS } from '../workflows/durations';
  *
  * workflows/durations.ts decides what a duration is at run time (the `ms` grammar, no longer than
  * MAX_TERM_DURATION). A JSON Schema cannot say "at most 3650 days" as a number, so the bound is spelled out in the
- * pattern, per unit, as "an integer part below N with any fraction, or N itself". Everything the pattern matches is
+ * pattern, per unit, as "an integer part below N with a fraction of up to 6 digits, or N itself" (and a fraction of
+ * one unit only if it lasts a millisecond or more). Everything the pattern matches is
  * accepted by `durationToMs`, and a request a generator builds from the published schema is never refused as
  * invalid. The API's grammar is a little narrower than `ms`'s: lowercase units, at most one space, no leading zeros,
  * no leading dot, no sign.
@@ -46,25 +47,56 @@ export function positiveIntegersUpTo(max: number): string {
   return alternatives.length === 1 ? alternatives[0]! : `(?:${alternatives.join('|')})`;
 }
 
-/** Numbers of one unit that stay within `maxUnits`: zero only when allowed. */
-function amountsUpTo(maxUnits: number, allowZero: boolean): string {
+/** At most this many digits after the point: `ms` refuses strings over 100 characters, and no term needs more. */
+export const MAX_FRACTION_DIGITS = 6;
+
+/**
+ * A regex (no anchors) for the fractions `f` (1 to MAX_FRACTION_DIGITS digits after the point, without the point)
+ * with `0.f` at least `least` millionths. Digit by digit: the first i digits as in `least`, then a larger digit, then
+ * anything; or `least` itself (its trailing zeros optional), then anything.
+ */
+export function fractionsAtLeast(least: number): string {
+  const scale = 10 ** MAX_FRACTION_DIGITS;
+  if (!Number.isInteger(least) || least < 1 || least >= scale) throw new RangeError(`no fractions of at least ${least}/${scale}`);
+  const digits = String(least).padStart(MAX_FRACTION_DIGITS, '0').replace(/0+$/, '');
+  const anything = (n: number) => (n > 0 ? `[0-9]{0,${n}}` : '');
+  const alternatives: string[] = [];
+  for (let i = 0; i < digits.length; i += 1) {
+    const digit = Number(digits[i]);
+    if (digit < 9) alternatives.push(`${digits.slice(0, i)}${digit + 1 === 9 ? '9' : `[${digit + 1}-9]`}${anything(MAX_FRACTION_DIGITS - i - 1)}`);
+  }
+  alternatives.push(`${digits}${anything(MAX_FRACTION_DIGITS - digits.length)}`);
+  return `(?:${alternatives.join('|')})`;
+}
+
+/**
+ * Numbers of a unit `unitMs` long that stay within `maxUnits` and, unless zero is allowed, last at least a
+ * millisecond (a timer of 0.5 ms is a timer of none).
+ */
+function amountsUpTo(maxUnits: number, unitMs: number, allowZero: boolean): string {
   const whole = Math.floor(maxUnits);
+  const fraction = `\\.[0-9]{1,${MAX_FRACTION_DIGITS}}`;
   const alternatives = [
-    // a fraction of one unit: anything but zero
-    '0\\.[0-9]*[1-9][0-9]*',
     // the largest whole number itself, with no more than zeros after the point
-    `${whole}(?:\\.0+)?`,
+    `${whole}(?:\\.0{1,${MAX_FRACTION_DIGITS}})?`,
   ];
   // below the largest whole number, any fraction
-  if (whole > 1) alternatives.unshift(`${positiveIntegersUpTo(whole - 1)}(?:\\.[0-9]+)?`);
-  if (allowZero) alternatives.push('0(?:\\.0+)?');
+  if (whole > 1) alternatives.unshift(`${positiveIntegersUpTo(whole - 1)}(?:${fraction})?`);
+  if (allowZero) {
+    // zero, or any fraction of one unit
+    alternatives.push(`0(?:${fraction})?`);
+  } else {
+    // a fraction of one unit that lasts a millisecond or more (none for milliseconds themselves)
+    const least = Math.ceil(10 ** MAX_FRACTION_DIGITS / unitMs);
+    if (least < 10 ** MAX_FRACTION_DIGITS) alternatives.unshift(`0\\.${fractionsAtLeast(least)}`);
+  }
   return `(?:${alternatives.join('|')})`;
 }
 
 const build = (allowZero: boolean): string =>
-  `^(?:${UNITS.map(({ spellings, ms }) => `${amountsUpTo(MAX_TERM_DURATION_MS / ms, allowZero)} ?${spellings}`).join('|')})$`;
+  `^(?:${UNITS.map(({ spellings, ms }) => `${amountsUpTo(MAX_TERM_DURATION_MS / ms, ms, allowZero)} ?${spellings}`).join('|')})$`;
 
-/** A duration longer than zero and at most MAX_TERM_DURATION. */
+/** A duration of at least a millisecond and at most MAX_TERM_DURATION. */
 export const DURATION_PATTERN = new RegExp(build(false));
 /** The same, zero included (`0`, `0s`): a grace period may be none. */
 export const DURATION_OR_ZERO_PATTERN = new RegExp(build(true));

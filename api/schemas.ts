@@ -66,14 +66,20 @@ export const MinorUnits = z
   .openapi({ example: 60000, description: `integer amount in minor units of the currency (paise, cents), at most ${MAX_MINOR_UNITS}` });
 
 const DURATION_GRAMMAR =
-  'a number and a lowercase unit (ms, s, m, h, d, w, y and their long forms: "30 days", "12 hours", "5s"; no unit is milliseconds)';
+  'a number (at most 6 digits after the point) and a lowercase unit (ms, s, m, h, d, w, y and their long forms: "30 days", "12 hours", "5s"; no unit is milliseconds)';
+
+/**
+ * A duration the runtime reads as at least a millisecond: `ms` reads "0.5" as half a millisecond, which is longer
+ * than zero, but a timer or a deadline of it is one of none.
+ */
+export const lastsAMillisecond = (value: string): boolean => (durationToMs(value) ?? 0) >= 1;
 
 export const Duration = z
   .string()
-  .regex(DURATION_PATTERN, `not a duration such as "30 days", "12 hours" or "5s", longer than zero and at most ${MAX_TERM_DURATION}`)
+  .regex(DURATION_PATTERN, `not a duration such as "30 days", "12 hours" or "5s", of at least 1 ms and at most ${MAX_TERM_DURATION}`)
   // The pattern is the contract; the runtime's own reading is checked too, so the two can never disagree silently.
-  .refine((value) => durationToMs(value) !== undefined, { message: `not a duration of at most ${MAX_TERM_DURATION}` })
-  .openapi({ example: '30 days', description: `${DURATION_GRAMMAR}; longer than zero and at most ${MAX_TERM_DURATION}` });
+  .refine(lastsAMillisecond, { message: `not a duration of at least 1 ms and at most ${MAX_TERM_DURATION}` })
+  .openapi({ example: '30 days', description: `${DURATION_GRAMMAR}; at least 1 ms and at most ${MAX_TERM_DURATION}` });
 
 /** A duration that may be zero (`0`, `0s`): a grace period may be none. */
 export const DurationOrZero = z

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { POINT_VALIDITY_PATTERN } from '../../api/admin-customers';
 import { createApp } from '../../api/app';
 import { DURATION_OR_ZERO_PATTERN, DURATION_PATTERN, positiveIntegersUpTo } from '../../api/duration-pattern';
 import { PROBLEM_CODES } from '../../api/problems';
@@ -112,10 +113,13 @@ describe('the duration grammar published as a pattern', () => {
   const numbers = ['0', '1', '5', '0.5', '1.5', '9', '10', '99', '365', '520', '521', '522', '3649.9', '3650', '3650.0', '3650.01', '3651', '87600', '87601', '5256000', '315360000', '315360001', '315360000000', '315360000001', '300000'];
   const samples = numbers.flatMap((n) => units.flatMap((u) => [`${n}${u}`, `${n} ${u}`]));
 
-  it('when the pattern matches a duration, then the runtime accepts it too, and within the maximum', () => {
-    const disagreeing = samples.filter((sample) => {
+  const fractions = ['0.0000001', '0.000001', '0.000016', '0.000017', '0.0005', '0.0009', '0.001', '0.123456', '0.1234567', '1.000001', '1.0000001', `1.${'0'.repeat(100)}`, `0.${'0'.repeat(99)}1`];
+  const fractionSamples = fractions.flatMap((n) => units.flatMap((u) => [`${n}${u}`, `${n} ${u}`]));
+
+  it('when the pattern matches a duration, then the runtime accepts it too, at least 1 ms and within the maximum', () => {
+    const disagreeing = [...samples, ...fractionSamples].filter((sample) => {
       const value = durationToMs(sample);
-      return DURATION_PATTERN.test(sample) && (value === undefined || value <= 0 || value > MAX_TERM_DURATION_MS);
+      return DURATION_PATTERN.test(sample) && (value === undefined || value < 1 || value > MAX_TERM_DURATION_MS);
     });
     const disagreeingWithZero = samples.filter((sample) => DURATION_OR_ZERO_PATTERN.test(sample) && durationToMs(sample, { allowZero: true }) === undefined);
     expect({ disagreeing, disagreeingWithZero }).toEqual({ disagreeing: [], disagreeingWithZero: [] });
@@ -124,6 +128,32 @@ describe('the duration grammar published as a pattern', () => {
   it('when the runtime accepts a whole count of a unit, then the pattern matches it too', () => {
     const wholeCounts = samples.filter((sample) => /^[1-9][0-9]* ?[a-z]*$/.test(sample));
     expect(wholeCounts.filter((sample) => (durationToMs(sample) !== undefined) !== DURATION_PATTERN.test(sample))).toEqual([]);
+  });
+
+  it('when a fraction has up to 6 digits and lasts a millisecond, then the pattern matches it; longer fractions never', () => {
+    const expected = {
+      '0.5': false, '1.5': true, '0.0009 s': false, '0.001 s': true, '0.000016 m': false, '0.000017 m': true, '0.000001 h': true,
+      '0.123456 days': true, '0.1234567 days': false, '1.000001 weeks': true, '1.0000001 weeks': false, '3649.999999 days': true,
+      [`1.${'0'.repeat(100)} days`]: false, [`0.${'0'.repeat(99)}1 days`]: false,
+    };
+    expect(Object.fromEntries(Object.keys(expected).map((sample) => [sample, DURATION_PATTERN.test(sample)]))).toEqual(expected);
+    // What the pattern matches is short enough for `ms`, which refuses strings over 100 characters.
+    expect([...samples, ...fractionSamples].filter((sample) => sample.length > 100 && DURATION_OR_ZERO_PATTERN.test(sample))).toEqual([]);
+  });
+
+  it('when a sub-millisecond duration is written, then only the zero-allowing pattern takes it', () => {
+    // (the zero-allowing pattern caps the fraction too: 7 digits are refused by both)
+    const tiny = { '0.5': true, '0.5ms': true, '0.000001 ms': true, '0.0005s': true, '0.000001 m': true, '0.0000001': false };
+    expect(Object.entries(tiny).map(([sample, withZero]) => [sample, DURATION_PATTERN.test(sample), DURATION_OR_ZERO_PATTERN.test(sample) === withZero])).toEqual(
+      Object.keys(tiny).map((sample) => [sample, false, true]),
+    );
+  });
+
+  it('when an adjustment validity is a duration, then its pattern follows the same grammar and bounds', () => {
+    const samples = ['6 months', '120 months', '0.5', '1.5', '0.001 s', `1.${'0'.repeat(100)} days`, '0.1234567 days', '30 days'];
+    expect(samples.map((sample) => [sample, POINT_VALIDITY_PATTERN.test(sample)])).toEqual(
+      samples.map((sample) => [sample, ['6 months', '120 months', '1.5', '0.001 s', '30 days'].includes(sample)]),
+    );
   });
 
   it('when zero is written, then only the zero-allowing pattern takes it', () => {

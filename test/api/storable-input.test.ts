@@ -181,8 +181,17 @@ describe('refused at the edge, nothing written', () => {
       ['lateEventGrace', '300000 years'],
       ['lateEventGrace', '87601 hours'],
       ['referralExpiry', '30 fortnights'],
+      ['rewardHold', '0.5'],
+      ['qualificationWindow', '0.0000001 days'],
+      ['referralExpiry', `1.${'0'.repeat(100)} days`],
     ])('when %s is %j, then 400 naming terms.%s', (term, value) =>
       expectRefused(api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms: { [term]: value } }), `terms.${term}`));
+
+    it('when an adjustment’s validity is under a millisecond or has a 7-digit fraction, then 400 naming validity', async () => {
+      for (const validity of ['0.5', '0.0005 s', '1.0000001 days']) {
+        await expectRefused(api.post('/v1/admin/customers/anna/points/adjustments', KEYS.admin, { adjustmentId: 'a-1', points: 5, reason: 'r', validity }), 'validity');
+      }
+    });
 
     it('when a new version has a too long window, then 400 and the programme keeps its version', async () => {
       await expectRefused(api.post(`/v1/admin/programs/${programId}/versions`, KEYS.admin, { terms: { qualificationWindow: '522 weeks' } }), 'terms.qualificationWindow');
