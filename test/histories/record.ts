@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -30,7 +31,14 @@ if (!prefix || !/^v\d+$/.test(prefix)) {
 const executable = testServerExecutable();
 const env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
 await ensureSearchAttributes(env.connection, 'default');
-const fakes = fakeActivities({ alreadyReferred: ['taken'] });
+// 'broken' stands for a referee whose registration the projection cannot hold (a data error no retry can fix).
+const fakes = fakeActivities({
+  alreadyReferred: ['taken'],
+  failProjection: (write) =>
+    write.referral.refereeId === 'broken'
+      ? ApplicationFailure.create({ type: 'database_data_error', message: 'value out of range', nonRetryable: true })
+      : undefined,
+});
 const taskQueue = 'record-histories';
 const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fakes.activities });
 
@@ -53,7 +61,8 @@ async function record(name: string, overrides: Partial<ReferralInput>, drive: (h
 }
 
 const signup = async (refereeId = 'ben') => ({ eventId: randomUUID(), refereeId, occurredAt: await now() });
-const order = async (orderId: string, status: 'completed' | 'refunded', amount = 60_000) => ({ eventId: randomUUID(), orderId, status, amount, currency: 'INR', occurredAt: await now() });
+const order = async (orderId: string, status: 'completed' | 'refunded', amount = 60_000, occurredAt?: string) => ({ eventId: randomUUID(), orderId, status, amount, currency: 'INR', occurredAt: occurredAt ?? (await now()) });
+const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
 
 await worker.runUntil(async () => {
@@ -89,6 +98,44 @@ await worker.runUntil(async () => {
   });
   await record('signup-origin-refused', { origin: 'signup' }, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup('taken')] }).catch(() => undefined);
+  });
+  // Late facts at a deadline (v4 on): each deadline waits lateEventGrace (5 minutes) for facts dated up to it.
+  await record('order-at-window-end-reported-in-grace', {}, async (h) => {
+    const registered = await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await env.sleep('30 days');
+    await env.sleep('2 minutes');
+    await h.signal(orderSignal, await order('o-1', 'completed', 60_000, registered.deadlines.qualifyBy!));
+    await settle();
+    await env.sleep('8 days');
+  });
+  await record('refund-inside-hold-reported-after-it', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await h.signal(orderSignal, await order('o-1', 'completed'));
+    await settle();
+    await env.sleep('7 days');
+    await env.sleep('1 minute');
+    const holdUntil = (await h.query('state') as { deadlines: { holdUntil: string } }).deadlines.holdUntil;
+    await h.signal(orderSignal, await order('o-1', 'refunded', 60_000, minus(holdUntil, 3_600_000)));
+    await settle();
+    await env.sleep('31 days');
+  });
+  await record('window-order-reported-after-grace-is-late', {}, async (h) => {
+    const registered = await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await env.sleep('29 days');
+    await h.signal(orderSignal, await order('o-1', 'completed'));
+    await settle();
+    await env.sleep('1 day');
+    await env.sleep('10 minutes');
+    await h.signal(orderSignal, await order('o-2', 'completed', 90_000, minus(registered.deadlines.qualifyBy!, 3_600_000)));
+    await settle();
+    await env.sleep('7 days');
+  });
+  await record('no-grace-window-closes', { program: { id: 'program-1', version: 1, currency: 'INR', terms: { ...DEFAULT_REFERRAL_TERMS, lateEventGrace: '0' } } }, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await env.sleep('31 days');
+  });
+  await record('projection-fault-releases-referee', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup('broken')] }).catch(() => undefined);
   });
   await record('continue-as-new', { historyEventLimit: 40 }, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup()] });
