@@ -7,7 +7,7 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createDatabase } from './db/connection';
 import { requireMigrated } from './db/migrate';
-import { loadConfig, requireSetting } from './runtime/config';
+import { loadConfig, requireSetting, requireWorkflowBundle } from './runtime/config';
 import { createLogger } from './runtime/logger';
 import { ensureSearchAttributes } from './runtime/search-attributes';
 import { installTemporalRuntime } from './runtime/temporal-runtime';
@@ -28,7 +28,8 @@ await admin.close();
 
 const connection = await NativeConnection.connect({ address });
 // The image's prebuilt bundle (scripts/bundle-workflows.ts) spares every start a webpack build.
-const workflowBundle = config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined;
+const bundleFile = requireWorkflowBundle(config);
+const workflowBundle = bundleFile ? { codePath: bundleFile } : undefined;
 const worker = await createReferralWorker({ connection, namespace, db, workflowBundle });
 logger.info({ temporal: address, namespace }, 'worker running');
 // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, drains, then resolves.

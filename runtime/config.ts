@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -44,9 +44,8 @@ const ConfigSchema = z.object({
   PORT: Port.default(3_000),
   DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  WORKFLOW_BUNDLE_PATH: Optional.refine((file) => file === undefined || existsSync(file), {
-    message: 'no such file: build it with scripts/bundle-workflows.ts',
-  }),
+  // Checked by the worker that loads it (requireWorkflowBundle), not by every process that reads the configuration.
+  WORKFLOW_BUNDLE_PATH: Optional,
 });
 
 export interface Config {
@@ -109,6 +108,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH === undefined ? undefined : path.resolve(e.WORKFLOW_BUNDLE_PATH),
   };
+}
+
+/** The prebuilt workflow bundle the worker is to load, if one is named: it must be a file. */
+export function requireWorkflowBundle(config: Pick<Config, 'workflowBundlePath'>): string | undefined {
+  const file = config.workflowBundlePath;
+  if (file === undefined) return undefined;
+  const isFile = statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
+  if (!isFile) throw new ConfigError(`invalid configuration: WORKFLOW_BUNDLE_PATH: no such file: ${file} (build it with scripts/bundle-workflows.ts)`);
+  return file;
 }
 
 /** For the processes that cannot run without a setting the embedded default would otherwise provide. */

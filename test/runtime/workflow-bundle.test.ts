@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DB } from '../../db/connection';
-import { ConfigError, loadConfig } from '../../runtime/config';
+import { ConfigError, loadConfig, requireWorkflowBundle } from '../../runtime/config';
 import { createReferralWorker } from '../../runtime/worker';
 import { testServerExecutable } from '../support/temporal-binaries';
 
@@ -46,14 +46,18 @@ describe('prebuilt workflow bundle', () => {
       namespace: env.namespace ?? 'default',
       db: {} as DB,
       taskQueue: 'bundle-check',
-      workflowBundle: { codePath: config.workflowBundlePath! },
+      workflowBundle: { codePath: requireWorkflowBundle(config)! },
     });
     await worker.runUntil(new Promise((resolve) => setTimeout(resolve, 500)));
     expect(worker.getState()).toBe('STOPPED');
   }, 120_000);
 
-  it('given WORKFLOW_BUNDLE_PATH naming no file, when the configuration loads, then it fails naming the variable', () => {
-    expect(() => loadConfig({ WORKFLOW_BUNDLE_PATH: path.join(dir, 'missing.js') })).toThrow(ConfigError);
-    expect(() => loadConfig({ WORKFLOW_BUNDLE_PATH: path.join(dir, 'missing.js') })).toThrow(/WORKFLOW_BUNDLE_PATH: no such file/);
+  it('given WORKFLOW_BUNDLE_PATH naming no file, or a folder, then the worker refuses it naming the variable; other processes do not check it', () => {
+    for (const wrong of [path.join(dir, 'missing.js'), dir]) {
+      const config = loadConfig({ WORKFLOW_BUNDLE_PATH: wrong });
+      expect(() => requireWorkflowBundle(config)).toThrow(ConfigError);
+      expect(() => requireWorkflowBundle(config)).toThrow(/WORKFLOW_BUNDLE_PATH: no such file/);
+    }
+    expect(requireWorkflowBundle(loadConfig({}))).toBeUndefined();
   });
 });
