@@ -91,8 +91,27 @@ export const DurationOrZero = z
 /** The instants the API takes: what JavaScript and PostgreSQL both store and print the same way. */
 export const EARLIEST_INSTANT = '1970-01-01T00:00:00Z';
 export const LATEST_INSTANT = '9999-12-31T23:59:59Z';
-const INSTANT_YEARS = /^(?:19[7-9][0-9]|[2-9][0-9]{3})-/;
+const EARLIEST_INSTANT_MS = Date.parse(EARLIEST_INSTANT);
 const LATEST_INSTANT_MS = Date.parse(LATEST_INSTANT) + 999;
+
+/**
+ * RFC 3339 `date-time` as the API takes it, published as the pattern so the document says exactly what is accepted:
+ * `T` and `Z` in either case (RFC 3339 §5.6 allows both), seconds 00 to 59 (a leap second's `:60` is refused: neither
+ * JavaScript nor PostgreSQL can hold it), any fraction, `Z` or a `±hh:mm` offset; years 1970 to 9999. The range is
+ * of UTC instants, and a pattern cannot subtract an offset, so on the first day (1970-01-01) an offset ahead of UTC
+ * is refused, and on the last (9999-12-31) one behind it, whatever the time: `+00:00` and `-00:00` are UTC.
+ */
+export const INSTANT_PATTERN = new RegExp(
+  [
+    '^',
+    '(?!1970-01-01[Tt][^+]*\\+(?!00:00))',
+    '(?!9999-12-31[Tt][^-]*-(?!00:00))',
+    '(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])',
+    '[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?',
+    '(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])',
+    '$',
+  ].join(''),
+);
 
 /** The calendar date of an RFC 3339 instant exists (no 31 February): `Date.parse` would silently roll it over. */
 const isRealDate = (value: string): boolean => {
@@ -101,13 +120,19 @@ const isRealDate = (value: string): boolean => {
   return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 };
 
-export const INSTANT_RULE = `RFC 3339 with Z or an offset, from ${EARLIEST_INSTANT} to ${LATEST_INSTANT}`;
+/** In range as a UTC instant, whatever offset it was written with (the pattern already refuses those that are not). */
+const inRange = (value: string): boolean => {
+  const at = Date.parse(value);
+  return at >= EARLIEST_INSTANT_MS && at <= LATEST_INSTANT_MS;
+};
 
-export const Instant = z.iso
-  .datetime({ offset: true })
-  .regex(INSTANT_YEARS, `must lie between ${EARLIEST_INSTANT} and ${LATEST_INSTANT}`)
+export const INSTANT_RULE = `RFC 3339 with Z or an offset, from ${EARLIEST_INSTANT} to ${LATEST_INSTANT} (an offset ahead of UTC is refused on 1970-01-01, one behind it on 9999-12-31; no leap second)`;
+
+export const Instant = z
+  .string()
+  .regex(INSTANT_PATTERN, `not an RFC 3339 instant with Z or an offset from ${EARLIEST_INSTANT} to ${LATEST_INSTANT}`)
   .refine(isRealDate, { message: 'not a calendar date' })
-  .refine((value) => Date.parse(value) <= LATEST_INSTANT_MS, { message: `must lie between ${EARLIEST_INSTANT} and ${LATEST_INSTANT}` })
+  .refine(inRange, { message: `must lie between ${EARLIEST_INSTANT} and ${LATEST_INSTANT}` })
   .openapi({
     format: 'date-time',
     example: '2026-11-23T10:00:00Z',

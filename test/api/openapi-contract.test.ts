@@ -5,6 +5,7 @@ import { POINT_VALIDITY_PATTERN } from '../../api/admin-customers';
 import { createApp } from '../../api/app';
 import { DURATION_OR_ZERO_PATTERN, DURATION_PATTERN, positiveIntegersUpTo } from '../../api/duration-pattern';
 import { PROBLEM_CODES } from '../../api/problems';
+import { Instant, INSTANT_PATTERN } from '../../api/schemas';
 import { durationToMs, MAX_TERM_DURATION_MS } from '../../workflows/durations';
 import { TASK_QUEUE } from '../../workflows/shared';
 import { API_KEYS, KEYS } from '../support/http';
@@ -167,6 +168,37 @@ describe('the duration grammar published as a pattern', () => {
       const wrong = Array.from({ length: max + 21 }, (_, n) => n).filter((n) => re.test(String(n)) !== (n >= 1 && n <= max));
       expect({ max, wrong, leadingZero: re.test(`0${max}`) }).toEqual({ max, wrong: [], leadingZero: false });
     }
+  });
+});
+
+describe('the instant grammar published as a pattern', () => {
+  const offsets = Array.from({ length: 2 * 24 * 4 - 1 }, (_, i) => (i - 24 * 4 + 1) * 15).map((minutes) => {
+    const sign = minutes < 0 ? '-' : '+';
+    const abs = Math.abs(minutes);
+    return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  });
+  const times = ['00:00:00', '00:59:59', '05:30:00', '12:00:00', '13:59:59.999', '23:59:59'];
+  const days = ['1970-01-01', '1970-01-02', '2026-06-15', '9999-12-30', '9999-12-31'];
+  const samples = days.flatMap((day) => times.flatMap((time) => [...offsets, 'Z', '-00:00'].map((offset) => `${day}T${time}${offset}`)));
+
+  it('when the pattern matches an instant, then the runtime takes it, and it lies in the range in UTC', () => {
+    const wrong = samples.filter((sample) => {
+      const utc = Date.parse(sample);
+      return INSTANT_PATTERN.test(sample) && (!Instant.safeParse(sample).success || utc < 0 || utc > Date.parse('9999-12-31T23:59:59.999Z'));
+    });
+    expect(wrong).toEqual([]);
+  });
+
+  it('when the runtime takes an instant, then the pattern matches it (real calendar dates aside, which format: date-time says)', () => {
+    const extra = ['2026-01-01t10:00:00z', '2026-01-01T10:00:00.123456789+05:30', '2016-12-31T23:59:60Z', '2026-01-01T10:00Z', '2026-01-01 10:00:00Z', '1969-12-31T23:59:59Z', '10000-01-01T00:00:00Z'];
+    const disagreeing = [...samples, ...extra].filter((sample) => Instant.safeParse(sample).success !== INSTANT_PATTERN.test(sample));
+    expect(disagreeing).toEqual([]);
+    expect(['2026-01-01t10:00:00z', '2016-12-31T23:59:60Z'].map((sample) => Instant.safeParse(sample).success)).toEqual([true, false]);
+  });
+
+  it('when occurredAt is described, then its pattern is this one, with format date-time', async () => {
+    const doc = await readDocument();
+    expect(doc.components.schemas.OrderEvent.properties.occurredAt).toMatchObject({ format: 'date-time', pattern: INSTANT_PATTERN.source });
   });
 });
 

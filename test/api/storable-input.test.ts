@@ -163,6 +163,10 @@ describe('refused at the edge, nothing written', () => {
       ['before 1970', '1969-12-31T23:59:59Z'],
       ['a day that does not exist', '2026-02-30T10:00:00Z'],
       ['past 9999 once in UTC', '9999-12-31T23:00:00-05:00'],
+      ['before 1970 once in UTC', '1970-01-01T00:00:00+14:00'],
+      ['on 1970-01-01 with an offset ahead of UTC', '1970-01-01T23:00:00+01:00'],
+      ['a leap second', '2016-12-31T23:59:60Z'],
+      ['without seconds', '2026-01-01T10:00Z'],
     ])('when an order’s occurredAt is %s, then 400 naming occurredAt', (_, occurredAt) =>
       expectRefused(api.post('/v1/events/orders', KEYS.commerce, order({ occurredAt })), 'occurredAt'));
 
@@ -250,6 +254,14 @@ describe('what is accepted at the limits', () => {
   it('when minSpend is exactly the cap, then it is accepted', async () => {
     const created = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Big spender', currency: 'INR', terms: { minSpend: 1_000_000_000_000 } });
     expect(created.status).toBe(201);
+  });
+
+  it('when instants use a lowercase t or z, or a UTC offset at the ends of the range, then they are accepted', async () => {
+    for (const [n, occurredAt] of ['2026-01-01t10:00:00z', '2026-01-01T10:00:00.5z', '1970-01-01T00:00:00-05:00', '1970-01-01T00:00:00+00:00'].entries()) {
+      const kept = await api.post('/v1/events/orders', KEYS.commerce, order({ eventId: `o-instant-${n}`, customerId: 'nobody-yet', occurredAt }));
+      expect({ occurredAt, status: kept.status }).toEqual({ occurredAt, status: 202 });
+    }
+    expect(temporalCalls).toBe(0);
   });
 
   it('when an order is exactly the cap at the earliest instant, then it is kept (no referral yet, so Temporal is not called)', async () => {
