@@ -91,7 +91,8 @@ export function createApp(deps: AppDependencies) {
   app.notFound((c) => {
     allowedMethods ??= allowedMethodsOf(app.routes);
     const allowed = allowedMethods(c.req.path);
-    if (allowed.length > 0) {
+    // A handler that took the request and found nothing (an asset that is not there) is a 404, not a wrong method.
+    if (allowed.length > 0 && !allowed.includes(c.req.method.toUpperCase())) {
       return problemResponse(
         new Problem(405, 'method_not_allowed', `${c.req.path} takes ${allowed.join(', ')}, not ${c.req.method}`),
         c.req.path,

@@ -218,6 +218,14 @@ describe('a wrong method on a known path', () => {
     expect(await response.json()).toMatchObject({ status: 405, code: 'method_not_allowed' });
   });
 
+  it('when a route’s own handler finds nothing (a docs asset that is not there), then 404, not 405', async () => {
+    for (const method of ['GET', 'HEAD']) {
+      const response = await app.request('/docs/assets/swagger-ui-dist/nope.js', { method });
+      expect({ method, status: response.status, allow: response.headers.get('allow') }).toEqual({ method, status: 404, allow: null });
+    }
+    expect((await app.request('/docs/assets/swagger-ui-dist/swagger-ui.css')).status).toBe(200);
+  });
+
   it('when an unknown path is called, then 404 not_found still', async () => {
     const response = await app.request('/v1/nowhere', { headers: { authorization: `Bearer ${KEYS.commerce}` } });
     expect(response.status).toBe(404);
