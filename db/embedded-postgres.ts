@@ -47,13 +47,20 @@ export async function startEmbeddedPostgres(options: {
   portSetting?: string;
   /** the server's own output at debug; where the cluster lives, and what was moved aside, at info and warn */
   log?: (line: string, level: 'debug' | 'info' | 'warn') => void;
+  /** called as soon as the server is spawned, before it is ready, with what stops it */
+  onSpawned?: (stop: () => Promise<void>) => void;
 }): Promise<EmbeddedPostgresServer> {
   const log = options.log ?? (() => {});
   const runAs = process.getuid?.() === 0 ? await postgresUser() : undefined;
   const binaries = await postgresBinaries(runAs);
   const dataDir = path.resolve(options.dataDir);
   const cluster = await clusterFolder(dataDir, runAs, log);
-  const serverLog = (line: string) => log(line, 'debug');
+  // The server's own output line by line: its warnings and errors at warn, so they are seen; the rest at debug.
+  const serverLog = (text: string) => {
+    for (const line of text.split('\n')) {
+      if (line.trim()) log(line, /\b(?:WARNING|ERROR|FATAL|PANIC):/.test(line) ? 'warn' : 'debug');
+    }
+  };
 
   const leftover = await leftoverPostmaster(cluster);
   if (leftover) {
@@ -62,13 +69,14 @@ export async function startEmbeddedPostgres(options: {
   }
   await requirePortsFree([{ port: options.port, setting: options.portSetting }], 'embedded PostgreSQL');
   if (!existsSync(path.join(cluster, 'PG_VERSION'))) await initialise(binaries.initdb, cluster, runAs, serverLog);
-  const server = await serve(binaries.postgres, cluster, options.port, runAs, serverLog);
+  // Fast shutdown: sessions end and a checkpoint is written; immediate shutdown if it hangs.
+  const stopOf = (child: ServerProcess) => () => stopServer(child, { signal: 'SIGINT', forceSignal: 'SIGQUIT', graceMs: 30_000 });
+  const server = await serve(binaries.postgres, cluster, options.port, runAs, serverLog, (child) => options.onSpawned?.(stopOf(child)));
 
   const url = (database = 'postgres') =>
     `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`;
 
-  // Fast shutdown: sessions end and a checkpoint is written; immediate shutdown if it hangs.
-  const stop = () => stopServer(server, { signal: 'SIGINT', forceSignal: 'SIGQUIT', graceMs: 30_000 });
+  const stop = stopOf(server);
   return {
     dataDir: cluster,
     url,
@@ -142,7 +150,14 @@ function runToEnd(command: string, args: string[], runAs: PostgresUser | undefin
 }
 
 /** Starts the server and waits for it to say it accepts connections. */
-async function serve(postgres: string, cluster: string, port: number, runAs: PostgresUser | undefined, log: (line: string) => void): Promise<ServerProcess> {
+async function serve(
+  postgres: string,
+  cluster: string,
+  port: number,
+  runAs: PostgresUser | undefined,
+  log: (line: string) => void,
+  onSpawned: (child: ServerProcess) => void,
+): Promise<ServerProcess> {
   // TCP on 127.0.0.1 only (`-k ''`: no unix socket, so nothing is made in /tmp or anywhere outside the cluster).
   const child = spawnServer(postgres, ['-D', cluster, '-p', String(port), '-h', '127.0.0.1', '-k', ''], {
     stopSignal: 'SIGINT',
@@ -150,6 +165,7 @@ async function serve(postgres: string, cluster: string, port: number, runAs: Pos
     gid: runAs?.gid,
     env: serverEnvironment(),
   });
+  onSpawned(child);
   let output = '';
   let ready = false;
   await new Promise<void>((resolve, reject) => {

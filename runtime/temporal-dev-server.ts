@@ -48,6 +48,8 @@ export async function startDevServer(options: {
   uiPort?: number;
   portSettings?: DevServerPortSettings;
   log?: (line: string) => void;
+  /** called as soon as the server is spawned, before it serves, with what stops it */
+  onSpawned?: (stop: () => Promise<void>) => void;
 }): Promise<DevServer> {
   const httpPort = options.httpPort ?? options.port + 10;
   const metricsPort = options.metricsPort ?? options.port + 20;
@@ -80,6 +82,12 @@ export async function startDevServer(options: {
     ...REFERRAL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const child = spawnServer(requireCli(options.cliPath ?? DEFAULT_CLI_PATH), args, { stopSignal: 'SIGTERM' });
+  // After SIGTERM it needs a moment to exit: a new server on the same file before then fails with SQLITE_BUSY.
+  const stop = async () => {
+    await stopServer(child, { signal: 'SIGTERM', forceSignal: 'SIGKILL', graceMs: 10_000 });
+    if (pidFile) await removePidFile(pidFile);
+  };
+  options.onSpawned?.(stop);
   let output = '';
   const forward = (chunk: Buffer) => {
     if (output.length < 10_000) output += chunk.toString();
@@ -93,11 +101,7 @@ export async function startDevServer(options: {
   return {
     address,
     uiUrl: options.uiPort ? `http://localhost:${options.uiPort}` : null,
-    // After SIGTERM it needs a moment to exit: a new server on the same file before then fails with SQLITE_BUSY.
-    stop: async () => {
-      await stopServer(child, { signal: 'SIGTERM', forceSignal: 'SIGKILL', graceMs: 10_000 });
-      if (pidFile) await removePidFile(pidFile);
-    },
+    stop,
   };
 }
 
@@ -116,13 +120,17 @@ async function waitUntilServing(child: ServerProcess, address: string, output: (
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`temporal dev server exited (${child.signalCode ?? `exit ${child.exitCode}`}): ${output().trim()}`);
     }
+    let connection: Connection | undefined;
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
-      await connection.withDeadline(Date.now() + 2_000, () => connection.workflowService.getSystemInfo({}));
-      await connection.close();
+      connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      const connected = connection;
+      await connected.withDeadline(Date.now() + 2_000, () => connected.workflowService.getSystemInfo({}));
       return;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      // every attempt's connection, answered or not
+      await connection?.close().catch(() => undefined);
     }
   }
   child.kill('SIGKILL');

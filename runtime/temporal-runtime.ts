@@ -12,9 +12,13 @@ const PINO_METHOD: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error
 /**
  * Routes the Temporal SDK's logs (worker, workflow `log`, and the Rust core) into our JSON logger, so one process
  * writes one log format. Must run before the first worker or native connection is created.
+ *
+ * By default the runtime stops the workers itself on SIGINT and SIGTERM (what the worker process wants);
+ * `shutdownSignals: []` leaves the signals to the caller (npm start stops things in its own order).
  */
-export function installTemporalRuntime(logger: Logger, level: LogLevel = 'INFO'): void {
+export function installTemporalRuntime(logger: Logger, level: LogLevel = 'INFO', options: { shutdownSignals?: NodeJS.Signals[] } = {}): void {
   Runtime.install({
+    ...(options.shutdownSignals ? { shutdownSignals: options.shutdownSignals } : {}),
     logger: new DefaultLogger(level, ({ level: entryLevel, message, meta }) => {
       logger[PINO_METHOD[entryLevel]]({ component: 'temporal', ...meta }, message);
     }),

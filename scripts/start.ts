@@ -5,7 +5,8 @@
  *
  * It owns what it starts: one start per data folder, servers left by a killed start of the same folder are stopped
  * first, a port held by anything else stops it with the port and its variable named, and on Ctrl-C (SIGINT, to the
- * whole terminal group) or SIGTERM it stops the API, then the worker, then Temporal, then PostgreSQL.
+ * whole terminal group) or SIGTERM it stops the API, then the worker, then Temporal, then PostgreSQL. A signal while it
+ * is still starting stops the start at its next step, then stops what it had started; a failed start exits 1.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { migrateToLatest } from '../db/migrate';
 import { loadOrCreateLocalApiKeys } from '../runtime/api-keys';
 import { loadConfig } from '../runtime/config';
 import { lockDataFolder } from '../runtime/data-folder-lock';
+import { createLifecycle, StartAborted } from '../runtime/lifecycle';
 import { createLogger } from '../runtime/logger';
 import { requirePortsFree } from '../runtime/port-check';
 import { startDevServer } from '../runtime/temporal-dev-server';
@@ -23,49 +25,45 @@ import { startReferralService } from '../service';
 
 const config = loadConfig();
 const logger = createLogger('referrals', config.logLevel);
-installTemporalRuntime(logger);
-// The Temporal runtime would stop the worker on a signal by itself, out of order: the signal is ours (see shutdown).
-process.removeAllListeners('SIGINT');
-process.removeAllListeners('SIGTERM');
+// The runtime would stop the worker on a signal by itself, out of order: the signals are ours (see stopAndExit).
+installTemporalRuntime(logger, 'INFO', { shutdownSignals: [] });
 
-/** What is running, last started first: stopping walks it in order, so users stop before what they use. */
-const running: Array<{ name: string; stop: () => Promise<void>; stopped: string }> = [];
-let stopping = false;
+/** What is running is registered as soon as it exists; a stop waits for the start to settle, then stops it all. */
+const lifecycle = createLifecycle({
+  info: (fields, message) => logger.info(fields, message),
+  error: (fields, message) => logger.error(fields, message),
+});
 
-async function shutdown(reason: string, exitCode: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ reason }, 'shutting down');
-  for (const { name, stop, stopped } of running) {
-    await stop().then(
-      () => logger.info({ part: name }, stopped),
-      (error: unknown) => logger.error({ err: error, part: name }, `error while stopping the ${name}`),
-    );
-  }
-  logger.info('stopped');
-  process.exit(exitCode);
+async function stopAndExit(reason: string): Promise<void> {
+  process.exit(await lifecycle.stop(reason));
 }
-process.on('SIGINT', () => void shutdown('SIGINT', 0));
-process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+process.on('SIGINT', () => void stopAndExit('SIGINT'));
+process.on('SIGTERM', () => void stopAndExit('SIGTERM'));
 
 try {
-  await start();
+  await lifecycle.start(start);
 } catch (error) {
-  // A refusal (a port taken, the data folder in use) is the message itself; anything else keeps its stack in the log.
-  logger.error({ err: error }, 'could not start');
-  process.stderr.write(`\nnpm start: ${error instanceof Error ? error.message : String(error)}\n`);
-  await shutdown('start failed', 1);
+  if (!(error instanceof StartAborted)) {
+    // A refusal (a port taken, the data folder in use) is the message itself; anything else keeps its stack in the log.
+    logger.error({ err: error }, 'could not start');
+    process.stderr.write(`\nnpm start: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  await stopAndExit('start failed');
 }
 
 async function start(): Promise<void> {
   const { dataDir, port } = config;
   const { namespace } = config.temporal;
+  const { checkpoint, register } = lifecycle;
   await mkdir(dataDir, { recursive: true });
-  await requirePortsFree([{ port, setting: 'PORT' }], 'API');
+  // The lock first: a second start on this folder is told the folder is in use, not that a port is.
   if (!config.databaseUrl || !config.temporal.address) {
     const release = await lockDataFolder(dataDir);
-    running.unshift({ name: 'data folder lock', stop: release, stopped: 'data folder released' });
+    register({ name: 'data folder lock', stop: release, stopped: 'data folder released' });
+    checkpoint();
   }
+  await requirePortsFree([{ port, setting: 'PORT' }], 'API');
+  checkpoint();
 
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -74,9 +72,11 @@ async function start(): Promise<void> {
       port: config.embeddedPostgresPort,
       portSetting: 'EMBEDDED_POSTGRES_PORT',
       log: (line, level) => logger[level]({ component: 'postgres' }, line),
+      onSpawned: (stop) => register({ name: 'embedded PostgreSQL', stop, stopped: 'embedded PostgreSQL stopped' }),
     });
-    running.unshift({ name: 'embedded PostgreSQL', stop: postgres.stop, stopped: 'embedded PostgreSQL stopped' });
+    checkpoint();
     await postgres.createDatabase('referrals');
+    checkpoint();
     databaseUrl = postgres.url('referrals');
     logger.info({ port: config.embeddedPostgresPort, dataDir: postgres.dataDir }, 'embedded PostgreSQL running');
   }
@@ -90,20 +90,24 @@ async function start(): Promise<void> {
       ...config.temporal.devServer,
       portSettings: { port: 'TEMPORAL_PORT', uiPort: 'TEMPORAL_UI_PORT', httpPort: 'TEMPORAL_HTTP_PORT', metricsPort: 'TEMPORAL_METRICS_PORT' },
       log: (line) => logger.debug({ component: 'temporal' }, line),
+      onSpawned: (stop) => register({ name: 'Temporal dev server', stop, stopped: 'Temporal dev server stopped' }),
     });
-    running.unshift({ name: 'Temporal dev server', stop: devServer.stop, stopped: 'Temporal dev server stopped' });
+    checkpoint();
     temporalAddress = devServer.address;
     uiUrl = devServer.uiUrl;
     logger.info({ address: temporalAddress }, 'Temporal dev server running');
   }
 
   const db = createDatabase(databaseUrl, { onIdleError: (error) => logger.warn({ err: error }, 'database connection lost') });
-  running.unshift({ name: 'database pool', stop: () => db.destroy(), stopped: 'database pool closed' });
+  register({ name: 'database pool', stop: () => db.destroy(), stopped: 'database pool closed' });
   await migrateToLatest(db);
+  checkpoint();
 
   const apiKeys = config.apiKeys ?? (await loadOrCreateLocalApiKeys(path.join(dataDir, 'api-keys')));
+  checkpoint();
   const service = await startReferralService({ db, temporalAddress, namespace, apiKeys, port, logger });
-  running.unshift({ name: 'API and worker', stop: service.stop, stopped: 'worker stopped' });
+  register({ name: 'API and worker', stop: service.stop, stopped: 'worker stopped' });
+  checkpoint();
   const apiUrl = service.apiUrl;
 
   const keyLines = config.apiKeys

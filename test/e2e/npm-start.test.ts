@@ -1,12 +1,15 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../runtime/free-port';
-import { isRunning } from '../../runtime/process-table';
+import { readLivePidFile } from '../../runtime/pid-file';
+import { RELOCATED_CLUSTERS } from '../../runtime/postgres-data-folder';
+import { leftoverPostmaster } from '../../runtime/postmaster';
+import { isRunning, processCommandLine, stopProcess } from '../../runtime/process-table';
 import { httpClient } from '../support/http';
 
 /**
@@ -16,7 +19,43 @@ import { httpClient } from '../support/http';
  */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const folders: string[] = [];
-afterAll(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true }))));
+const starts: Start[] = [];
+
+/** Whatever a failed test left running: each start's process group, then any server still on a data folder. */
+afterEach(async () => {
+  for (const { child } of starts.splice(0)) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const folder of folders) {
+    const kill = { signal: 'SIGKILL', forceSignal: 'SIGKILL', graceMs: 2_000 } as const;
+    const temporal = await readLivePidFile(path.join(folder, 'temporal.db.pid'));
+    if (temporal && processCommandLine(temporal.pid)?.includes(path.join(folder, 'temporal.db'))) await stopProcess(temporal.pid, kill);
+    const postgres = await leftoverPostmaster(path.join(folder, 'postgres')).catch(() => undefined);
+    if (postgres) await stopProcess(postgres, kill);
+  }
+});
+
+/** The data folders, and the clusters they had elsewhere (as root, under RELOCATED_CLUSTERS), set aside ones too. */
+afterAll(async () => {
+  for (const folder of folders) {
+    const link = path.join(folder, 'postgres');
+    const cluster = await lstat(link).then((info) => (info.isSymbolicLink() ? readlink(link) : undefined), () => undefined);
+    if (cluster?.startsWith(`${RELOCATED_CLUSTERS}/`)) {
+      const home = path.dirname(cluster);
+      for (const entry of await readdir(RELOCATED_CLUSTERS)) {
+        if (entry === path.basename(home) || entry.startsWith(`${path.basename(home)}.orphaned-`)) {
+          await rm(path.join(RELOCATED_CLUSTERS, entry), { recursive: true, force: true });
+        }
+      }
+    }
+    await rm(folder, { recursive: true, force: true });
+  }
+});
 
 async function freshSetup(): Promise<NodeJS.ProcessEnv> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'referrals-start-'));
@@ -52,7 +91,9 @@ function start(env: NodeJS.ProcessEnv): Start {
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited, pressCtrlC: () => process.kill(-child.pid!, 'SIGINT') };
+  const started = { child, output: () => output, exited, pressCtrlC: () => process.kill(-child.pid!, 'SIGINT') };
+  starts.push(started);
+  return started;
 }
 
 async function waitForOutput(output: () => string, text: string, timeoutMs = 90_000): Promise<void> {
@@ -68,6 +109,7 @@ interface LogLine {
   time: number;
   msg: string;
   state?: string;
+  component?: string;
 }
 
 const logLines = (output: string): LogLine[] =>
@@ -115,6 +157,8 @@ describe('npm start', () => {
     expect(order.every((index) => index > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(shutdown.filter((line) => line.level >= 40)).toEqual([]);
+    // PostgreSQL's own warnings and errors are logged at warn: none, from start to stop
+    expect(lines.filter((line) => line.component === 'postgres' && line.level >= 40)).toEqual([]);
     expect(first.output()).not.toMatch(/error while stopping|terminating connection|ECONNREFUSED/);
 
     const second = start(env);
@@ -128,6 +172,11 @@ describe('npm start', () => {
     const intruder = start({ ...(await freshSetup()), DATA_DIR: env.DATA_DIR });
     expect(await intruder.exited).toBe(1);
     expect(intruder.output()).toContain(`${env.DATA_DIR} is in use by another npm start (pid ${second.child.pid})`);
+    // on the same ports too: the folder is what it is told, not a port
+    const twin = start(env);
+    expect(await twin.exited).toBe(1);
+    expect(twin.output()).toContain(`${env.DATA_DIR} is in use by another npm start (pid ${second.child.pid})`);
+    expect(twin.output()).not.toContain('is in use by another process');
 
     second.pressCtrlC();
     expect(await second.exited).toBe(0);
@@ -146,6 +195,28 @@ describe('npm start', () => {
     const deadline = Date.now() + 15_000;
     while ((isRunning(temporal) || isRunning(postgres)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect([isRunning(temporal), isRunning(postgres)]).toEqual([false, false]);
+
+    const next = start(env);
+    await waitForOutput(next.output, 'Press Ctrl-C to stop.');
+    next.pressCtrlC();
+    expect(await next.exited).toBe(0);
+  }, 240_000);
+
+  it('given Ctrl-C while it is still starting, then it stops starting and stops what it had started, in order, and the next start runs', async () => {
+    const env = await freshSetup();
+    const interrupted = start(env);
+    await waitForOutput(interrupted.output, 'embedded PostgreSQL running');
+    // the Temporal dev server is being started now
+    interrupted.pressCtrlC();
+    expect(await interrupted.exited).toBe(0);
+    const lines = logLines(interrupted.output());
+    expect(lines.filter((line) => line.level >= 50)).toEqual([]);
+    expect(interrupted.output()).not.toContain('Press Ctrl-C to stop.');
+    const shutdown = lines.slice(lines.findIndex((line) => line.msg === 'shutting down'));
+    const at = (msg: string) => shutdown.findIndex((line) => line.msg === msg);
+    const order = [at('Temporal dev server stopped'), at('embedded PostgreSQL stopped'), at('data folder released'), at('stopped')];
+    expect(order.every((index) => index > 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
 
     const next = start(env);
     await waitForOutput(next.output, 'Press Ctrl-C to stop.');

@@ -1,15 +1,16 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../../db/embedded-postgres';
 import { loadConfig } from '../../runtime/config';
 import { freePort } from '../../runtime/free-port';
 import { writePidFile } from '../../runtime/pid-file';
 import { postgresBinaries } from '../../runtime/postgres-binaries';
+import { RELOCATED_CLUSTERS, removeCluster } from '../../runtime/postgres-data-folder';
 import { postgresUser } from '../../runtime/postgres-user';
-import { isRunning } from '../../runtime/process-table';
+import { isRunning, processStartTicks, stopProcess } from '../../runtime/process-table';
 import { startDevServer } from '../../runtime/temporal-dev-server';
 
 /**
@@ -18,15 +19,35 @@ import { startDevServer } from '../../runtime/temporal-dev-server';
  * the pid written in a stale pid file is left alone.
  */
 let dir: string;
+/** Every process a test started, by pid and start time: what a failed test leaves is killed after it. */
+const started: Array<{ pid: number; startTicks: string | undefined }> = [];
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'referrals-leftovers-'));
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  for (const { pid, startTicks } of started.splice(0)) {
+    if (startTicks === undefined || processStartTicks(pid) !== startTicks) continue;
+    // its own process group (detached): the server and whatever it started
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await stopProcess(pid, { signal: 'SIGKILL', forceSignal: 'SIGKILL', graceMs: 2_000 });
+  }
+});
+afterAll(async () => {
+  // as root the cluster lives outside the folder: a test that failed before removing it leaves it there
+  const cluster = await readlink(path.join(dir, 'postgres')).catch(() => undefined);
+  if (cluster?.startsWith(`${RELOCATED_CLUSTERS}/`)) await removeCluster(path.join(dir, 'postgres'), cluster);
+  await rm(dir, { recursive: true, force: true });
+});
 
 /** Started the way a killed run would leave it: detached, and nothing that stops it when we go. */
 function leftover(command: string, args: string[], user?: { uid: number; gid: number }) {
   const child = spawn(command, args, { detached: true, stdio: 'ignore', cwd: '/', ...user });
   child.unref();
+  started.push({ pid: child.pid!, startTicks: processStartTicks(child.pid!) });
   return child.pid!;
 }
 
@@ -65,7 +86,6 @@ describe('servers left behind by a killed start', () => {
     const server = await startDevServer({ dbFile, port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() });
     await server.stop();
     expect(isRunning(bystander)).toBe(true);
-    process.kill(bystander, 'SIGKILL');
   }, 90_000);
 
   it('given a PostgreSQL left running on the same cluster, when the embedded PostgreSQL starts, then the leftover is stopped and the new server takes its port', async () => {
