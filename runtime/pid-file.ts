@@ -3,7 +3,9 @@ import { processStartTicks } from './process-table';
 
 /**
  * A pid file that names one process, not just a pid: the pid with its start time. A pid reused by an unrelated
- * process after a reboot or a long run does not match, so a stale file is never taken for a live server.
+ * process after a reboot or a long run does not match, so a stale file is never taken for a live server. Without a
+ * /proc to read start times from (macOS), nothing can be confirmed: no file is written and none is read as live, so a
+ * leftover is never stopped on doubt (its port then stops the next start, naming the port).
  */
 export interface ProcessRecord {
   pid: number;
