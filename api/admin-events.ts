@@ -48,7 +48,7 @@ export const adminEventRoutes = createRouter()
       request: { params: z.object({ eventId: Id.openapi({ param: { name: 'eventId', in: 'path' } }) }) },
       responses: {
         202: { description: 'queued for delivery', content: { 'application/json': { schema: z.object({ eventId: z.string(), queued: z.boolean() }).openapi('RedeliveryQueued') } } },
-        ...problems(400, 401, 403, 404, 500),
+        ...problems(400, 401, 403, 404, 413, 500),
       },
     }),
     async (c) => {

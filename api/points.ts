@@ -94,7 +94,7 @@ export const pointRoutes = createRouter()
       request: { params: RedemptionParams },
       responses: {
         200: { description: 'reversed', content: { 'application/json': { schema: Reversal } } },
-        ...problems(400, 401, 404, 500),
+        ...problems(400, 401, 404, 413, 500),
       },
     }),
     async (c) => {

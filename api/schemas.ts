@@ -187,7 +187,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   403: 'forbidden: this key may not use this route',
   404: 'not_found',
   409: 'a conflict with what is already there (see `code`)',
-  413: 'payload_too_large',
+  413: 'payload_too_large: bodies are limited to 64 KiB, on every route that may carry one (a route that takes none ignores a smaller one)',
   415: 'unsupported_media_type: the body must be application/json',
   422: 'refused by a business rule (see `code`)',
   503: 'temporarily_unavailable: Temporal did not answer in time; retry',
