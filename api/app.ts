@@ -5,6 +5,7 @@ import { IntakeError } from '../intake/errors';
 import { isTemporalUnavailable } from '../intake/workflow-failures';
 import { adminCustomerRoutes } from './admin-customers';
 import { adminEventRoutes } from './admin-events';
+import { adminFaultRoutes } from './admin-faults';
 import { adminReferralRoutes } from './admin-referrals';
 import { allowedMethodsOf } from './allowed-methods';
 import { apiKeyAuth, requireRole } from './auth';
@@ -68,6 +69,7 @@ export function createApp(deps: AppDependencies) {
   app.route('/v1/admin/programs', programRoutes);
   app.route('/v1/admin/referrals', adminReferralRoutes);
   app.route('/v1/admin/events', adminEventRoutes);
+  app.route('/v1/admin/faults', adminFaultRoutes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',

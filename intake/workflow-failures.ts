@@ -5,7 +5,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { REFUSALS } from '../workflows/shared';
+import { FAULTS, REFUSALS } from '../workflows/shared';
 import { workflowCallDeadline, type IntakeDependencies } from './deps';
 import { IntakeError, type IntakeErrorCode } from './errors';
 
@@ -20,6 +20,10 @@ const REFUSAL_CODES: Record<string, IntakeErrorCode> = {
 
 /** The business refusal a workflow update failed with, as an IntakeError; undefined for anything else. */
 export function refusalFromWorkflow(error: unknown): IntakeError | undefined {
+  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === FAULTS.referralFault) {
+    // The signup's facts broke a database write no retry can fix: refused for good (the fault is listed for admins).
+    return new IntakeError('validation_failed', `the signup could not be recorded: ${error.cause.message}`);
+  }
   if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
     const code = error.cause.type ? REFUSAL_CODES[error.cause.type] : undefined;
     if (code) return new IntakeError(code, error.cause.message);

@@ -202,6 +202,7 @@ describe('OpenAPI document', () => {
       '/v1/admin/customers/{id}/points/adjustments',
       '/v1/admin/events/failed',
       '/v1/admin/events/{eventId}/redelivery',
+      '/v1/admin/faults',
       '/v1/admin/programs',
       '/v1/admin/programs/{id}',
       '/v1/admin/programs/{id}/versions',
