@@ -15,11 +15,17 @@ npx vitest run --reporter=default --reporter=json --outputFile.json=.data/test-r
 # as the commerce key, the admin key and no key; a short fixed-seed run. Only for the whole suite (`npm test` with no
 # file filter); FUZZ=0 skips it. Its verdicts are counted in the closing line below.
 rm -f .data/fuzz/summary.json
+# One worker: with two, requests interleave as threads are scheduled and a run is not repeatable.
 if [ $# -eq 0 ] && [ "${FUZZ:-1}" != 0 ]; then
   echo "[test] fuzz" >&2
-  if ! { bash scripts/install-fuzz-tools.sh && node --import tsx scripts/fuzz.ts --examples 5; }; then
+  if ! bash scripts/install-fuzz-tools.sh; then
     status=1
-    # It stopped before it could count its runs (no python3, no stack): one failure, not silence.
+    echo "[test] FUZZ PASS NOT RUN: schemathesis could not be installed (see [fuzz-tools] above); counted as one failure." >&2
+    echo "[test] Install python3 with venv and reach PyPI, or run \`FUZZ=0 npm test\` to leave the fuzz pass out." >&2
+    mkdir -p .data/fuzz && echo '{"passed":0,"failed":1}' > .data/fuzz/summary.json
+  elif ! node --import tsx scripts/fuzz.ts --examples 5 --workers 1 --timeout 600; then
+    status=1
+    # It stopped before it could count its runs (no stack): one failure, not silence.
     [ -f .data/fuzz/summary.json ] || { mkdir -p .data/fuzz && echo '{"passed":0,"failed":1}' > .data/fuzz/summary.json; }
   fi
 fi
