@@ -51,7 +51,7 @@ const Adjustment = z
     // A union, not .nullable(): a nullable registered schema comes out as allOf [$ref, {type: [object, null]}], which
     // refuses null (the $ref alone requires an object).
     lot: z.union([Lot, z.null()]).openapi({ description: 'the lot a credit made; null for a debit' }),
-    takenFrom: z.array(z.object({ lotId: z.string(), points: z.number().int() })),
+    takenFrom: z.array(z.object({ lotId: z.string().openapi({ format: 'uuid' }), points: z.number().int() })),
     duplicate: z.boolean(),
   })
   .openapi('PointAdjustment');

@@ -18,7 +18,14 @@ const FailedEventPage = z
   .openapi('FailedEventPage');
 
 const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  // Digits only: z.coerce would also take 0x10, 1e1 and " 5 ", which the published integer does not allow.
+  limit: z
+    .string()
+    .regex(/^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, 'must be an integer from 1 to 200, in digits')
+    .transform(Number)
+    .optional()
+    .transform((value) => value ?? 50)
+    .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'page size, 1 to 200' }),
   cursor: Text(0, 500).optional().openapi({ description: 'nextCursor from the previous page' }),
 });
 
@@ -47,13 +54,13 @@ export const adminEventRoutes = createRouter()
       summary: 'Hand a failed event back to the relay, due now, with its attempts counted afresh',
       request: { params: z.object({ eventId: Id.openapi({ param: { name: 'eventId', in: 'path' } }) }) },
       responses: {
-        202: { description: 'queued for delivery', content: { 'application/json': { schema: z.object({ eventId: z.string(), queued: z.boolean() }).openapi('RedeliveryQueued') } } },
+        202: { description: 'queued for delivery', content: { 'application/json': { schema: z.object({ eventId: z.string(), queued: z.literal(true) }).openapi('RedeliveryQueued') } } },
         ...problems(400, 401, 403, 404, 413, 500),
       },
     }),
     async (c) => {
       const { eventId } = c.req.valid('param');
       await redeliverFailedEvent(c.var.deps, { eventId, actor: c.var.actor });
-      return c.json({ eventId, queued: true }, 202);
+      return c.json({ eventId, queued: true as const }, 202);
     },
   );

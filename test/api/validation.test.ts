@@ -104,6 +104,14 @@ describe('malformed input changes nothing', () => {
   it('when a programme has a duration that is not one, then 400 validation_failed', () =>
     expectProblem(api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms: { rewardHold: 'soon' } }), 400, 'validation_failed'));
 
+  it('when a page size is not plain digits from 1 to 200, then 400 validation_failed naming limit; plain digits are taken', async () => {
+    for (const limit of ['0x10', '1e1', '%205%20', '0', '201', '05', '-1', '']) {
+      const body = await expectProblem(api.get(`/v1/admin/events/failed?limit=${limit}`, KEYS.admin), 400, 'validation_failed');
+      expect(body.errors.map((e: { path: string }) => e.path)).toEqual(['limit']);
+    }
+    for (const query of ['?limit=5', '?limit=200', '']) expect((await api.get(`/v1/admin/events/failed${query}`, KEYS.admin)).status).toBe(200);
+  });
+
   it('after all of the above, then the inbox is empty and Temporal was never called', async () => {
     expect(await inboxSize()).toBe(0);
     expect(temporalCalls).toBe(0);
