@@ -26,6 +26,8 @@ export interface Lifecycle {
   start: (start: () => Promise<void>) => Promise<void>;
   /** stops what runs, once however often asked; resolves to the exit code: 1 when the start failed, else 0 */
   stop: (reason: string) => Promise<number>;
+  /** whether a stop was asked for (a start that fails after it failed because of it) */
+  stopRequested: () => boolean;
 }
 
 export function createLifecycle(log: Log): Lifecycle {
@@ -55,8 +57,10 @@ export function createLifecycle(log: Log): Lifecycle {
     },
     start: (start) => {
       startup = start().catch((error: unknown) => {
-        // Recorded before anyone waiting for the start to settle goes on, so the exit code cannot miss it.
-        if (!(error instanceof StartAborted)) failed = true;
+        // Recorded before anyone waiting for the start to settle goes on, so the exit code cannot miss it. A start
+        // that fails once a stop was asked for failed of the stop: a server spawned just as Ctrl-C reached the
+        // process group (before it left the group) dies of that same SIGINT.
+        if (!(error instanceof StartAborted) && stopReason === undefined) failed = true;
         throw error;
       });
       return startup;
@@ -66,5 +70,6 @@ export function createLifecycle(log: Log): Lifecycle {
       stopping ??= stopAll();
       return stopping;
     },
+    stopRequested: () => stopReason !== undefined,
   };
 }

@@ -43,7 +43,7 @@ process.on('SIGTERM', () => void stopAndExit('SIGTERM'));
 try {
   await lifecycle.start(start);
 } catch (error) {
-  if (!(error instanceof StartAborted)) {
+  if (!(error instanceof StartAborted) && !lifecycle.stopRequested()) {
     // A refusal (a port taken, the data folder in use) is the message itself; anything else keeps its stack in the log.
     logger.error({ err: error }, 'could not start');
     process.stderr.write(`\nnpm start: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -38,17 +38,31 @@ describe('npm start lifecycle', () => {
     expect(events).toEqual(['shutting down', 'postgres ready', 'stop postgres', 'postgres stopped', 'stop lock', 'lock stopped', 'stopped']);
   });
 
-  it('given a start that fails while a stop waits for it, then what it started is stopped and the exit code is 1', async () => {
+  it('given a start that fails after a stop was asked for (a server spawned as Ctrl-C reached the group dies of it), then it counts as stopped: exit code 0', async () => {
+    const { events, lifecycle, part, gate, release } = harness();
+    const started = lifecycle.start(async () => {
+      lifecycle.register(part('lock'));
+      await gate;
+      throw new Error('temporal dev server exited (SIGINT)');
+    });
+    const stopped = lifecycle.stop('SIGINT');
+    expect(lifecycle.stopRequested()).toBe(true);
+    release();
+    await expect(started).rejects.toThrow('SIGINT');
+    expect(await stopped).toBe(0);
+    expect(events).toEqual(['shutting down', 'stop lock', 'lock stopped', 'stopped']);
+  });
+
+  it('given a start that fails before any stop was asked for, then what it started is stopped and the exit code is 1', async () => {
     const { events, lifecycle, part, gate, release } = harness();
     const started = lifecycle.start(async () => {
       lifecycle.register(part('lock'));
       await gate;
       throw new Error('port 7233 is in use');
     });
-    const stopped = lifecycle.stop('SIGINT');
     release();
     await expect(started).rejects.toThrow('port 7233');
-    expect(await stopped).toBe(1);
+    expect(await lifecycle.stop('start failed')).toBe(1);
     expect(events).toEqual(['shutting down', 'stop lock', 'lock stopped', 'stopped']);
   });
 
