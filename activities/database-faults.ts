@@ -4,12 +4,18 @@ import { FAULTS } from '../workflows/shared';
 /**
  * PostgreSQL errors that no retry can fix, by SQLSTATE class: the same statement with the same values fails the same
  * way for ever. They become non-retryable failures with a named type, so the workflow stops and surfaces them instead
- * of retrying for ever. Everything else (connection loss, serialization failures, deadlocks) stays retryable.
+ * of retrying for ever. Everything else (connection loss, serialization failures, deadlocks) stays retryable, and so
+ * does class 42 (an undefined column or table, a missing privilege): that is a deploy or a role out of step with the
+ * code, which an operator fixes, not something wrong with this referral's data, so its activities wait and resume.
  */
 const PERMANENT_CLASSES: Record<string, string> = {
   '22': FAULTS.databaseData,
   '23': FAULTS.databaseIntegrity,
-  '42': FAULTS.databaseSchema,
+};
+
+/** Single SQLSTATEs outside those classes that the data decides: an index row too large for its page. */
+const PERMANENT_CODES: Record<string, string> = {
+  '54000': FAULTS.databaseData,
 };
 
 const sqlStateOf = (error: unknown): string | undefined => {
@@ -20,7 +26,7 @@ const sqlStateOf = (error: unknown): string | undefined => {
 /** The non-retryable failure for a permanent database error, or undefined when retrying may help. */
 export function permanentDatabaseFailure(error: unknown): ApplicationFailure | undefined {
   const sqlState = sqlStateOf(error);
-  const type = sqlState ? PERMANENT_CLASSES[sqlState.slice(0, 2)] : undefined;
+  const type = sqlState ? (PERMANENT_CODES[sqlState] ?? PERMANENT_CLASSES[sqlState.slice(0, 2)]) : undefined;
   if (!sqlState || !type) return undefined;
   const { constraint, column, table } = error as { constraint?: string; column?: string; table?: string };
   return ApplicationFailure.create({

@@ -70,8 +70,14 @@ describe('activity failures no retry can fix', () => {
     expect(permanentDatabaseFailure(Object.assign(new Error('could not serialize access'), { code: '40001' }))).toBeUndefined();
     expect(permanentDatabaseFailure(Object.assign(new Error('deadlock detected'), { code: '40P01' }))).toBeUndefined();
     expect(permanentDatabaseFailure(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' }))).toBeUndefined();
-    expect(permanentDatabaseFailure(Object.assign(new Error('column "x" does not exist'), { code: '42703' }))).toMatchObject({
-      type: 'database_schema_error',
+    // a deploy or a role out of step with the code: fixed by an operator, then the activity resumes
+    expect(permanentDatabaseFailure(Object.assign(new Error('column "x" does not exist'), { code: '42703' }))).toBeUndefined();
+    expect(permanentDatabaseFailure(Object.assign(new Error('permission denied for table referrals'), { code: '42501' }))).toBeUndefined();
+  });
+
+  it('given an index row too large for its page (decided by the data), then it fails non-retryably', () => {
+    expect(permanentDatabaseFailure(Object.assign(new Error('index row size 3000 exceeds maximum'), { code: '54000' }))).toMatchObject({
+      type: 'database_data_error',
       nonRetryable: true,
     });
   });
