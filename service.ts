@@ -39,7 +39,11 @@ export async function startReferralService(options: {
   }
 
   const workerConnection = await NativeConnection.connect({ address: options.temporalAddress });
-  const worker = await createReferralWorker({ connection: workerConnection, namespace: options.namespace, db: options.db });
+  const worker = await createReferralWorker({
+    connection: workerConnection,
+    namespace: options.namespace,
+    db: options.db,
+  });
   const workerRun = worker.run();
   let temporal: Client | undefined;
   let api: Awaited<ReturnType<typeof startApi>>;

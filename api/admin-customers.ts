@@ -24,7 +24,11 @@ const AdjustmentBody = z
       .min(-MAX_POINTS)
       .max(MAX_POINTS)
       .refine((points) => points !== 0, { message: 'must not be zero' })
-      .openapi({ example: 250, description: 'a credit (positive: a new lot) or a debit (negative: taken from the soonest-expiring lots)', not: { const: 0 } }),
+      .openapi({
+        example: 250,
+        description: 'a credit (positive: a new lot) or a debit (negative: taken from the soonest-expiring lots)',
+        not: { const: 0 },
+      }),
     reason: Text(1, 500),
     validity: z
       .string()
@@ -38,7 +42,11 @@ const AdjustmentBody = z
         { message: 'not a validity such as "6 months" or "30 days" (a duration of at least 1 ms)' },
       )
       .optional()
-      .openapi({ example: '6 months', description: 'how long a credit stays valid: calendar months (counted in UTC) or a duration; 6 months by default' }),
+      .openapi({
+        example: '6 months',
+        description:
+          'how long a credit stays valid: calendar months (counted in UTC) or a duration; 6 months by default',
+      }),
   })
   .strict()
   .openapi('PointAdjustmentRequest');
@@ -110,7 +118,10 @@ export const adminCustomerRoutes = createRouter()
       request: { params: CustomerParams, body: jsonBody(AdjustmentBody) },
       responses: {
         201: { description: 'booked', content: { 'application/json': { schema: Adjustment } } },
-        200: { description: 'a repeat of an adjustment already booked', content: { 'application/json': { schema: Adjustment } } },
+        200: {
+          description: 'a repeat of an adjustment already booked',
+          content: { 'application/json': { schema: Adjustment } },
+        },
         ...problems(400, 401, 403, 404, 409, 413, 415, 422, 500, 503),
       },
     }),

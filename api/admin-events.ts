@@ -54,7 +54,14 @@ export const adminEventRoutes = createRouter()
       summary: 'Hand a failed event back to the relay, due now, with its attempts counted afresh',
       request: { params: z.object({ eventId: Id.openapi({ param: { name: 'eventId', in: 'path' } }) }) },
       responses: {
-        202: { description: 'queued for delivery', content: { 'application/json': { schema: z.object({ eventId: z.string(), queued: z.literal(true) }).openapi('RedeliveryQueued') } } },
+        202: {
+          description: 'queued for delivery',
+          content: {
+            'application/json': {
+              schema: z.object({ eventId: z.string(), queued: z.literal(true) }).openapi('RedeliveryQueued'),
+            },
+          },
+        },
         ...problems(400, 401, 403, 404, 413, 500),
       },
     }),

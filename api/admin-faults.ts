@@ -15,7 +15,9 @@ const ReferralFault = z
   })
   .openapi('ReferralFault');
 
-const ReferralFaultPage = z.object({ items: z.array(ReferralFault), nextCursor: z.string().nullable() }).openapi('ReferralFaultPage');
+const ReferralFaultPage = z
+  .object({ items: z.array(ReferralFault), nextCursor: z.string().nullable() })
+  .openapi('ReferralFaultPage');
 
 const PageQuery = z.object({
   limit: z

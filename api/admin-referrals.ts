@@ -7,14 +7,22 @@ import { InstantOut, problems, ReferralId, Text } from './schemas';
 const ReferralParams = z.object({ id: ReferralId.openapi({ param: { name: 'id', in: 'path' } }) });
 
 const TimelineItem = z
-  .object({ seq: z.number().int(), at: InstantOut, kind: z.string(), status: z.string(), detail: z.record(z.string(), z.unknown()).nullable() })
+  .object({
+    seq: z.number().int(),
+    at: InstantOut,
+    kind: z.string(),
+    status: z.string(),
+    detail: z.record(z.string(), z.unknown()).nullable(),
+  })
   .openapi('TimelineEntry');
 
 const AdminReferralView = ReferralView.extend({
   live: z
     .record(z.string(), z.unknown())
     .nullable()
-    .openapi({ description: "the workflow's own state from a query: status, deadlines, counted orders, recent timeline" }),
+    .openapi({
+      description: "the workflow's own state from a query: status, deadlines, counted orders, recent timeline",
+    }),
   timeline: z.array(TimelineItem),
 }).openapi('AdminReferral');
 
@@ -46,7 +54,10 @@ export const adminReferralRoutes = createRouter()
       summary: 'Cancel a live referral (audited with the key name as actor)',
       request: {
         params: ReferralParams,
-        body: { content: { 'application/json': { schema: z.object({ reason: Text(0, 500).optional() }).strict() } }, required: false },
+        body: {
+          content: { 'application/json': { schema: z.object({ reason: Text(0, 500).optional() }).strict() } },
+          required: false,
+        },
       },
       responses: {
         200: { description: 'cancelled', content: { 'application/json': { schema: ReferralView } } },
@@ -55,7 +66,11 @@ export const adminReferralRoutes = createRouter()
     }),
     async (c) => {
       const { reason } = c.req.valid('json') ?? {};
-      const referral = await cancelReferral(c.var.deps, { referralId: c.req.valid('param').id, actor: c.var.actor, reason });
+      const referral = await cancelReferral(c.var.deps, {
+        referralId: c.req.valid('param').id,
+        actor: c.var.actor,
+        reason,
+      });
       return c.json(referral, 200);
     },
   );

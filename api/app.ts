@@ -50,12 +50,15 @@ export function createApp(deps: AppDependencies) {
 
   app.route('/', healthRoutes);
 
-  app.use('/v1/*', bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new Problem(413, 'payload_too_large', `bodies are limited to ${MAX_BODY_BYTES} bytes`);
-    },
-  }));
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new Problem(413, 'payload_too_large', `bodies are limited to ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
   app.use('/v1/*', apiKeyAuth(deps.apiKeys));
   app.use('/v1/admin/*', requireRole('admin'));
 
@@ -112,12 +115,20 @@ export function createApp(deps: AppDependencies) {
       if (error.status === 400 && /json/i.test(error.message)) {
         return problemResponse(new Problem(400, 'invalid_json', 'the body is not valid JSON'), c.req.path);
       }
-      const code = error.status === 413 ? 'payload_too_large' : error.status === 415 ? 'unsupported_media_type' : 'validation_failed';
+      const code =
+        error.status === 413
+          ? 'payload_too_large'
+          : error.status === 415
+            ? 'unsupported_media_type'
+            : 'validation_failed';
       return problemResponse(new Problem(error.status, code, error.message), c.req.path);
     }
     if (isTemporalUnavailable(error)) {
       deps.logger.warn({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'Temporal unavailable');
-      return problemResponse(new Problem(503, 'temporarily_unavailable', 'Temporal did not answer in time; retry'), c.req.path);
+      return problemResponse(
+        new Problem(503, 'temporarily_unavailable', 'Temporal did not answer in time; retry'),
+        c.req.path,
+      );
     }
     deps.logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     return problemResponse(

@@ -30,7 +30,8 @@ export function apiKeyAuth(keys: ApiKey[]) {
 
 export function requireRole(role: Role) {
   return createMiddleware<AppEnv>(async function requireRoleMiddleware(c, next) {
-    if (c.get('role') !== role) throw new Problem(403, 'forbidden', `this route needs an API key with the ${role} role`);
+    if (c.get('role') !== role)
+      throw new Problem(403, 'forbidden', `this route needs an API key with the ${role} role`);
     await next();
   });
 }

@@ -25,8 +25,12 @@ export const customerRoutes = createRouter()
           z
             .object({
               programId: Id,
-              email: Email.optional().openapi({ description: "the referrer's e-mail: a referee with the same one is a self-referral" }),
-              phone: Text(3, 40).optional().openapi({ description: "the referrer's phone: a referee with the same one is a self-referral" }),
+              email: Email.optional().openapi({
+                description: "the referrer's e-mail: a referee with the same one is a self-referral",
+              }),
+              phone: Text(3, 40)
+                .optional()
+                .openapi({ description: "the referrer's phone: a referee with the same one is a self-referral" }),
             })
             .strict(),
         ),
@@ -43,7 +47,8 @@ export const customerRoutes = createRouter()
       const program = await findProgram(c.var.deps.db, programId);
       if (!program) throw new Problem(404, 'not_found', `no programme ${programId}`);
       const existing = await findCodeOfCustomer(c.var.deps.db, id, programId);
-      if (!existing && !program.active) throw new Problem(409, 'program_inactive', `programme ${programId} is not active`);
+      if (!existing && !program.active)
+        throw new Problem(409, 'program_inactive', `programme ${programId} is not active`);
       // Kept for the self-referral rule, normalised as signups are: nobody refers their own address under a new id.
       await upsertCustomer(c.var.deps.db, { id, email, phone });
       const { code, created } = await issueReferralCode(c.var.deps.db, id, programId);
@@ -59,7 +64,10 @@ export const customerRoutes = createRouter()
       tags: ['Customers'],
       summary: "Read the customer's referral code for a programme",
       request: { params: CustomerParams, query: z.object({ programId: Id }) },
-      responses: { 200: { description: 'the code', content: { 'application/json': { schema: ReferralCodeView } } }, ...problems(400, 401, 404, 500) },
+      responses: {
+        200: { description: 'the code', content: { 'application/json': { schema: ReferralCodeView } } },
+        ...problems(400, 401, 404, 500),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid('param');

@@ -57,13 +57,17 @@ export const MAX_FRACTION_DIGITS = 6;
  */
 export function fractionsAtLeast(least: number): string {
   const scale = 10 ** MAX_FRACTION_DIGITS;
-  if (!Number.isInteger(least) || least < 1 || least >= scale) throw new RangeError(`no fractions of at least ${least}/${scale}`);
+  if (!Number.isInteger(least) || least < 1 || least >= scale)
+    throw new RangeError(`no fractions of at least ${least}/${scale}`);
   const digits = String(least).padStart(MAX_FRACTION_DIGITS, '0').replace(/0+$/, '');
   const anything = (n: number) => (n > 0 ? `[0-9]{0,${n}}` : '');
   const alternatives: string[] = [];
   for (let i = 0; i < digits.length; i += 1) {
     const digit = Number(digits[i]);
-    if (digit < 9) alternatives.push(`${digits.slice(0, i)}${digit + 1 === 9 ? '9' : `[${digit + 1}-9]`}${anything(MAX_FRACTION_DIGITS - i - 1)}`);
+    if (digit < 9)
+      alternatives.push(
+        `${digits.slice(0, i)}${digit + 1 === 9 ? '9' : `[${digit + 1}-9]`}${anything(MAX_FRACTION_DIGITS - i - 1)}`,
+      );
   }
   alternatives.push(`${digits}${anything(MAX_FRACTION_DIGITS - digits.length)}`);
   return `(?:${alternatives.join('|')})`;

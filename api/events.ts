@@ -58,9 +58,13 @@ const NotReferred = z
   .object({
     referred: z.literal(false),
     customerId: z.string(),
-    duplicate: z.boolean().openapi({ description: 'true when this eventId was seen before: the body is the first answer' }),
+    duplicate: z
+      .boolean()
+      .openapi({ description: 'true when this eventId was seen before: the body is the first answer' }),
   })
-  .openapi('SignupNotReferred', { description: 'the signup carried no code and no referral: the customer is kept, nothing else' });
+  .openapi('SignupNotReferred', {
+    description: 'the signup carried no code and no referral: the customer is kept, nothing else',
+  });
 
 const Registered = z
   .object({
@@ -74,7 +78,9 @@ const Registered = z
     refereeId: z.string().nullable(),
     registeredAt: InstantOut.nullable(),
     deadlines: Deadlines,
-    duplicate: z.boolean().openapi({ description: 'true when this eventId was seen before: the body is the first answer' }),
+    duplicate: z
+      .boolean()
+      .openapi({ description: 'true when this eventId was seen before: the body is the first answer' }),
   })
   .openapi('SignupRegistered', { description: 'the referral the signup registered' });
 
@@ -105,7 +111,10 @@ export const eventRoutes = createRouter()
       request: { body: jsonBody(SignupBody) },
       responses: {
         201: { description: 'registered', content: { 'application/json': { schema: SignupAnswer } } },
-        200: { description: 'no code, or a replay of an event already applied', content: { 'application/json': { schema: SignupAnswer } } },
+        200: {
+          description: 'no code, or a replay of an event already applied',
+          content: { 'application/json': { schema: SignupAnswer } },
+        },
         ...problems(400, 401, 404, 409, 413, 415, 422, 500, 503),
       },
     }),

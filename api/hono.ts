@@ -36,14 +36,17 @@ export function unstorableStrings(value: unknown): FieldError[] {
   while (stack.length > 0) {
     const visit = stack.pop()!;
     values += 1;
-    if (visit.depth > MAX_NESTING) return [{ path: '(body)', message: `too deeply nested (more than ${MAX_NESTING} levels)` }];
+    if (visit.depth > MAX_NESTING)
+      return [{ path: '(body)', message: `too deeply nested (more than ${MAX_NESTING} levels)` }];
     if (values > MAX_VALUES) return [{ path: '(body)', message: `too many values (more than ${MAX_VALUES})` }];
     const item = visit.value;
     if (typeof item === 'string') {
       const message = unstorableText(item);
       if (message) found.push({ path: pathOf(visit).join('.') || '(body)', message });
     } else if (item !== null && typeof item === 'object') {
-      const entries = Array.isArray(item) ? item.map((child, index) => [String(index), child] as const) : Object.entries(item);
+      const entries = Array.isArray(item)
+        ? item.map((child, index) => [String(index), child] as const)
+        : Object.entries(item);
       const children: Visit[] = [];
       for (const [key, child] of entries) {
         const message = unstorableText(key);
@@ -66,7 +69,10 @@ export const createRouter = () =>
     defaultHook: (result) => {
       const errors: FieldError[] = result.success
         ? []
-        : result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message }));
+        : result.error.issues.map((issue) => ({
+            path: issue.path.map(String).join('.') || '(body)',
+            message: issue.message,
+          }));
       // The input as sent: a refused request is searched too, so one answer names every field at fault.
       const sent = (result as { data?: unknown }).data;
       for (const error of unstorableStrings(sent)) {

@@ -6,7 +6,12 @@ import { Id, InstantOut, jsonBody, problems } from './schemas';
 /** Points fit a lot's integer column with room to spare; no programme credits more in one go. */
 export const MAX_POINTS = 1_000_000_000;
 
-export const Points = z.number().int().min(1).max(MAX_POINTS).openapi({ example: 500, description: `whole points, 1 to ${MAX_POINTS}` });
+export const Points = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_POINTS)
+  .openapi({ example: 500, description: `whole points, 1 to ${MAX_POINTS}` });
 
 const CustomerParams = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'cust-42' }) });
 const RedemptionParams = CustomerParams.extend({
@@ -40,10 +45,18 @@ const PointsView = z
 const RedemptionBody = z.object({ redemptionId: Id, points: Points }).strict().openapi('RedemptionRequest');
 
 const Redemption = z
-  .object({ redemptionId: z.string(), points: z.number().int(), balance: z.number().int(), takenFrom: Taken, duplicate: z.boolean() })
+  .object({
+    redemptionId: z.string(),
+    points: z.number().int(),
+    balance: z.number().int(),
+    takenFrom: Taken,
+    duplicate: z.boolean(),
+  })
   .openapi('Redemption');
 
-const Reversal = z.object({ redemptionId: z.string(), reversed: z.literal(true), balance: z.number().int() }).openapi('RedemptionReversal');
+const Reversal = z
+  .object({ redemptionId: z.string(), reversed: z.literal(true), balance: z.number().int() })
+  .openapi('RedemptionReversal');
 
 export const pointRoutes = createRouter()
   .openapi(
@@ -73,7 +86,10 @@ export const pointRoutes = createRouter()
       request: { params: CustomerParams, body: jsonBody(RedemptionBody) },
       responses: {
         201: { description: 'redeemed', content: { 'application/json': { schema: Redemption } } },
-        200: { description: 'a repeat of a redemption already made', content: { 'application/json': { schema: Redemption } } },
+        200: {
+          description: 'a repeat of a redemption already made',
+          content: { 'application/json': { schema: Redemption } },
+        },
         ...problems(400, 401, 404, 409, 413, 415, 422, 500),
       },
     }),
@@ -90,7 +106,8 @@ export const pointRoutes = createRouter()
       operationId: 'reverseRedemption',
       tags: ['Points'],
       summary: 'Give a redemption back (an order cancelled after checkout); repeatable',
-      description: 'Points go back to the lots they came from; those going back to a lot that has expired meanwhile expire at once.',
+      description:
+        'Points go back to the lots they came from; those going back to a lot that has expired meanwhile expire at once.',
       request: { params: RedemptionParams },
       responses: {
         200: { description: 'reversed', content: { 'application/json': { schema: Reversal } } },

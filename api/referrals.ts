@@ -61,7 +61,10 @@ export const referralRoutes = createRouter()
       tags: ['Referrals'],
       summary: 'Read a referral',
       request: { params: ReferralParams },
-      responses: { 200: { description: 'the referral', content: { 'application/json': { schema: ReferralView } } }, ...problems(400, 401, 404, 500, 503) },
+      responses: {
+        200: { description: 'the referral', content: { 'application/json': { schema: ReferralView } } },
+        ...problems(400, 401, 404, 500, 503),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid('param');

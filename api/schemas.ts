@@ -25,7 +25,11 @@ const SURROGATE_PAIRS = /[\ud800-\udbff][\udc00-\udfff]/g;
 
 /** Why PostgreSQL could not store this string, or undefined when it can. */
 export const unstorableText = (value: string): string | undefined =>
-  value.includes('\u0000') ? 'must not contain U+0000' : LONE_SURROGATE.test(value) ? 'must not contain a lone UTF-16 surrogate' : undefined;
+  value.includes('\u0000')
+    ? 'must not contain U+0000'
+    : LONE_SURROGATE.test(value)
+      ? 'must not contain a lone UTF-16 surrogate'
+      : undefined;
 
 /**
  * Free text of `min` to `max` characters (counted as code points, as JSON Schema counts them) that PostgreSQL can
@@ -63,7 +67,10 @@ export const MinorUnits = z
   .int()
   .nonnegative()
   .max(MAX_MINOR_UNITS)
-  .openapi({ example: 60000, description: `integer amount in minor units of the currency (paise, cents), at most ${MAX_MINOR_UNITS}` });
+  .openapi({
+    example: 60000,
+    description: `integer amount in minor units of the currency (paise, cents), at most ${MAX_MINOR_UNITS}`,
+  });
 
 const DURATION_GRAMMAR =
   'a number (at most 6 digits after the point) and a lowercase unit (ms, s, m, h, d, w, y and their long forms: "30 days", "12 hours", "5s"; no unit is milliseconds)';
@@ -76,7 +83,10 @@ export const lastsAMillisecond = (value: string): boolean => (durationToMs(value
 
 export const Duration = z
   .string()
-  .regex(DURATION_PATTERN, `not a duration such as "30 days", "12 hours" or "5s", of at least 1 ms and at most ${MAX_TERM_DURATION}`)
+  .regex(
+    DURATION_PATTERN,
+    `not a duration such as "30 days", "12 hours" or "5s", of at least 1 ms and at most ${MAX_TERM_DURATION}`,
+  )
   // The pattern is the contract; the runtime's own reading is checked too, so the two can never disagree silently.
   .refine(lastsAMillisecond, { message: `not a duration of at least 1 ms and at most ${MAX_TERM_DURATION}` })
   .openapi({ example: '30 days', description: `${DURATION_GRAMMAR}; at least 1 ms and at most ${MAX_TERM_DURATION}` });
@@ -85,7 +95,9 @@ export const Duration = z
 export const DurationOrZero = z
   .string()
   .regex(DURATION_OR_ZERO_PATTERN, `not a duration such as "5 minutes" or "0s", at most ${MAX_TERM_DURATION}`)
-  .refine((value) => durationToMs(value, { allowZero: true }) !== undefined, { message: `not a duration of at most ${MAX_TERM_DURATION}` })
+  .refine((value) => durationToMs(value, { allowZero: true }) !== undefined, {
+    message: `not a duration of at most ${MAX_TERM_DURATION}`,
+  })
   .openapi({ example: '5 minutes', description: `${DURATION_GRAMMAR}; zero allowed, at most ${MAX_TERM_DURATION}` });
 
 /** The instants the API takes: what JavaScript and PostgreSQL both store and print the same way. */
@@ -146,7 +158,8 @@ export const InstantOut = z.string().openapi({ format: 'date-time', example: '20
  * The e-mail rule zod applies, published as the pattern (an `email` format would promise every RFC 5322 address,
  * and generators would send ones this rule refuses).
  */
-const EMAIL_PATTERN = /^(?:[A-Za-z0-9_'+-]+\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}$/;
+const EMAIL_PATTERN =
+  /^(?:[A-Za-z0-9_'+-]+\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}$/;
 export const Email = z
   .string()
   .max(320)
@@ -209,4 +222,7 @@ export const notInFuture = (instant: string, now: Date): boolean =>
   Date.parse(instant) <= now.getTime() + FUTURE_TOLERANCE_MS;
 
 /** A required JSON request body validated by `schema`. */
-export const jsonBody = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  content: { 'application/json': { schema } },
+  required: true,
+});

@@ -18,7 +18,13 @@ const temporal = await connectTemporalClient({
   address: requireSetting(config.temporal.address, 'TEMPORAL_ADDRESS'),
   namespace: config.temporal.namespace,
 });
-const api = await startApi({ db, temporal, apiKeys: requireSetting(config.apiKeys, 'API_KEYS'), port: config.port, logger });
+const api = await startApi({
+  db,
+  temporal,
+  apiKeys: requireSetting(config.apiKeys, 'API_KEYS'),
+  port: config.port,
+  logger,
+});
 logger.info({ url: api.url }, 'api listening');
 
 async function shutdown(): Promise<void> {

@@ -16,7 +16,9 @@ const Voucher = z
   })
   .openapi('Voucher');
 
-const VoucherRedemption = Voucher.extend({ redemptionKey: z.string(), duplicate: z.boolean() }).openapi('VoucherRedemption');
+const VoucherRedemption = Voucher.extend({ redemptionKey: z.string(), duplicate: z.boolean() }).openapi(
+  'VoucherRedemption',
+);
 
 const VoucherCode = z
   .string()
@@ -50,11 +52,16 @@ export const voucherRoutes = createRouter().openapi(
       'The same redemptionKey again answers 200 with duplicate: true; another key is 409 voucher_already_redeemed; a void or expired voucher is 409 voucher_not_active.',
     request: {
       params: z.object({ code: VoucherCode }),
-      body: jsonBody(z.object({ redemptionKey: Id, orderId: Id.optional() }).strict().openapi('VoucherRedemptionRequest')),
+      body: jsonBody(
+        z.object({ redemptionKey: Id, orderId: Id.optional() }).strict().openapi('VoucherRedemptionRequest'),
+      ),
     },
     responses: {
       201: { description: 'redeemed', content: { 'application/json': { schema: VoucherRedemption } } },
-      200: { description: 'a repeat of this redemption', content: { 'application/json': { schema: VoucherRedemption } } },
+      200: {
+        description: 'a repeat of this redemption',
+        content: { 'application/json': { schema: VoucherRedemption } },
+      },
       ...problems(400, 401, 404, 409, 413, 415, 500),
     },
   }),

@@ -4,7 +4,12 @@ import type { ClaimRequest } from './schema';
 /** Records the first claim made with an Idempotency-Key; a later one with the same key gets the existing row. */
 export async function reserveClaimRequest(
   db: DB,
-  request: { idempotencyKey: string; payloadHash: string; referralId: string; response: Record<string, unknown> | null },
+  request: {
+    idempotencyKey: string;
+    payloadHash: string;
+    referralId: string;
+    response: Record<string, unknown> | null;
+  },
 ): Promise<{ created: boolean; request: ClaimRequest }> {
   const inserted = await db
     .insertInto('claim_requests')
@@ -26,7 +31,11 @@ export async function reserveClaimRequest(
   return { created: false, request: existing };
 }
 
-export async function recordClaimResponse(db: DB, idempotencyKey: string, response: Record<string, unknown>): Promise<void> {
+export async function recordClaimResponse(
+  db: DB,
+  idempotencyKey: string,
+  response: Record<string, unknown>,
+): Promise<void> {
   await db
     .updateTable('claim_requests')
     .set({ response: JSON.stringify(response) })

@@ -70,8 +70,11 @@ export async function startEmbeddedPostgres(options: {
   await requirePortsFree([{ port: options.port, setting: options.portSetting }], 'embedded PostgreSQL');
   if (!existsSync(path.join(cluster, 'PG_VERSION'))) await initialise(binaries.initdb, cluster, runAs, serverLog);
   // Fast shutdown: sessions end and a checkpoint is written; immediate shutdown if it hangs.
-  const stopOf = (child: ServerProcess) => () => stopServer(child, { signal: 'SIGINT', forceSignal: 'SIGQUIT', graceMs: 30_000 });
-  const server = await serve(binaries.postgres, cluster, options.port, runAs, serverLog, (child) => options.onSpawned?.(stopOf(child)));
+  const stopOf = (child: ServerProcess) => () =>
+    stopServer(child, { signal: 'SIGINT', forceSignal: 'SIGQUIT', graceMs: 30_000 });
+  const server = await serve(binaries.postgres, cluster, options.port, runAs, serverLog, (child) =>
+    options.onSpawned?.(stopOf(child)),
+  );
 
   const url = (database = 'postgres') =>
     `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`;
@@ -98,7 +101,12 @@ export async function startEmbeddedPostgres(options: {
   };
 }
 
-async function initialise(initdb: string, cluster: string, runAs: PostgresUser | undefined, log: (line: string) => void): Promise<void> {
+async function initialise(
+  initdb: string,
+  cluster: string,
+  runAs: PostgresUser | undefined,
+  log: (line: string) => void,
+): Promise<void> {
   await mkdir(cluster, { recursive: true, mode: 0o700 });
   // initdb reads the password from a file. The folder stays root's (a `postgres` process could otherwise swap the
   // file for a link before root hands it over, and be given whatever it points to); the file is created, never
@@ -132,9 +140,19 @@ async function initialise(initdb: string, cluster: string, runAs: PostgresUser |
   }
 }
 
-function runToEnd(command: string, args: string[], runAs: PostgresUser | undefined, log: (line: string) => void): Promise<void> {
+function runToEnd(
+  command: string,
+  args: string[],
+  runAs: PostgresUser | undefined,
+  log: (line: string) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawnServer(command, args, { stopSignal: 'SIGTERM', uid: runAs?.uid, gid: runAs?.gid, env: serverEnvironment() });
+    const child = spawnServer(command, args, {
+      stopSignal: 'SIGTERM',
+      uid: runAs?.uid,
+      gid: runAs?.gid,
+      env: serverEnvironment(),
+    });
     let output = '';
     const collect = (chunk: Buffer) => {
       output += chunk.toString();
@@ -144,7 +162,9 @@ function runToEnd(command: string, args: string[], runAs: PostgresUser | undefin
     child.stderr.on('data', collect);
     child.once('error', reject);
     child.once('exit', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`${path.basename(command)} failed (${signal ?? `exit ${code}`}): ${output.trim()}`)),
+      code === 0
+        ? resolve()
+        : reject(new Error(`${path.basename(command)} failed (${signal ?? `exit ${code}`}): ${output.trim()}`)),
     );
   });
 }
@@ -188,7 +208,9 @@ async function serve(
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`PostgreSQL exited (${signal ?? `exit ${code}`}) before accepting connections: ${output.trim()}`));
+      reject(
+        new Error(`PostgreSQL exited (${signal ?? `exit ${code}`}) before accepting connections: ${output.trim()}`),
+      );
     });
   });
   return child;

@@ -14,8 +14,7 @@ const canonical = (value: unknown): string =>
 export const payloadHash = (payload: unknown): string => createHash('sha256').update(canonical(payload)).digest('hex');
 
 export type Acceptance =
-  | { accepted: true; event: InboxEvent }
-  | { accepted: false; existing: InboxEvent; samePayload: boolean };
+  { accepted: true; event: InboxEvent } | { accepted: false; existing: InboxEvent; samePayload: boolean };
 
 /** Keeps an inbound event. The (kind, eventId) key recognises a replay, which is answered, not applied again. */
 export async function acceptEvent(
@@ -87,14 +86,23 @@ export async function markEvent(
     .where('event_id', '=', eventId)
     // An order already taken by its referral's registration stays delivered; a failed event that a replay or an admin
     // got through is settled like any other.
-    .where('state', 'in', outcome.state === 'awaiting_signup' ? ['received'] : ['received', 'awaiting_signup', 'failed'])
+    .where(
+      'state',
+      'in',
+      outcome.state === 'awaiting_signup' ? ['received'] : ['received', 'awaiting_signup', 'failed'],
+    )
     .executeTakeFirst();
   // false when another delivery got there first: its outcome stands
   return updated.numUpdatedRows > 0n;
 }
 
 /** A delivery attempt that did not finish; the relay takes the event up later. */
-export async function recordDeliveryFailure(db: DB, kind: InboxEventKind, eventId: string, error: string): Promise<void> {
+export async function recordDeliveryFailure(
+  db: DB,
+  kind: InboxEventKind,
+  eventId: string,
+  error: string,
+): Promise<void> {
   await db
     .updateTable('inbox_events')
     .set({ last_error: error.slice(0, 2000), last_attempt_at: new Date() })
@@ -107,7 +115,12 @@ export async function recordDeliveryFailure(db: DB, kind: InboxEventKind, eventI
 
 /** A signup accepted for one referral that must go to another (the claim it completed ended before it arrived). */
 export async function retargetEvent(db: DB, kind: InboxEventKind, eventId: string, referralId: string): Promise<void> {
-  await db.updateTable('inbox_events').set({ referral_id: referralId }).where('kind', '=', kind).where('event_id', '=', eventId).execute();
+  await db
+    .updateTable('inbox_events')
+    .set({ referral_id: referralId })
+    .where('kind', '=', kind)
+    .where('event_id', '=', eventId)
+    .execute();
 }
 
 export const findInboxEvent = (db: DB, kind: InboxEventKind, eventId: string): Promise<InboxEvent | undefined> =>
@@ -176,7 +189,11 @@ export async function findFailedEvents(
       eb.or([
         eb('last_attempt_at', '<', after.lastAttemptAt),
         eb.and([eb('last_attempt_at', '=', after.lastAttemptAt), eb('kind', '>', after.kind)]),
-        eb.and([eb('last_attempt_at', '=', after.lastAttemptAt), eb('kind', '=', after.kind), eb('event_id', '>', after.eventId)]),
+        eb.and([
+          eb('last_attempt_at', '=', after.lastAttemptAt),
+          eb('kind', '=', after.kind),
+          eb('event_id', '>', after.eventId),
+        ]),
       ]),
     );
   }

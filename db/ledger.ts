@@ -20,7 +20,12 @@ export interface Taken {
 export const keyOf = (...parts: string[]): string => parts.map(encodeURIComponent).join(':');
 
 const lockCustomer = (trx: Trx, customerId: string) =>
-  trx.selectFrom('customers').select(['id', 'points_balance']).where('id', '=', customerId).forUpdate().executeTakeFirst();
+  trx
+    .selectFrom('customers')
+    .select(['id', 'points_balance'])
+    .where('id', '=', customerId)
+    .forUpdate()
+    .executeTakeFirst();
 
 async function book(
   trx: Trx,
@@ -60,7 +65,10 @@ async function book(
 }
 
 const balanceOf = async (trx: Trx, customerId: string): Promise<number> =>
-  Number((await trx.selectFrom('customers').select('points_balance').where('id', '=', customerId).executeTakeFirstOrThrow()).points_balance);
+  Number(
+    (await trx.selectFrom('customers').select('points_balance').where('id', '=', customerId).executeTakeFirstOrThrow())
+      .points_balance,
+  );
 
 /** Lots that can give points now, soonest-expiring first, locked for this transaction. */
 const openLots = (trx: Trx, customerId: string, now: Date) =>
@@ -80,7 +88,16 @@ const openLots = (trx: Trx, customerId: string, now: Date) =>
 /** Takes `points` from the open lots, soonest-expiring first; undefined (and nothing written) when they hold less. */
 async function takeFromLots(
   trx: Trx,
-  request: { customerId: string; points: number; now: Date; kind: 'redeem' | 'adjust'; keyPrefix: string; redemptionId?: string; actor?: string; reason?: string },
+  request: {
+    customerId: string;
+    points: number;
+    now: Date;
+    kind: 'redeem' | 'adjust';
+    keyPrefix: string;
+    redemptionId?: string;
+    actor?: string;
+    reason?: string;
+  },
 ): Promise<Taken[] | undefined> {
   const lots = await openLots(trx, request.customerId, request.now);
   const available = lots.reduce((sum, lot) => sum + lot.remaining, 0);
@@ -92,7 +109,11 @@ async function takeFromLots(
     const points = Math.min(lot.remaining, left);
     left -= points;
     taken.push({ lotId: lot.id, points });
-    await trx.updateTable('point_lots').set({ remaining: lot.remaining - points }).where('id', '=', lot.id).execute();
+    await trx
+      .updateTable('point_lots')
+      .set({ remaining: lot.remaining - points })
+      .where('id', '=', lot.id)
+      .execute();
     await book(trx, {
       customerId: request.customerId,
       lotId: lot.id,
@@ -113,7 +134,12 @@ export interface LotCredit {
   points: number;
   creditedAt: Date;
   expiresAt: Date;
-  source: { kind: LotSourceKind; referralId?: string | null; programId?: string | null; programVersion?: number | null };
+  source: {
+    kind: LotSourceKind;
+    referralId?: string | null;
+    programId?: string | null;
+    programVersion?: number | null;
+  };
   workflowRunId?: string | null;
   qualifyingOrderIds?: string[] | null;
   actor?: string | null;
@@ -125,7 +151,11 @@ export interface LotCredit {
 /** Credits a lot and books its entry, once per credit key. The customer is created on first use. */
 export async function creditLot(db: DB, credit: LotCredit): Promise<{ lot: PointLot; created: boolean }> {
   return db.transaction().execute(async (trx) => {
-    await trx.insertInto('customers').values({ id: credit.customerId, email_normalized: null, phone_normalized: null, referred_by_referral_id: null }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await trx
+      .insertInto('customers')
+      .values({ id: credit.customerId, email_normalized: null, phone_normalized: null, referred_by_referral_id: null })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
     await lockCustomer(trx, credit.customerId);
     const inserted = await trx
       .insertInto('point_lots')
@@ -150,7 +180,11 @@ export async function creditLot(db: DB, credit: LotCredit): Promise<{ lot: Point
       .returningAll()
       .executeTakeFirst();
     if (!inserted) {
-      const lot = await trx.selectFrom('point_lots').selectAll().where('credit_key', '=', credit.creditKey).executeTakeFirstOrThrow();
+      const lot = await trx
+        .selectFrom('point_lots')
+        .selectAll()
+        .where('credit_key', '=', credit.creditKey)
+        .executeTakeFirstOrThrow();
       return { lot, created: false };
     }
     await book(trx, {
@@ -184,7 +218,12 @@ export async function redeemPoints(
     const earlier = await findRedemption(trx, request.customerId, request.redemptionId);
     if (earlier) {
       if (earlier.points !== request.points) return { outcome: 'conflict', redemption: earlier };
-      return { outcome: 'redeemed', redemption: earlier, balance: await balanceOf(trx, request.customerId), duplicate: true };
+      return {
+        outcome: 'redeemed',
+        redemption: earlier,
+        balance: await balanceOf(trx, request.customerId),
+        duplicate: true,
+      };
     }
     const taken = await takeFromLots(trx, {
       customerId: request.customerId,
@@ -212,7 +251,12 @@ export async function redeemPoints(
 }
 
 const findRedemption = (trx: Trx, customerId: string, redemptionId: string) =>
-  trx.selectFrom('point_redemptions').selectAll().where('customer_id', '=', customerId).where('redemption_id', '=', redemptionId).executeTakeFirst();
+  trx
+    .selectFrom('point_redemptions')
+    .selectAll()
+    .where('customer_id', '=', customerId)
+    .where('redemption_id', '=', redemptionId)
+    .executeTakeFirst();
 
 export type ReversalOutcome = { outcome: 'reversed'; balance: number; duplicate: boolean } | { outcome: 'not_found' };
 
@@ -228,12 +272,30 @@ export async function reverseRedemption(
     if (!(await lockCustomer(trx, request.customerId))) return { outcome: 'not_found' };
     const redemption = await findRedemption(trx, request.customerId, request.redemptionId);
     if (!redemption) return { outcome: 'not_found' };
-    if (redemption.reversed_at) return { outcome: 'reversed', balance: await balanceOf(trx, request.customerId), duplicate: true };
+    if (redemption.reversed_at)
+      return { outcome: 'reversed', balance: await balanceOf(trx, request.customerId), duplicate: true };
     for (const { lotId, points } of redemption.taken_from) {
-      const lot = await trx.selectFrom('point_lots').selectAll().where('id', '=', lotId).forUpdate().executeTakeFirstOrThrow();
+      const lot = await trx
+        .selectFrom('point_lots')
+        .selectAll()
+        .where('id', '=', lotId)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
       const key = keyOf('reverse', request.customerId, request.redemptionId, lotId);
-      await trx.updateTable('point_lots').set({ remaining: lot.remaining + points }).where('id', '=', lotId).execute();
-      await book(trx, { customerId: request.customerId, lotId, kind: 'reverse', points, key, at: request.now, redemptionId: request.redemptionId });
+      await trx
+        .updateTable('point_lots')
+        .set({ remaining: lot.remaining + points })
+        .where('id', '=', lotId)
+        .execute();
+      await book(trx, {
+        customerId: request.customerId,
+        lotId,
+        kind: 'reverse',
+        points,
+        key,
+        at: request.now,
+        redemptionId: request.redemptionId,
+      });
       if (lot.expired_at || lot.expires_at <= request.now) {
         await trx
           .updateTable('point_lots')
@@ -269,7 +331,8 @@ export type DebitOutcome =
   | { outcome: 'unknown_customer' };
 
 /** What an adjustment under this id is booked with: its credit key names its lot, or prefixes its debit entries. */
-export const adjustmentKey = (customerId: string, adjustmentId: string): string => keyOf('adjustment', customerId, adjustmentId);
+export const adjustmentKey = (customerId: string, adjustmentId: string): string =>
+  keyOf('adjustment', customerId, adjustmentId);
 
 /** What was booked under an adjustment id before: the lot a credit made, or the points a debit took. */
 export async function findAdjustment(
@@ -280,9 +343,18 @@ export async function findAdjustment(
   const key = adjustmentKey(customerId, adjustmentId);
   const lot = await db.selectFrom('point_lots').selectAll().where('credit_key', '=', key).executeTakeFirst();
   if (lot) return { kind: 'credit', lot };
-  const entries = await db.selectFrom('ledger_entries').select(['lot_id', 'points']).where('entry_key', 'like', `${escapeLike(key)}:%`).orderBy('id').execute();
+  const entries = await db
+    .selectFrom('ledger_entries')
+    .select(['lot_id', 'points'])
+    .where('entry_key', 'like', `${escapeLike(key)}:%`)
+    .orderBy('id')
+    .execute();
   if (entries.length === 0) return undefined;
-  return { kind: 'debit', points: entries.reduce((sum, e) => sum + e.points, 0), takenFrom: entries.map((e) => ({ lotId: e.lot_id!, points: -e.points })) };
+  return {
+    kind: 'debit',
+    points: entries.reduce((sum, e) => sum + e.points, 0),
+    takenFrom: entries.map((e) => ({ lotId: e.lot_id!, points: -e.points })),
+  };
 }
 
 /**
@@ -299,7 +371,12 @@ export async function debitPoints(
     const earlier = await findAdjustment(trx, request.customerId, request.adjustmentId);
     if (earlier) {
       if (earlier.kind === 'credit' || earlier.points !== request.points) return { outcome: 'conflict' };
-      return { outcome: 'debited', balance: await balanceOf(trx, request.customerId), takenFrom: earlier.takenFrom, duplicate: true };
+      return {
+        outcome: 'debited',
+        balance: await balanceOf(trx, request.customerId),
+        takenFrom: earlier.takenFrom,
+        duplicate: true,
+      };
     }
     const taken = await takeFromLots(trx, {
       customerId: request.customerId,
@@ -311,7 +388,12 @@ export async function debitPoints(
       reason: request.reason,
     });
     if (!taken) return { outcome: 'insufficient', balance: await balanceOf(trx, request.customerId) };
-    return { outcome: 'debited', balance: await balanceOf(trx, request.customerId), takenFrom: taken, duplicate: false };
+    return {
+      outcome: 'debited',
+      balance: await balanceOf(trx, request.customerId),
+      takenFrom: taken,
+      duplicate: false,
+    };
   });
 }
 
@@ -332,11 +414,23 @@ export async function expireLot(db: DB, lotId: string, now: Date): Promise<{ exp
     const found = await trx.selectFrom('point_lots').select('customer_id').where('id', '=', lotId).executeTakeFirst();
     if (!found) return { expired: 0 };
     await lockCustomer(trx, found.customer_id);
-    const lot = await trx.selectFrom('point_lots').selectAll().where('id', '=', lotId).forUpdate().executeTakeFirstOrThrow();
+    const lot = await trx
+      .selectFrom('point_lots')
+      .selectAll()
+      .where('id', '=', lotId)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
     if (lot.expired_at) return { expired: 0 };
     await trx.updateTable('point_lots').set({ remaining: 0, expired_at: now }).where('id', '=', lotId).execute();
     if (lot.remaining > 0) {
-      await book(trx, { customerId: lot.customer_id, lotId, kind: 'expire', points: -lot.remaining, key: `expire:${lotId}`, at: now });
+      await book(trx, {
+        customerId: lot.customer_id,
+        lotId,
+        kind: 'expire',
+        points: -lot.remaining,
+        key: `expire:${lotId}`,
+        at: now,
+      });
     }
     return { expired: lot.remaining };
   });
@@ -349,9 +443,19 @@ export interface CustomerPoints {
 
 /** A customer's balance and lots, newest first; undefined for a customer never seen. */
 export async function findCustomerPoints(db: DB, customerId: string): Promise<CustomerPoints | undefined> {
-  const customer = await db.selectFrom('customers').select('points_balance').where('id', '=', customerId).executeTakeFirst();
+  const customer = await db
+    .selectFrom('customers')
+    .select('points_balance')
+    .where('id', '=', customerId)
+    .executeTakeFirst();
   if (!customer) return undefined;
-  const lots = await db.selectFrom('point_lots').selectAll().where('customer_id', '=', customerId).orderBy('credited_at', 'desc').orderBy('id').execute();
+  const lots = await db
+    .selectFrom('point_lots')
+    .selectAll()
+    .where('customer_id', '=', customerId)
+    .orderBy('credited_at', 'desc')
+    .orderBy('id')
+    .execute();
   return { balance: Number(customer.points_balance), lots };
 }
 
@@ -376,7 +480,11 @@ export async function checkLedger(db: DB): Promise<LedgerOffence[]> {
      group by c.id, c.points_balance
     having c.points_balance <> coalesce(sum(e.points), 0)`.execute(db);
   for (const row of balances.rows) {
-    offences.push({ rule: 'balance = sum of ledger', subject: `customer ${row.id}`, detail: `balance ${row.balance}, ledger ${row.booked}` });
+    offences.push({
+      rule: 'balance = sum of ledger',
+      subject: `customer ${row.id}`,
+      detail: `balance ${row.balance}, ledger ${row.booked}`,
+    });
   }
   const lots = await sql<{ id: string; remaining: number; points: number; booked: string }>`
     select l.id, l.remaining, l.points, coalesce(sum(e.points), 0)::text as booked
@@ -384,27 +492,43 @@ export async function checkLedger(db: DB): Promise<LedgerOffence[]> {
      group by l.id
     having l.remaining <> coalesce(sum(e.points), 0) or l.remaining < 0 or l.remaining > l.points`.execute(db);
   for (const row of lots.rows) {
-    offences.push({ rule: 'lot remaining = its entries, within [0, credit]', subject: `lot ${row.id}`, detail: `remaining ${row.remaining} of ${row.points}, entries ${row.booked}` });
+    offences.push({
+      rule: 'lot remaining = its entries, within [0, credit]',
+      subject: `lot ${row.id}`,
+      detail: `remaining ${row.remaining} of ${row.points}, entries ${row.booked}`,
+    });
   }
   // With the rule above (remaining = the lot's entries), nothing left means what was left got its expiry entry.
   const expired = await sql<{ id: string; remaining: number }>`
     select id, remaining from point_lots where expired_at is not null and remaining <> 0`.execute(db);
   for (const row of expired.rows) {
-    offences.push({ rule: 'an expired lot has its expiry entry and nothing left', subject: `lot ${row.id}`, detail: `remaining ${row.remaining}` });
+    offences.push({
+      rule: 'an expired lot has its expiry entry and nothing left',
+      subject: `lot ${row.id}`,
+      detail: `remaining ${row.remaining}`,
+    });
   }
   const doubled = await sql<{ referral_id: string; source_kind: string; n: string }>`
     select referral_id, source_kind, count(*)::text as n from point_lots
      where referral_id is not null and source_kind in ('referral','milestone')
      group by referral_id, source_kind having count(*) > 1`.execute(db);
   for (const row of doubled.rows) {
-    offences.push({ rule: 'at most one reward of each kind per referral', subject: `referral ${row.referral_id}`, detail: `${row.n} ${row.source_kind} lots` });
+    offences.push({
+      rule: 'at most one reward of each kind per referral',
+      subject: `referral ${row.referral_id}`,
+      detail: `${row.n} ${row.source_kind} lots`,
+    });
   }
   const vouchers = await sql<{ code: string; referral_id: string; status: string; referral_status: string }>`
     select v.code, v.referral_id, v.status, r.status as referral_status
       from vouchers v join referrals r on r.id = v.referral_id
      where r.status in ('expired','cancelled','rejected') and v.status = 'active'`.execute(db);
   for (const row of vouchers.rows) {
-    offences.push({ rule: 'the voucher of a failed referral is void or used', subject: `voucher ${row.code}`, detail: `active while referral ${row.referral_id} is ${row.referral_status}` });
+    offences.push({
+      rule: 'the voucher of a failed referral is void or used',
+      subject: `voucher ${row.code}`,
+      detail: `active while referral ${row.referral_id} is ${row.referral_status}`,
+    });
   }
   return offences;
 }

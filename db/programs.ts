@@ -24,12 +24,24 @@ export async function createProgram(
 }
 
 /** Publishes new terms as the next version. Referrals already running keep the version they started under. */
-export async function publishProgramVersion(db: DB, programId: string, terms: ReferralTerms): Promise<ProgramWithVersions | null> {
+export async function publishProgramVersion(
+  db: DB,
+  programId: string,
+  terms: ReferralTerms,
+): Promise<ProgramWithVersions | null> {
   return db.transaction().execute(async (trx) => {
-    const program = await trx.selectFrom('programs').selectAll().where('id', '=', programId).forUpdate().executeTakeFirst();
+    const program = await trx
+      .selectFrom('programs')
+      .selectAll()
+      .where('id', '=', programId)
+      .forUpdate()
+      .executeTakeFirst();
     if (!program) return null;
     const version = program.current_version + 1;
-    await trx.insertInto('program_versions').values({ program_id: programId, version, terms: JSON.stringify(terms) }).execute();
+    await trx
+      .insertInto('program_versions')
+      .values({ program_id: programId, version, terms: JSON.stringify(terms) })
+      .execute();
     await trx
       .updateTable('programs')
       .set({ current_version: version, updated_at: new Date() })
@@ -39,7 +51,11 @@ export async function publishProgramVersion(db: DB, programId: string, terms: Re
   });
 }
 
-export async function setProgramActive(db: DB, programId: string, active: boolean): Promise<ProgramWithVersions | null> {
+export async function setProgramActive(
+  db: DB,
+  programId: string,
+  active: boolean,
+): Promise<ProgramWithVersions | null> {
   const updated = await db
     .updateTable('programs')
     .set({ active, updated_at: new Date() })
@@ -61,16 +77,29 @@ export async function findProgram(db: DB, programId: string): Promise<ProgramWit
 }
 
 /** The terms in force now: what a referral starting now runs under. */
-export async function currentProgramSnapshot(db: DB, programId: string): Promise<(ProgramSnapshot & { active: boolean }) | null> {
+export async function currentProgramSnapshot(
+  db: DB,
+  programId: string,
+): Promise<(ProgramSnapshot & { active: boolean }) | null> {
   const row = await db
     .selectFrom('programs')
     .innerJoin('program_versions', (join) =>
-      join.onRef('program_versions.program_id', '=', 'programs.id').onRef('program_versions.version', '=', 'programs.current_version'),
+      join
+        .onRef('program_versions.program_id', '=', 'programs.id')
+        .onRef('program_versions.version', '=', 'programs.current_version'),
     )
-    .select(['programs.id', 'programs.currency', 'programs.active', 'program_versions.version', 'program_versions.terms'])
+    .select([
+      'programs.id',
+      'programs.currency',
+      'programs.active',
+      'program_versions.version',
+      'program_versions.terms',
+    ])
     .where('programs.id', '=', programId)
     .executeTakeFirst();
-  return row ? { id: row.id, version: row.version, currency: row.currency.trim(), terms: row.terms, active: row.active } : null;
+  return row
+    ? { id: row.id, version: row.version, currency: row.currency.trim(), terms: row.terms, active: row.active }
+    : null;
 }
 
 /** The terms of one programme version: what a referral started under it runs by. */

@@ -10,7 +10,10 @@ export async function findReferralFaults(
   const after = page.after;
   if (after) {
     query = query.where((eb) =>
-      eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)])]),
+      eb.or([
+        eb('created_at', '<', after.createdAt),
+        eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
+      ]),
     );
   }
   return query.orderBy('created_at', 'desc').orderBy('id').limit(page.limit).execute();

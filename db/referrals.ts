@@ -29,10 +29,7 @@ export async function findPendingClaimFor(
     .where('status', '=', 'pending')
     .where('expires_at', '>=', invitee.at)
     .where((eb) =>
-      eb.or([
-        ...(email ? [eb('invitee_email', '=', email)] : []),
-        ...(phone ? [eb('invitee_phone', '=', phone)] : []),
-      ]),
+      eb.or([...(email ? [eb('invitee_email', '=', email)] : []), ...(phone ? [eb('invitee_phone', '=', phone)] : [])]),
     )
     .orderBy('created_at', 'desc')
     .executeTakeFirst();

@@ -5,15 +5,27 @@ import type { Voucher } from './schema';
 // No 0/O or 1/I: voucher codes are typed at checkout from an e-mail or a screenshot.
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const CODE_LENGTH = 12;
-const generateCode = (): string => Array.from({ length: CODE_LENGTH }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+const generateCode = (): string =>
+  Array.from({ length: CODE_LENGTH }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
 
 /** Issues the referral's voucher, once: a retry finds the voucher the first attempt issued. */
 export async function issueVoucher(
   db: DB,
-  voucher: { referralId: string; customerId: string; amount: number; currency: string; issuedAt: Date; expiresAt: Date },
+  voucher: {
+    referralId: string;
+    customerId: string;
+    amount: number;
+    currency: string;
+    issuedAt: Date;
+    expiresAt: Date;
+  },
 ): Promise<{ voucher: Voucher; created: boolean }> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const existing = await db.selectFrom('vouchers').selectAll().where('referral_id', '=', voucher.referralId).executeTakeFirst();
+    const existing = await db
+      .selectFrom('vouchers')
+      .selectAll()
+      .where('referral_id', '=', voucher.referralId)
+      .executeTakeFirst();
     if (existing) return { voucher: existing, created: false };
     const inserted = await db
       .insertInto('vouchers')
@@ -42,7 +54,13 @@ export async function issueVoucher(
 }
 
 export const findVouchersOfCustomer = (db: DB, customerId: string): Promise<Voucher[]> =>
-  db.selectFrom('vouchers').selectAll().where('customer_id', '=', customerId).orderBy('issued_at', 'desc').orderBy('code').execute();
+  db
+    .selectFrom('vouchers')
+    .selectAll()
+    .where('customer_id', '=', customerId)
+    .orderBy('issued_at', 'desc')
+    .orderBy('code')
+    .execute();
 
 export const findVoucherOfReferral = (db: DB, referralId: string): Promise<Voucher | undefined> =>
   db.selectFrom('vouchers').selectAll().where('referral_id', '=', referralId).executeTakeFirst();
@@ -59,7 +77,12 @@ export async function redeemVoucher(
   request: { code: string; redemptionKey: string; orderId: string | null; now: Date },
 ): Promise<VoucherRedemption> {
   return db.transaction().execute(async (trx): Promise<VoucherRedemption> => {
-    const voucher = await trx.selectFrom('vouchers').selectAll().where('code', '=', request.code).forUpdate().executeTakeFirst();
+    const voucher = await trx
+      .selectFrom('vouchers')
+      .selectAll()
+      .where('code', '=', request.code)
+      .forUpdate()
+      .executeTakeFirst();
     if (!voucher) return { outcome: 'unknown' };
     if (voucher.status === 'redeemed') {
       return voucher.redemption_key === request.redemptionKey
@@ -70,7 +93,12 @@ export async function redeemVoucher(
     if (voucher.expires_at <= request.now) return { outcome: 'not_active', voucher, why: 'expired' };
     const redeemed = await trx
       .updateTable('vouchers')
-      .set({ status: 'redeemed', redemption_key: request.redemptionKey, order_id: request.orderId, redeemed_at: request.now })
+      .set({
+        status: 'redeemed',
+        redemption_key: request.redemptionKey,
+        order_id: request.orderId,
+        redeemed_at: request.now,
+      })
       .where('code', '=', request.code)
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -79,7 +107,10 @@ export async function redeemVoucher(
 }
 
 /** Voids the referral's voucher unless it was used: the referral failed (expired, cancelled, rejected). Idempotent. */
-export async function voidVoucherOfReferral(db: DB, request: { referralId: string; reason: string; at: Date }): Promise<Voucher | undefined> {
+export async function voidVoucherOfReferral(
+  db: DB,
+  request: { referralId: string; reason: string; at: Date },
+): Promise<Voucher | undefined> {
   await db
     .updateTable('vouchers')
     .set({ status: 'void', voided_at: request.at, void_reason: request.reason })

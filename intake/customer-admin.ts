@@ -61,7 +61,10 @@ export async function readCustomerForAdmin(deps: IntakeDependencies, customerId:
     referredByReferralId: customer.referred_by_referral_id,
     createdAt: customer.created_at.toISOString(),
     balance: points.balance,
-    lots: points.lots.map((lot) => ({ ...lotView(lot), entries: entries.filter((e) => e.lot_id === lot.id).map(entryView) })),
+    lots: points.lots.map((lot) => ({
+      ...lotView(lot),
+      entries: entries.filter((e) => e.lot_id === lot.id).map(entryView),
+    })),
     referrals: referrals.map(referralViewFromRow),
   };
 }

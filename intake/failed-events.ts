@@ -25,12 +25,20 @@ function decodeCursor(cursor: string): Cursor {
     const raw = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
     const at = new Date(String(raw.lastAttemptAt));
     // a date JavaScript takes but PostgreSQL does not would fail the query instead of the cursor
-    if (Number.isNaN(at.getTime()) || at.getUTCFullYear() < 1970 || at.getUTCFullYear() > 9999 || (raw.kind !== 'signup' && raw.kind !== 'order') || typeof raw.eventId !== 'string') {
+    if (
+      Number.isNaN(at.getTime()) ||
+      at.getUTCFullYear() < 1970 ||
+      at.getUTCFullYear() > 9999 ||
+      (raw.kind !== 'signup' && raw.kind !== 'order') ||
+      typeof raw.eventId !== 'string'
+    ) {
       throw new Error('bad cursor');
     }
     return { lastAttemptAt: at, kind: raw.kind, eventId: raw.eventId };
   } catch {
-    throw new IntakeError('validation_failed', 'cursor is not one this list gave out', [{ path: 'cursor', message: 'unknown cursor' }]);
+    throw new IntakeError('validation_failed', 'cursor is not one this list gave out', [
+      { path: 'cursor', message: 'unknown cursor' },
+    ]);
   }
 }
 
@@ -39,7 +47,10 @@ export async function listFailedEvents(
   deps: IntakeDependencies,
   page: { limit: number; cursor?: string | undefined },
 ): Promise<{ items: FailedEvent[]; nextCursor: string | null }> {
-  const rows = await findFailedEvents(deps.db, { limit: page.limit + 1, after: page.cursor ? decodeCursor(page.cursor) : undefined });
+  const rows = await findFailedEvents(deps.db, {
+    limit: page.limit + 1,
+    after: page.cursor ? decodeCursor(page.cursor) : undefined,
+  });
   const items = rows.slice(0, page.limit).map((row) => ({
     eventId: row.event_id,
     kind: row.kind,
@@ -49,13 +60,21 @@ export async function listFailedEvents(
   }));
   const last = items.at(-1);
   const nextCursor =
-    rows.length > page.limit && last ? encodeCursor({ lastAttemptAt: last.lastAttemptAt ?? '', kind: last.kind, eventId: last.eventId }) : null;
+    rows.length > page.limit && last
+      ? encodeCursor({ lastAttemptAt: last.lastAttemptAt ?? '', kind: last.kind, eventId: last.eventId })
+      : null;
   return { items, nextCursor };
 }
 
 /** Hands failed events with this id back to the relay, due now. */
-export async function redeliverFailedEvent(deps: IntakeDependencies, request: { eventId: string; actor: string }): Promise<void> {
+export async function redeliverFailedEvent(
+  deps: IntakeDependencies,
+  request: { eventId: string; actor: string },
+): Promise<void> {
   const requeued = await requeueFailedEvents(deps.db, request.eventId, deps.clock());
   if (requeued.length === 0) throw new IntakeError('not_found', `no failed event ${request.eventId}`);
-  deps.logger.info({ actor: request.actor, eventId: request.eventId, kinds: requeued.map((e) => e.kind) }, 'failed event redelivered');
+  deps.logger.info(
+    { actor: request.actor, eventId: request.eventId, kinds: requeued.map((e) => e.kind) },
+    'failed event redelivered',
+  );
 }

@@ -58,7 +58,11 @@ export async function relayUndeliveredEvents(
       taken += 1;
       const now = deps.clock();
       const leaseUntil = new Date(now.getTime() + policy.leaseMs);
-      const event = await leaseNextUndeliveredEvent(deps.db, { now, receivedBefore: new Date(now.getTime() - policy.olderThanMs), leaseUntil });
+      const event = await leaseNextUndeliveredEvent(deps.db, {
+        now,
+        receivedBefore: new Date(now.getTime() - policy.olderThanMs),
+        leaseUntil,
+      });
       if (!event) return;
       try {
         let attempt = await attemptDelivery(deps, event);
@@ -84,7 +88,11 @@ async function attemptDelivery(deps: IntakeDependencies, event: InboxEvent): Pro
   } catch (error) {
     // A refusal is a final answer, kept on the event for replays to repeat (a no-op when the delivery kept it already).
     if (error instanceof IntakeError && error.final) {
-      await markEvent(deps.db, event.kind, event.event_id, { state: 'ignored', response: { refusal: error.toRecord() }, note: error.detail });
+      await markEvent(deps.db, event.kind, event.event_id, {
+        state: 'ignored',
+        response: { refusal: error.toRecord() },
+        note: error.detail,
+      });
       return 'done';
     }
     // Not final: the workflow call behind it failed, and why decides whether this event is at fault.
@@ -94,7 +102,8 @@ async function attemptDelivery(deps: IntakeDependencies, event: InboxEvent): Pro
   }
 }
 
-const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+const describe = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 /** Whether any worker polls the referral task queue; a failed look counts as none (Temporal is in trouble). */
 async function areWorkersPolling(deps: IntakeDependencies): Promise<boolean> {
@@ -125,7 +134,11 @@ async function settleFailedAttempt(
   const leased = { ...id, leaseUntil };
   if (attempt === 'unavailable') {
     // Not this event's fault: it waits for Temporal without using up its attempts.
-    await rescheduleEvent(deps.db, leased, { retryAt, error: 'Temporal or its workers unavailable', refundAttempt: true });
+    await rescheduleEvent(deps.db, leased, {
+      retryAt,
+      error: 'Temporal or its workers unavailable',
+      refundAttempt: true,
+    });
     return;
   }
   if (event.attempts >= policy.maxAttempts) {
@@ -133,7 +146,10 @@ async function settleFailedAttempt(
     await rescheduleEvent(deps.db, leased, { failed: true, error: attempt.error });
     return;
   }
-  deps.logger.warn({ ...id, attempts: event.attempts, retryAt, reason: attempt.error }, 'inbox event delivery failed; will retry');
+  deps.logger.warn(
+    { ...id, attempts: event.attempts, retryAt, reason: attempt.error },
+    'inbox event delivery failed; will retry',
+  );
   await rescheduleEvent(deps.db, leased, { retryAt, error: attempt.error });
 }
 

@@ -28,7 +28,10 @@ export async function handleOrder(deps: IntakeDependencies, order: OrderEvent): 
   });
   if (!acceptance.accepted) {
     if (!acceptance.samePayload) {
-      throw new IntakeError('idempotency_conflict', `eventId ${order.eventId} was already used for a different order event`);
+      throw new IntakeError(
+        'idempotency_conflict',
+        `eventId ${order.eventId} was already used for a different order event`,
+      );
     }
     return { duplicate: true };
   }
@@ -50,7 +53,9 @@ export async function deliverOrder(deps: IntakeDependencies, order: OrderEvent):
   }
   const { customerId: _customer, ...facts } = order;
   try {
-    await callWorkflow(deps, () => deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).signal(orderSignal, facts));
+    await callWorkflow(deps, () =>
+      deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).signal(orderSignal, facts),
+    );
   } catch (error) {
     if (isWorkflowGone(error)) {
       // Shown on the referral's timeline as a late fact (once per event), then kept on the event as settled: a crash
@@ -59,9 +64,19 @@ export async function deliverOrder(deps: IntakeDependencies, order: OrderEvent):
         at: deps.clock(),
         kind: 'late_fact',
         eventId: order.eventId,
-        detail: { fact: 'order', orderId: order.orderId, orderStatus: order.status, occurredAt: order.occurredAt, reason: 'the referral had ended' },
+        detail: {
+          fact: 'order',
+          orderId: order.orderId,
+          orderStatus: order.status,
+          occurredAt: order.occurredAt,
+          reason: 'the referral had ended',
+        },
       });
-      await markEvent(deps.db, 'order', order.eventId, { state: 'ignored', referralId, note: 'the referral has ended' });
+      await markEvent(deps.db, 'order', order.eventId, {
+        state: 'ignored',
+        referralId,
+        note: 'the referral has ended',
+      });
       return 'ignored';
     }
     deps.logger.warn({ err: error, eventId: order.eventId }, 'order accepted but not yet delivered');

@@ -64,13 +64,17 @@ export async function readPoints(deps: IntakeDependencies, customerId: string): 
     customerId,
     balance: points.balance,
     lots: points.lots.map(lotView),
-    expiringWithin30Days: live.filter((lot) => lot.expires_at.getTime() <= now + THIRTY_DAYS_MS).reduce((sum, lot) => sum + lot.remaining, 0),
+    expiringWithin30Days: live
+      .filter((lot) => lot.expires_at.getTime() <= now + THIRTY_DAYS_MS)
+      .reduce((sum, lot) => sum + lot.remaining, 0),
     nextExpiry:
       soonest === undefined
         ? null
         : {
             at: new Date(soonest).toISOString(),
-            points: live.filter((lot) => lot.expires_at.getTime() === soonest).reduce((sum, lot) => sum + lot.remaining, 0),
+            points: live
+              .filter((lot) => lot.expires_at.getTime() === soonest)
+              .reduce((sum, lot) => sum + lot.remaining, 0),
           },
   };
 }
@@ -98,9 +102,20 @@ export async function redeem(
         `redemptionId ${request.redemptionId} was already used for ${outcome.redemption.points} points`,
       );
     case 'insufficient':
-      throw new IntakeError('insufficient_points', `the customer has ${outcome.balance} points that can be redeemed now; ${request.points} asked`);
+      throw new IntakeError(
+        'insufficient_points',
+        `the customer has ${outcome.balance} points that can be redeemed now; ${request.points} asked`,
+      );
     case 'redeemed':
-      deps.logger.info({ customerId: request.customerId, redemptionId: request.redemptionId, points: request.points, duplicate: outcome.duplicate }, 'points redeemed');
+      deps.logger.info(
+        {
+          customerId: request.customerId,
+          redemptionId: request.redemptionId,
+          points: request.points,
+          duplicate: outcome.duplicate,
+        },
+        'points redeemed',
+      );
       return {
         redemptionId: request.redemptionId,
         points: outcome.redemption.points,
@@ -142,13 +157,23 @@ export interface AdjustmentResult {
  */
 export async function adjust(
   deps: IntakeDependencies,
-  request: { customerId: string; adjustmentId: string; points: number; reason: string; actor: string; validity?: string | undefined },
+  request: {
+    customerId: string;
+    adjustmentId: string;
+    points: number;
+    reason: string;
+    actor: string;
+    validity?: string | undefined;
+  },
 ): Promise<AdjustmentResult> {
   const earlier = await findAdjustment(deps.db, request.customerId, request.adjustmentId);
   if (earlier) {
     const bookedPoints = earlier.kind === 'credit' ? earlier.lot.points : earlier.points;
     if (bookedPoints !== request.points) {
-      throw new IntakeError('idempotency_conflict', `adjustmentId ${request.adjustmentId} was already used for ${bookedPoints} points`);
+      throw new IntakeError(
+        'idempotency_conflict',
+        `adjustmentId ${request.adjustmentId} was already used for ${bookedPoints} points`,
+      );
     }
   }
   const now = deps.clock();
@@ -158,16 +183,30 @@ export async function adjust(
       case 'unknown_customer':
         throw new IntakeError('not_found', `no customer ${request.customerId}`);
       case 'conflict':
-        throw new IntakeError('idempotency_conflict', `adjustmentId ${request.adjustmentId} was already used for other points`);
+        throw new IntakeError(
+          'idempotency_conflict',
+          `adjustmentId ${request.adjustmentId} was already used for other points`,
+        );
       case 'insufficient':
-        throw new IntakeError('insufficient_points', `the customer has ${outcome.balance} points to take from; a debit of ${-request.points} is more`);
+        throw new IntakeError(
+          'insufficient_points',
+          `the customer has ${outcome.balance} points to take from; a debit of ${-request.points} is more`,
+        );
       case 'debited':
         deps.logger.info({ ...request, duplicate: outcome.duplicate }, 'points adjusted');
-        return { adjustmentId: request.adjustmentId, points: request.points, balance: outcome.balance, lot: null, takenFrom: outcome.takenFrom, duplicate: outcome.duplicate };
+        return {
+          adjustmentId: request.adjustmentId,
+          points: request.points,
+          balance: outcome.balance,
+          lot: null,
+          takenFrom: outcome.takenFrom,
+          duplicate: outcome.duplicate,
+        };
     }
   }
 
-  if ((await findBalance(deps.db, request.customerId)) === undefined) throw new IntakeError('not_found', `no customer ${request.customerId}`);
+  if ((await findBalance(deps.db, request.customerId)) === undefined)
+    throw new IntakeError('not_found', `no customer ${request.customerId}`);
   const validity = request.validity ?? DEFAULT_POINT_VALIDITY;
   const credit: LotCreditRequest = {
     customerId: request.customerId,
@@ -182,7 +221,14 @@ export async function adjust(
   const lot = earlier?.kind === 'credit' ? earlier.lot : await creditThroughLotWorkflow(deps, credit);
   const balance = (await findBalance(deps.db, request.customerId)) ?? 0;
   deps.logger.info({ ...request, lotId: lot.id, duplicate: earlier !== undefined }, 'points adjusted');
-  return { adjustmentId: request.adjustmentId, points: request.points, balance, lot: lotView(lot), takenFrom: [], duplicate: earlier !== undefined };
+  return {
+    adjustmentId: request.adjustmentId,
+    points: request.points,
+    balance,
+    lot: lotView(lot),
+    takenFrom: [],
+    duplicate: earlier !== undefined,
+  };
 }
 
 /** Starts the lot's workflow and has it book the credit, in one call; answers the lot as booked. */
@@ -196,7 +242,9 @@ async function creditThroughLotWorkflow(deps: IntakeDependencies, credit: LotCre
   });
   let credited: CreditedLot | undefined;
   try {
-    credited = await callWorkflow(deps, () => deps.temporal.workflow.executeUpdateWithStart(creditLotUpdate, { startWorkflowOperation: start }));
+    credited = await callWorkflow(deps, () =>
+      deps.temporal.workflow.executeUpdateWithStart(creditLotUpdate, { startWorkflowOperation: start }),
+    );
   } catch (error) {
     // The lot's workflow has already run its course (its lot expired): the lot it booked is the answer.
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

@@ -14,7 +14,13 @@ export interface AdminReferralView extends ReferralView {
   timeline: Array<{ seq: number; at: string; kind: string; status: string; detail: Record<string, unknown> | null }>;
 }
 
-const timelineItem = (t: TimelineRow) => ({ seq: t.seq, at: t.at.toISOString(), kind: t.kind, status: t.status, detail: t.detail });
+const timelineItem = (t: TimelineRow) => ({
+  seq: t.seq,
+  at: t.at.toISOString(),
+  kind: t.kind,
+  status: t.status,
+  detail: t.detail,
+});
 
 /** A referral with its live workflow state (when the workflow answers) and its whole timeline. */
 export async function readAdminReferral(deps: IntakeDependencies, referralId: string): Promise<AdminReferralView> {
@@ -35,7 +41,8 @@ export async function cancelReferral(
   deps: IntakeDependencies,
   request: { referralId: string; actor: string; reason?: string | undefined },
 ): Promise<ReferralView> {
-  if (!(await findReferral(deps.db, request.referralId))) throw new IntakeError('not_found', `no referral ${request.referralId}`);
+  if (!(await findReferral(deps.db, request.referralId)))
+    throw new IntakeError('not_found', `no referral ${request.referralId}`);
   try {
     await callWorkflow(deps, () =>
       deps.temporal.workflow
@@ -45,6 +52,9 @@ export async function cancelReferral(
   } catch (error) {
     throw refusalFromWorkflow(error) ?? error;
   }
-  deps.logger.info({ actor: request.actor, referralId: request.referralId, reason: request.reason }, 'referral cancelled');
+  deps.logger.info(
+    { actor: request.actor, referralId: request.referralId, reason: request.reason },
+    'referral cancelled',
+  );
   return referralViewFromRow((await findReferral(deps.db, request.referralId))!);
 }

@@ -32,18 +32,29 @@ export interface ClaimOutcome {
 const claimFingerprint = (claim: Claim): string =>
   payloadHash({
     ...claim,
-    invitee: claim.invitee && { email: normaliseEmail(claim.invitee.email) ?? undefined, phone: normalisePhone(claim.invitee.phone) ?? undefined },
+    invitee: claim.invitee && {
+      email: normaliseEmail(claim.invitee.email) ?? undefined,
+      phone: normalisePhone(claim.invitee.phone) ?? undefined,
+    },
   });
 
 /**
  * A code presented by someone without an account yet: starts a pending referral. With an Idempotency-Key the same
  * claim again answers what the first one did; the key reused for another claim is a conflict.
  */
-export async function claimReferral(deps: IntakeDependencies, claim: Claim, idempotencyKey?: string): Promise<ClaimOutcome> {
+export async function claimReferral(
+  deps: IntakeDependencies,
+  claim: Claim,
+  idempotencyKey?: string,
+): Promise<ClaimOutcome> {
   const referralId = idempotencyKey ? uuidFromKey('claim', idempotencyKey) : newReferralId();
   const fingerprint = claimFingerprint(claim);
   if (idempotencyKey) {
-    const earlier = await deps.db.selectFrom('claim_requests').selectAll().where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
+    const earlier = await deps.db
+      .selectFrom('claim_requests')
+      .selectAll()
+      .where('idempotency_key', '=', idempotencyKey)
+      .executeTakeFirst();
     if (earlier) return answerRepeat(deps, claim, earlier, fingerprint);
   }
 
@@ -51,7 +62,12 @@ export async function claimReferral(deps: IntakeDependencies, claim: Claim, idem
   if (idempotencyKey) {
     // A refusal is kept under its key too: the same claim again gets the same answer, even after the programme changed.
     const response = 'refusal' in claimable ? { refusal: claimable.refusal.toRecord() } : null;
-    const reserved = await reserveClaimRequest(deps.db, { idempotencyKey, payloadHash: fingerprint, referralId, response });
+    const reserved = await reserveClaimRequest(deps.db, {
+      idempotencyKey,
+      payloadHash: fingerprint,
+      referralId,
+      response,
+    });
     // Another request with this key got there first: answer as it did.
     if (!reserved.created) return answerRepeat(deps, claim, reserved.request, fingerprint);
   }
@@ -83,14 +99,20 @@ async function findClaimable(
   const code = await findReferralCode(deps.db, codeText);
   if (!code) return { refusal: new IntakeError('unknown_code', `no referral code ${codeText}`) };
   const program = await currentProgramSnapshot(deps.db, code.program_id);
-  if (!program?.active) return { refusal: new IntakeError('program_inactive', `programme ${code.program_id} is not active`) };
+  if (!program?.active)
+    return { refusal: new IntakeError('program_inactive', `programme ${code.program_id} is not active`) };
   return { code, program };
 }
 
 async function answerRepeat(
   deps: IntakeDependencies,
   claim: Claim,
-  earlier: { idempotency_key: string; payload_hash: string; referral_id: string; response: Record<string, unknown> | null },
+  earlier: {
+    idempotency_key: string;
+    payload_hash: string;
+    referral_id: string;
+    response: Record<string, unknown> | null;
+  },
   fingerprint: string,
 ): Promise<ClaimOutcome> {
   if (earlier.payload_hash !== fingerprint) {

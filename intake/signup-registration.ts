@@ -87,7 +87,14 @@ export async function handleSignup(deps: IntakeDependencies, sent: SignupEvent):
   };
   const payload = JSON.parse(JSON.stringify(signup)) as Record<string, unknown>;
   const accept = (referralId: string | null) =>
-    acceptEvent(deps.db, { kind: 'signup', eventId: signup.eventId, customerId: signup.customerId, payload, hash: fingerprint, referralId });
+    acceptEvent(deps.db, {
+      kind: 'signup',
+      eventId: signup.eventId,
+      customerId: signup.customerId,
+      payload,
+      hash: fingerprint,
+      referralId,
+    });
 
   if (!signup.code && !signup.referralId) {
     const acceptance = await accept(null);
@@ -146,7 +153,11 @@ async function workflowExists(deps: IntakeDependencies, referralId: string): Pro
 
 async function keepRefusal(deps: IntakeDependencies, eventId: string, refusal: IntakeError): Promise<void> {
   // Kept as refused, so a replay of this event gets the same answer and the relay stops retrying it.
-  await markEvent(deps.db, 'signup', eventId, { state: 'ignored', response: { refusal: refusal.toRecord() }, note: refusal.detail });
+  await markEvent(deps.db, 'signup', eventId, {
+    state: 'ignored',
+    response: { refusal: refusal.toRecord() },
+    note: refusal.detail,
+  });
 }
 
 /** The refusal kept on an event; older rows kept it as a problem body with the same code and detail. */
@@ -196,7 +207,10 @@ async function deliverSignup(
     snapshot = await registerAt(deps, target, facts);
   } catch (error) {
     const refusal = error instanceof IntakeError ? error : refusalFromWorkflow(error);
-    const lapsedClaim = refusal && target.kind === 'pending' && closesTheClaim(refusal) ? await lapsedClaimFor(deps, target.referralId, signup) : undefined;
+    const lapsedClaim =
+      refusal && target.kind === 'pending' && closesTheClaim(refusal)
+        ? await lapsedClaimFor(deps, target.referralId, signup)
+        : undefined;
     if (lapsedClaim) {
       const fresh = await keepingRefusals(deps, signup.eventId, async () => {
         const resolved = await newReferralTarget(deps, { ...signup, code: signup.code ?? lapsedClaim.code });
@@ -220,7 +234,11 @@ async function deliverSignup(
     );
   }
   const body = signupResult(snapshot);
-  await markEvent(deps.db, 'signup', signup.eventId, { state: 'delivered', referralId: snapshot.referralId, response: body });
+  await markEvent(deps.db, 'signup', signup.eventId, {
+    state: 'delivered',
+    referralId: snapshot.referralId,
+    response: body,
+  });
   return { registered: true, duplicate: false, body };
 }
 
@@ -282,7 +300,11 @@ async function registerAt(deps: IntakeDependencies, target: Target, facts: Signu
   });
   try {
     return await callWorkflow(deps, () =>
-      deps.temporal.workflow.executeUpdateWithStart(registerUpdate, { args: [facts], updateId, startWorkflowOperation: start }),
+      deps.temporal.workflow.executeUpdateWithStart(registerUpdate, {
+        args: [facts],
+        updateId,
+        startWorkflowOperation: start,
+      }),
     );
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {
@@ -302,10 +324,13 @@ async function resolveTarget(deps: IntakeDependencies, signup: SignupEvent & { o
       ]);
     }
     const expiredBySignup =
-      referral.status === 'pending' && referral.deadlines.expiresAt !== null && signup.occurredAt > referral.deadlines.expiresAt;
+      referral.status === 'pending' &&
+      referral.deadlines.expiresAt !== null &&
+      signup.occurredAt > referral.deadlines.expiresAt;
     if (!expiredBySignup) return { kind: 'pending', referralId: referral.id, referrerId: referral.referrerId };
     // The claim had expired when this customer signed up: only a code presented at signup refers them now.
-    if (!signup.code) throw new IntakeError('referral_closed', `referral ${referral.id} expired at ${referral.deadlines.expiresAt}`);
+    if (!signup.code)
+      throw new IntakeError('referral_closed', `referral ${referral.id} expired at ${referral.deadlines.expiresAt}`);
     return newReferralTarget(deps, signup);
   }
   const claim = await findPendingClaimFor(deps.db, signup.code!, { ...signup, at: new Date(signup.occurredAt) });
@@ -341,7 +366,10 @@ async function newReferralTarget(
 async function refuseIfRulesBroken(deps: IntakeDependencies, signup: SignupEvent, target: Target): Promise<void> {
   const referrerId = target.kind === 'new' ? target.input.referrerId : target.referrerId;
   if (signup.customerId === referrerId) throw new IntakeError('self_referral', 'a customer cannot use their own code');
-  const [referee, referrer] = await Promise.all([findCustomer(deps.db, signup.customerId), findCustomer(deps.db, referrerId)]);
+  const [referee, referrer] = await Promise.all([
+    findCustomer(deps.db, signup.customerId),
+    findCustomer(deps.db, referrerId),
+  ]);
   if (referee?.referred_by_referral_id && referee.referred_by_referral_id !== target.referralId) {
     throw new IntakeError('already_referred', `customer ${signup.customerId} was already referred`);
   }

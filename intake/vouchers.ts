@@ -42,16 +42,31 @@ export async function useVoucher(
   request: { code: string; redemptionKey: string; orderId?: string | undefined },
 ): Promise<VoucherView & { redemptionKey: string; duplicate: boolean }> {
   const now = deps.clock();
-  const outcome = await redeemVoucher(deps.db, { code: request.code, redemptionKey: request.redemptionKey, orderId: request.orderId ?? null, now });
+  const outcome = await redeemVoucher(deps.db, {
+    code: request.code,
+    redemptionKey: request.redemptionKey,
+    orderId: request.orderId ?? null,
+    now,
+  });
   switch (outcome.outcome) {
     case 'unknown':
       throw new IntakeError('not_found', `no voucher ${request.code}`);
     case 'already_redeemed':
-      throw new IntakeError('voucher_already_redeemed', `voucher ${request.code} was already used for another checkout`);
+      throw new IntakeError(
+        'voucher_already_redeemed',
+        `voucher ${request.code} was already used for another checkout`,
+      );
     case 'not_active':
       throw new IntakeError('voucher_not_active', `voucher ${request.code} is ${outcome.why}`);
     case 'redeemed':
-      deps.logger.info({ code: request.code, redemptionKey: request.redemptionKey, duplicate: outcome.duplicate }, 'voucher redeemed');
-      return { ...voucherView(outcome.voucher, now), redemptionKey: request.redemptionKey, duplicate: outcome.duplicate };
+      deps.logger.info(
+        { code: request.code, redemptionKey: request.redemptionKey, duplicate: outcome.duplicate },
+        'voucher redeemed',
+      );
+      return {
+        ...voucherView(outcome.voucher, now),
+        redemptionKey: request.redemptionKey,
+        duplicate: outcome.duplicate,
+      };
   }
 }

@@ -20,7 +20,11 @@ const REFUSAL_CODES: Record<string, IntakeErrorCode> = {
 
 /** The business refusal a workflow update failed with, as an IntakeError; undefined for anything else. */
 export function refusalFromWorkflow(error: unknown): IntakeError | undefined {
-  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === FAULTS.referralFault) {
+  if (
+    error instanceof WorkflowUpdateFailedError &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.type === FAULTS.referralFault
+  ) {
     // The signup's facts broke a database write no retry can fix: refused for good (the fault is listed for admins).
     return new IntakeError('validation_failed', `the signup could not be recorded: ${error.cause.message}`);
   }
@@ -47,7 +51,8 @@ export function isTemporalUnreachable(error: unknown): boolean {
  * Temporal did not answer in time, or could not be reached: the caller may retry (the event stays in the inbox). A
  * deadline alone may be one workflow that does not answer, so the relay counts it against that event.
  */
-export const isTemporalUnavailable = (error: unknown): boolean => isGrpcDeadlineError(error) || isTemporalUnreachable(error);
+export const isTemporalUnavailable = (error: unknown): boolean =>
+  isGrpcDeadlineError(error) || isTemporalUnreachable(error);
 
 /** Runs one Temporal call for an event under the intake's deadline. */
 export const callWorkflow = <T>(deps: IntakeDependencies, call: () => Promise<T>): Promise<T> =>

@@ -21,7 +21,9 @@ export function parseApiKeys(value: string): ApiKey[] {
       const [name, role, ...rest] = entry.split(':');
       const secret = rest.join(':');
       if (!name || (role !== 'commerce' && role !== 'admin') || secret.length < 16) {
-        throw new Error(`API_KEYS entry "${name ?? ''}:${role ?? ''}:…" must be name:role:secret, role commerce|admin, secret ≥ 16 chars`);
+        throw new Error(
+          `API_KEYS entry "${name ?? ''}:${role ?? ''}:…" must be name:role:secret, role commerce|admin, secret ≥ 16 chars`,
+        );
       }
       return { name, role, secret } as ApiKey;
     });

@@ -74,7 +74,9 @@ export class ConfigError extends Error {}
 /** Reads and checks the environment; throws a ConfigError naming every variable at fault. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // A variable set to nothing (`PORT=`) means the default, as if it were not set.
-  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const given = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+  );
   const parsed = ConfigSchema.safeParse(given);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
@@ -84,7 +86,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const httpPort = e.TEMPORAL_HTTP_PORT ?? e.TEMPORAL_PORT + 10;
   const metricsPort = e.TEMPORAL_METRICS_PORT ?? e.TEMPORAL_PORT + 20;
   if (httpPort > 65_535 || metricsPort > 65_535) {
-    throw new ConfigError(`invalid configuration: TEMPORAL_PORT ${e.TEMPORAL_PORT} leaves no room for its HTTP and metrics ports (+10, +20); set TEMPORAL_HTTP_PORT and TEMPORAL_METRICS_PORT`);
+    throw new ConfigError(
+      `invalid configuration: TEMPORAL_PORT ${e.TEMPORAL_PORT} leaves no room for its HTTP and metrics ports (+10, +20); set TEMPORAL_HTTP_PORT and TEMPORAL_METRICS_PORT`,
+    );
   }
   return {
     databaseUrl: e.DATABASE_URL,
@@ -115,7 +119,10 @@ export function requireWorkflowBundle(config: Pick<Config, 'workflowBundlePath'>
   const file = config.workflowBundlePath;
   if (file === undefined) return undefined;
   const isFile = statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
-  if (!isFile) throw new ConfigError(`invalid configuration: WORKFLOW_BUNDLE_PATH: no such file: ${file} (build it with scripts/bundle-workflows.ts)`);
+  if (!isFile)
+    throw new ConfigError(
+      `invalid configuration: WORKFLOW_BUNDLE_PATH: no such file: ${file} (build it with scripts/bundle-workflows.ts)`,
+    );
   return file;
 }
 

@@ -25,7 +25,11 @@ export async function lockDataFolder(dataDir: string): Promise<() => Promise<voi
   const address = lockAddress(real);
   const server = await listenOrRefuse(address, dataDir);
   const pidFile = path.join(dataDir, 'npm-start.pid');
-  await writeFile(pidFile, `${JSON.stringify({ pid: process.pid, startTicks: processStartTicks(process.pid) ?? '' })}\n`, { mode: 0o644 });
+  await writeFile(
+    pidFile,
+    `${JSON.stringify({ pid: process.pid, startTicks: processStartTicks(process.pid) ?? '' })}\n`,
+    { mode: 0o644 },
+  );
   let released = false;
   return async () => {
     if (released) return;
@@ -38,7 +42,9 @@ export async function lockDataFolder(dataDir: string): Promise<() => Promise<voi
 
 function lockAddress(realDataDir: string): string {
   const hash = createHash('sha256').update(realDataDir).digest('hex').slice(0, 32);
-  return process.platform === 'linux' ? `\0referral-engine-${hash}` : path.join(tmpdir(), `referral-engine-${hash}.sock`);
+  return process.platform === 'linux'
+    ? `\0referral-engine-${hash}`
+    : path.join(tmpdir(), `referral-engine-${hash}.sock`);
 }
 
 async function listenOrRefuse(address: string, dataDir: string): Promise<net.Server> {
@@ -62,7 +68,9 @@ async function listenOrRefuse(address: string, dataDir: string): Promise<net.Ser
     }
     // A socket file nobody listens on (no abstract name outlives its holder): what a killed start left behind.
     if (process.platform === 'linux' || attempt > 0) {
-      throw new DataFolderInUseError(`could not take the lock of ${dataDir} (${address}): another npm start is starting on it`);
+      throw new DataFolderInUseError(
+        `could not take the lock of ${dataDir} (${address}): another npm start is starting on it`,
+      );
     }
     await rm(address, { force: true });
   }
@@ -75,7 +83,9 @@ function askHolder(address: string): Promise<string | undefined> {
     const socket = net.connect({ path: address });
     socket.setTimeout(2_000, () => socket.destroy());
     socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED' || error.code === 'ENOENT' ? undefined : ''));
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(error.code === 'ECONNREFUSED' || error.code === 'ENOENT' ? undefined : ''),
+    );
     socket.once('close', () => resolve(/^\d+\n$/.test(answer) ? answer.trim() : ''));
   });
 }

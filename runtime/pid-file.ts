@@ -27,7 +27,9 @@ export async function readLivePidFile(file: string): Promise<ProcessRecord | und
     return undefined;
   }
   if (typeof record.pid !== 'number' || typeof record.startTicks !== 'string') return undefined;
-  return processStartTicks(record.pid) === record.startTicks ? { pid: record.pid, startTicks: record.startTicks } : undefined;
+  return processStartTicks(record.pid) === record.startTicks
+    ? { pid: record.pid, startTicks: record.startTicks }
+    : undefined;
 }
 
 export const removePidFile = (file: string): Promise<void> => rm(file, { force: true });

@@ -7,7 +7,10 @@ export class PortInUseError extends Error {}
  * new server could reach the old process instead (a Temporal dev server left running keeps answering on 7233), and
  * the run would silently work against another data folder.
  */
-export async function requirePortsFree(ports: Array<{ port: number; setting?: string | undefined }>, server: string): Promise<void> {
+export async function requirePortsFree(
+  ports: Array<{ port: number; setting?: string | undefined }>,
+  server: string,
+): Promise<void> {
   for (const { port, setting } of ports) {
     if (await isFree(port)) continue;
     throw new PortInUseError(
@@ -21,7 +24,9 @@ export async function requirePortsFree(ports: Array<{ port: number; setting?: st
 function isFree(port: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(false) : reject(error)));
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(false) : reject(error),
+    );
     probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve(true)));
   });
 }

@@ -115,4 +115,8 @@ async function fingerprint(folder: string): Promise<string> {
   return hash.digest('hex').slice(0, 12);
 }
 
-const exists = (file: string) => lstat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  lstat(file).then(
+    () => true,
+    () => false,
+  );

@@ -62,12 +62,17 @@ export async function clusterFolder(
   }
   await rmdir(dataDir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return;
-    throw new Error(`${dataDir} is out of reach of the "postgres" user and not empty: move it away, or set DATA_DIR elsewhere`);
+    throw new Error(
+      `${dataDir} is out of reach of the "postgres" user and not empty: move it away, or set DATA_DIR elsewhere`,
+    );
   });
   await rootOwnedFolder(home);
   await writeFile(path.join(home, 'data-dir'), `${realDataDir}\n`);
   await symlink(cluster, dataDir);
-  log(`the "postgres" user cannot reach ${parent}: the PostgreSQL cluster lives in ${cluster}, linked from ${dataDir}`, 'info');
+  log(
+    `the "postgres" user cannot reach ${parent}: the PostgreSQL cluster lives in ${cluster}, linked from ${dataDir}`,
+    'info',
+  );
   return cluster;
 }
 
@@ -86,7 +91,9 @@ async function followLink(at: {
   if (path.dirname(linkedHome) !== at.clustersRoot || path.basename(linked) !== 'cluster') {
     // A link of the user's own making: theirs to point wherever `postgres` can reach.
     if (canReach(at.runAs, dataDir)) return dataDir;
-    throw new Error(`${dataDir} links to ${linked}, which the "postgres" user cannot reach: point it elsewhere, or remove the link`);
+    throw new Error(
+      `${dataDir} links to ${linked}, which the "postgres" user cannot reach: point it elsewhere, or remove the link`,
+    );
   }
   if (!(await exists(linkedHome))) {
     log(`${dataDir} linked to ${linked}, which no longer exists: a new PostgreSQL cluster is made`, 'warn');
@@ -125,7 +132,9 @@ async function followLink(at: {
 async function setAside(home: string, reason: string, log: ClusterLog): Promise<void> {
   const running = await leftoverPostmaster(path.join(home, 'cluster'));
   if (running) {
-    throw new Error(`${reason}, and a PostgreSQL (pid ${running}) still runs on it at ${home}: stop it, then start again`);
+    throw new Error(
+      `${reason}, and a PostgreSQL (pid ${running}) still runs on it at ${home}: stop it, then start again`,
+    );
   }
   const aside = `${home}.orphaned-${new Date().toISOString().replaceAll(/[:.]/g, '-')}`;
   await rename(home, aside);
@@ -162,7 +171,11 @@ async function isLinkTo(link: string, target: string): Promise<boolean> {
   return (await linkTarget(link)) === target;
 }
 
-const exists = (file: string) => lstat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  lstat(file).then(
+    () => true,
+    () => false,
+  );
 
 /** Deletes a stopped cluster wherever it lives, with the link to it: for throw-away clusters (tests, benchmarks). */
 export async function removeCluster(dataDir: string, cluster: string): Promise<void> {

@@ -19,7 +19,9 @@ export async function postgresUser(): Promise<PostgresUser> {
     await run('groupadd', ['--system', NAME]).catch(() => undefined);
     await run('useradd', ['--system', '--gid', NAME, '--no-create-home', '--shell', '/usr/sbin/nologin', NAME]);
   } catch (error) {
-    throw new Error(`running as root, the embedded PostgreSQL needs a "${NAME}" user and could not create it: ${String(error)}`);
+    throw new Error(
+      `running as root, the embedded PostgreSQL needs a "${NAME}" user and could not create it: ${String(error)}`,
+    );
   }
   const created = await lookUp();
   if (!created) throw new Error(`created the "${NAME}" user but cannot find it`);

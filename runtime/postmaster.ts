@@ -22,4 +22,5 @@ export async function leftoverPostmaster(cluster: string): Promise<number | unde
 }
 
 /** Fast shutdown (SIGINT: sessions end, a checkpoint is written); immediate shutdown if that takes too long. */
-export const stopPostmaster = (pid: number): Promise<void> => stopProcess(pid, { signal: 'SIGINT', forceSignal: 'SIGQUIT', graceMs: 30_000 });
+export const stopPostmaster = (pid: number): Promise<void> =>
+  stopProcess(pid, { signal: 'SIGINT', forceSignal: 'SIGQUIT', graceMs: 30_000 });

@@ -19,7 +19,12 @@ export type ServerProcess = ChildProcessByStdio<null, Readable, Readable>;
 export function spawnServer(
   command: string,
   args: string[],
-  options: { stopSignal: 'SIGTERM' | 'SIGINT'; uid?: number | undefined; gid?: number | undefined; env?: NodeJS.ProcessEnv },
+  options: {
+    stopSignal: 'SIGTERM' | 'SIGINT';
+    uid?: number | undefined;
+    gid?: number | undefined;
+    env?: NodeJS.ProcessEnv;
+  },
 ): ServerProcess {
   const setpriv = setprivWithPdeathsig();
   const [file, argv] = setpriv
@@ -63,12 +68,20 @@ export async function stopServer(child: ServerProcess, options: StopOptions): Pr
 }
 
 /** The escalation shared by our children and by leftovers of earlier runs; `exited` resolves when the process is gone. */
-export async function stopWith(send: (signal: NodeJS.Signals) => void, exited: Promise<void>, options: StopOptions, name: string): Promise<void> {
+export async function stopWith(
+  send: (signal: NodeJS.Signals) => void,
+  exited: Promise<void>,
+  options: StopOptions,
+  name: string,
+): Promise<void> {
   const steps: Array<[number, () => void]> = [
-    [0, () => {
-      send(options.signal);
-      send('SIGCONT');
-    }],
+    [
+      0,
+      () => {
+        send(options.signal);
+        send('SIGCONT');
+      },
+    ],
     [options.graceMs, () => send(options.forceSignal)],
     [options.killAfterMs ?? 10_000, () => send('SIGKILL')],
   ];
@@ -81,7 +94,17 @@ export async function stopWith(send: (signal: NodeJS.Signals) => void, exited: P
   }
   const giveUpAt = at + (options.giveUpAfterMs ?? 10_000);
   const giveUp = new Promise<never>((_, reject) => {
-    timers.push(setTimeout(() => reject(new Error(`${name} is still there ${giveUpAt} ms after ${options.signal}, SIGKILL included: giving up on it`)), giveUpAt));
+    timers.push(
+      setTimeout(
+        () =>
+          reject(
+            new Error(
+              `${name} is still there ${giveUpAt} ms after ${options.signal}, SIGKILL included: giving up on it`,
+            ),
+          ),
+        giveUpAt,
+      ),
+    );
   });
   try {
     await Promise.race([exited, giveUp]);
@@ -93,7 +116,8 @@ export async function stopWith(send: (signal: NodeJS.Signals) => void, exited: P
 let setprivPath: string | null | undefined;
 
 function setprivWithPdeathsig(): string | null {
-  if (setprivPath === undefined) setprivPath = process.platform === 'linux' ? findSetpriv(process.env.PATH ?? '') : null;
+  if (setprivPath === undefined)
+    setprivPath = process.platform === 'linux' ? findSetpriv(process.env.PATH ?? '') : null;
   return setprivPath;
 }
 

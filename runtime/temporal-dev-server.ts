@@ -69,16 +69,24 @@ export async function startDevServer(options: {
   const args = [
     'server',
     'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(options.port),
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
     ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
-    '--http-port', String(httpPort),
-    '--metrics-port', String(metricsPort),
+    '--http-port',
+    String(httpPort),
+    '--metrics-port',
+    String(metricsPort),
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
-    '--namespace', 'default',
-    '--sqlite-pragma', 'journal_mode=wal',
-    '--sqlite-pragma', 'synchronous=normal',
-    '--log-level', 'warn',
+    '--namespace',
+    'default',
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=normal',
+    '--log-level',
+    'warn',
     ...REFERRAL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const child = spawnServer(requireCli(options.cliPath ?? DEFAULT_CLI_PATH), args, { stopSignal: 'SIGTERM' });
@@ -118,7 +126,9 @@ async function waitUntilServing(child: ServerProcess, address: string, output: (
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`temporal dev server exited (${child.signalCode ?? `exit ${child.exitCode}`}): ${output().trim()}`);
+      throw new Error(
+        `temporal dev server exited (${child.signalCode ?? `exit ${child.exitCode}`}): ${output().trim()}`,
+      );
     }
     let connection: Connection | undefined;
     try {

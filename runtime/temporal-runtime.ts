@@ -16,7 +16,11 @@ const PINO_METHOD: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error
  * By default the runtime stops the workers itself on SIGINT and SIGTERM (what the worker process wants);
  * `shutdownSignals: []` leaves the signals to the caller (npm start stops things in its own order).
  */
-export function installTemporalRuntime(logger: Logger, level: LogLevel = 'INFO', options: { shutdownSignals?: NodeJS.Signals[] } = {}): void {
+export function installTemporalRuntime(
+  logger: Logger,
+  level: LogLevel = 'INFO',
+  options: { shutdownSignals?: NodeJS.Signals[] } = {},
+): void {
   Runtime.install({
     ...(options.shutdownSignals ? { shutdownSignals: options.shutdownSignals } : {}),
     logger: new DefaultLogger(level, ({ level: entryLevel, message, meta }) => {

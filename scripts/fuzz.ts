@@ -61,7 +61,9 @@ interface RunResult {
 
 if (!existsSync(SCHEMATHESIS)) {
   console.error(`fuzz: ERROR: schemathesis is not installed at ${SCHEMATHESIS}`);
-  console.error('fuzz: run `bash scripts/install-fuzz-tools.sh` (needs python3 with venv, and PyPI); FUZZ_VENV chooses the venv');
+  console.error(
+    'fuzz: run `bash scripts/install-fuzz-tools.sh` (needs python3 with venv, and PyPI); FUZZ_VENV chooses the venv',
+  );
   console.error(`fuzz: ${SKIP_HINT}`);
   process.exit(1);
 }
@@ -72,7 +74,10 @@ if (!existsSync(SCHEMATHESIS)) {
 const pythonIsRecent = (): boolean => {
   try {
     const python = path.join(path.dirname(SCHEMATHESIS), 'python');
-    return execFileSync(python, ['-c', 'import sys; print(sys.version_info >= (3, 12))'], { encoding: 'utf8' }).trim() === 'True';
+    return (
+      execFileSync(python, ['-c', 'import sys; print(sys.version_info >= (3, 12))'], { encoding: 'utf8' }).trim() ===
+      'True'
+    );
   } catch {
     return false;
   }
@@ -80,7 +85,8 @@ const pythonIsRecent = (): boolean => {
 const workers = options.workers ?? (pythonIsRecent() ? '2' : '1');
 // The short pass takes about 20 s a run and a 60-example one under 2 minutes; a run past this has hung.
 const timeoutSeconds = Number(options.timeout ?? (options['max-time'] ? Number(options['max-time']) + 300 : 900));
-if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new Error(`--timeout must be a number of seconds, not ${options.timeout}`);
+if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
+  throw new Error(`--timeout must be a number of seconds, not ${options.timeout}`);
 
 const logger = pino({ level: process.env.FUZZ_LOG_LEVEL ?? 'fatal' });
 installTemporalRuntime(logger, 'ERROR');
@@ -117,25 +123,34 @@ try {
   await mkdir(REPORTS, { recursive: true });
   for (const run of runs) {
     if (interrupted) break;
-    results.push(await withFreshStack(postgres, run, (apiUrl, seconds) => {
-      stackSeconds += seconds;
-      return fuzz(run, apiUrl);
-    }));
+    results.push(
+      await withFreshStack(postgres, run, (apiUrl, seconds) => {
+        stackSeconds += seconds;
+        return fuzz(run, apiUrl);
+      }),
+    );
   }
 } finally {
   // remove(), not stop(): as root the cluster lives outside `dir` (linked from it), and would be left behind.
-  await postgres?.remove().catch((error: unknown) => console.error(`fuzz: could not remove the fuzz run's PostgreSQL cluster: ${String(error)}`));
+  await postgres
+    ?.remove()
+    .catch((error: unknown) =>
+      console.error(`fuzz: could not remove the fuzz run's PostgreSQL cluster: ${String(error)}`),
+    );
   await rm(dir, { recursive: true, force: true });
 }
 
-console.log(`fuzz: stacks up in ${stackSeconds.toFixed(1)} s; seed ${options.seed}, up to ${options.examples} examples per operation and phase, ${workers} worker(s)`);
+console.log(
+  `fuzz: stacks up in ${stackSeconds.toFixed(1)} s; seed ${options.seed}, up to ${options.examples} examples per operation and phase, ${workers} worker(s)`,
+);
 for (const r of results) {
   const verdict = r.exitCode === 0 ? 'ok' : 'FAILED';
   console.log(
     `fuzz: ${r.name.padEnd(12)} ${verdict.padEnd(6)} ${r.cases} requests generated, ${r.failures} operations failed, ${r.errors} errors in ${r.seconds.toFixed(1)} s  (${path.relative(ROOT, r.log)})${r.note ? `: ${r.note}` : ''}`,
   );
 }
-if (interrupted) console.log(`fuzz: stopped by ${interrupted}; ${runs.length - results.length} run(s) not started, counted as failed`);
+if (interrupted)
+  console.log(`fuzz: stopped by ${interrupted}; ${runs.length - results.length} run(s) not started, counted as failed`);
 const failed = results.filter((r) => r.exitCode !== 0).length + (runs.length - results.length);
 // Read by scripts/test.sh: each run counts as one test in `npm test`'s closing line.
 await writeFile(path.join(REPORTS, 'summary.json'), JSON.stringify({ passed: runs.length - failed, failed }));
@@ -143,14 +158,20 @@ for (const r of results.filter((result) => result.exitCode !== 0)) {
   // The failures schemathesis found, with the exact requests to reproduce them (curl), from its own output.
   const output = await readFile(r.log, 'utf8');
   const start = output.search(/^=+ FAILURES =+$/m);
-  console.log(`\n----- ${r.name}: schemathesis said -----\n${(start >= 0 ? output.slice(start) : output.slice(-6000)).trim()}`);
+  console.log(
+    `\n----- ${r.name}: schemathesis said -----\n${(start >= 0 ? output.slice(start) : output.slice(-6000)).trim()}`,
+  );
   if (r.note) console.log(`----- ${r.name}: ${r.note}`);
 }
 console.log(`fuzz: ${failed === 0 ? 'passed' : 'FAILED'} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 process.exit(failed === 0 ? 0 : 1);
 
 /** A database of its own (on the shared server), a Temporal dev server of its own, and the service over them. */
-async function withFreshStack<T>(server: EmbeddedPostgresServer, run: FuzzRun, body: (apiUrl: string, stackSeconds: number) => Promise<T>): Promise<T> {
+async function withFreshStack<T>(
+  server: EmbeddedPostgresServer,
+  run: FuzzRun,
+  body: (apiUrl: string, stackSeconds: number) => Promise<T>,
+): Promise<T> {
   const begun = performance.now();
   const database = `fuzz_${run.name.replace(/\W+/g, '_')}`;
   await server.createDatabase(database);
@@ -213,7 +234,10 @@ async function fuzz(run: FuzzRun, apiUrl: string): Promise<RunResult> {
   const out = createWriteStream(log);
   let note: string | undefined;
   const exitCode = await new Promise<number>((resolve, reject) => {
-    const child = spawn(SCHEMATHESIS, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' } });
+    const child = spawn(SCHEMATHESIS, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' },
+    });
     current = child;
     child.stdout.pipe(out, { end: false });
     child.stderr.pipe(out, { end: false });

@@ -10,7 +10,9 @@ const db = createDatabase(requireSetting(loadConfig().databaseUrl, 'DATABASE_URL
 try {
   const offences = await checkLedger(db);
   for (const o of offences) console.log(`${o.rule}: ${o.subject} (${o.detail})`);
-  console.log(offences.length === 0 ? 'ledger check: every invariant holds' : `ledger check: ${offences.length} offence(s)`);
+  console.log(
+    offences.length === 0 ? 'ledger check: every invariant holds' : `ledger check: ${offences.length} offence(s)`,
+  );
   process.exitCode = offences.length === 0 ? 0 : 1;
 } finally {
   await db.destroy();

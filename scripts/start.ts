@@ -88,7 +88,12 @@ async function start(): Promise<void> {
       cliPath: config.temporal.cliPath,
       dbFile: path.join(dataDir, 'temporal.db'),
       ...config.temporal.devServer,
-      portSettings: { port: 'TEMPORAL_PORT', uiPort: 'TEMPORAL_UI_PORT', httpPort: 'TEMPORAL_HTTP_PORT', metricsPort: 'TEMPORAL_METRICS_PORT' },
+      portSettings: {
+        port: 'TEMPORAL_PORT',
+        uiPort: 'TEMPORAL_UI_PORT',
+        httpPort: 'TEMPORAL_HTTP_PORT',
+        metricsPort: 'TEMPORAL_METRICS_PORT',
+      },
       log: (line) => logger.debug({ component: 'temporal' }, line),
       onSpawned: (stop) => register({ name: 'Temporal dev server', stop, stopped: 'Temporal dev server stopped' }),
     });
@@ -98,7 +103,9 @@ async function start(): Promise<void> {
     logger.info({ address: temporalAddress }, 'Temporal dev server running');
   }
 
-  const db = createDatabase(databaseUrl, { onIdleError: (error) => logger.warn({ err: error }, 'database connection lost') });
+  const db = createDatabase(databaseUrl, {
+    onIdleError: (error) => logger.warn({ err: error }, 'database connection lost'),
+  });
   register({ name: 'database pool', stop: () => db.destroy(), stopped: 'database pool closed' });
   await migrateToLatest(db);
   checkpoint();
@@ -112,14 +119,18 @@ async function start(): Promise<void> {
 
   const keyLines = config.apiKeys
     ? ['  API keys:  from API_KEYS']
-    : apiKeys.map((k) => `  ${k.role.padEnd(8)} key: ${k.secret}   (${k.name}, kept in ${path.join(dataDir, 'api-keys')})`);
+    : apiKeys.map(
+        (k) => `  ${k.role.padEnd(8)} key: ${k.secret}   (${k.name}, kept in ${path.join(dataDir, 'api-keys')})`,
+      );
   process.stdout.write(
     [
       '',
       'Referral engine is running.',
       `  API:       ${apiUrl}`,
       `  API docs:  ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
-      ...(uiUrl ? [`  Temporal:  ${uiUrl}   (Web UI; search ReferralStatus, ReferrerId, RefereeId, ProgramId, ReferralCode)`] : []),
+      ...(uiUrl
+        ? [`  Temporal:  ${uiUrl}   (Web UI; search ReferralStatus, ReferrerId, RefereeId, ProgramId, ReferralCode)`]
+        : []),
       ...keyLines,
       'Press Ctrl-C to stop.',
       '',

@@ -13,7 +13,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('status', 'text', (c) =>
       c
         .notNull()
-        .check(sql`status in ('pending','registered','qualified','completed','expired','rejected','cancelled','under_review')`),
+        .check(
+          sql`status in ('pending','registered','qualified','completed','expired','rejected','cancelled','under_review')`,
+        ),
     )
     .addColumn('channel', 'text')
     .addColumn('invitee_email', 'text')
@@ -39,7 +41,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     ])
     .execute();
   await db.schema.createIndex('referrals_status_idx').on('referrals').columns(['status', 'created_at']).execute();
-  await db.schema.createIndex('referrals_referrer_idx').on('referrals').columns(['referrer_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('referrals_referrer_idx')
+    .on('referrals')
+    .columns(['referrer_id', 'created_at'])
+    .execute();
   await db.schema.createIndex('referrals_program_idx').on('referrals').columns(['program_id', 'created_at']).execute();
 
   await db.schema

@@ -10,7 +10,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('payload', 'jsonb', (c) => c.notNull())
     .addColumn('payload_hash', 'text', (c) => c.notNull())
     .addColumn('state', 'text', (c) =>
-      c.notNull().defaultTo('received').check(sql`state in ('received','delivered','awaiting_signup','ignored')`),
+      c
+        .notNull()
+        .defaultTo('received')
+        .check(sql`state in ('received','delivered','awaiting_signup','ignored')`),
     )
     .addColumn('referral_id', 'uuid')
     .addColumn('response', 'jsonb')

@@ -14,7 +14,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`alter table inbox_events add constraint inbox_events_state_check
     check (state in ('received','delivered','awaiting_signup','ignored','failed'))`.execute(db);
   // What the relay takes next: undelivered events by when they are due.
-  await sql`create index inbox_events_due_idx on inbox_events ((coalesce(next_attempt_at, received_at))) where state = 'received'`.execute(db);
+  await sql`create index inbox_events_due_idx on inbox_events ((coalesce(next_attempt_at, received_at))) where state = 'received'`.execute(
+    db,
+  );
   // What an admin lists: the events set aside, most recently tried first.
   await db.schema
     .createIndex('inbox_events_failed_idx')

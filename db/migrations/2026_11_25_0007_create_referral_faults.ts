@@ -18,7 +18,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('detail', 'jsonb')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('referral_faults_created_idx').on('referral_faults').columns(['created_at', 'id']).execute();
+  await db.schema
+    .createIndex('referral_faults_created_idx')
+    .on('referral_faults')
+    .columns(['created_at', 'id'])
+    .execute();
   await db.schema.createIndex('referral_faults_referral_idx').on('referral_faults').column('referral_id').execute();
 }
 

@@ -8,7 +8,12 @@ import { sql, type Kysely } from 'kysely';
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .alterTable('customers')
-    .addColumn('points_balance', 'bigint', (c) => c.notNull().defaultTo(0).check(sql`points_balance >= 0`))
+    .addColumn('points_balance', 'bigint', (c) =>
+      c
+        .notNull()
+        .defaultTo(0)
+        .check(sql`points_balance >= 0`),
+    )
     .execute();
 
   await db.schema
@@ -20,7 +25,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('credited_at', 'timestamptz', (c) => c.notNull())
     .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
     .addColumn('expired_at', 'timestamptz')
-    .addColumn('source_kind', 'text', (c) => c.notNull().check(sql`source_kind in ('referral','milestone','adjustment')`))
+    .addColumn('source_kind', 'text', (c) =>
+      c.notNull().check(sql`source_kind in ('referral','milestone','adjustment')`),
+    )
     .addColumn('referral_id', 'uuid')
     .addColumn('program_id', 'text')
     .addColumn('program_version', 'integer')
@@ -38,14 +45,20 @@ export async function up(db: Kysely<any>): Promise<void> {
     .columns(['customer_id', 'expires_at', 'credited_at', 'id'])
     .where(sql.ref('remaining'), '>', 0)
     .execute();
-  await db.schema.createIndex('point_lots_customer_idx').on('point_lots').columns(['customer_id', 'credited_at']).execute();
+  await db.schema
+    .createIndex('point_lots_customer_idx')
+    .on('point_lots')
+    .columns(['customer_id', 'credited_at'])
+    .execute();
 
   await db.schema
     .createTable('ledger_entries')
     .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
     .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
     .addColumn('lot_id', 'uuid', (c) => c.references('point_lots.id'))
-    .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('credit','redeem','reverse','expire','void','adjust')`))
+    .addColumn('kind', 'text', (c) =>
+      c.notNull().check(sql`kind in ('credit','redeem','reverse','expire','void','adjust')`),
+    )
     .addColumn('points', 'integer', (c) => c.notNull().check(sql`points <> 0`))
     // every movement has one: a retried write finds its entry instead of booking it twice
     .addColumn('entry_key', 'text', (c) => c.notNull().unique())
@@ -55,7 +68,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('reason', 'text')
     .addColumn('at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('ledger_entries_customer_idx').on('ledger_entries').columns(['customer_id', 'id']).execute();
+  await db.schema
+    .createIndex('ledger_entries_customer_idx')
+    .on('ledger_entries')
+    .columns(['customer_id', 'id'])
+    .execute();
   await db.schema.createIndex('ledger_entries_lot_idx').on('ledger_entries').columns(['lot_id', 'id']).execute();
 
   await db.schema

@@ -18,7 +18,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('redeemed_at', 'timestamptz')
     .addColumn('voided_at', 'timestamptz')
     .addColumn('void_reason', 'text')
-    .addCheckConstraint('vouchers_redeemed_ck', sql`(status = 'redeemed') = (redemption_key is not null and redeemed_at is not null)`)
+    .addCheckConstraint(
+      'vouchers_redeemed_ck',
+      sql`(status = 'redeemed') = (redemption_key is not null and redeemed_at is not null)`,
+    )
     .execute();
   await db.schema.createIndex('vouchers_customer_idx').on('vouchers').columns(['customer_id', 'issued_at']).execute();
 }

@@ -15,8 +15,22 @@ let api: ReturnType<typeof httpClient>;
 
 beforeAll(async () => {
   ({ db, drop } = await createTestDatabase());
-  const untouchable = new Proxy({}, { get: () => { throw new Error('Temporal must not be called to list faults'); } }) as Client;
-  const app = createApp({ db, temporal: untouchable, clock: () => new Date(), apiKeys: API_KEYS, logger: pino({ level: 'silent' }), taskQueue: TASK_QUEUE });
+  const untouchable = new Proxy(
+    {},
+    {
+      get: () => {
+        throw new Error('Temporal must not be called to list faults');
+      },
+    },
+  ) as Client;
+  const app = createApp({
+    db,
+    temporal: untouchable,
+    clock: () => new Date(),
+    apiKeys: API_KEYS,
+    logger: pino({ level: 'silent' }),
+    taskQueue: TASK_QUEUE,
+  });
   api = httpClient(async (path, init) => app.request(path, init));
   for (let i = 0; i < 5; i++) {
     const referralId = randomUUID();
@@ -42,7 +56,12 @@ describe('referral faults', () => {
     const first = await api.get('/v1/admin/faults?limit=2', KEYS.admin);
     expect(first.status).toBe(200);
     expect(first.body.items).toHaveLength(2);
-    expect(first.body.items[0]).toMatchObject({ activity: 'projectReferral', failureType: 'database_data_error', status: 'registered', createdAt: '2026-11-25T12:00:04.000Z' });
+    expect(first.body.items[0]).toMatchObject({
+      activity: 'projectReferral',
+      failureType: 'database_data_error',
+      status: 'registered',
+      createdAt: '2026-11-25T12:00:04.000Z',
+    });
     const seen = [...first.body.items];
     let cursor = first.body.nextCursor as string | null;
     while (cursor) {
@@ -54,10 +73,19 @@ describe('referral faults', () => {
   });
 
   it('given a commerce key, a cursor it never gave out or a limit that is not one, then 403, 422 or 400', async () => {
-    expect(await api.get('/v1/admin/faults', KEYS.commerce)).toMatchObject({ status: 403, body: { code: 'forbidden' } });
-    expect(await api.get('/v1/admin/faults?cursor=bm9wZQ', KEYS.admin)).toMatchObject({ status: 422, body: { code: 'validation_failed' } });
+    expect(await api.get('/v1/admin/faults', KEYS.commerce)).toMatchObject({
+      status: 403,
+      body: { code: 'forbidden' },
+    });
+    expect(await api.get('/v1/admin/faults?cursor=bm9wZQ', KEYS.admin)).toMatchObject({
+      status: 422,
+      body: { code: 'validation_failed' },
+    });
     for (const limit of ['0', '201', '0x10', '1e1', '5.0']) {
-      expect(await api.get(`/v1/admin/faults?limit=${limit}`, KEYS.admin)).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
+      expect(await api.get(`/v1/admin/faults?limit=${limit}`, KEYS.admin)).toMatchObject({
+        status: 400,
+        body: { code: 'validation_failed' },
+      });
     }
   });
 });

@@ -24,7 +24,13 @@ beforeEach(async () => {
 const REFERRAL = '00000000-0000-4000-8000-000000000001';
 // shaped as @grpc/grpc-js reports a server that cannot be reached, wrapped as the Temporal client wraps it
 const unavailable = () =>
-  new Error('Failed to signal', { cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14, details: 'No connection established', metadata: {} }) });
+  new Error('Failed to signal', {
+    cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
+      code: 14,
+      details: 'No connection established',
+      metadata: {},
+    }),
+  });
 
 /** A Temporal client whose order signals run `signal(workflowId, eventId)`, with `pollers` workers polling. */
 function fakeTemporal(signal: (workflowId: string, eventId: string) => Promise<void>, pollers = 1): Client {
@@ -55,7 +61,15 @@ async function acceptOrders(customerId: string, eventIds: string[]): Promise<voi
     .onConflict((oc) => oc.column('id').doNothing())
     .execute();
   for (const eventId of eventIds) {
-    const payload = { eventId, customerId, orderId: eventId, status: 'completed', amount: 100, currency: 'INR', occurredAt: new Date().toISOString() };
+    const payload = {
+      eventId,
+      customerId,
+      orderId: eventId,
+      status: 'completed',
+      amount: 100,
+      currency: 'INR',
+      occurredAt: new Date().toISOString(),
+    };
     await acceptEvent(db, { kind: 'order', eventId, customerId, orderId: eventId, payload });
   }
 }
@@ -133,7 +147,13 @@ describe('inbox relay', () => {
 
     const listed = await listFailedEvents(relayDeps, { limit: 10 });
     expect(listed.items).toEqual([
-      { eventId: 'o-broken', kind: 'order', reason: 'Error: the workflow task keeps failing', attempts: 3, lastAttemptAt: expect.any(String) },
+      {
+        eventId: 'o-broken',
+        kind: 'order',
+        reason: 'Error: the workflow task keeps failing',
+        attempts: 3,
+        lastAttemptAt: expect.any(String),
+      },
     ]);
     expect(listed.nextCursor).toBeNull();
 
@@ -141,18 +161,43 @@ describe('inbox relay', () => {
     await redeliverFailedEvent(relayDeps, { eventId: 'o-broken', actor: 'ops' });
     expect(await relayUndeliveredEvents(relayDeps, { olderThanMs: 0 })).toBe(1);
     expect((await inbox())[0]!.state).toBe('delivered');
-    await expect(redeliverFailedEvent(relayDeps, { eventId: 'o-broken', actor: 'ops' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(redeliverFailedEvent(relayDeps, { eventId: 'o-broken', actor: 'ops' })).rejects.toMatchObject({
+      code: 'not_found',
+    });
   });
 
   it('given a workflow that does not answer in time, then the event uses an attempt, unless no worker polls at all (an outage: nobody is at fault)', async () => {
     await acceptOrders('pat', ['o-slow']);
-    const deadline = () => new Error('Failed to signal', { cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), { code: 4, details: 'Deadline exceeded', metadata: {} }) });
+    const deadline = () =>
+      new Error('Failed to signal', {
+        cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), {
+          code: 4,
+          details: 'Deadline exceeded',
+          metadata: {},
+        }),
+      });
     let now = Date.now() + 60_000;
-    await relayUndeliveredEvents(deps(fakeTemporal(async () => Promise.reject(deadline()), 1), () => new Date(now)), { olderThanMs: 0 });
+    await relayUndeliveredEvents(
+      deps(
+        fakeTemporal(async () => Promise.reject(deadline()), 1),
+        () => new Date(now),
+      ),
+      { olderThanMs: 0 },
+    );
     expect((await inbox())[0]).toMatchObject({ state: 'received', attempts: 1 });
     now += 60 * 60_000;
-    await relayUndeliveredEvents(deps(fakeTemporal(async () => Promise.reject(deadline()), 0), () => new Date(now)), { olderThanMs: 0 });
-    expect((await inbox())[0]).toMatchObject({ state: 'received', attempts: 1, last_error: 'Temporal or its workers unavailable' });
+    await relayUndeliveredEvents(
+      deps(
+        fakeTemporal(async () => Promise.reject(deadline()), 0),
+        () => new Date(now),
+      ),
+      { olderThanMs: 0 },
+    );
+    expect((await inbox())[0]).toMatchObject({
+      state: 'received',
+      attempts: 1,
+      last_error: 'Temporal or its workers unavailable',
+    });
   });
 
   it('given a relay whose lease ran out and was taken over, when it settles late, then it changes nothing the new holder did', async () => {
@@ -166,7 +211,12 @@ describe('inbox relay', () => {
         throw new Error('the first holder failed late');
       }
     });
-    const first = relayUndeliveredEvents(deps(temporal), { olderThanMs: 0, leaseMs: 100, concurrency: 1, maxAttempts: 1 });
+    const first = relayUndeliveredEvents(deps(temporal), {
+      olderThanMs: 0,
+      leaseMs: 100,
+      concurrency: 1,
+      maxAttempts: 1,
+    });
     await new Promise((resolve) => setTimeout(resolve, 300));
     // the lease has run out: a second relay takes the event and delivers it
     expect(await relayUndeliveredEvents(deps(temporal), { olderThanMs: 0, concurrency: 1 })).toBe(1);

@@ -19,8 +19,22 @@ let now = new Date('2026-11-25T12:00:00Z');
 
 beforeAll(async () => {
   ({ db, drop } = await createTestDatabase());
-  const untouchable = new Proxy({}, { get: () => { throw new Error('Temporal must not be called for points'); } }) as Client;
-  const app = createApp({ db, temporal: untouchable, clock: () => now, apiKeys: API_KEYS, logger: pino({ level: 'silent' }), taskQueue: TASK_QUEUE });
+  const untouchable = new Proxy(
+    {},
+    {
+      get: () => {
+        throw new Error('Temporal must not be called for points');
+      },
+    },
+  ) as Client;
+  const app = createApp({
+    db,
+    temporal: untouchable,
+    clock: () => now,
+    apiKeys: API_KEYS,
+    logger: pino({ level: 'silent' }),
+    taskQueue: TASK_QUEUE,
+  });
   api = httpClient(async (path, init) => app.request(path, init));
   await api.post('/v1/customers/anna/referral-code', KEYS.commerce, {
     programId: (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Points', currency: 'INR' })).body.id,
@@ -31,12 +45,25 @@ afterAll(async () => {
   await drop();
 });
 
-const ledgerSize = async () => Number((await db.selectFrom('ledger_entries').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-const adjust = (customerId: string, body: Record<string, unknown>, key = KEYS.admin) => api.post(`/v1/admin/customers/${customerId}/points/adjustments`, key, body);
+const ledgerSize = async () =>
+  Number(
+    (
+      await db
+        .selectFrom('ledger_entries')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+const adjust = (customerId: string, body: Record<string, unknown>, key = KEYS.admin) =>
+  api.post(`/v1/admin/customers/${customerId}/points/adjustments`, key, body);
 
 describe('points', () => {
   it('given a customer never seen, when their points are read, then 404 not_found', async () => {
-    expect(await api.get('/v1/customers/ghost/points', KEYS.commerce)).toMatchObject({ status: 404, contentType: 'application/problem+json', body: { code: 'not_found' } });
+    expect(await api.get('/v1/customers/ghost/points', KEYS.commerce)).toMatchObject({
+      status: 404,
+      contentType: 'application/problem+json',
+      body: { code: 'not_found' },
+    });
   });
 
   it('given an admin credit, when the customer redeems part and reverses it, then balance, lots and expiry read right and repeats change nothing', async () => {
@@ -52,22 +79,68 @@ describe('points', () => {
     });
     // a repeat of the credit is answered from the ledger, without its workflow
     const credited = await adjust('anna', { adjustmentId: 'goodwill-1', points: 2000, reason: 'welcome back' });
-    expect(credited).toMatchObject({ status: 200, body: { points: 2000, balance: 2000, duplicate: true, lot: { points: 2000, remaining: 2000, source: { kind: 'adjustment' } } } });
-    expect(await adjust('anna', { adjustmentId: 'goodwill-1', points: 2001, reason: 'welcome back' })).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
+    expect(credited).toMatchObject({
+      status: 200,
+      body: {
+        points: 2000,
+        balance: 2000,
+        duplicate: true,
+        lot: { points: 2000, remaining: 2000, source: { kind: 'adjustment' } },
+      },
+    });
+    expect(await adjust('anna', { adjustmentId: 'goodwill-1', points: 2001, reason: 'welcome back' })).toMatchObject({
+      status: 409,
+      body: { code: 'idempotency_conflict' },
+    });
 
-    const redeemed = await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: 'order-1', points: 500 });
-    expect(redeemed).toMatchObject({ status: 201, body: { redemptionId: 'order-1', points: 500, balance: 1500, takenFrom: [{ lotId: credited.body.lot.lotId, points: 500 }], duplicate: false } });
-    expect(await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: 'order-1', points: 500 })).toMatchObject({ status: 200, body: { ...redeemed.body, duplicate: true } });
-    expect(await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: 'order-1', points: 400 })).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
-    expect(await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: 'order-2', points: 1501 })).toMatchObject({ status: 422, body: { code: 'insufficient_points' } });
+    const redeemed = await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, {
+      redemptionId: 'order-1',
+      points: 500,
+    });
+    expect(redeemed).toMatchObject({
+      status: 201,
+      body: {
+        redemptionId: 'order-1',
+        points: 500,
+        balance: 1500,
+        takenFrom: [{ lotId: credited.body.lot.lotId, points: 500 }],
+        duplicate: false,
+      },
+    });
+    expect(
+      await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: 'order-1', points: 500 }),
+    ).toMatchObject({ status: 200, body: { ...redeemed.body, duplicate: true } });
+    expect(
+      await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: 'order-1', points: 400 }),
+    ).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
+    expect(
+      await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: 'order-2', points: 1501 }),
+    ).toMatchObject({ status: 422, body: { code: 'insufficient_points' } });
 
     now = new Date('2027-05-01T00:00:00Z');
     const read = await api.get('/v1/customers/anna/points', KEYS.commerce);
-    expect(read).toMatchObject({ status: 200, body: { customerId: 'anna', balance: 1500, expiringWithin30Days: 1500, nextExpiry: { at: '2027-05-26T00:00:00.000Z', points: 1500 } } });
+    expect(read).toMatchObject({
+      status: 200,
+      body: {
+        customerId: 'anna',
+        balance: 1500,
+        expiringWithin30Days: 1500,
+        nextExpiry: { at: '2027-05-26T00:00:00.000Z', points: 1500 },
+      },
+    });
 
-    expect(await api.post('/v1/customers/anna/points/redemptions/order-1/reversal', KEYS.commerce)).toMatchObject({ status: 200, body: { redemptionId: 'order-1', reversed: true, balance: 2000 } });
-    expect(await api.post('/v1/customers/anna/points/redemptions/order-1/reversal', KEYS.commerce)).toMatchObject({ status: 200, body: { reversed: true, balance: 2000 } });
-    expect(await api.post('/v1/customers/anna/points/redemptions/order-9/reversal', KEYS.commerce)).toMatchObject({ status: 404, body: { code: 'not_found' } });
+    expect(await api.post('/v1/customers/anna/points/redemptions/order-1/reversal', KEYS.commerce)).toMatchObject({
+      status: 200,
+      body: { redemptionId: 'order-1', reversed: true, balance: 2000 },
+    });
+    expect(await api.post('/v1/customers/anna/points/redemptions/order-1/reversal', KEYS.commerce)).toMatchObject({
+      status: 200,
+      body: { reversed: true, balance: 2000 },
+    });
+    expect(await api.post('/v1/customers/anna/points/redemptions/order-9/reversal', KEYS.commerce)).toMatchObject({
+      status: 404,
+      body: { code: 'not_found' },
+    });
 
     const admin = await api.get('/v1/admin/customers/anna', KEYS.admin);
     expect(admin.status).toBe(200);
@@ -83,27 +156,60 @@ describe('points', () => {
   it('given bad points, when a redemption or an adjustment is asked, then 400 validation_failed and nothing is written', async () => {
     const before = await ledgerSize();
     for (const points of [0, -5, 1.5, 1e12, '10', null]) {
-      expect(await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: `bad-${String(points)}`, points })).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
+      expect(
+        await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, {
+          redemptionId: `bad-${String(points)}`,
+          points,
+        }),
+      ).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
     }
     for (const points of [0, 2.5, -1e12, 1e12]) {
-      expect(await adjust('anna', { adjustmentId: `bad-${points}`, points, reason: 'x' })).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
+      expect(await adjust('anna', { adjustmentId: `bad-${points}`, points, reason: 'x' })).toMatchObject({
+        status: 400,
+        body: { code: 'validation_failed' },
+      });
     }
     for (const validity of ['0 months', '300000 years', 'soon']) {
-      expect(await adjust('anna', { adjustmentId: `bad-${validity}`, points: 5, reason: 'x', validity })).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
+      expect(await adjust('anna', { adjustmentId: `bad-${validity}`, points: 5, reason: 'x', validity })).toMatchObject(
+        { status: 400, body: { code: 'validation_failed' } },
+      );
     }
-    expect(await adjust('anna', { adjustmentId: 'no-reason', points: 5 })).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
-    expect(await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, { redemptionId: 'bad\u0000id', points: 1 })).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
+    expect(await adjust('anna', { adjustmentId: 'no-reason', points: 5 })).toMatchObject({
+      status: 400,
+      body: { code: 'validation_failed' },
+    });
+    expect(
+      await api.post('/v1/customers/anna/points/redemptions', KEYS.commerce, {
+        redemptionId: 'bad\u0000id',
+        points: 1,
+      }),
+    ).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
     expect(await ledgerSize()).toBe(before);
   });
 
   it('given a debit beyond the balance or for a customer never seen, then it is refused with nothing written; a commerce key cannot adjust; a debit within the balance is booked once', async () => {
     const before = await ledgerSize();
-    expect(await adjust('anna', { adjustmentId: 'too-much', points: -1_000_000, reason: 'fraud' })).toMatchObject({ status: 422, body: { code: 'insufficient_points' } });
+    expect(await adjust('anna', { adjustmentId: 'too-much', points: -1_000_000, reason: 'fraud' })).toMatchObject({
+      status: 422,
+      body: { code: 'insufficient_points' },
+    });
     const debit = await adjust('anna', { adjustmentId: 'fraud-1', points: -300, reason: 'fraud' });
-    expect(debit).toMatchObject({ status: 201, body: { points: -300, balance: 1700, lot: null, takenFrom: [{ points: 300 }] } });
-    expect(await adjust('anna', { adjustmentId: 'fraud-1', points: -300, reason: 'fraud' })).toMatchObject({ status: 200, body: { duplicate: true, balance: 1700 } });
-    expect(await adjust('ghost', { adjustmentId: 'g-1', points: 5, reason: 'x' })).toMatchObject({ status: 404, body: { code: 'not_found' } });
-    expect(await adjust('anna', { adjustmentId: 'c-1', points: 5, reason: 'x' }, KEYS.commerce)).toMatchObject({ status: 403, body: { code: 'forbidden' } });
+    expect(debit).toMatchObject({
+      status: 201,
+      body: { points: -300, balance: 1700, lot: null, takenFrom: [{ points: 300 }] },
+    });
+    expect(await adjust('anna', { adjustmentId: 'fraud-1', points: -300, reason: 'fraud' })).toMatchObject({
+      status: 200,
+      body: { duplicate: true, balance: 1700 },
+    });
+    expect(await adjust('ghost', { adjustmentId: 'g-1', points: 5, reason: 'x' })).toMatchObject({
+      status: 404,
+      body: { code: 'not_found' },
+    });
+    expect(await adjust('anna', { adjustmentId: 'c-1', points: 5, reason: 'x' }, KEYS.commerce)).toMatchObject({
+      status: 403,
+      body: { code: 'forbidden' },
+    });
     expect(await ledgerSize()).toBe(before + 1);
   });
 });

@@ -14,12 +14,15 @@ import { API_KEYS, httpClient, KEYS } from '../support/http';
 let db: DB;
 let drop: () => Promise<void>;
 let temporalCalls = 0;
-const untouchable = new Proxy({}, {
-  get: () => {
-    temporalCalls += 1;
-    throw new Error('Temporal must not be called for refused input');
+const untouchable = new Proxy(
+  {},
+  {
+    get: () => {
+      temporalCalls += 1;
+      throw new Error('Temporal must not be called for refused input');
+    },
   },
-}) as Client;
+) as Client;
 
 let api: ReturnType<typeof httpClient>;
 let programId: string;
@@ -52,19 +55,38 @@ const order = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-async function expectProblem(result: Promise<{ status: number; contentType: string | null; body: any }>, status: number, code: string) {
+async function expectProblem(
+  result: Promise<{ status: number; contentType: string | null; body: any }>,
+  status: number,
+  code: string,
+) {
   const { status: actual, contentType, body } = await result;
   expect({ status: actual, code: body?.code }).toEqual({ status, code });
   expect(contentType).toBe('application/problem+json');
-  expect(body).toMatchObject({ type: `urn:referrals:problem:${code}`, status, title: expect.any(String), detail: expect.any(String) });
+  expect(body).toMatchObject({
+    type: `urn:referrals:problem:${code}`,
+    status,
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
   return body;
 }
 
-const inboxSize = async () => Number((await db.selectFrom('inbox_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+const inboxSize = async () =>
+  Number(
+    (
+      await db
+        .selectFrom('inbox_events')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe('authentication', () => {
-  it('when no key is sent, then 401 unauthorized', () => expectProblem(api.post('/v1/events/orders', undefined, order()), 401, 'unauthorized'));
-  it('when an unknown key is sent, then 401 unauthorized', () => expectProblem(api.post('/v1/events/orders', 'nope-nope-nope-nope', order()), 401, 'unauthorized'));
+  it('when no key is sent, then 401 unauthorized', () =>
+    expectProblem(api.post('/v1/events/orders', undefined, order()), 401, 'unauthorized'));
+  it('when an unknown key is sent, then 401 unauthorized', () =>
+    expectProblem(api.post('/v1/events/orders', 'nope-nope-nope-nope', order()), 401, 'unauthorized'));
   it('when a commerce key calls an admin route, then 403 forbidden', () =>
     expectProblem(api.post('/v1/admin/programs', KEYS.commerce, { name: 'x', currency: 'INR' }), 403, 'forbidden'));
   it('when health is probed, then no key is needed', async () => expect((await api.get('/healthz')).status).toBe(200));
@@ -75,41 +97,78 @@ describe('malformed input changes nothing', () => {
     expectProblem(api.post('/v1/events/orders', KEYS.commerce, '{"eventId": '), 400, 'invalid_json'));
 
   it('when fields have the wrong types, then 400 validation_failed naming each field', async () => {
-    const body = await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ amount: '600', orderId: 7 })), 400, 'validation_failed');
+    const body = await expectProblem(
+      api.post('/v1/events/orders', KEYS.commerce, order({ amount: '600', orderId: 7 })),
+      400,
+      'validation_failed',
+    );
     expect(body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['amount', 'orderId']);
   });
 
   it('when the amount is negative or fractional, then 400 validation_failed', async () => {
     await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ amount: -1 })), 400, 'validation_failed');
-    await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ amount: 10.5 })), 400, 'validation_failed');
+    await expectProblem(
+      api.post('/v1/events/orders', KEYS.commerce, order({ amount: 10.5 })),
+      400,
+      'validation_failed',
+    );
   });
 
   it('when the currency is not ISO 4217, then 400 validation_failed on currency', async () => {
-    const body = await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ currency: 'XYZ' })), 400, 'validation_failed');
+    const body = await expectProblem(
+      api.post('/v1/events/orders', KEYS.commerce, order({ currency: 'XYZ' })),
+      400,
+      'validation_failed',
+    );
     expect(body.errors).toEqual([{ path: 'currency', message: expect.stringContaining('currency') }]);
   });
 
   // 422, not 400: the body matches the schema, and a rule that depends on the moment of receipt refuses it.
   it('when occurredAt is more than 5 minutes ahead, then 422 validation_failed', () =>
-    expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ occurredAt: new Date(Date.now() + 6 * 60_000).toISOString() })), 422, 'validation_failed'));
+    expectProblem(
+      api.post(
+        '/v1/events/orders',
+        KEYS.commerce,
+        order({ occurredAt: new Date(Date.now() + 6 * 60_000).toISOString() }),
+      ),
+      422,
+      'validation_failed',
+    ));
 
   it('when the status is unknown or a field is extra, then 400 validation_failed', async () => {
-    await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ status: 'shipped' })), 400, 'validation_failed');
+    await expectProblem(
+      api.post('/v1/events/orders', KEYS.commerce, order({ status: 'shipped' })),
+      400,
+      'validation_failed',
+    );
     await expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ price: 1 })), 400, 'validation_failed');
   });
 
   it('when the body is larger than 64 KiB, then 413 payload_too_large', () =>
-    expectProblem(api.post('/v1/events/orders', KEYS.commerce, order({ orderId: 'x'.repeat(70_000) })), 413, 'payload_too_large'));
+    expectProblem(
+      api.post('/v1/events/orders', KEYS.commerce, order({ orderId: 'x'.repeat(70_000) })),
+      413,
+      'payload_too_large',
+    ));
 
   it('when a programme has a duration that is not one, then 400 validation_failed', () =>
-    expectProblem(api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms: { rewardHold: 'soon' } }), 400, 'validation_failed'));
+    expectProblem(
+      api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms: { rewardHold: 'soon' } }),
+      400,
+      'validation_failed',
+    ));
 
   it('when a page size is not plain digits from 1 to 200, then 400 validation_failed naming limit; plain digits are taken', async () => {
     for (const limit of ['0x10', '1e1', '%205%20', '0', '201', '05', '-1', '']) {
-      const body = await expectProblem(api.get(`/v1/admin/events/failed?limit=${limit}`, KEYS.admin), 400, 'validation_failed');
+      const body = await expectProblem(
+        api.get(`/v1/admin/events/failed?limit=${limit}`, KEYS.admin),
+        400,
+        'validation_failed',
+      );
       expect(body.errors.map((e: { path: string }) => e.path)).toEqual(['limit']);
     }
-    for (const query of ['?limit=5', '?limit=200', '']) expect((await api.get(`/v1/admin/events/failed${query}`, KEYS.admin)).status).toBe(200);
+    for (const query of ['?limit=5', '?limit=200', ''])
+      expect((await api.get(`/v1/admin/events/failed${query}`, KEYS.admin)).status).toBe(200);
   });
 
   it('after all of the above, then the inbox is empty and Temporal was never called', async () => {
@@ -120,51 +179,103 @@ describe('malformed input changes nothing', () => {
 
 describe('rule violations change nothing', () => {
   it('when a signup carries an unknown code, then 422 unknown_code', () =>
-    expectProblem(api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-1', customerId: 'ben', code: 'NOSUCH99' }), 422, 'unknown_code'));
+    expectProblem(
+      api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-1', customerId: 'ben', code: 'NOSUCH99' }),
+      422,
+      'unknown_code',
+    ));
 
   it('when a claim carries an unknown code, then 422 unknown_code', () =>
     expectProblem(api.post('/v1/referrals', KEYS.commerce, { code: 'NOSUCH99' }), 422, 'unknown_code'));
 
   it('when the referrer signs up with their own code, then 422 self_referral', () =>
-    expectProblem(api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-2', customerId: 'anna', code: annaCode }), 422, 'self_referral'));
+    expectProblem(
+      api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-2', customerId: 'anna', code: annaCode }),
+      422,
+      'self_referral',
+    ));
 
   it('when the referee has the referrer’s e-mail, then 422 self_referral', async () => {
-    await api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-anna', customerId: 'anna', email: 'anna@example.com' });
+    await api.post('/v1/events/signups', KEYS.commerce, {
+      eventId: 's-anna',
+      customerId: 'anna',
+      email: 'anna@example.com',
+    });
     await expectProblem(
-      api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-3', customerId: 'anna-alt', code: annaCode, email: 'ANNA@Example.com' }),
+      api.post('/v1/events/signups', KEYS.commerce, {
+        eventId: 's-3',
+        customerId: 'anna-alt',
+        code: annaCode,
+        email: 'ANNA@Example.com',
+      }),
       422,
       'self_referral',
     );
   });
 
   it('when the customer was already referred, then 409 already_referred', async () => {
-    await db.insertInto('customers').values({ id: 'carl', email_normalized: null, phone_normalized: null, referred_by_referral_id: '00000000-0000-4000-8000-000000000000' }).execute();
-    await expectProblem(api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-4', customerId: 'carl', code: annaCode }), 409, 'already_referred');
+    await db
+      .insertInto('customers')
+      .values({
+        id: 'carl',
+        email_normalized: null,
+        phone_normalized: null,
+        referred_by_referral_id: '00000000-0000-4000-8000-000000000000',
+      })
+      .execute();
+    await expectProblem(
+      api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-4', customerId: 'carl', code: annaCode }),
+      409,
+      'already_referred',
+    );
   });
 
   it('when the programme is inactive, then signups and claims get 409 program_inactive', async () => {
     await api.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: false });
-    await expectProblem(api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-5', customerId: 'dora', code: annaCode }), 409, 'program_inactive');
+    await expectProblem(
+      api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-5', customerId: 'dora', code: annaCode }),
+      409,
+      'program_inactive',
+    );
     await expectProblem(api.post('/v1/referrals', KEYS.commerce, { code: annaCode }), 409, 'program_inactive');
     await api.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: true });
   });
 
   it('when a plain signup’s eventId is reused with other contact details, then 409 and the customer keeps the first ones', async () => {
     await expectProblem(
-      api.post('/v1/events/signups', KEYS.commerce, { eventId: 's-anna', customerId: 'anna', email: 'someone@else.com' }),
+      api.post('/v1/events/signups', KEYS.commerce, {
+        eventId: 's-anna',
+        customerId: 'anna',
+        email: 'someone@else.com',
+      }),
       409,
       'idempotency_conflict',
     );
-    const anna = await db.selectFrom('customers').select('email_normalized').where('id', '=', 'anna').executeTakeFirstOrThrow();
+    const anna = await db
+      .selectFrom('customers')
+      .select('email_normalized')
+      .where('id', '=', 'anna')
+      .executeTakeFirstOrThrow();
     expect(anna.email_normalized).toBe('anna@example.com');
   });
 
   it('after all of the above, then the refused signups were kept as refused (for replays), none waits for delivery, no customer was reserved and Temporal was never called', async () => {
-    const kept = await db.selectFrom('inbox_events').select(['event_id', 'state', 'response']).orderBy('event_id').execute();
-    expect(kept.filter((e) => e.state !== 'ignored').map((e) => [e.event_id, e.state])).toEqual([['s-anna', 'delivered']]);
-    for (const refused of kept.filter((e) => e.state === 'ignored')) expect(refused.response).toMatchObject({ refusal: { code: expect.any(String) } });
+    const kept = await db
+      .selectFrom('inbox_events')
+      .select(['event_id', 'state', 'response'])
+      .orderBy('event_id')
+      .execute();
+    expect(kept.filter((e) => e.state !== 'ignored').map((e) => [e.event_id, e.state])).toEqual([
+      ['s-anna', 'delivered'],
+    ]);
+    for (const refused of kept.filter((e) => e.state === 'ignored'))
+      expect(refused.response).toMatchObject({ refusal: { code: expect.any(String) } });
     // carl was reserved by the test itself, as a customer referred before
-    const reserved = await db.selectFrom('customers').select('id').where('referred_by_referral_id', 'is not', null).execute();
+    const reserved = await db
+      .selectFrom('customers')
+      .select('id')
+      .where('referred_by_referral_id', 'is not', null)
+      .execute();
     expect(reserved).toEqual([{ id: 'carl' }]);
     expect(temporalCalls).toBe(0);
   });
@@ -172,10 +283,26 @@ describe('rule violations change nothing', () => {
 
 describe('programmes and codes', () => {
   it('when a programme is created with some terms, then the others take the defaults, and a new version keeps the old one', async () => {
-    const created = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Demo', currency: 'USD', terms: { qualificationWindow: '5s' } });
+    const created = await api.post('/v1/admin/programs', KEYS.admin, {
+      name: 'Demo',
+      currency: 'USD',
+      terms: { qualificationWindow: '5s' },
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ version: 1, currency: 'USD', terms: { qualificationWindow: '5s', referralExpiry: '90 days', minOrders: 1, minSpend: 50_000, rewardHold: '7 days' } });
-    const v2 = await api.post(`/v1/admin/programs/${created.body.id}/versions`, KEYS.admin, { terms: { minSpend: 1000 } });
+    expect(created.body).toMatchObject({
+      version: 1,
+      currency: 'USD',
+      terms: {
+        qualificationWindow: '5s',
+        referralExpiry: '90 days',
+        minOrders: 1,
+        minSpend: 50_000,
+        rewardHold: '7 days',
+      },
+    });
+    const v2 = await api.post(`/v1/admin/programs/${created.body.id}/versions`, KEYS.admin, {
+      terms: { minSpend: 1000 },
+    });
     expect(v2.status).toBe(201);
     expect(v2.body.version).toBe(2);
     expect(v2.body.versions.map((v: { terms: { minSpend: number } }) => v.terms.minSpend)).toEqual([50_000, 1000]);
@@ -187,17 +314,34 @@ describe('programmes and codes', () => {
     expect([first.status, second.status]).toEqual([201, 200]);
     expect(second.body.code).toBe(first.body.code);
     expect(first.body.code).toMatch(/^[A-Z0-9]{6,10}$/);
-    expect((await api.get(`/v1/customers/erin/referral-code?programId=${programId}`, KEYS.commerce)).body.code).toBe(first.body.code);
+    expect((await api.get(`/v1/customers/erin/referral-code?programId=${programId}`, KEYS.commerce)).body.code).toBe(
+      first.body.code,
+    );
   });
 });
 
 describe('Temporal unreachable', () => {
   it('when a claim cannot reach Temporal, then 503 temporarily_unavailable, not a bare 500', async () => {
-    const unavailable = Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14, details: 'No connection established', metadata: {} });
+    const unavailable = Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
+      code: 14,
+      details: 'No connection established',
+      metadata: {},
+    });
     const down = new Proxy({}, { get: () => () => Promise.reject(unavailable) }) as Client;
-    const app = createApp({ db, temporal: down, clock: () => new Date(), apiKeys: API_KEYS, logger: pino({ level: 'silent' }), taskQueue: TASK_QUEUE });
+    const app = createApp({
+      db,
+      temporal: down,
+      clock: () => new Date(),
+      apiKeys: API_KEYS,
+      logger: pino({ level: 'silent' }),
+      taskQueue: TASK_QUEUE,
+    });
     const viaDown = httpClient(async (path, init) => app.request(path, init));
-    await expectProblem(viaDown.post('/v1/referrals', KEYS.commerce, { code: annaCode }), 503, 'temporarily_unavailable');
+    await expectProblem(
+      viaDown.post('/v1/referrals', KEYS.commerce, { code: annaCode }),
+      503,
+      'temporarily_unavailable',
+    );
   });
 });
 
@@ -227,7 +371,19 @@ describe('OpenAPI document', () => {
       '/v1/referrals/{id}',
       '/v1/vouchers/{code}/redemptions',
     ]);
-    expect(Object.keys(body.paths['/v1/events/signups'].post.responses).sort()).toEqual(['200', '201', '400', '401', '404', '409', '413', '415', '422', '500', '503']);
+    expect(Object.keys(body.paths['/v1/events/signups'].post.responses).sort()).toEqual([
+      '200',
+      '201',
+      '400',
+      '401',
+      '404',
+      '409',
+      '413',
+      '415',
+      '422',
+      '500',
+      '503',
+    ]);
     const docs = await api.get('/docs');
     expect(docs.contentType).toContain('text/html');
     expect(docs.body).toContain('/docs/assets/swagger-ui-dist/swagger-ui-bundle.js');

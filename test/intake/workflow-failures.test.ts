@@ -4,12 +4,21 @@ import { refusalFromWorkflow } from '../../intake/workflow-failures';
 import { FAULTS, REFUSALS } from '../../workflows/shared';
 
 const updateFailedWith = (type: string) =>
-  new WorkflowUpdateFailedError('update failed', ApplicationFailure.create({ type, message: `because ${type}`, nonRetryable: true }));
+  new WorkflowUpdateFailedError(
+    'update failed',
+    ApplicationFailure.create({ type, message: `because ${type}`, nonRetryable: true }),
+  );
 
 describe('workflow refusals', () => {
   it('given an update refused by a business rule, then it is the matching intake refusal', () => {
-    expect(refusalFromWorkflow(updateFailedWith(REFUSALS.selfReferral))).toMatchObject({ code: 'self_referral', final: true });
-    expect(refusalFromWorkflow(updateFailedWith(REFUSALS.registrationInProgress))).toMatchObject({ code: 'temporarily_unavailable', final: false });
+    expect(refusalFromWorkflow(updateFailedWith(REFUSALS.selfReferral))).toMatchObject({
+      code: 'self_referral',
+      final: true,
+    });
+    expect(refusalFromWorkflow(updateFailedWith(REFUSALS.registrationInProgress))).toMatchObject({
+      code: 'temporarily_unavailable',
+      final: false,
+    });
   });
 
   it('given a signup whose facts broke a database write no retry can fix, then it is refused for good, not retried', () => {

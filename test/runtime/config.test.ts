@@ -12,7 +12,11 @@ describe('configuration', () => {
       dataDir: path.resolve('.data'),
       logLevel: 'info',
       apiKeys: undefined,
-      temporal: { address: undefined, namespace: 'default', devServer: { port: 7_233, uiPort: 8_233, httpPort: 7_243, metricsPort: 7_253 } },
+      temporal: {
+        address: undefined,
+        namespace: 'default',
+        devServer: { port: 7_233, uiPort: 8_233, httpPort: 7_243, metricsPort: 7_253 },
+      },
     });
   });
 
@@ -31,14 +35,19 @@ describe('configuration', () => {
   });
 
   it('given variables set to nothing, then they take their defaults; ports are plain numbers with room for their neighbours', () => {
-    expect(loadConfig({ PORT: '', TEMPORAL_NAMESPACE: '  ', LOG_LEVEL: '', DATA_DIR: '' })).toMatchObject({ port: 3_000, logLevel: 'info', temporal: { namespace: 'default' } });
+    expect(loadConfig({ PORT: '', TEMPORAL_NAMESPACE: '  ', LOG_LEVEL: '', DATA_DIR: '' })).toMatchObject({
+      port: 3_000,
+      logLevel: 'info',
+      temporal: { namespace: 'default' },
+    });
     expect(() => loadConfig({ PORT: '0x10' })).toThrow(/PORT/);
     expect(() => loadConfig({ PORT: '1e3' })).toThrow(/PORT/);
     expect(() => loadConfig({ TEMPORAL_PORT: '65530' })).toThrow(/TEMPORAL_HTTP_PORT/);
   });
 
   it('given malformed settings, when the configuration is loaded, then it refuses naming every variable at fault', () => {
-    const load = () => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', API_KEYS: 'shop:owner:short', LOG_LEVEL: 'loud' });
+    const load = () =>
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', API_KEYS: 'shop:owner:short', LOG_LEVEL: 'loud' });
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(/PORT/);
     expect(load).toThrow(/DATABASE_URL/);

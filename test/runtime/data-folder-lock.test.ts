@@ -19,7 +19,8 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'referrals-lock-'));
 });
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const release of releases.splice(0)) await release();
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -30,7 +31,10 @@ function lockInChild(folder: string): Promise<{ outcome: string; child: ReturnTy
     import { lockDataFolder } from ${JSON.stringify(path.join(ROOT, 'runtime/data-folder-lock.ts'))};
     try { await lockDataFolder(process.argv[1]); process.stdout.write('held\\n'); setInterval(() => {}, 1000); }
     catch (error) { process.stdout.write('refused: ' + error.message + '\\n'); process.exit(0); }`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, folder], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, folder], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     let output = '';
@@ -38,7 +42,9 @@ function lockInChild(folder: string): Promise<{ outcome: string; child: ReturnTy
       output += chunk.toString();
       if (output.includes('\n')) resolve({ outcome: output.trim(), child });
     });
-    child.once('exit', (code) => (output.includes('\n') ? undefined : reject(new Error(`lock child exited ${code}: ${output}`))));
+    child.once('exit', (code) =>
+      output.includes('\n') ? undefined : reject(new Error(`lock child exited ${code}: ${output}`)),
+    );
   });
 }
 
@@ -63,7 +69,9 @@ describe('data folder lock', () => {
     expect(first.outcome).toBe('held');
     await expect(lockDataFolder(folder)).rejects.toThrow(DataFolderInUseError);
     // the refused attempt deleted nothing: the holder's record is still there
-    expect(JSON.parse(await readFile(path.join(folder, 'npm-start.pid'), 'utf8'))).toMatchObject({ pid: first.child.pid });
+    expect(JSON.parse(await readFile(path.join(folder, 'npm-start.pid'), 'utf8'))).toMatchObject({
+      pid: first.child.pid,
+    });
 
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));

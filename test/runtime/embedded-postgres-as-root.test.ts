@@ -32,7 +32,13 @@ let umask: number | undefined;
 /** A checkout-like copy: the sources the embedded PostgreSQL needs, and node_modules with its packages copied for real. */
 async function copyCheckout(): Promise<string> {
   const folder = await mkdtemp(path.join(tmpdir(), 'referrals-root-only-'));
-  for (const entry of ['package.json', 'tsconfig.json', 'runtime', 'db/embedded-postgres.ts', 'test/support/embedded-postgres-probe.ts']) {
+  for (const entry of [
+    'package.json',
+    'tsconfig.json',
+    'runtime',
+    'db/embedded-postgres.ts',
+    'test/support/embedded-postgres-probe.ts',
+  ]) {
     await cp(path.join(ROOT, entry), path.join(folder, entry), { recursive: true });
   }
   await mkdir(path.join(folder, 'node_modules'));
@@ -73,7 +79,8 @@ afterAll(async () => {
     await removeCluster(path.join(checkout, '.data/postgres'), cluster);
     const home = path.dirname(cluster);
     for (const entry of await readdir(path.dirname(home))) {
-      if (entry.startsWith(`${path.basename(home)}.orphaned-`)) await rm(path.join(path.dirname(home), entry), { recursive: true, force: true });
+      if (entry.startsWith(`${path.basename(home)}.orphaned-`))
+        await rm(path.join(path.dirname(home), entry), { recursive: true, force: true });
     }
   }
   await rm(checkout, { recursive: true, force: true });
@@ -103,7 +110,9 @@ describe.runIf(asRoot)('embedded PostgreSQL, started by root from a checkout onl
     expect(afresh).toEqual({ ...first, starts: 1 });
     // the old cluster was set aside, not deleted
     const home = path.dirname(first.dataDir);
-    const aside = (await readdir(path.dirname(home))).filter((entry) => entry.startsWith(`${path.basename(home)}.orphaned-`));
+    const aside = (await readdir(path.dirname(home))).filter((entry) =>
+      entry.startsWith(`${path.basename(home)}.orphaned-`),
+    );
     expect(aside).toHaveLength(1);
   }, 120_000);
 });

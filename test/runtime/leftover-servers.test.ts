@@ -64,11 +64,29 @@ describe('servers left behind by a killed start', () => {
     const dbFile = path.join(dir, 'temporal.db');
     const ports = { port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() };
     const old = leftover(loadConfig().temporal.cliPath, [
-      'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--db-filename', dbFile,
-      '--port', String(ports.port), '--http-port', String(ports.httpPort), '--metrics-port', String(ports.metricsPort),
+      'server',
+      'start-dev',
+      '--headless',
+      '--ip',
+      '127.0.0.1',
+      '--db-filename',
+      dbFile,
+      '--port',
+      String(ports.port),
+      '--http-port',
+      String(ports.httpPort),
+      '--metrics-port',
+      String(ports.metricsPort),
     ]);
     await writePidFile(`${dbFile}.pid`, old);
-    await until(() => fetch(`http://127.0.0.1:${ports.httpPort}/api/v1/namespaces`).then(() => true, () => false), 'the leftover to serve');
+    await until(
+      () =>
+        fetch(`http://127.0.0.1:${ports.httpPort}/api/v1/namespaces`).then(
+          () => true,
+          () => false,
+        ),
+      'the leftover to serve',
+    );
 
     const server = await startDevServer({ dbFile, ...ports });
     try {
@@ -83,7 +101,12 @@ describe('servers left behind by a killed start', () => {
     const dbFile = path.join(dir, 'other.db');
     const bystander = leftover('sleep', ['60']);
     await writePidFile(`${dbFile}.pid`, bystander);
-    const server = await startDevServer({ dbFile, port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() });
+    const server = await startDevServer({
+      dbFile,
+      port: await freePort(),
+      httpPort: await freePort(),
+      metricsPort: await freePort(),
+    });
     await server.stop();
     expect(isRunning(bystander)).toBe(true);
   }, 90_000);
@@ -95,7 +118,11 @@ describe('servers left behind by a killed start', () => {
     await first.stop();
     const runAs = process.getuid?.() === 0 ? await postgresUser() : undefined;
     const old = leftover((await postgresBinaries(runAs)).postgres, ['-D', first.dataDir, '-p', String(port)], runAs);
-    await until(async () => (await readFile(path.join(first.dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).includes('ready'), 'the leftover to be ready');
+    await until(
+      async () =>
+        (await readFile(path.join(first.dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).includes('ready'),
+      'the leftover to be ready',
+    );
 
     const server = await startEmbeddedPostgres({ dataDir, port });
     try {

@@ -4,9 +4,16 @@ import { createLifecycle, StartAborted } from '../../runtime/lifecycle';
 /** npm start's order of things when a signal arrives while it is still starting, or the start fails. */
 function harness() {
   const events: string[] = [];
-  const log = { info: (_: object, message: string) => void events.push(message), error: (_: object, message: string) => void events.push(`ERROR ${message}`) };
+  const log = {
+    info: (_: object, message: string) => void events.push(message),
+    error: (_: object, message: string) => void events.push(`ERROR ${message}`),
+  };
   const lifecycle = createLifecycle(log);
-  const part = (name: string) => ({ name, stop: async () => void events.push(`stop ${name}`), stopped: `${name} stopped` });
+  const part = (name: string) => ({
+    name,
+    stop: async () => void events.push(`stop ${name}`),
+    stopped: `${name} stopped`,
+  });
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   return { events, lifecycle, part, gate, release };
@@ -35,7 +42,15 @@ describe('npm start lifecycle', () => {
     await expect(started).rejects.toThrow(StartAborted);
     expect(await stopped).toBe(0);
     expect(await again).toBe(0);
-    expect(events).toEqual(['shutting down', 'postgres ready', 'stop postgres', 'postgres stopped', 'stop lock', 'lock stopped', 'stopped']);
+    expect(events).toEqual([
+      'shutting down',
+      'postgres ready',
+      'stop postgres',
+      'postgres stopped',
+      'stop lock',
+      'lock stopped',
+      'stopped',
+    ]);
   });
 
   it('given a start that fails after a stop was asked for (a server spawned as Ctrl-C reached the group dies of it), then it counts as stopped: exit code 0', async () => {

@@ -1,4 +1,18 @@
-import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +51,11 @@ async function setup(): Promise<{ dataDir: string; postgresDir: string; clusters
   const dataDir = path.join(base, 'home/.data');
   await mkdir(dataDir, { recursive: true });
   await chmod(path.join(base, 'home'), 0o700);
-  return { dataDir, postgresDir: path.join(dataDir, 'postgres'), clustersRoot: path.join(base, 'var/lib/referral-engine/postgres') };
+  return {
+    dataDir,
+    postgresDir: path.join(dataDir, 'postgres'),
+    clustersRoot: path.join(base, 'var/lib/referral-engine/postgres'),
+  };
 }
 
 /** A log that keeps what it is told, with its level. */
@@ -58,13 +76,17 @@ describe.runIf(asRoot)('where the cluster of a data folder lives, as root', () =
     const { dataDir, postgresDir, clustersRoot } = await setup();
     const log = recorder();
     const cluster = await clusterFolder(postgresDir, runAs, log, { clustersRoot });
-    expect(log.lines).toEqual([['info', expect.stringContaining(`the PostgreSQL cluster lives in ${cluster}, linked from ${postgresDir}`)]]);
+    expect(log.lines).toEqual([
+      ['info', expect.stringContaining(`the PostgreSQL cluster lives in ${cluster}, linked from ${postgresDir}`)],
+    ]);
     await initialised(cluster, 'first');
     await rm(dataDir, { recursive: true });
 
     const again = await clusterFolder(postgresDir, runAs, log, { clustersRoot });
     expect(again).toBe(cluster);
-    const aside = (await readdir(clustersRoot)).filter((entry) => entry.startsWith(`${path.basename(path.dirname(cluster))}.orphaned-`));
+    const aside = (await readdir(clustersRoot)).filter((entry) =>
+      entry.startsWith(`${path.basename(path.dirname(cluster))}.orphaned-`),
+    );
     expect(aside).toHaveLength(1);
     expect(await readFile(path.join(clustersRoot, aside[0]!, 'cluster/the-data'), 'utf8')).toBe('first');
     expect(log.lines[1]).toEqual(['warn', expect.stringContaining(`kept at ${path.join(clustersRoot, aside[0]!)}`)]);
@@ -95,7 +117,9 @@ describe.runIf(asRoot)('where the cluster of a data folder lives, as root', () =
     expect(await readlink(movedPostgres)).toBe(rekeyed);
     expect(await readFile(path.join(rekeyed, 'the-data'), 'utf8')).toBe('kept');
     expect((await readFile(path.join(path.dirname(rekeyed), 'data-dir'), 'utf8')).trim()).toBe(movedPostgres);
-    expect(log.lines).toEqual([['info', expect.stringContaining(`made for ${postgresDir}, which no longer links to it`)]]);
+    expect(log.lines).toEqual([
+      ['info', expect.stringContaining(`made for ${postgresDir}, which no longer links to it`)],
+    ]);
     // and it stays found
     expect(await clusterFolder(movedPostgres, runAs, () => {}, { clustersRoot })).toBe(rekeyed);
   });
@@ -139,7 +163,9 @@ describe.runIf(asRoot)('where the cluster of a data folder lives, as root', () =
     const { postgresDir, clustersRoot } = await setup();
     await mkdir(clustersRoot, { recursive: true, mode: 0o755 });
     await chmod(clustersRoot, 0o777);
-    await expect(clusterFolder(postgresDir, runAs, () => {}, { clustersRoot })).rejects.toThrow(/owned by root and writable only by root/);
+    await expect(clusterFolder(postgresDir, runAs, () => {}, { clustersRoot })).rejects.toThrow(
+      /owned by root and writable only by root/,
+    );
   });
 
   it('given umask 027 and binaries installed with it (no access for others), when they are cached, then postgres can read and run them', async () => {

@@ -11,7 +11,8 @@ import { fakeActivities } from './fake-activities';
 import { WORKFLOWS_PATH } from './temporal-binaries';
 
 const [address, taskQueue, storeFile, hangOnStatus] = process.argv.slice(2);
-if (!address || !taskQueue || !storeFile || !hangOnStatus) throw new Error('usage: dying-worker <address> <taskQueue> <storeFile> <status>');
+if (!address || !taskQueue || !storeFile || !hangOnStatus)
+  throw new Error('usage: dying-worker <address> <taskQueue> <storeFile> <status>');
 
 Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
 const fakes = fakeActivities({
@@ -21,6 +22,11 @@ const fakes = fakeActivities({
   },
 });
 const connection = await NativeConnection.connect({ address });
-const worker = await Worker.create({ connection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fakes.activities });
+const worker = await Worker.create({
+  connection,
+  taskQueue,
+  workflowsPath: WORKFLOWS_PATH,
+  activities: fakes.activities,
+});
 console.log('ready');
 await worker.run();

@@ -6,7 +6,13 @@ export interface HttpResult<T = any> {
 
 /** A tiny client for the API under test: JSON in, status + content type + parsed body out. */
 export function httpClient(send: (path: string, init: RequestInit) => Promise<Response>) {
-  const request = async (method: string, path: string, key?: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult> => {
+  const request = async (
+    method: string,
+    path: string,
+    key?: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<HttpResult> => {
     const response = await send(path, {
       method,
       headers: {
@@ -27,7 +33,8 @@ export function httpClient(send: (path: string, init: RequestInit) => Promise<Re
   };
   return {
     get: (path: string, key?: string) => request('GET', path, key),
-    post: (path: string, key: string | undefined, body?: unknown, headers?: Record<string, string>) => request('POST', path, key, body, headers),
+    post: (path: string, key: string | undefined, body?: unknown, headers?: Record<string, string>) =>
+      request('POST', path, key, body, headers),
     patch: (path: string, key: string | undefined, body?: unknown) => request('PATCH', path, key, body),
   };
 }

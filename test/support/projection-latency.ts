@@ -19,11 +19,20 @@ import { WORKFLOWS_PATH } from './temporal-binaries';
 
 const n = Number(process.argv[2] ?? 100);
 Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
-const devServer = await startDevServer({ port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() });
+const devServer = await startDevServer({
+  port: await freePort(),
+  httpPort: await freePort(),
+  metricsPort: await freePort(),
+});
 const connection = await NativeConnection.connect({ address: devServer.address });
 const client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
 const taskQueue = 'projection-latency';
-const worker = await Worker.create({ connection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fakeActivities().activities });
+const worker = await Worker.create({
+  connection,
+  taskQueue,
+  workflowsPath: WORKFLOWS_PATH,
+  activities: fakeActivities().activities,
+});
 
 const register: number[] = [];
 const cancel: number[] = [];
@@ -34,10 +43,21 @@ await worker.runUntil(async () => {
     const handle = await client.workflow.start(referralWorkflow, {
       taskQueue,
       workflowId: referralWorkflowId(referralId),
-      args: [{ referralId, program: { id: 'p', version: 1, currency: 'INR', terms: TEST_TERMS }, code: 'ANNA2026', referrerId: 'anna', createdAt: new Date().toISOString(), origin: 'claim' }],
+      args: [
+        {
+          referralId,
+          program: { id: 'p', version: 1, currency: 'INR', terms: TEST_TERMS },
+          code: 'ANNA2026',
+          referrerId: 'anna',
+          createdAt: new Date().toISOString(),
+          origin: 'claim',
+        },
+      ],
     });
     let started = performance.now();
-    await handle.executeUpdate(registerUpdate, { args: [{ eventId: randomUUID(), refereeId: `c-${i}`, occurredAt: new Date().toISOString() }] });
+    await handle.executeUpdate(registerUpdate, {
+      args: [{ eventId: randomUUID(), refereeId: `c-${i}`, occurredAt: new Date().toISOString() }],
+    });
     const registered = performance.now() - started;
     started = performance.now();
     await handle.executeUpdate(cancelUpdate, { args: [{ actor: 'bench' }] });
@@ -49,7 +69,8 @@ await worker.runUntil(async () => {
     events += (await handle.fetchHistory()).events?.length ?? 0;
   }
 });
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(1);
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!.toFixed(1);
 console.log(`register update: p50 ${pct(register, 50)} ms  p95 ${pct(register, 95)} ms`);
 console.log(`cancel update:   p50 ${pct(cancel, 50)} ms  p95 ${pct(cancel, 95)} ms`);
 console.log(`history: ${(events / n).toFixed(1)} events per referral (claim, register, cancel)`);

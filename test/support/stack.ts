@@ -20,7 +20,11 @@ export interface Stack {
  */
 export async function startStack(): Promise<Stack> {
   const database = await createTestDatabase();
-  const devServer = await startDevServer({ port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() });
+  const devServer = await startDevServer({
+    port: await freePort(),
+    httpPort: await freePort(),
+    metricsPort: await freePort(),
+  });
   const service = await startReferralService({
     db: database.db,
     temporalAddress: devServer.address,
@@ -44,11 +48,16 @@ export async function startStack(): Promise<Stack> {
 }
 
 /** Polls until `read` returns something `done` accepts; end-to-end state is eventually visible, not instantly. */
-export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let value = await read();
   while (!done(value)) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
     value = await read();
   }
