@@ -1,29 +1,20 @@
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { FieldError, IntakeError, IntakeErrorCode } from '../intake/errors';
+import { INTAKE_ERROR_CODES, type FieldError, type IntakeError, type IntakeErrorCode } from '../intake/errors';
 
-/** Stable machine-readable codes; integrations switch on these, never on titles or details. */
+/**
+ * Stable machine-readable codes; integrations switch on these, never on titles or details. The HTTP layer's own, then
+ * every refusal of the intake.
+ */
 export const PROBLEM_CODES = [
   'unauthorized',
   'forbidden',
-  'not_found',
   'method_not_allowed',
   'invalid_json',
-  'validation_failed',
   'payload_too_large',
   'unsupported_media_type',
-  'self_referral',
-  'already_referred',
-  'unknown_code',
-  'program_inactive',
-  'referral_not_pending',
-  'referral_closed',
-  'idempotency_conflict',
-  'insufficient_points',
-  'voucher_already_redeemed',
-  'voucher_not_active',
-  'temporarily_unavailable',
   'internal_error',
+  ...INTAKE_ERROR_CODES,
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 

@@ -1,6 +1,6 @@
 import { findReferralFaults } from '../db/referral-faults';
 import type { IntakeDependencies } from './deps';
-import { IntakeError } from './errors';
+import { cursorInstant, cursorText, decodeCursor, encodeCursor } from './page-cursor';
 
 export interface ReferralFaultView {
   faultId: string;
@@ -14,29 +14,10 @@ export interface ReferralFaultView {
   createdAt: string;
 }
 
-const encodeCursor = (c: { createdAt: string; id: string }): string =>
-  Buffer.from(JSON.stringify(c)).toString('base64url');
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const raw = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const at = new Date(String(raw.createdAt));
-    // a date JavaScript takes but PostgreSQL does not would fail the query instead of the cursor
-    if (
-      Number.isNaN(at.getTime()) ||
-      at.getUTCFullYear() < 1970 ||
-      at.getUTCFullYear() > 9999 ||
-      typeof raw.id !== 'string'
-    ) {
-      throw new Error('bad cursor');
-    }
-    return { createdAt: at, id: raw.id };
-  } catch {
-    throw new IntakeError('validation_failed', 'cursor is not one this list gave out', [
-      { path: 'cursor', message: 'unknown cursor' },
-    ]);
-  }
-}
+const readCursor = (raw: Record<string, unknown>): { createdAt: Date; id: string } => ({
+  createdAt: cursorInstant(raw.createdAt),
+  id: cursorText(raw.id),
+});
 
 /** Referrals stopped by a failure no retry could fix (each also logged at error level when it happened). */
 export async function listReferralFaults(
@@ -45,7 +26,7 @@ export async function listReferralFaults(
 ): Promise<{ items: ReferralFaultView[]; nextCursor: string | null }> {
   const rows = await findReferralFaults(deps.db, {
     limit: page.limit + 1,
-    after: page.cursor ? decodeCursor(page.cursor) : undefined,
+    after: page.cursor ? decodeCursor(page.cursor, readCursor) : undefined,
   });
   const items = rows.slice(0, page.limit).map((row) => ({
     faultId: row.id,

@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../api/app';
 import type { DB } from '../../db/connection';
-import { TASK_QUEUE } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
-import { API_KEYS, httpClient, KEYS } from '../support/http';
+import { httpClient, KEYS } from '../support/http';
+import { appOver } from '../support/app';
 
 /** The admin list of referrals stopped by a fault, over a real database. */
 let db: DB;
@@ -15,23 +12,7 @@ let api: ReturnType<typeof httpClient>;
 
 beforeAll(async () => {
   ({ db, drop } = await createTestDatabase());
-  const untouchable = new Proxy(
-    {},
-    {
-      get: () => {
-        throw new Error('Temporal must not be called to list faults');
-      },
-    },
-  ) as Client;
-  const app = createApp({
-    db,
-    temporal: untouchable,
-    clock: () => new Date(),
-    apiKeys: API_KEYS,
-    logger: pino({ level: 'silent' }),
-    taskQueue: TASK_QUEUE,
-  });
-  api = httpClient(async (path, init) => app.request(path, init));
+  ({ api } = appOver(db));
   for (let i = 0; i < 5; i++) {
     const referralId = randomUUID();
     await db

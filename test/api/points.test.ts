@@ -1,12 +1,9 @@
-import type { Client } from '@temporalio/client';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../api/app';
 import type { DB } from '../../db/connection';
 import { adjustmentKey, checkLedger, creditLot } from '../../db/ledger';
-import { TASK_QUEUE } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
-import { API_KEYS, httpClient, KEYS } from '../support/http';
+import { httpClient, KEYS } from '../support/http';
+import { appOver } from '../support/app';
 
 /**
  * The points routes over a real database. Redemptions, reversals, debits and reads never need Temporal, so the client
@@ -19,23 +16,7 @@ let now = new Date('2026-11-25T12:00:00Z');
 
 beforeAll(async () => {
   ({ db, drop } = await createTestDatabase());
-  const untouchable = new Proxy(
-    {},
-    {
-      get: () => {
-        throw new Error('Temporal must not be called for points');
-      },
-    },
-  ) as Client;
-  const app = createApp({
-    db,
-    temporal: untouchable,
-    clock: () => now,
-    apiKeys: API_KEYS,
-    logger: pino({ level: 'silent' }),
-    taskQueue: TASK_QUEUE,
-  });
-  api = httpClient(async (path, init) => app.request(path, init));
+  ({ api } = appOver(db, { clock: () => now }));
   await api.post('/v1/customers/anna/referral-code', KEYS.commerce, {
     programId: (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Points', currency: 'INR' })).body.id,
   });

@@ -1,12 +1,10 @@
-import type { Client } from '@temporalio/client';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
 import { MAX_VALUES, unstorableStrings } from '../../api/hono';
 import type { DB } from '../../db/connection';
-import { TASK_QUEUE } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
-import { API_KEYS, httpClient, KEYS } from '../support/http';
+import { httpClient, KEYS } from '../support/http';
+import { appOver, untouchableTemporal } from '../support/app';
 
 /**
  * Input PostgreSQL cannot store, or no workflow could finish with, is refused at the edge: 400 validation_failed
@@ -15,15 +13,7 @@ import { API_KEYS, httpClient, KEYS } from '../support/http';
 let db: DB;
 let drop: () => Promise<void>;
 let temporalCalls = 0;
-const untouchable = new Proxy(
-  {},
-  {
-    get: () => {
-      temporalCalls += 1;
-      throw new Error('Temporal must not be called for refused input');
-    },
-  },
-) as Client;
+const untouchable = untouchableTemporal(() => (temporalCalls += 1));
 
 let api: ReturnType<typeof httpClient>;
 let app: ReturnType<typeof createApp>;
@@ -32,15 +22,7 @@ let annaCode: string;
 
 beforeAll(async () => {
   ({ db, drop } = await createTestDatabase());
-  app = createApp({
-    db,
-    temporal: untouchable,
-    clock: () => new Date(),
-    apiKeys: API_KEYS,
-    logger: pino({ level: 'silent' }),
-    taskQueue: TASK_QUEUE,
-  });
-  api = httpClient(async (path, init) => app.request(path, init));
+  ({ app, api } = appOver(db, { temporal: untouchable }));
   programId = (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Storable', currency: 'INR' })).body.id;
   annaCode = (await api.post('/v1/customers/anna/referral-code', KEYS.commerce, { programId })).body.code;
 });

@@ -6,6 +6,7 @@ import type { DB } from '../../db/connection';
 import { TASK_QUEUE } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
 import { API_KEYS, httpClient, KEYS } from '../support/http';
+import { appOver, untouchableTemporal } from '../support/app';
 
 /**
  * Bad input against the real routes and a real database, with a Temporal client that fails the test if it is
@@ -14,15 +15,7 @@ import { API_KEYS, httpClient, KEYS } from '../support/http';
 let db: DB;
 let drop: () => Promise<void>;
 let temporalCalls = 0;
-const untouchable = new Proxy(
-  {},
-  {
-    get: () => {
-      temporalCalls += 1;
-      throw new Error('Temporal must not be called for refused input');
-    },
-  },
-) as Client;
+const untouchable = untouchableTemporal(() => (temporalCalls += 1));
 
 let api: ReturnType<typeof httpClient>;
 let programId: string;
@@ -30,15 +23,7 @@ let annaCode: string;
 
 beforeAll(async () => {
   ({ db, drop } = await createTestDatabase());
-  const app = createApp({
-    db,
-    temporal: untouchable,
-    clock: () => new Date(),
-    apiKeys: API_KEYS,
-    logger: pino({ level: 'silent' }),
-    taskQueue: TASK_QUEUE,
-  });
-  api = httpClient(async (path, init) => app.request(path, init));
+  ({ api } = appOver(db, { temporal: untouchable }));
   programId = (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Validation', currency: 'INR' })).body.id;
   annaCode = (await api.post('/v1/customers/anna/referral-code', KEYS.commerce, { programId })).body.code;
 });

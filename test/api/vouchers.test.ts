@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../api/app';
 import type { DB } from '../../db/connection';
 import { checkLedger } from '../../db/ledger';
 import { issueVoucher, voidVoucherOfReferral } from '../../db/vouchers';
-import { TASK_QUEUE } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
-import { API_KEYS, httpClient, KEYS } from '../support/http';
+import { httpClient, KEYS } from '../support/http';
+import { appOver } from '../support/app';
 
 /** Vouchers over HTTP on a real database; a referral's workflow issues and voids them, here the test does. */
 let db: DB;
@@ -19,23 +16,7 @@ let programId: string;
 
 beforeAll(async () => {
   ({ db, drop } = await createTestDatabase());
-  const untouchable = new Proxy(
-    {},
-    {
-      get: () => {
-        throw new Error('Temporal must not be called for vouchers');
-      },
-    },
-  ) as Client;
-  const app = createApp({
-    db,
-    temporal: untouchable,
-    clock: () => now,
-    apiKeys: API_KEYS,
-    logger: pino({ level: 'silent' }),
-    taskQueue: TASK_QUEUE,
-  });
-  api = httpClient(async (path, init) => app.request(path, init));
+  ({ api } = appOver(db, { clock: () => now }));
   programId = (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Vouchers', currency: 'INR' })).body.id;
   await api.post('/v1/customers/vic/referral-code', KEYS.commerce, { programId });
 });
