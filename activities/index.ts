@@ -3,6 +3,7 @@ import { classifyDatabaseFaults } from './database-faults';
 import { createFaultActivities } from './faults';
 import { createInboxActivities } from './inbox';
 import { createReferralActivities } from './referrals';
+import { createVoucherActivities } from './vouchers';
 
 export interface ActivityDependencies {
   db: DB;
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createReferralActivities(deps),
     ...createInboxActivities(deps),
     ...createFaultActivities(deps),
+    ...createVoucherActivities(deps),
   });
 }
 

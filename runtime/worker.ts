@@ -3,7 +3,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities';
 import { createLedgerActivities } from '../activities/ledger';
-import { createVoucherActivities } from '../activities/vouchers';
 import type { DB } from '../db/connection';
 import { TASK_QUEUE } from '../workflows/shared';
 
@@ -25,7 +24,6 @@ export async function createReferralWorker(options: {
     activities: {
       ...createActivities({ db: options.db }),
       ...createLedgerActivities({ db: options.db }),
-      ...createVoucherActivities({ db: options.db }),
     },
   });
 }

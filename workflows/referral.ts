@@ -4,16 +4,21 @@ import {
   ApplicationFailure,
   condition,
   makeContinueAsNewFunc,
+  ParentClosePolicy,
   patched,
   log,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { ReferralActivities } from '../activities';
 import { addDuration } from './durations';
+import { pointLotWorkflow } from './lot';
+import { pointLotWorkflowId, type LotCreditRequest, type LotSourceKind } from './lot-shared';
 import { cancelUpdate, orderSignal, registerUpdate, stateQuery } from './messages';
 import {
   applyOrderEvent,
@@ -22,18 +27,22 @@ import {
   type Qualification,
   type QualificationRule,
 } from './order-book';
+import { lotExpiresAt } from './point-validity';
 import { RefereeIdKey, ReferralStatusKey } from './search-attributes';
 import {
   DEFAULT_REFERRAL_TERMS,
   FAULTS,
   isTerminal,
   REFUSALS,
+  rewardTerms,
   type CancelRequest,
   type CarriedReferral,
   type OrderFacts,
   type ReferralInput,
+  type ReferralRewards,
   type ReferralSnapshot,
   type ReferralStatus,
+  type RequestedLot,
   type SignupFacts,
   type TimelineEntry,
 } from './shared';
@@ -76,6 +85,9 @@ const PATCHES = {
   lateEventGrace: 'referral-late-event-grace',
   projectDecided: 'referral-project-decided',
   surfaceFaults: 'referral-surface-faults',
+  refereeVoucher: 'referral-referee-voucher',
+  referrerPoints: 'referral-referrer-points',
+  milestone: 'referral-milestone',
 } as const;
 const RECENT_TIMELINE_SIZE = 50;
 const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
@@ -99,6 +111,14 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * The price, measured on the dev server: a signup's update answers in ~140 ms at p50 instead of ~70 ms.
    */
   const projectDecidedOnly = patched(PATCHES.projectDecided);
+  /**
+   * Rewards (DESIGN §4): the referee's voucher at registration (voided if the referral fails), the referrer's points
+   * at completion, then the milestone. Referrals started before each existed replay without it.
+   */
+  const voucherEnabled = patched(PATCHES.refereeVoucher);
+  const referrerPointsEnabled = patched(PATCHES.referrerPoints);
+  const milestoneEnabled = patched(PATCHES.milestone);
+  const reward = rewardTerms(terms);
 
   const carried: CarriedReferral = input.carried ?? {
     status: 'pending',
@@ -119,6 +139,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   let heldBackOrders: OrderFacts[] = [...(carried.heldBackOrders ?? [])];
   // Order events dated inside the closed window but reported after its grace: kept for the timeline, never counted.
   let lateOrders: OrderFacts[] = [...(carried.lateOrders ?? [])];
+  const rewards: ReferralRewards = { voucher: null, referrerPoints: null, milestone: null, ...carried.rewards };
+  // After completion: until when the milestone counts, and how that ended.
+  let milestone: { by: string; outcome: 'reached' | 'missed' | null } | null = carried.milestone ? { ...carried.milestone } : null;
 
   // Facts recorded by handlers, consumed by the loop.
   let ordersVersion = 0;
@@ -219,6 +242,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       },
       countedOrders: q?.counted ?? [],
       recentTimeline: [...state.recentTimeline],
+      rewards: { ...rewards },
+      ...(milestone
+        ? { milestone: { ...milestone, countedOrders: assessQualification(orders, milestoneRule(milestone.by)).countedOrders, orders: reward.milestone.orders } }
+        : {}),
     };
   };
 
@@ -371,7 +398,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     const entry: TimelineEntry = { seq: state.seq, at: now(), kind, status: state.status, detail };
     state.recentTimeline = [...state.recentTimeline, entry].slice(-RECENT_TIMELINE_SIZE);
     // Taken now: the write shows the decision as it was made, not what arrives while the write is scheduled.
-    const { recentTimeline: _recent, countedOrders: _counted, graceEndsAt: _graceEndsAt, ...referral } = snapshot();
+    const { recentTimeline: _recent, countedOrders: _counted, graceEndsAt: _graceEndsAt, rewards: _rewards, milestone: _milestone, ...referral } = snapshot();
     const write = projectDecidedOnly && !options.fromInput ? decided.projectReferral : projectReferral;
     await write({ referral, claim: input.claim, entry });
     if (state.status !== 'pending') registrationProjected = true;
@@ -390,6 +417,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   }
 
   async function moveTo(status: ReferralStatus, kind: string, detail?: Record<string, unknown>): Promise<void> {
+    // A failed referral's voucher is void before the end is shown, so whoever waits on the end sees it void.
+    const voucher = (status === 'expired' || status === 'cancelled') && rewards.voucher ? await voidVoucher(kind) : null;
     state.status = status;
     if (isTerminal(status)) {
       state.endedAt = now();
@@ -399,7 +428,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       { key: ReferralStatusKey, value: status },
       ...(state.refereeId ? [{ key: RefereeIdKey, value: state.refereeId }] : []),
     ]);
-    await record(kind, detail);
+    await record(kind, voucher ? { ...detail, voucher } : detail);
   }
 
   const msUntil = (iso: string | null): number => (iso ? Math.max(0, Date.parse(iso) - Date.now()) : 0);
@@ -453,7 +482,15 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     await condition(() => allHandlersFinished() || factWaiting());
     if (!allHandlersFinished()) return;
     log.info('continuing as new to keep the history bounded', { historyLength: workflowInfo().historyLength });
-    const next: CarriedReferral = { ...state, orders: [...orders.values()], projectedProgress, heldBackOrders, lateOrders };
+    const next: CarriedReferral = {
+      ...state,
+      orders: [...orders.values()],
+      projectedProgress,
+      heldBackOrders,
+      lateOrders,
+      rewards: { ...rewards },
+      ...(milestone ? { milestone: { ...milestone } } : {}),
+    };
     const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
       typedSearchAttributes: workflowInfo().typedSearchAttributes,
     });
@@ -478,6 +515,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     state.deadlines.qualifyBy = addDuration(registeredAt, terms.qualificationWindow);
     state.deadlines.expiresAt = null;
     await moveTo('registered', 'registered', { refereeId: state.refereeId, registeredAt });
+    if (voucherEnabled && !rewards.voucher) await issueVoucher(registeredAt);
     // Orders reported before this signup was: read only now that the referee is reserved, so none slips between.
     const early = await takeOrdersAwaitingSignup({ referralId, refereeId: state.refereeId! });
     for (const order of early) if (applyOrderEvent(orders, order)) ordersVersion += 1;
@@ -531,7 +569,15 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (await cancelIfRequested()) return;
     if (!woke) {
       state.completedAt = now();
-      await moveTo('completed', 'completed', { holdUntil: state.deadlines.holdUntil });
+      if (referrerPointsEnabled && !rewards.referrerPoints) {
+        const counted = qualification()!.counted.map((order) => order.orderId);
+        rewards.referrerPoints = await requestLot('referral', reward.referrerPoints, state.completedAt, counted);
+      }
+      const lot = rewards.referrerPoints;
+      await moveTo('completed', 'completed', {
+        holdUntil: state.deadlines.holdUntil,
+        ...(lot ? { points: lot.points, lotWorkflowId: lot.lotWorkflowId } : {}),
+      });
     }
   }
 
@@ -545,6 +591,107 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     } else {
       await moveTo('expired', 'qualification_lost_after_window', detail);
     }
+  }
+
+  // --- rewards -----------------------------------------------------------------------------------------------------
+
+  /** The referee's voucher, issued once however often this runs (the activity is idempotent by the referral). */
+  async function issueVoucher(registeredAt: string): Promise<void> {
+    const { amount, validFor } = reward.refereeVoucher;
+    const issued = await remote.issueRefereeVoucher({
+      referralId,
+      customerId: state.refereeId!,
+      amount,
+      currency: program.currency,
+      issuedAt: registeredAt,
+      expiresAt: addDuration(registeredAt, validFor),
+    });
+    rewards.voucher = { code: issued.code, amount, currency: program.currency, expiresAt: issued.expiresAt };
+    await record('voucher_issued', { ...rewards.voucher });
+  }
+
+  /** The referral failed: its voucher is void, unless the referee used it already (a used one stays used). */
+  async function voidVoucher(reason: string): Promise<{ code: string; status: string | null }> {
+    const voided = await remote.voidRefereeVoucher({ referralId, reason, at: now() });
+    return { code: rewards.voucher!.code, status: voided.status };
+  }
+
+  /**
+   * Points for the referrer as a lot: its own workflow credits it and holds its expiry, so it is started abandoned and
+   * outlives this referral. Once per referral and kind: the child's id and the ledger's credit key both say so, and a
+   * child already started by an earlier attempt of this step is the same lot.
+   */
+  async function requestLot(kind: Extract<LotSourceKind, 'referral' | 'milestone'>, points: number, creditedAt: string, orderIds: string[]): Promise<RequestedLot> {
+    // times the tier multiplier once tiers exist (rounded down to whole points); 1 until then
+    const credited = Math.floor(points * 1);
+    const lotWorkflowId = pointLotWorkflowId(`${kind}-${referralId}`);
+    const request: LotCreditRequest = {
+      customerId: input.referrerId,
+      points: credited,
+      creditedAt,
+      expiresAt: lotExpiresAt(creditedAt, reward.pointValidity, reward.timeZone),
+      source: { kind, referralId, programId: program.id, programVersion: program.version },
+      qualifyingOrderIds: orderIds,
+      creditKey: `${kind}:${referralId}`,
+    };
+    try {
+      await startChild(pointLotWorkflow, {
+        workflowId: lotWorkflowId,
+        args: [request],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      log.info('the lot was requested before: its workflow stands', { referralId, lotWorkflowId });
+    }
+    return { points: credited, lotWorkflowId, creditKey: request.creditKey, creditedAt, expiresAt: request.expiresAt };
+  }
+
+  /** Completed orders from registration to the milestone's deadline, by the same per-order rules as qualification. */
+  function milestoneRule(by: string): QualificationRule {
+    return {
+      currency: program.currency,
+      fromMs: Date.parse(state.registration!.registeredAt),
+      toMs: Date.parse(by),
+      minOrders: reward.milestone.orders,
+      minSpend: 0,
+    };
+  }
+
+  /**
+   * Completed: the referral keeps counting the referee's completed orders until the milestone's order within its window
+   * (bonus points for the referrer, once), or until the window and its grace close without it. Status stays completed.
+   */
+  async function trackMilestone(): Promise<void> {
+    milestone ??= { by: addDuration(state.registration!.registeredAt, reward.milestone.window), outcome: null };
+    const m = milestone;
+    while (m.outcome === null) {
+      applyHeldBackOrders();
+      await recordLateFacts();
+      await continueAsNewIfLong();
+      const seen = ordersVersion;
+      const count = assessQualification(orders, milestoneRule(m.by));
+      if (count.qualifiedAtMs !== null) return reachMilestone(m, count);
+      const woke = await waitFor(() => ordersVersion !== seen, m.by);
+      if (woke) continue;
+      const last = assessQualification(orders, milestoneRule(m.by));
+      if (last.qualifiedAtMs !== null) return reachMilestone(m, last);
+      m.outcome = 'missed';
+      await record('milestone_missed', { milestoneBy: m.by, countedOrders: last.countedOrders, orders: reward.milestone.orders });
+    }
+  }
+
+  async function reachMilestone(m: { outcome: 'reached' | 'missed' | null }, count: Qualification): Promise<void> {
+    const orderIds = count.counted.slice(0, reward.milestone.orders).map((order) => order.orderId);
+    rewards.milestone ??= await requestLot('milestone', reward.milestone.points, now(), orderIds);
+    m.outcome = 'reached';
+    await record('milestone_reached', {
+      points: rewards.milestone.points,
+      lotWorkflowId: rewards.milestone.lotWorkflowId,
+      orderIds,
+      reachedAt: new Date(count.qualifiedAtMs!).toISOString(),
+    });
   }
 
   // --- the lifecycle -----------------------------------------------------------------------------------------------
@@ -583,5 +730,6 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       else if (state.status === 'registered') await awaitQualification();
       else if (state.status === 'qualified') await holdReward();
     }
+    if (state.status === 'completed' && milestoneEnabled && state.registration) await trackMilestone();
   }
 }

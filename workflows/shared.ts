@@ -38,6 +38,72 @@ export interface ReferralTerms {
    * published before this term existed leave it out: they run with the default.
    */
   lateEventGrace?: string | undefined;
+  /**
+   * The rewards (DESIGN §3). Versions published before these terms existed leave them out: they run with the
+   * defaults (REFERRAL_REWARD_DEFAULTS), any part left out of one takes its default.
+   */
+  /** the referee's voucher, issued at registration: minor units of the programme currency, valid this long */
+  refereeVoucher?: { amount?: number | undefined; validFor?: string | undefined } | undefined;
+  /** points credited to the referrer when the referral completes (times the tier multiplier, 1 until tiers exist) */
+  referrerPoints?: number | undefined;
+  /** bonus points at the referee's `orders`-th completed order within `window` of registration */
+  milestone?: { orders?: number | undefined; window?: string | undefined; points?: number | undefined } | undefined;
+  /** how long a credited lot stays valid: calendar months (`6 months`) or a duration (`30s`) */
+  pointValidity?: string | undefined;
+  /** IANA zone where calendar months of point validity are counted */
+  timeZone?: string | undefined;
+}
+
+/** DESIGN §3's rewards, for terms that leave any of them out. */
+export const REFERRAL_REWARD_DEFAULTS = {
+  refereeVoucher: { amount: 5_000, validFor: '30 days' },
+  referrerPoints: 2_000,
+  milestone: { orders: 3, window: '90 days', points: 200 },
+  pointValidity: '6 months',
+  timeZone: 'UTC',
+} as const;
+
+/** The reward terms of a referral, each part defaulted. */
+export function rewardTerms(terms: ReferralTerms) {
+  const d = REFERRAL_REWARD_DEFAULTS;
+  return {
+    refereeVoucher: {
+      amount: terms.refereeVoucher?.amount ?? d.refereeVoucher.amount,
+      validFor: terms.refereeVoucher?.validFor ?? d.refereeVoucher.validFor,
+    },
+    referrerPoints: terms.referrerPoints ?? d.referrerPoints,
+    milestone: {
+      orders: terms.milestone?.orders ?? d.milestone.orders,
+      window: terms.milestone?.window ?? d.milestone.window,
+      points: terms.milestone?.points ?? d.milestone.points,
+    },
+    pointValidity: terms.pointValidity ?? d.pointValidity,
+    timeZone: terms.timeZone ?? d.timeZone,
+  };
+}
+
+/** The referee's voucher as the referral issued it. */
+export interface IssuedVoucher {
+  code: string;
+  amount: number;
+  currency: string;
+  expiresAt: string;
+}
+
+/** A lot of points the referral asked for: its workflow credits it (and holds its expiry). */
+export interface RequestedLot {
+  points: number;
+  lotWorkflowId: string;
+  creditKey: string;
+  creditedAt: string;
+  expiresAt: string;
+}
+
+/** The rewards a referral has given so far; each null until given. */
+export interface ReferralRewards {
+  voucher: IssuedVoucher | null;
+  referrerPoints: RequestedLot | null;
+  milestone: RequestedLot | null;
 }
 
 /** The programme version in force when the referral started; history keeps it, so edits never reach it. */
@@ -154,6 +220,10 @@ export interface ReferralSnapshot {
   countedOrders: CountedOrder[];
   /** the most recent entries; the whole timeline is in the database */
   recentTimeline: TimelineEntry[];
+  /** rewards given so far (absent from referrals started before rewards existed) */
+  rewards?: ReferralRewards | undefined;
+  /** after completion, the milestone's count: until when, how many orders of how many (absent before it runs) */
+  milestone?: { by: string; countedOrders: number; orders: number; outcome: 'reached' | 'missed' | null } | undefined;
 }
 
 export interface OrderRecord {
@@ -183,6 +253,9 @@ export interface CarriedReferral {
   heldBackOrders?: OrderFacts[] | undefined;
   /** order events reported after the window's grace, not yet on the timeline */
   lateOrders?: OrderFacts[] | undefined;
+  rewards?: ReferralRewards | undefined;
+  /** the milestone's deadline and outcome, once the referral completed */
+  milestone?: { by: string; outcome: 'reached' | 'missed' | null } | undefined;
 }
 
 /** Stable failure types the API maps to problem+json codes. */

@@ -1,7 +1,20 @@
 import type { ReferralActivities } from '../../activities';
 import type { ReferralFaultRecord } from '../../activities/faults';
+import type { LedgerActivities } from '../../activities/ledger';
 import type { ProjectReferralInput, RegistrationOutcome } from '../../activities/referrals';
+import type { CreditedLot, LotCreditRequest } from '../../workflows/lot-shared';
 import { REFUSALS, type OrderFacts } from '../../workflows/shared';
+
+export interface FakeVoucher {
+  referralId: string;
+  customerId: string;
+  code: string;
+  amount: number;
+  currency: string;
+  issuedAt: string;
+  expiresAt: string;
+  status: 'active' | 'redeemed' | 'void';
+}
 
 /** Typed stand-ins for the activities that remember what the workflow asked of them. */
 export function fakeActivities(
@@ -24,6 +37,13 @@ export function fakeActivities(
   const registrations: string[] = [];
   const faults: ReferralFaultRecord[] = [];
   const releases: { referralId: string; refereeId: string }[] = [];
+  // vouchers by referral, as the vouchers table keeps them (one per referral)
+  const vouchers = new Map<string, FakeVoucher>();
+  const voucherCalls: { activity: 'issue' | 'void'; referralId: string }[] = [];
+  // lots by credit key, as the ledger keeps them (one per key); every credit asked for is in creditCalls
+  const lots = new Map<string, CreditedLot & { request: LotCreditRequest }>();
+  const creditCalls: LotCreditRequest[] = [];
+  const expiries: string[] = [];
   let inFlight = 0;
   const tracked = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -34,7 +54,7 @@ export function fakeActivities(
         inFlight -= 1;
       }
     };
-  const activities: ReferralActivities = {
+  const activities: ReferralActivities & LedgerActivities = {
     projectReferral: tracked(async (input: ProjectReferralInput) => {
       await options.beforeProjection?.(input);
       const failure = options.failProjection?.(input);
@@ -62,6 +82,35 @@ export function fakeActivities(
     recordReferralFault: tracked(async (fault: ReferralFaultRecord) => {
       if (!faults.some((f) => f.faultId === fault.faultId)) faults.push(fault);
     }),
+    issueRefereeVoucher: tracked(async (request: Parameters<ReferralActivities['issueRefereeVoucher']>[0]) => {
+      voucherCalls.push({ activity: 'issue', referralId: request.referralId });
+      let voucher = vouchers.get(request.referralId);
+      if (!voucher) {
+        voucher = { ...request, code: `V${vouchers.size + 1}${request.referralId.slice(0, 8).toUpperCase()}`, status: 'active' };
+        vouchers.set(request.referralId, voucher);
+      }
+      return { code: voucher.code, expiresAt: voucher.expiresAt };
+    }),
+    voidRefereeVoucher: tracked(async (request: Parameters<ReferralActivities['voidRefereeVoucher']>[0]) => {
+      voucherCalls.push({ activity: 'void', referralId: request.referralId });
+      const voucher = vouchers.get(request.referralId);
+      if (voucher?.status === 'active') voucher.status = 'void';
+      return { status: voucher?.status ?? null };
+    }),
+    creditPointLot: tracked(async ({ workflowRunId: _run, ...request }: Parameters<LedgerActivities['creditPointLot']>[0]) => {
+      creditCalls.push(request);
+      const booked = lots.get(request.creditKey);
+      if (booked) return { ...lotOf(booked), created: false };
+      // Answered as expiring at once: its workflow ends in the scenario instead of holding a months-long timer that a
+      // later scenario's skipped time would fire; the request keeps the expiry the referral asked for.
+      const lot = { lotId: `lot-${lots.size + 1}`, customerId: request.customerId, points: request.points, creditedAt: request.creditedAt, expiresAt: request.creditedAt, created: true, request };
+      lots.set(request.creditKey, lot);
+      return lotOf(lot);
+    }),
+    expirePointLot: tracked(async ({ lotId }: { lotId: string }) => {
+      expiries.push(lotId);
+      return { expired: 0 };
+    }),
   };
   return {
     activities,
@@ -69,6 +118,11 @@ export function fakeActivities(
     registrations,
     faults,
     releases,
+    vouchers,
+    voucherCalls,
+    lots,
+    creditCalls,
+    expiries,
     /** activities running right now */
     inFlight: () => inFlight,
     statuses: () => projections.map((p) => p.referral.status),
@@ -90,3 +144,5 @@ export function projectedState(projections: readonly ProjectReferralInput[]) {
   }
   return { row, timeline: [...timeline.values()].sort((a, b) => a.seq - b.seq) };
 }
+
+const lotOf = ({ request: _request, ...lot }: CreditedLot & { request: LotCreditRequest }): CreditedLot => lot;

@@ -3,6 +3,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
 import { ensureSearchAttributes } from '../../runtime/search-attributes';
+import { pointLotWorkflowId } from '../../workflows/lot-shared';
 import { stateQuery } from '../../workflows/messages';
 import { referralWorkflow } from '../../workflows/referral';
 import { referralWorkflowId, type OrderFacts, type ReferralInput, type ReferralSnapshot, type ReferralTerms } from '../../workflows/shared';
@@ -95,6 +96,25 @@ export function useReferralTestEnvironment() {
         // A referral left running would fire its timers with no worker polling, and a workflow task or activity cut
         // off by a terminate holds the test server's time-skipping lock until it times out: let the projection catch
         // up with the workflow (it writes in the task after each decision) and activities finish, then terminate.
+        // The lots it started outlive it (abandoned children). The fakes credit them as expiring at once, so they end by
+        // themselves: let them, since an activity cut off by a terminate or a worker shutdown holds the time-skipping
+        // lock until it times out; terminate only one that does not end.
+        for (const kind of ['referral', 'milestone']) {
+          const lot = env.client.workflow.getHandle(pointLotWorkflowId(`${kind}-${referralId}`));
+          // polled with describe: a result() call would take part in the test server's time-skipping locks
+          let ended = false;
+          for (let i = 0; i < 150 && !ended; i++) {
+            ended = await lot.describe().then((d) => d.status.name !== 'RUNNING', () => true);
+            if (!ended) await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          if (!ended) await lot.terminate('scenario finished').catch(() => undefined);
+        }
+        // the referral's own tasks for its children's events: none may be cut off by the terminate
+        for (let i = 0; i < 100; i++) {
+          const raw = (await handle.describe().catch(() => undefined))?.raw;
+          if (!raw || (!raw.pendingWorkflowTask && (raw.pendingChildren?.length ?? 0) === 0)) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         await projectionCaughtUp(handle, fakes, 2_000).catch(() => undefined);
         for (let i = 0; i < 100 && fakes.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
         await handle.terminate('scenario finished').catch(() => undefined);

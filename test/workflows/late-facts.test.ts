@@ -42,7 +42,7 @@ describe('late facts at a deadline', () => {
       const registered = await waitForStatus(handle, 'registered');
       expect(registered).toMatchObject({ qualifiedAt: null, progress: { countedOrders: 0 } });
       await projectionCaughtUp(handle, fakes);
-      expect(fakes.kinds()).toEqual(['claimed', 'registered', 'qualified', 'qualification_lost']);
+      expect(fakes.kinds()).toEqual(['claimed', 'registered', 'voucher_issued', 'qualified', 'qualification_lost']);
     });
   });
 
