@@ -183,6 +183,8 @@ export interface CarriedReferral {
   heldBackOrders?: OrderFacts[] | undefined;
   /** order events reported after the window's grace, not yet on the timeline */
   lateOrders?: OrderFacts[] | undefined;
+  /** late events already on the timeline (absent in runs carried over before it was added) */
+  lateEventIds?: string[] | undefined;
 }
 
 /** Stable failure types the API maps to problem+json codes. */
