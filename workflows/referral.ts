@@ -88,7 +88,18 @@ const PATCHES = {
   refereeVoucher: 'referral-referee-voucher',
   referrerPoints: 'referral-referrer-points',
   milestone: 'referral-milestone',
+  surfaceLocalFaults: 'referral-surface-local-faults',
+  graceByBusinessTime: 'referral-grace-by-business-time',
 } as const;
+/** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
+const DATABASE_FAULTS: ReadonlySet<string> = new Set([FAULTS.databaseData, FAULTS.databaseIntegrity, FAULTS.databaseSchema]);
+
+interface PermanentFailure {
+  activity: string;
+  type: string;
+  message: string;
+}
+
 const RECENT_TIMELINE_SIZE = 50;
 const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
 
@@ -142,6 +153,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   const rewards: ReferralRewards = { voucher: null, referrerPoints: null, milestone: null, ...carried.rewards };
   // After completion: until when the milestone counts, and how that ended.
   let milestone: { by: string; outcome: 'reached' | 'missed' | null } | null = carried.milestone ? { ...carried.milestone } : null;
+  // Late events already on the timeline: a redelivery of one is absorbed, not recorded again.
+  const lateEventIds = new Set<string>(carried.lateEventIds ?? []);
 
   // Facts recorded by handlers, consumed by the loop.
   let ordersVersion = 0;
@@ -152,6 +165,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   let cancelRequest: CancelRequest | null = null;
   // An activity failure no retry can fix stopped the referral: the handlers waiting on it answer with it.
   let fault: { type: string; message: string } | null = null;
+  // Set once a fault is being handled: no new registration may start while the referral stops.
+  let stopping = false;
   // Whether the projection shows the registration: until it does, a stopped referral must release its referee.
   let registrationProjected = input.carried !== undefined && carried.status !== 'pending';
   // Updates answer once their transition is in the projection, so a read right after sees it.
@@ -268,6 +283,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       validator: (signup) => {
         if (state.registration?.eventId === signup.eventId || registeringEventId === signup.eventId) return;
         if (refusal?.eventId === signup.eventId) return;
+        if (stopping) {
+          throw ApplicationFailure.create({ type: REFUSALS.closed, message: `referral ${referralId} is stopping after a fault`, nonRetryable: true });
+        }
         if (state.status === 'pending' && !state.registration && registering()) {
           throw ApplicationFailure.create({
             type: REFUSALS.registrationInProgress,
@@ -290,6 +308,15 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
             nonRetryable: true,
           });
         }
+        // Reported after the expiry's grace (in the same moment as its timer): the expiry is decided, whatever runs first.
+        const decided = decidesAt(expiresAt);
+        if (graceEnabled && decided && Date.now() > Date.parse(decided) && patched(PATCHES.graceByBusinessTime)) {
+          throw ApplicationFailure.create({
+            type: REFUSALS.notPending,
+            message: `referral ${referralId} expired at ${expiresAt}; this signup was reported after its grace`,
+            nonRetryable: true,
+          });
+        }
       },
     },
   );
@@ -299,8 +326,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     try {
       const outcome = await registerReferee({ referralId, referrerId: input.referrerId, signup }).catch(async (error: unknown) => {
         // This signup cannot be checked (its data breaks the database): refuse it for good, keep the referral pending.
-        if (!(error instanceof ActivityFailure) || !patched(PATCHES.surfaceFaults)) throw error;
-        throw faultFailure(await recordFault(error, `signup-${signup.eventId}`));
+        const failure = permanentFailure(error, 'registerReferee');
+        if (!failure) throw error;
+        throw faultFailure(await recordFault(failure, `signup-${signup.eventId}`));
       });
       if (outcome.outcome === 'refused') {
         refusal = { eventId: signup.eventId, type: outcome.code, message: outcome.detail };
@@ -319,16 +347,33 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   const faultFailure = (f: { type: string; message: string }) =>
     ApplicationFailure.create({ type: FAULTS.referralFault, message: `referral ${referralId} stopped: ${f.message}`, details: [f], nonRetryable: true });
 
+  /**
+   * An activity failure that retrying cannot fix, with the activity and how it failed; undefined for anything else.
+   * A regular activity's failure arrives as an ActivityFailure; a local activity's as its own non-retryable
+   * ApplicationFailure (one of the database fault types), so `activity` names it for the record.
+   */
+  function permanentFailure(error: unknown, activity: string): PermanentFailure | undefined {
+    if (error instanceof ActivityFailure) {
+      if (!patched(PATCHES.surfaceFaults)) return undefined;
+      const cause = error.cause;
+      const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause?.name ?? 'unknown');
+      return { activity: error.activityType, type, message: cause?.message ?? error.message };
+    }
+    if (error instanceof ApplicationFailure && error.nonRetryable && error.type && DATABASE_FAULTS.has(error.type)) {
+      if (!patched(PATCHES.surfaceLocalFaults)) return undefined;
+      return { activity, type: error.type, message: error.message };
+    }
+    return undefined;
+  }
+
   /** Logs and keeps an activity failure that retrying cannot fix, where admins list them. */
-  async function recordFault(error: ActivityFailure, step: string): Promise<{ type: string; message: string }> {
-    const cause = error.cause;
-    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause?.name ?? 'unknown');
-    const message = cause?.message ?? error.message;
-    log.error('referral activity failed in a way no retry can fix', { referralId, activity: error.activityType, type, message, status: state.status });
+  async function recordFault(failure: PermanentFailure, step: string): Promise<{ type: string; message: string }> {
+    const { activity, type, message } = failure;
+    log.error('referral activity failed in a way no retry can fix', { referralId, activity, type, message, status: state.status });
     await remote.recordReferralFault({
       faultId: `${referralId}:${step}`,
       referralId,
-      activity: error.activityType,
+      activity,
       failureType: type,
       message,
       status: state.status,
@@ -342,10 +387,13 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * projection never showed (the customer must not stay reserved by a referral that never registered), answer the
    * waiting handlers, and fail the workflow so the Temporal UI shows it, instead of retrying for ever.
    */
-  async function stopOnFault(error: ActivityFailure): Promise<never> {
+  async function stopOnFault(failure: PermanentFailure): Promise<never> {
+    stopping = true;
+    // A registration being checked right now finishes first: the referee it reserves is released with the rest.
+    if (patched(PATCHES.surfaceLocalFaults)) await condition(() => !registering());
     const released = state.refereeId && !registrationProjected ? state.refereeId : null;
     if (released) await remote.releaseReferee({ referralId, refereeId: released });
-    fault = await recordFault(error, `seq-${state.seq}-${error.activityType}`);
+    fault = await recordFault(failure, `seq-${state.seq}-${failure.activity}`);
     if (released) log.warn('referee released: the registration never reached the projection', { referralId, refereeId: released });
     await condition(allHandlersFinished);
     throw faultFailure(fault);
@@ -353,7 +401,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   setHandler(orderSignal, (order) => {
     if (reportedAfterWindowClosed(order)) {
-      lateOrders.push(order);
+      // once on the timeline, however often it is redelivered
+      const seen = lateEventIds.has(order.eventId) || lateOrders.some((late) => late.eventId === order.eventId);
+      if (!(seen && patched(PATCHES.graceByBusinessTime))) lateOrders.push(order);
       return;
     }
     const inGrace = deadlineInGrace();
@@ -361,8 +411,23 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       heldBackOrders.push(order);
       return;
     }
+    if (graceEnabled && state.status === 'qualified' && holdDecidedByBusinessTime(order) && patched(PATCHES.graceByBusinessTime)) {
+      heldBackOrders.push(order);
+      return;
+    }
     if (applyOrderEvent(orders, order)) ordersVersion += 1;
   });
+
+  /**
+   * While qualified, the hold is decided by business time: an event dated after `holdUntil` (reported early, up to the
+   * edge's 5 minutes of clock skew) waits for the decision, and so does any event reported once the hold's grace has
+   * passed (in the same moment as its timer, whichever runs first): neither may undo a reward the hold already earned.
+   */
+  function holdDecidedByBusinessTime(order: OrderFacts): boolean {
+    const holdUntil = state.deadlines.holdUntil;
+    if (!holdUntil) return false;
+    return Date.parse(order.occurredAt) > Date.parse(holdUntil) || Date.now() > Date.parse(decidesAt(holdUntil)!);
+  }
 
   setHandler(
     cancelUpdate,
@@ -445,6 +510,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   async function recordLateFacts(): Promise<void> {
     while (lateOrders.length > 0) {
       const order = lateOrders.shift()!;
+      lateEventIds.add(order.eventId);
       await record('late_fact', {
         fact: 'order',
         eventId: order.eventId,
@@ -452,6 +518,30 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         orderStatus: order.status,
         occurredAt: order.occurredAt,
         reason: 'reported after the qualification window and its grace had ended',
+      });
+    }
+  }
+
+  /**
+   * Once the referral has ended, events still held back for its last decision are not lost: a completed referral's
+   * order book takes them (its orders go on mattering after completion); any other end shows them on the timeline.
+   */
+  async function settleHeldBackOrders(): Promise<void> {
+    if (heldBackOrders.length === 0 || !patched(PATCHES.graceByBusinessTime)) return;
+    const waiting = heldBackOrders;
+    heldBackOrders = [];
+    for (const order of waiting) {
+      if (state.status === 'completed') {
+        if (applyOrderEvent(orders, order)) ordersVersion += 1;
+        continue;
+      }
+      await record('late_fact', {
+        fact: 'order',
+        eventId: order.eventId,
+        orderId: order.orderId,
+        orderStatus: order.status,
+        occurredAt: order.occurredAt,
+        reason: 'dated after the deadline that ended the referral',
       });
     }
   }
@@ -490,6 +580,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       lateOrders,
       rewards: { ...rewards },
       ...(milestone ? { milestone: { ...milestone } } : {}),
+      lateEventIds: [...lateEventIds],
     };
     const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
       typedSearchAttributes: workflowInfo().typedSearchAttributes,
@@ -699,9 +790,12 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   try {
     await runLifecycle();
   } catch (error) {
-    if (!(error instanceof ActivityFailure) || !patched(PATCHES.surfaceFaults)) throw error;
-    await stopOnFault(error);
+    // the local activities of the lifecycle: the claim's first write, taking orders that came before the signup
+    const failure = permanentFailure(error, 'projectReferral or takeOrdersAwaitingSignup');
+    if (!failure) throw error;
+    await stopOnFault(failure);
   }
+  await settleHeldBackOrders();
 
   await condition(allHandlersFinished);
   // a late fact reported in the same moment as the final decision

@@ -256,6 +256,8 @@ export interface CarriedReferral {
   rewards?: ReferralRewards | undefined;
   /** the milestone's deadline and outcome, once the referral completed */
   milestone?: { by: string; outcome: 'reached' | 'missed' | null } | undefined;
+  /** late events already on the timeline (absent in runs carried over before it was added) */
+  lateEventIds?: string[] | undefined;
 }
 
 /** Stable failure types the API maps to problem+json codes. */
