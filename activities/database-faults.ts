@@ -39,7 +39,9 @@ export function permanentDatabaseFailure(error: unknown): ApplicationFailure | u
 }
 
 /** Wraps every activity so a permanent database error reaches Temporal as non-retryable. */
-export function classifyDatabaseFaults<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+export function classifyDatabaseFaults<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+): T {
   return Object.fromEntries(
     Object.entries(activities).map(([name, activity]) => [
       name,

@@ -19,9 +19,7 @@ export function createInboxActivities({ db }: { db: DB }) {
         .set({ state: 'delivered', referral_id: referralId, delivered_at: new Date() })
         .where('kind', '=', 'order')
         .where('customer_id', '=', refereeId)
-        .where((eb) =>
-          eb.or([eb('state', 'in', ['received', 'awaiting_signup']), eb('referral_id', '=', referralId)]),
-        )
+        .where((eb) => eb.or([eb('state', 'in', ['received', 'awaiting_signup']), eb('referral_id', '=', referralId)]))
         .returning(['payload'])
         .execute();
       return rows

@@ -129,7 +129,13 @@ export function createReferralActivities({ db }: { db: DB }) {
      * the customer is not held for ever by a referral that never registered. Only this referral's reservation is
      * cleared; running it twice is a no-op.
      */
-    async releaseReferee({ referralId, refereeId }: { referralId: string; refereeId: string }): Promise<{ released: boolean }> {
+    async releaseReferee({
+      referralId,
+      refereeId,
+    }: {
+      referralId: string;
+      refereeId: string;
+    }): Promise<{ released: boolean }> {
       const result = await db
         .updateTable('customers')
         .set({ referred_by_referral_id: null, updated_at: new Date() })

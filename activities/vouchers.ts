@@ -12,11 +12,19 @@ export function createVoucherActivities({ db }: { db: DB }) {
       issuedAt: string;
       expiresAt: string;
     }): Promise<{ code: string; expiresAt: string }> {
-      const { voucher } = await issueVoucher(db, { ...request, issuedAt: new Date(request.issuedAt), expiresAt: new Date(request.expiresAt) });
+      const { voucher } = await issueVoucher(db, {
+        ...request,
+        issuedAt: new Date(request.issuedAt),
+        expiresAt: new Date(request.expiresAt),
+      });
       return { code: voucher.code, expiresAt: voucher.expires_at.toISOString() };
     },
 
-    async voidRefereeVoucher(request: { referralId: string; reason: string; at: string }): Promise<{ status: string | null }> {
+    async voidRefereeVoucher(request: {
+      referralId: string;
+      reason: string;
+      at: string;
+    }): Promise<{ status: string | null }> {
       const voucher = await voidVoucherOfReferral(db, { ...request, at: new Date(request.at) });
       return { status: voucher?.status ?? null };
     },

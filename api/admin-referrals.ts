@@ -17,12 +17,9 @@ const TimelineItem = z
   .openapi('TimelineEntry');
 
 const AdminReferralView = ReferralView.extend({
-  live: z
-    .record(z.string(), z.unknown())
-    .nullable()
-    .openapi({
-      description: "the workflow's own state from a query: status, deadlines, counted orders, recent timeline",
-    }),
+  live: z.record(z.string(), z.unknown()).nullable().openapi({
+    description: "the workflow's own state from a query: status, deadlines, counted orders, recent timeline",
+  }),
   timeline: z.array(TimelineItem),
 }).openapi('AdminReferral');
 

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { createProgram, findProgram, publishProgramVersion, setProgramActive, type ProgramWithVersions } from '../db/programs';
+import {
+  createProgram,
+  findProgram,
+  publishProgramVersion,
+  setProgramActive,
+  type ProgramWithVersions,
+} from '../db/programs';
 import { DEFAULT_REFERRAL_TERMS, type ReferralTerms } from '../workflows/shared';
 import { createRouter } from './hono';
 import { Problem } from './problems';
@@ -27,7 +33,9 @@ const Terms = z
     minOrders: z.number().int(),
     minSpend: z.number().int().openapi({ description: 'minor units' }),
     rewardHold: z.string().openapi({ example: '7 days' }),
-    lateEventGrace: z.string().openapi({ example: '5 minutes', description: 'the default for versions published before this term existed' }),
+    lateEventGrace: z
+      .string()
+      .openapi({ example: '5 minutes', description: 'the default for versions published before this term existed' }),
   })
   .openapi('Terms');
 
@@ -80,8 +88,13 @@ export const programRoutes = createRouter()
       operationId: 'createProgram',
       tags: ['Programs'],
       summary: 'Create a programme (version 1 of its terms)',
-      request: { body: jsonBody(z.object({ name: Text(1, 200), currency: Currency, terms: TermsInput.optional() }).strict()) },
-      responses: { 201: { description: 'created', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 413, 415, 500) },
+      request: {
+        body: jsonBody(z.object({ name: Text(1, 200), currency: Currency, terms: TermsInput.optional() }).strict()),
+      },
+      responses: {
+        201: { description: 'created', content: { 'application/json': { schema: ProgramSchema } } },
+        ...problems(400, 401, 403, 413, 415, 500),
+      },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -103,13 +116,19 @@ export const programRoutes = createRouter()
       tags: ['Programs'],
       summary: 'Publish new terms; referrals already running keep theirs',
       request: { params: ProgramParams, body: jsonBody(z.object({ terms: TermsInput }).strict()) },
-      responses: { 201: { description: 'published', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 404, 413, 415, 500) },
+      responses: {
+        201: { description: 'published', content: { 'application/json': { schema: ProgramSchema } } },
+        ...problems(400, 401, 403, 404, 413, 415, 500),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
       const program = await publishProgramVersion(c.var.deps.db, id, withDefaults(c.req.valid('json').terms));
       if (!program) throw new Problem(404, 'not_found', `no programme ${id}`);
-      c.var.deps.logger.info({ actor: c.var.actor, programId: id, version: program.current_version }, 'programme version published');
+      c.var.deps.logger.info(
+        { actor: c.var.actor, programId: id, version: program.current_version },
+        'programme version published',
+      );
       return c.json(toProgram(program), 201);
     },
   )
@@ -121,7 +140,10 @@ export const programRoutes = createRouter()
       tags: ['Programs'],
       summary: 'A programme with all its versions',
       request: { params: ProgramParams },
-      responses: { 200: { description: 'the programme', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 404, 500) },
+      responses: {
+        200: { description: 'the programme', content: { 'application/json': { schema: ProgramSchema } } },
+        ...problems(400, 401, 403, 404, 500),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -138,13 +160,19 @@ export const programRoutes = createRouter()
       tags: ['Programs'],
       summary: 'Activate or deactivate a programme (an inactive programme refuses new signups and claims)',
       request: { params: ProgramParams, body: jsonBody(z.object({ active: z.boolean() }).strict()) },
-      responses: { 200: { description: 'updated', content: { 'application/json': { schema: ProgramSchema } } }, ...problems(400, 401, 403, 404, 413, 415, 500) },
+      responses: {
+        200: { description: 'updated', content: { 'application/json': { schema: ProgramSchema } } },
+        ...problems(400, 401, 403, 404, 413, 415, 500),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
       const program = await setProgramActive(c.var.deps.db, id, c.req.valid('json').active);
       if (!program) throw new Problem(404, 'not_found', `no programme ${id}`);
-      c.var.deps.logger.info({ actor: c.var.actor, programId: id, active: program.active }, 'programme activation changed');
+      c.var.deps.logger.info(
+        { actor: c.var.actor, programId: id, active: program.active },
+        'programme activation changed',
+      );
       return c.json(toProgram(program), 200);
     },
   );

@@ -28,7 +28,10 @@ export const ReferralView = z
     endedAt: InstantOut.nullable(),
     endReason: z.string().nullable(),
     deadlines: Deadlines,
-    progress: z.object({ countedOrders: z.number().int(), countedSpend: z.number().int().openapi({ description: 'minor units' }) }),
+    progress: z.object({
+      countedOrders: z.number().int(),
+      countedSpend: z.number().int().openapi({ description: 'minor units' }),
+    }),
   })
   .openapi('Referral');
 

@@ -6,9 +6,14 @@ import { referralViewFromRow, referralViewFromSnapshot, type ReferralView } from
 import { callWorkflow, isWorkflowGone } from './workflow-failures';
 
 /** The workflow's live state, or undefined when there is no such workflow. */
-export async function queryLiveState(deps: IntakeDependencies, referralId: string): Promise<ReferralSnapshot | undefined> {
+export async function queryLiveState(
+  deps: IntakeDependencies,
+  referralId: string,
+): Promise<ReferralSnapshot | undefined> {
   try {
-    return await callWorkflow(deps, () => deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).query(stateQuery));
+    return await callWorkflow(deps, () =>
+      deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).query(stateQuery),
+    );
   } catch (error) {
     if (isWorkflowGone(error)) return undefined;
     throw error;
@@ -19,7 +24,10 @@ export async function queryLiveState(deps: IntakeDependencies, referralId: strin
  * A referral as readers see it: the projection, or, in the milliseconds between a workflow's start and its first
  * projection write, the workflow's own state, so a claim can be read (or signed up to) at once.
  */
-export async function loadReferralView(deps: IntakeDependencies, referralId: string): Promise<ReferralView | undefined> {
+export async function loadReferralView(
+  deps: IntakeDependencies,
+  referralId: string,
+): Promise<ReferralView | undefined> {
   const row = await findReferral(deps.db, referralId);
   if (row) return referralViewFromRow(row);
   const live = await queryLiveState(deps, referralId);

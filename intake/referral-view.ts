@@ -46,7 +46,11 @@ export const referralViewFromRow = (row: ReferralRow): ReferralView => ({
 });
 
 /** The same view from the workflow's own state, for the moment between a start and its first projection write. */
-export const referralViewFromSnapshot = (s: ReferralSnapshot, channel: string | null, updatedAt: string): ReferralView => ({
+export const referralViewFromSnapshot = (
+  s: ReferralSnapshot,
+  channel: string | null,
+  updatedAt: string,
+): ReferralView => ({
   id: s.referralId,
   status: s.status,
   programId: s.programId,

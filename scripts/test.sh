@@ -8,6 +8,8 @@ echo "[test] type check" >&2
 npx tsc --noEmit -p tsconfig.json
 echo "[test] lint" >&2
 npx oxlint --type-aware --deny-warnings
+echo "[test] format" >&2
+npx prettier --check --log-level warn . || { echo "[test] run \`npm run format\` to format the code" >&2; exit 1; }
 mkdir -p .data && rm -f .data/test-results.json
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=.data/test-results.json "$@" || status=$?

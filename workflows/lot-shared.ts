@@ -15,7 +15,12 @@ export interface LotCreditRequest {
   /** RFC 3339 */
   creditedAt: string;
   expiresAt: string;
-  source: { kind: LotSourceKind; referralId?: string | null; programId?: string | null; programVersion?: number | null };
+  source: {
+    kind: LotSourceKind;
+    referralId?: string | null;
+    programId?: string | null;
+    programVersion?: number | null;
+  };
   qualifyingOrderIds?: string[] | null;
   actor?: string | null;
   reason?: string | null;

@@ -21,7 +21,9 @@ export async function pointLotWorkflow(request: LotCreditRequest): Promise<LotSt
   // One credit however many ask for it: the update and the lifecycle below share the same call.
   let crediting: Promise<CreditedLot> | undefined;
   const credit = (): Promise<CreditedLot> =>
-    (crediting ??= ledger.creditPointLot({ ...request, workflowRunId: workflowInfo().runId }).then((lot) => (state.lot = lot)));
+    (crediting ??= ledger
+      .creditPointLot({ ...request, workflowRunId: workflowInfo().runId })
+      .then((lot) => (state.lot = lot)));
 
   setHandler(lotStateQuery, () => ({ ...state }));
   setHandler(creditLotUpdate, () => credit());

@@ -46,7 +46,10 @@ export function lotExpiresAt(creditedAt: string, validity: string, timeZone: str
   if (!parsed) throw new TypeError(`not a point validity: ${JSON.stringify(validity)}`);
   const credited = Temporal.Instant.from(creditedAt);
   if ('ms' in parsed) return new Date(credited.epochMilliseconds + parsed.ms).toISOString();
-  const lastValidDay = credited.toZonedDateTimeISO(timeZone).toPlainDate().add({ months: parsed.months }, { overflow: 'constrain' });
+  const lastValidDay = credited
+    .toZonedDateTimeISO(timeZone)
+    .toPlainDate()
+    .add({ months: parsed.months }, { overflow: 'constrain' });
   const expires = lastValidDay.add({ days: 1 }).toZonedDateTime({ timeZone });
   return new Date(expires.epochMilliseconds).toISOString();
 }

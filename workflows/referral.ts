@@ -92,7 +92,11 @@ const PATCHES = {
   graceByBusinessTime: 'referral-grace-by-business-time',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
-const DATABASE_FAULTS: ReadonlySet<string> = new Set([FAULTS.databaseData, FAULTS.databaseIntegrity, FAULTS.databaseSchema]);
+const DATABASE_FAULTS: ReadonlySet<string> = new Set([
+  FAULTS.databaseData,
+  FAULTS.databaseIntegrity,
+  FAULTS.databaseSchema,
+]);
 
 interface PermanentFailure {
   activity: string;
@@ -106,7 +110,9 @@ const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
 export async function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot> {
   const { referralId, program } = input;
   const terms = program.terms;
-  const { projectReferral, registerReferee, takeOrdersAwaitingSignup } = patched(PATCHES.localActivities) ? local : remote;
+  const { projectReferral, registerReferee, takeOrdersAwaitingSignup } = patched(PATCHES.localActivities)
+    ? local
+    : remote;
   /**
    * Commerce systems report facts seconds to minutes after they happen. With the grace, each deadline decides only
    * once `lateEventGrace` has passed after it, counting facts dated up to the deadline; a fact dated earlier but
@@ -152,7 +158,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   let lateOrders: OrderFacts[] = [...(carried.lateOrders ?? [])];
   const rewards: ReferralRewards = { voucher: null, referrerPoints: null, milestone: null, ...carried.rewards };
   // After completion: until when the milestone counts, and how that ended.
-  let milestone: { by: string; outcome: 'reached' | 'missed' | null } | null = carried.milestone ? { ...carried.milestone } : null;
+  let milestone: { by: string; outcome: 'reached' | 'missed' | null } | null = carried.milestone
+    ? { ...carried.milestone }
+    : null;
   // Late events already on the timeline: a redelivery of one is absorbed, not recorded again.
   const lateEventIds = new Set<string>(carried.lateEventIds ?? []);
 
@@ -259,7 +267,13 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       recentTimeline: [...state.recentTimeline],
       rewards: { ...rewards },
       ...(milestone
-        ? { milestone: { ...milestone, countedOrders: assessQualification(orders, milestoneRule(milestone.by)).countedOrders, orders: reward.milestone.orders } }
+        ? {
+            milestone: {
+              ...milestone,
+              countedOrders: assessQualification(orders, milestoneRule(milestone.by)).countedOrders,
+              orders: reward.milestone.orders,
+            },
+          }
         : {}),
     };
   };
@@ -284,7 +298,11 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         if (state.registration?.eventId === signup.eventId || registeringEventId === signup.eventId) return;
         if (refusal?.eventId === signup.eventId) return;
         if (stopping) {
-          throw ApplicationFailure.create({ type: REFUSALS.closed, message: `referral ${referralId} is stopping after a fault`, nonRetryable: true });
+          throw ApplicationFailure.create({
+            type: REFUSALS.closed,
+            message: `referral ${referralId} is stopping after a fault`,
+            nonRetryable: true,
+          });
         }
         if (state.status === 'pending' && !state.registration && registering()) {
           throw ApplicationFailure.create({
@@ -324,12 +342,14 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   async function register(signup: SignupFacts): Promise<void> {
     registeringEventId = signup.eventId;
     try {
-      const outcome = await registerReferee({ referralId, referrerId: input.referrerId, signup }).catch(async (error: unknown) => {
-        // This signup cannot be checked (its data breaks the database): refuse it for good, keep the referral pending.
-        const failure = permanentFailure(error, 'registerReferee');
-        if (!failure) throw error;
-        throw faultFailure(await recordFault(failure, `signup-${signup.eventId}`));
-      });
+      const outcome = await registerReferee({ referralId, referrerId: input.referrerId, signup }).catch(
+        async (error: unknown) => {
+          // This signup cannot be checked (its data breaks the database): refuse it for good, keep the referral pending.
+          const failure = permanentFailure(error, 'registerReferee');
+          if (!failure) throw error;
+          throw faultFailure(await recordFault(failure, `signup-${signup.eventId}`));
+        },
+      );
       if (outcome.outcome === 'refused') {
         refusal = { eventId: signup.eventId, type: outcome.code, message: outcome.detail };
         throw refusalFailure(refusal);
@@ -345,7 +365,12 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     ApplicationFailure.create({ type: r.type, message: r.message, nonRetryable: true });
 
   const faultFailure = (f: { type: string; message: string }) =>
-    ApplicationFailure.create({ type: FAULTS.referralFault, message: `referral ${referralId} stopped: ${f.message}`, details: [f], nonRetryable: true });
+    ApplicationFailure.create({
+      type: FAULTS.referralFault,
+      message: `referral ${referralId} stopped: ${f.message}`,
+      details: [f],
+      nonRetryable: true,
+    });
 
   /**
    * An activity failure that retrying cannot fix, with the activity and how it failed; undefined for anything else.
@@ -356,7 +381,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (error instanceof ActivityFailure) {
       if (!patched(PATCHES.surfaceFaults)) return undefined;
       const cause = error.cause;
-      const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause?.name ?? 'unknown');
+      const type =
+        cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause?.name ?? 'unknown');
       return { activity: error.activityType, type, message: cause?.message ?? error.message };
     }
     if (error instanceof ApplicationFailure && error.nonRetryable && error.type && DATABASE_FAULTS.has(error.type)) {
@@ -369,7 +395,13 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   /** Logs and keeps an activity failure that retrying cannot fix, where admins list them. */
   async function recordFault(failure: PermanentFailure, step: string): Promise<{ type: string; message: string }> {
     const { activity, type, message } = failure;
-    log.error('referral activity failed in a way no retry can fix', { referralId, activity, type, message, status: state.status });
+    log.error('referral activity failed in a way no retry can fix', {
+      referralId,
+      activity,
+      type,
+      message,
+      status: state.status,
+    });
     await remote.recordReferralFault({
       faultId: `${referralId}:${step}`,
       referralId,
@@ -394,7 +426,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     const released = state.refereeId && !registrationProjected ? state.refereeId : null;
     if (released) await remote.releaseReferee({ referralId, refereeId: released });
     fault = await recordFault(failure, `seq-${state.seq}-${failure.activity}`);
-    if (released) log.warn('referee released: the registration never reached the projection', { referralId, refereeId: released });
+    if (released)
+      log.warn('referee released: the registration never reached the projection', { referralId, refereeId: released });
     await condition(allHandlersFinished);
     throw faultFailure(fault);
   }
@@ -411,7 +444,12 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       heldBackOrders.push(order);
       return;
     }
-    if (graceEnabled && state.status === 'qualified' && holdDecidedByBusinessTime(order) && patched(PATCHES.graceByBusinessTime)) {
+    if (
+      graceEnabled &&
+      state.status === 'qualified' &&
+      holdDecidedByBusinessTime(order) &&
+      patched(PATCHES.graceByBusinessTime)
+    ) {
       heldBackOrders.push(order);
       return;
     }
@@ -458,12 +496,23 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * Appends a timeline entry and writes it with the referral to the projection. `fromInput`: the entry follows from
    * the workflow's input alone (the claim), so any retry of its task makes the same decision and writes at once.
    */
-  async function record(kind: string, detail?: Record<string, unknown>, options: { fromInput?: boolean } = {}): Promise<void> {
+  async function record(
+    kind: string,
+    detail?: Record<string, unknown>,
+    options: { fromInput?: boolean } = {},
+  ): Promise<void> {
     state.seq += 1;
     const entry: TimelineEntry = { seq: state.seq, at: now(), kind, status: state.status, detail };
     state.recentTimeline = [...state.recentTimeline, entry].slice(-RECENT_TIMELINE_SIZE);
     // Taken now: the write shows the decision as it was made, not what arrives while the write is scheduled.
-    const { recentTimeline: _recent, countedOrders: _counted, graceEndsAt: _graceEndsAt, rewards: _rewards, milestone: _milestone, ...referral } = snapshot();
+    const {
+      recentTimeline: _recent,
+      countedOrders: _counted,
+      graceEndsAt: _graceEndsAt,
+      rewards: _rewards,
+      milestone: _milestone,
+      ...referral
+    } = snapshot();
     const write = projectDecidedOnly && !options.fromInput ? decided.projectReferral : projectReferral;
     await write({ referral, claim: input.claim, entry });
     if (state.status !== 'pending') registrationProjected = true;
@@ -483,7 +532,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   async function moveTo(status: ReferralStatus, kind: string, detail?: Record<string, unknown>): Promise<void> {
     // A failed referral's voucher is void before the end is shown, so whoever waits on the end sees it void.
-    const voucher = (status === 'expired' || status === 'cancelled') && rewards.voucher ? await voidVoucher(kind) : null;
+    const voucher =
+      (status === 'expired' || status === 'cancelled') && rewards.voucher ? await voidVoucher(kind) : null;
     state.status = status;
     if (isTerminal(status)) {
       state.endedAt = now();
@@ -504,7 +554,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   /** Waits until `wake` holds, a cancel arrives, history grows long, or the deadline passes (returns false). */
   const waitFor = (wake: () => boolean, deadline: string | null): Promise<boolean> =>
-    condition(() => wake() || cancelRequest !== null || lateOrders.length > 0 || historyIsLong(), msUntil(decidesAt(deadline)));
+    condition(
+      () => wake() || cancelRequest !== null || lateOrders.length > 0 || historyIsLong(),
+      msUntil(decidesAt(deadline)),
+    );
 
   /** Late order events reach the timeline (and the projection), each as a `late_fact` that changes nothing else. */
   async function recordLateFacts(): Promise<void> {
@@ -712,7 +765,12 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * outlives this referral. Once per referral and kind: the child's id and the ledger's credit key both say so, and a
    * child already started by an earlier attempt of this step is the same lot.
    */
-  async function requestLot(kind: Extract<LotSourceKind, 'referral' | 'milestone'>, points: number, creditedAt: string, orderIds: string[]): Promise<RequestedLot> {
+  async function requestLot(
+    kind: Extract<LotSourceKind, 'referral' | 'milestone'>,
+    points: number,
+    creditedAt: string,
+    orderIds: string[],
+  ): Promise<RequestedLot> {
     // times the tier multiplier once tiers exist (rounded down to whole points); 1 until then
     const credited = Math.floor(points * 1);
     const lotWorkflowId = pointLotWorkflowId(`${kind}-${referralId}`);
@@ -769,7 +827,11 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       const last = assessQualification(orders, milestoneRule(m.by));
       if (last.qualifiedAtMs !== null) return reachMilestone(m, last);
       m.outcome = 'missed';
-      await record('milestone_missed', { milestoneBy: m.by, countedOrders: last.countedOrders, orders: reward.milestone.orders });
+      await record('milestone_missed', {
+        milestoneBy: m.by,
+        countedOrders: last.countedOrders,
+        orders: reward.milestone.orders,
+      });
     }
   }
 
@@ -807,7 +869,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (!input.carried) {
       if (input.origin === 'signup') {
         // Exists only once its signup is accepted: a refused signup leaves no referral behind.
-        await condition(() => (state.registration !== null || refusal !== null) && !registering(), SIGNUP_REGISTRATION_TIMEOUT);
+        await condition(
+          () => (state.registration !== null || refusal !== null) && !registering(),
+          SIGNUP_REGISTRATION_TIMEOUT,
+        );
         // A registration that started just as the wait ran out finishes first: it may have reserved the referee.
         await condition(() => !registering());
         if (!state.registration) return;

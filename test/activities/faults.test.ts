@@ -14,7 +14,9 @@ let db: DB;
 let drop: () => Promise<void>;
 let activities: ReturnType<typeof createActivities>;
 const mockEnv = new MockActivityEnvironment();
-const env = { run: <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) => mockEnv.run(fn, ...args) as Promise<R> };
+const env = {
+  run: <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) => mockEnv.run(fn, ...args) as Promise<R>,
+};
 const programId = 'program-faults';
 
 beforeAll(async () => {
@@ -24,7 +26,10 @@ beforeAll(async () => {
 });
 afterAll(() => drop());
 
-function projection(referralId: string, overrides: Partial<ProjectReferralInput['referral']> = {}): ProjectReferralInput {
+function projection(
+  referralId: string,
+  overrides: Partial<ProjectReferralInput['referral']> = {},
+): ProjectReferralInput {
   const at = '2026-11-01T00:00:00.000Z';
   return {
     referral: {
@@ -53,7 +58,9 @@ function projection(referralId: string, overrides: Partial<ProjectReferralInput[
 
 describe('activity failures no retry can fix', () => {
   it('given a value the database cannot hold (a data error, class 22), when projectReferral runs, then it fails non-retryably with a named type', async () => {
-    const failure = await env.run(activities.projectReferral, projection(randomUUID(), { createdAt: 'not an instant' })).catch((e: unknown) => e);
+    const failure = await env
+      .run(activities.projectReferral, projection(randomUUID(), { createdAt: 'not an instant' }))
+      .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'database_data_error', nonRetryable: true });
     expect((failure as ApplicationFailure).details?.[0]).toMatchObject({ sqlState: '22007' });
@@ -61,22 +68,37 @@ describe('activity failures no retry can fix', () => {
 
   it('given a referee another referral already projects (an integrity violation, class 23), when projectReferral runs, then it fails non-retryably', async () => {
     await env.run(activities.projectReferral, projection(randomUUID(), { refereeId: 'ben' }));
-    const failure = await env.run(activities.projectReferral, projection(randomUUID(), { refereeId: 'ben' })).catch((e: unknown) => e);
+    const failure = await env
+      .run(activities.projectReferral, projection(randomUUID(), { refereeId: 'ben' }))
+      .catch((e: unknown) => e);
     expect(failure).toMatchObject({ type: 'database_integrity_violation', nonRetryable: true });
-    expect((failure as ApplicationFailure).details?.[0]).toMatchObject({ sqlState: '23505', constraint: 'referrals_referee_id_key' });
+    expect((failure as ApplicationFailure).details?.[0]).toMatchObject({
+      sqlState: '23505',
+      constraint: 'referrals_referee_id_key',
+    });
   });
 
   it('given errors retrying can fix (a serialization failure, a deadlock, a lost connection), then they are left to the retry policy', () => {
-    expect(permanentDatabaseFailure(Object.assign(new Error('could not serialize access'), { code: '40001' }))).toBeUndefined();
+    expect(
+      permanentDatabaseFailure(Object.assign(new Error('could not serialize access'), { code: '40001' })),
+    ).toBeUndefined();
     expect(permanentDatabaseFailure(Object.assign(new Error('deadlock detected'), { code: '40P01' }))).toBeUndefined();
-    expect(permanentDatabaseFailure(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' }))).toBeUndefined();
+    expect(
+      permanentDatabaseFailure(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' })),
+    ).toBeUndefined();
     // a deploy or a role out of step with the code: fixed by an operator, then the activity resumes
-    expect(permanentDatabaseFailure(Object.assign(new Error('column "x" does not exist'), { code: '42703' }))).toBeUndefined();
-    expect(permanentDatabaseFailure(Object.assign(new Error('permission denied for table referrals'), { code: '42501' }))).toBeUndefined();
+    expect(
+      permanentDatabaseFailure(Object.assign(new Error('column "x" does not exist'), { code: '42703' })),
+    ).toBeUndefined();
+    expect(
+      permanentDatabaseFailure(Object.assign(new Error('permission denied for table referrals'), { code: '42501' })),
+    ).toBeUndefined();
   });
 
   it('given an index row too large for its page (decided by the data), then it fails non-retryably', () => {
-    expect(permanentDatabaseFailure(Object.assign(new Error('index row size 3000 exceeds maximum'), { code: '54000' }))).toMatchObject({
+    expect(
+      permanentDatabaseFailure(Object.assign(new Error('index row size 3000 exceeds maximum'), { code: '54000' })),
+    ).toMatchObject({
       type: 'database_data_error',
       nonRetryable: true,
     });
@@ -87,12 +109,20 @@ describe('releaseReferee', () => {
   it('given a referee reserved by this referral, when released, then they are free again, and a second release or another referral’s changes nothing', async () => {
     const referralId = randomUUID();
     const signup = { eventId: randomUUID(), refereeId: 'carl', occurredAt: new Date().toISOString() };
-    expect(await env.run(activities.registerReferee, { referralId, referrerId: 'anna', signup })).toEqual({ outcome: 'registered' });
+    expect(await env.run(activities.registerReferee, { referralId, referrerId: 'anna', signup })).toEqual({
+      outcome: 'registered',
+    });
 
-    expect(await env.run(activities.releaseReferee, { referralId: randomUUID(), refereeId: 'carl' })).toEqual({ released: false });
+    expect(await env.run(activities.releaseReferee, { referralId: randomUUID(), refereeId: 'carl' })).toEqual({
+      released: false,
+    });
     expect(await env.run(activities.releaseReferee, { referralId, refereeId: 'carl' })).toEqual({ released: true });
     expect(await env.run(activities.releaseReferee, { referralId, refereeId: 'carl' })).toEqual({ released: false });
-    const carl = await db.selectFrom('customers').select('referred_by_referral_id').where('id', '=', 'carl').executeTakeFirstOrThrow();
+    const carl = await db
+      .selectFrom('customers')
+      .select('referred_by_referral_id')
+      .where('id', '=', 'carl')
+      .executeTakeFirstOrThrow();
     expect(carl.referred_by_referral_id).toBeNull();
   });
 });
@@ -100,11 +130,22 @@ describe('releaseReferee', () => {
 describe('recordReferralFault', () => {
   it('given a fault, when it is recorded twice (a retry), then one row is kept', async () => {
     const referralId = randomUUID();
-    const fault = { faultId: `${referralId}:seq-2`, referralId, activity: 'projectReferral', failureType: 'database_data_error', message: 'bad', status: 'registered' };
+    const fault = {
+      faultId: `${referralId}:seq-2`,
+      referralId,
+      activity: 'projectReferral',
+      failureType: 'database_data_error',
+      message: 'bad',
+      status: 'registered',
+    };
     await env.run(activities.recordReferralFault, fault);
     await env.run(activities.recordReferralFault, fault);
     const rows = await db.selectFrom('referral_faults').selectAll().where('referral_id', '=', referralId).execute();
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ activity: 'projectReferral', failure_type: 'database_data_error', status: 'registered' });
+    expect(rows[0]).toMatchObject({
+      activity: 'projectReferral',
+      failure_type: 'database_data_error',
+      status: 'registered',
+    });
   });
 });

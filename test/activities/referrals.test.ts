@@ -15,7 +15,9 @@ let drop: () => Promise<void>;
 let activities: ReturnType<typeof createActivities>;
 const mockEnv = new MockActivityEnvironment();
 // MockActivityEnvironment.run loses the activity's result type; this keeps it.
-const env = { run: <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) => mockEnv.run(fn, ...args) as Promise<R> };
+const env = {
+  run: <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) => mockEnv.run(fn, ...args) as Promise<R>,
+};
 const programId = 'program-activities';
 
 beforeAll(async () => {
@@ -31,7 +33,11 @@ beforeEach(async () => {
   await db.deleteFrom('customers').execute();
 });
 
-function projection(referralId: string, seq: number, status: ProjectReferralInput['referral']['status']): ProjectReferralInput {
+function projection(
+  referralId: string,
+  seq: number,
+  status: ProjectReferralInput['referral']['status'],
+): ProjectReferralInput {
   const at = new Date(Date.UTC(2026, 10, 1, 0, 0, seq)).toISOString();
   return {
     referral: {
@@ -72,8 +78,15 @@ describe('projectReferral', () => {
     await env.run(activities.projectReferral, projection(id, 1, 'pending'));
     const rows = await db.selectFrom('referrals').selectAll().where('id', '=', id).execute();
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ status: 'pending', channel: 'email', invitee_email: 'ben@example.com', projection_seq: 1 });
-    expect(await db.selectFrom('referral_timeline').selectAll().where('referral_id', '=', id).execute()).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      status: 'pending',
+      channel: 'email',
+      invitee_email: 'ben@example.com',
+      projection_seq: 1,
+    });
+    expect(await db.selectFrom('referral_timeline').selectAll().where('referral_id', '=', id).execute()).toHaveLength(
+      1,
+    );
   });
 
   it('given a newer transition is projected, when an older one is retried late, then the newer state stays', async () => {
@@ -83,8 +96,16 @@ describe('projectReferral', () => {
     await env.run(activities.projectReferral, projection(id, 1, 'pending'));
     const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ status: 'registered', referee_id: 'ben', projection_seq: 2 });
-    const timeline = await db.selectFrom('referral_timeline').select(['seq', 'kind']).where('referral_id', '=', id).orderBy('seq').execute();
-    expect(timeline).toEqual([{ seq: 1, kind: 'pending' }, { seq: 2, kind: 'registered' }]);
+    const timeline = await db
+      .selectFrom('referral_timeline')
+      .select(['seq', 'kind'])
+      .where('referral_id', '=', id)
+      .orderBy('seq')
+      .execute();
+    expect(timeline).toEqual([
+      { seq: 1, kind: 'pending' },
+      { seq: 2, kind: 'registered' },
+    ]);
   });
 
   it('given a seq written once, when the same seq is written again with another outcome (a re-run local activity), then the second stands', async () => {
@@ -92,10 +113,22 @@ describe('projectReferral', () => {
     await env.run(activities.projectReferral, projection(id, 1, 'pending'));
     await env.run(activities.projectReferral, projection(id, 2, 'expired'));
     await env.run(activities.projectReferral, projection(id, 2, 'registered'));
-    const row = await db.selectFrom('referrals').select(['status', 'projection_seq']).where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom('referrals')
+      .select(['status', 'projection_seq'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ status: 'registered', projection_seq: 2 });
-    const timeline = await db.selectFrom('referral_timeline').select(['seq', 'kind']).where('referral_id', '=', id).orderBy('seq').execute();
-    expect(timeline).toEqual([{ seq: 1, kind: 'pending' }, { seq: 2, kind: 'registered' }]);
+    const timeline = await db
+      .selectFrom('referral_timeline')
+      .select(['seq', 'kind'])
+      .where('referral_id', '=', id)
+      .orderBy('seq')
+      .execute();
+    expect(timeline).toEqual([
+      { seq: 1, kind: 'pending' },
+      { seq: 2, kind: 'registered' },
+    ]);
   });
   it('given a later transition is projected, when a stale write of an earlier seq lands with other content, then neither the row nor that seq’s entry changes', async () => {
     const id = randomUUID();
@@ -104,10 +137,23 @@ describe('projectReferral', () => {
     await env.run(activities.projectReferral, projection(id, 3, 'expired'));
     // an attempt of seq 2 that outlived its timeout, carrying what that attempt had decided
     await env.run(activities.projectReferral, projection(id, 2, 'cancelled'));
-    const row = await db.selectFrom('referrals').select(['status', 'projection_seq']).where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom('referrals')
+      .select(['status', 'projection_seq'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ status: 'expired', projection_seq: 3 });
-    const timeline = await db.selectFrom('referral_timeline').select(['seq', 'kind']).where('referral_id', '=', id).orderBy('seq').execute();
-    expect(timeline).toEqual([{ seq: 1, kind: 'pending' }, { seq: 2, kind: 'registered' }, { seq: 3, kind: 'expired' }]);
+    const timeline = await db
+      .selectFrom('referral_timeline')
+      .select(['seq', 'kind'])
+      .where('referral_id', '=', id)
+      .orderBy('seq')
+      .execute();
+    expect(timeline).toEqual([
+      { seq: 1, kind: 'pending' },
+      { seq: 2, kind: 'registered' },
+      { seq: 3, kind: 'expired' },
+    ]);
   });
 });
 
@@ -131,14 +177,20 @@ describe('registerReferee', () => {
   it('given the referrer, when they register with their own id, e-mail or phone, then it is refused and nothing is written', async () => {
     await upsertCustomer(db, { id: 'anna', email: 'anna@example.com', phone: '+91 98765 43210' });
     expect(await register(randomUUID(), 'anna')).toMatchObject({ outcome: 'refused', code: 'self_referral' });
-    expect(await register(randomUUID(), 'anna-2', { email: ' ANNA@example.com' })).toMatchObject({ code: 'self_referral' });
+    expect(await register(randomUUID(), 'anna-2', { email: ' ANNA@example.com' })).toMatchObject({
+      code: 'self_referral',
+    });
     expect(await register(randomUUID(), 'anna-3', { phone: '+919876543210' })).toMatchObject({ code: 'self_referral' });
     const customers = await db.selectFrom('customers').select('id').execute();
     expect(customers.map((c) => c.id)).toEqual(['anna']);
   });
 
   it('given two referrals racing for one customer, when both register at once, then exactly one wins', async () => {
-    const outcomes = await Promise.all([register(randomUUID(), 'ben'), register(randomUUID(), 'ben'), register(randomUUID(), 'ben')]);
+    const outcomes = await Promise.all([
+      register(randomUUID(), 'ben'),
+      register(randomUUID(), 'ben'),
+      register(randomUUID(), 'ben'),
+    ]);
     expect(outcomes.filter((o) => o.outcome === 'registered')).toHaveLength(1);
   });
 });
@@ -150,7 +202,15 @@ describe('takeOrdersAwaitingSignup', () => {
       eventId,
       customerId: 'ben',
       orderId: eventId,
-      payload: { eventId, customerId: 'ben', orderId: eventId, status: 'completed', amount: 100, currency: 'INR', occurredAt },
+      payload: {
+        eventId,
+        customerId: 'ben',
+        orderId: eventId,
+        status: 'completed',
+        amount: 100,
+        currency: 'INR',
+        occurredAt,
+      },
     });
     await acceptEvent(db, order('late', '2026-11-02T00:00:00.000Z'));
     await acceptEvent(db, order('early', '2026-11-01T00:00:00.000Z'));

@@ -34,7 +34,8 @@ afterEach(async () => {
   for (const folder of folders) {
     const kill = { signal: 'SIGKILL', forceSignal: 'SIGKILL', graceMs: 2_000 } as const;
     const temporal = await readLivePidFile(path.join(folder, 'temporal.db.pid'));
-    if (temporal && processCommandLine(temporal.pid)?.includes(path.join(folder, 'temporal.db'))) await stopProcess(temporal.pid, kill);
+    if (temporal && processCommandLine(temporal.pid)?.includes(path.join(folder, 'temporal.db')))
+      await stopProcess(temporal.pid, kill);
     const postgres = await leftoverPostmaster(path.join(folder, 'postgres')).catch(() => undefined);
     if (postgres) await stopProcess(postgres, kill);
   }
@@ -44,7 +45,10 @@ afterEach(async () => {
 afterAll(async () => {
   for (const folder of folders) {
     const link = path.join(folder, 'postgres');
-    const cluster = await lstat(link).then((info) => (info.isSymbolicLink() ? readlink(link) : undefined), () => undefined);
+    const cluster = await lstat(link).then(
+      (info) => (info.isSymbolicLink() ? readlink(link) : undefined),
+      () => undefined,
+    );
     if (cluster?.startsWith(`${RELOCATED_CLUSTERS}/`)) {
       const home = path.dirname(cluster);
       for (const entry of await readdir(RELOCATED_CLUSTERS)) {
@@ -139,7 +143,8 @@ describe('npm start', () => {
     const api = httpClient((p, init) => fetch(`http://127.0.0.1:${env.PORT}${p}`, init));
 
     const program = await api.post('/v1/admin/programs', admin, { name: 'Start', currency: 'INR' });
-    const code = (await api.post('/v1/customers/nina/referral-code', commerce, { programId: program.body.id })).body.code;
+    const code = (await api.post('/v1/customers/nina/referral-code', commerce, { programId: program.body.id })).body
+      .code;
     const claim = await api.post('/v1/referrals', commerce, { code });
     expect(claim.status).toBe(201);
 
@@ -186,14 +191,19 @@ describe('npm start', () => {
     const env = await freshSetup();
     const killed = start(env);
     await waitForOutput(killed.output, 'Press Ctrl-C to stop.');
-    const temporal = (JSON.parse(await readFile(path.join(env.DATA_DIR!, 'temporal.db.pid'), 'utf8')) as { pid: number }).pid;
-    const postgres = Number((await readFile(path.join(env.DATA_DIR!, 'postgres/postmaster.pid'), 'utf8')).split('\n')[0]);
+    const temporal = (
+      JSON.parse(await readFile(path.join(env.DATA_DIR!, 'temporal.db.pid'), 'utf8')) as { pid: number }
+    ).pid;
+    const postgres = Number(
+      (await readFile(path.join(env.DATA_DIR!, 'postgres/postmaster.pid'), 'utf8')).split('\n')[0],
+    );
     expect([isRunning(temporal), isRunning(postgres)]).toEqual([true, true]);
 
     killed.child.kill('SIGKILL');
     await killed.exited;
     const deadline = Date.now() + 15_000;
-    while ((isRunning(temporal) || isRunning(postgres)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while ((isRunning(temporal) || isRunning(postgres)) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     expect([isRunning(temporal), isRunning(postgres)]).toEqual([false, false]);
 
     const next = start(env);
@@ -214,7 +224,12 @@ describe('npm start', () => {
     expect(interrupted.output()).not.toContain('Press Ctrl-C to stop.');
     const shutdown = lines.slice(lines.findIndex((line) => line.msg === 'shutting down'));
     const at = (msg: string) => shutdown.findIndex((line) => line.msg === msg);
-    const order = [at('Temporal dev server stopped'), at('embedded PostgreSQL stopped'), at('data folder released'), at('stopped')];
+    const order = [
+      at('Temporal dev server stopped'),
+      at('embedded PostgreSQL stopped'),
+      at('data folder released'),
+      at('stopped'),
+    ];
     expect(order.every((index) => index > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
 

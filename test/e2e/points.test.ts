@@ -9,7 +9,8 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack();
   // a customer the engine knows: the code-issue call creates them
-  const programId = (await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Points', currency: 'INR' })).body.id;
+  const programId = (await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Points', currency: 'INR' })).body
+    .id;
   await stack.http.post('/v1/customers/nina/referral-code', KEYS.commerce, { programId });
 }, 120_000);
 
@@ -20,14 +21,38 @@ afterAll(async () => {
 
 describe('points over HTTP', () => {
   it('given an admin credit valid for seconds, when part is redeemed, then the rest expires on its timer with a ledger entry', async () => {
-    const credit = await stack.http.post('/v1/admin/customers/nina/points/adjustments', KEYS.admin, { adjustmentId: 'welcome', points: 100, reason: 'welcome', validity: '4s' });
-    expect(credit).toMatchObject({ status: 201, body: { points: 100, balance: 100, duplicate: false, lot: { points: 100, remaining: 100, expired: false } } });
-    expect(await stack.http.post('/v1/admin/customers/nina/points/adjustments', KEYS.admin, { adjustmentId: 'welcome', points: 100, reason: 'welcome', validity: '4s' })).toMatchObject({ status: 200, body: { duplicate: true, lot: { lotId: credit.body.lot.lotId } } });
+    const credit = await stack.http.post('/v1/admin/customers/nina/points/adjustments', KEYS.admin, {
+      adjustmentId: 'welcome',
+      points: 100,
+      reason: 'welcome',
+      validity: '4s',
+    });
+    expect(credit).toMatchObject({
+      status: 201,
+      body: { points: 100, balance: 100, duplicate: false, lot: { points: 100, remaining: 100, expired: false } },
+    });
+    expect(
+      await stack.http.post('/v1/admin/customers/nina/points/adjustments', KEYS.admin, {
+        adjustmentId: 'welcome',
+        points: 100,
+        reason: 'welcome',
+        validity: '4s',
+      }),
+    ).toMatchObject({ status: 200, body: { duplicate: true, lot: { lotId: credit.body.lot.lotId } } });
 
-    const redeemed = await stack.http.post('/v1/customers/nina/points/redemptions', KEYS.commerce, { redemptionId: 'basket-1', points: 40 });
-    expect(redeemed).toMatchObject({ status: 201, body: { balance: 60, takenFrom: [{ lotId: credit.body.lot.lotId, points: 40 }] } });
+    const redeemed = await stack.http.post('/v1/customers/nina/points/redemptions', KEYS.commerce, {
+      redemptionId: 'basket-1',
+      points: 40,
+    });
+    expect(redeemed).toMatchObject({
+      status: 201,
+      body: { balance: 60, takenFrom: [{ lotId: credit.body.lot.lotId, points: 40 }] },
+    });
 
-    const expired = await eventually(() => stack.http.get('/v1/customers/nina/points', KEYS.commerce), (r) => r.body.lots[0]?.expired === true);
+    const expired = await eventually(
+      () => stack.http.get('/v1/customers/nina/points', KEYS.commerce),
+      (r) => r.body.lots[0]?.expired === true,
+    );
     expect(expired.body).toMatchObject({ balance: 0, expiringWithin30Days: 0, nextExpiry: null });
     const admin = await stack.http.get('/v1/admin/customers/nina', KEYS.admin);
     expect(admin.body.lots[0].entries.map((e: { kind: string; points: number }) => [e.kind, e.points])).toEqual([
@@ -37,11 +62,14 @@ describe('points over HTTP', () => {
     ]);
 
     // reversing the redemption now: the points come back to an expired lot and expire at once
-    expect(await stack.http.post('/v1/customers/nina/points/redemptions/basket-1/reversal', KEYS.commerce)).toMatchObject({ status: 200, body: { balance: 0 } });
+    expect(
+      await stack.http.post('/v1/customers/nina/points/redemptions/basket-1/reversal', KEYS.commerce),
+    ).toMatchObject({ status: 200, body: { balance: 0 } });
     // the lot's workflow is done (visibility catches up eventually)
     const lotRuns = async () => {
       const names: string[] = [];
-      for await (const execution of stack.temporal.workflow.list({ query: 'WorkflowType = "pointLotWorkflow"' })) names.push(execution.status.name);
+      for await (const execution of stack.temporal.workflow.list({ query: 'WorkflowType = "pointLotWorkflow"' }))
+        names.push(execution.status.name);
       return names;
     };
     expect(await eventually(lotRuns, (names) => names.length === 1 && names[0] === 'COMPLETED')).toEqual(['COMPLETED']);

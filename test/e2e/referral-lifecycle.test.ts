@@ -20,12 +20,23 @@ beforeAll(async () => {
   const program = await stack.http.post('/v1/admin/programs', KEYS.admin, {
     name: 'Fast lane',
     currency: 'INR',
-    terms: { referralExpiry: '1 minute', qualificationWindow: '20s', rewardHold: '2s', minOrders: 1, minSpend: 50_000, lateEventGrace: '1s' },
+    terms: {
+      referralExpiry: '1 minute',
+      qualificationWindow: '20s',
+      rewardHold: '2s',
+      minOrders: 1,
+      minSpend: 50_000,
+      lateEventGrace: '1s',
+    },
   });
   expect(program.status).toBe(201);
   programId = program.body.id;
   shortExpiryProgramId = (
-    await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Short expiry', currency: 'INR', terms: { referralExpiry: '2s', lateEventGrace: '0s' } })
+    await stack.http.post('/v1/admin/programs', KEYS.admin, {
+      name: 'Short expiry',
+      currency: 'INR',
+      terms: { referralExpiry: '2s', lateEventGrace: '0s' },
+    })
   ).body.id;
 }, 120_000);
 
@@ -49,23 +60,48 @@ const orderEvent = (customerId: string, orderId: string, status: string, amount 
 });
 
 const readReferral = (id: string) => stack.http.get(`/v1/referrals/${id}`, KEYS.commerce);
-const untilStatus = (id: string, status: string) => eventually(() => readReferral(id), (r) => r.body?.status === status);
+const untilStatus = (id: string, status: string) =>
+  eventually(
+    () => readReferral(id),
+    (r) => r.body?.status === status,
+  );
 
 describe('a referral over HTTP', () => {
   it('given a claimed code, when the invitee signs up and completes a qualifying order, then it qualifies, completes after the hold, and an operator can find it', async () => {
     const code = await codeFor('anna');
-    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code, channel: 'whatsapp', invitee: { email: 'ben@example.com' } });
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, {
+      code,
+      channel: 'whatsapp',
+      invitee: { email: 'ben@example.com' },
+    });
     expect(claim.status).toBe(201);
     expect(claim.body.expiresAt).toBe(claim.body.deadlines.expiresAt);
-    expect(claim.body).toMatchObject({ status: 'pending', code, channel: 'whatsapp', referrerId: 'anna', programId, programVersion: 1, deadlines: { expiresAt: expect.any(String) } });
+    expect(claim.body).toMatchObject({
+      status: 'pending',
+      code,
+      channel: 'whatsapp',
+      referrerId: 'anna',
+      programId,
+      programVersion: 1,
+      deadlines: { expiresAt: expect.any(String) },
+    });
     const referralId = claim.body.id;
 
     const signupEvent = { eventId: randomUUID(), customerId: 'ben', referralId, email: 'ben@example.com' };
     const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, signupEvent);
     expect(signup.status).toBe(201);
-    expect(signup.body).toMatchObject({ referralId, status: 'registered', refereeId: 'ben', duplicate: false, deadlines: { qualifyBy: expect.any(String) } });
+    expect(signup.body).toMatchObject({
+      referralId,
+      status: 'registered',
+      refereeId: 'ben',
+      duplicate: false,
+      deadlines: { qualifyBy: expect.any(String) },
+    });
     // the claim is no longer pending, yet a replay of the signup is still recognised as the same event
-    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, signupEvent)).toMatchObject({ status: 200, body: { ...signup.body, duplicate: true } });
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, signupEvent)).toMatchObject({
+      status: 200,
+      body: { ...signup.body, duplicate: true },
+    });
 
     const placed = orderEvent('ben', 'A-1', 'placed');
     expect((await stack.http.post('/v1/events/orders', KEYS.commerce, placed)).status).toBe(202);
@@ -74,17 +110,28 @@ describe('a referral over HTTP', () => {
 
     await untilStatus(referralId, 'qualified');
     const done = await untilStatus(referralId, 'completed');
-    expect(done.body).toMatchObject({ refereeId: 'ben', progress: { countedOrders: 1, countedSpend: 60_000 }, completedAt: expect.any(String) });
+    expect(done.body).toMatchObject({
+      refereeId: 'ben',
+      progress: { countedOrders: 1, countedSpend: 60_000 },
+      completedAt: expect.any(String),
+    });
 
     const admin = await stack.http.get(`/v1/admin/referrals/${referralId}`, KEYS.admin);
     expect(admin.status).toBe(200);
     expect(admin.body.live).toMatchObject({ status: 'completed', countedOrders: [{ orderId: 'A-1', amount: 60_000 }] });
-    expect(admin.body.timeline.map((t: { kind: string }) => t.kind)).toEqual(['claimed', 'registered', 'qualified', 'completed']);
+    expect(admin.body.timeline.map((t: { kind: string }) => t.kind)).toEqual([
+      'claimed',
+      'registered',
+      'qualified',
+      'completed',
+    ]);
 
     const found = await eventually(
       async () => {
         const ids: string[] = [];
-        for await (const execution of stack.temporal.workflow.list({ query: `ReferralStatus = "completed" AND ReferrerId = "anna" AND RefereeId = "ben" AND ReferralCode = "${code}" AND ProgramId = "${programId}"` })) {
+        for await (const execution of stack.temporal.workflow.list({
+          query: `ReferralStatus = "completed" AND ReferrerId = "anna" AND RefereeId = "ben" AND ReferralCode = "${code}" AND ProgramId = "${programId}"`,
+        })) {
           ids.push(execution.workflowId);
         }
         return ids;
@@ -95,7 +142,9 @@ describe('a referral over HTTP', () => {
   });
 
   it('given a pending claim, when nobody signs up before the referral expiry, then it is expired', async () => {
-    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code: await codeFor('hana', shortExpiryProgramId) });
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, {
+      code: await codeFor('hana', shortExpiryProgramId),
+    });
     const expired = await untilStatus(claim.body.id, 'expired');
     expect(expired.body.endReason).toBe('referral_expired');
   });
@@ -110,7 +159,12 @@ describe('a referral over HTTP', () => {
     expect(second).toMatchObject({ status: 201, body: first.body });
     await untilStatus(first.body.id, 'expired');
     // the same claim with the e-mail written another way is the same claim
-    const late = await stack.http.post('/v1/referrals', KEYS.commerce, { ...claim, invitee: { email: 'iris@example.com' } }, { 'idempotency-key': key });
+    const late = await stack.http.post(
+      '/v1/referrals',
+      KEYS.commerce,
+      { ...claim, invitee: { email: 'iris@example.com' } },
+      { 'idempotency-key': key },
+    );
     expect(late).toMatchObject({ status: 201, body: first.body });
     expect(typeof late.body.expiresAt).toBe('string');
     const run = await stack.temporal.workflow.getHandle(`referral-${first.body.id}`).describe();
@@ -120,12 +174,32 @@ describe('a referral over HTTP', () => {
   it('given an Idempotency-Key used for one claim, when it comes with another claim, then 409 idempotency_conflict and no referral is started', async () => {
     const code = await codeFor('ivan', shortExpiryProgramId);
     const key = randomUUID();
-    const first = await stack.http.post('/v1/referrals', KEYS.commerce, { code, channel: 'email' }, { 'idempotency-key': key });
+    const first = await stack.http.post(
+      '/v1/referrals',
+      KEYS.commerce,
+      { code, channel: 'email' },
+      { 'idempotency-key': key },
+    );
     expect(first.status).toBe(201);
-    const before = await stack.db.selectFrom('referrals').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-    const reused = await stack.http.post('/v1/referrals', KEYS.commerce, { code, channel: 'whatsapp' }, { 'idempotency-key': key });
-    expect(reused).toMatchObject({ status: 409, contentType: 'application/problem+json', body: { code: 'idempotency_conflict' } });
-    const after = await stack.db.selectFrom('referrals').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const before = await stack.db
+      .selectFrom('referrals')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    const reused = await stack.http.post(
+      '/v1/referrals',
+      KEYS.commerce,
+      { code, channel: 'whatsapp' },
+      { 'idempotency-key': key },
+    );
+    expect(reused).toMatchObject({
+      status: 409,
+      contentType: 'application/problem+json',
+      body: { code: 'idempotency_conflict' },
+    });
+    const after = await stack.db
+      .selectFrom('referrals')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
   });
 });
@@ -141,11 +215,21 @@ describe('replayed and conflicting events', () => {
     expect(again.body).toEqual({ ...first.body, duplicate: true });
 
     const reused = await stack.http.post('/v1/events/signups', KEYS.commerce, { ...event, email: 'other@example.com' });
-    expect(reused).toMatchObject({ status: 409, contentType: 'application/problem+json', body: { code: 'idempotency_conflict' } });
+    expect(reused).toMatchObject({
+      status: 409,
+      contentType: 'application/problem+json',
+      body: { code: 'idempotency_conflict' },
+    });
 
     const order = orderEvent('dan', 'D-1', 'completed', 30_000);
-    expect((await stack.http.post('/v1/events/orders', KEYS.commerce, order)).body).toEqual({ eventId: order.eventId, duplicate: false });
-    expect((await stack.http.post('/v1/events/orders', KEYS.commerce, order)).body).toEqual({ eventId: order.eventId, duplicate: true });
+    expect((await stack.http.post('/v1/events/orders', KEYS.commerce, order)).body).toEqual({
+      eventId: order.eventId,
+      duplicate: false,
+    });
+    expect((await stack.http.post('/v1/events/orders', KEYS.commerce, order)).body).toEqual({
+      eventId: order.eventId,
+      duplicate: true,
+    });
     // the same order reported again under a new event id still counts once
     await stack.http.post('/v1/events/orders', KEYS.commerce, { ...order, eventId: randomUUID() });
     const live = await eventually(
@@ -166,18 +250,35 @@ describe('replayed and conflicting events', () => {
     expect(answers.every((a) => a.status === 200 || a.status === 201)).toBe(true);
     expect(new Set(answers.map((a) => a.body.referralId)).size).toBe(1);
     const kept = await eventually(
-      () => stack.db.selectFrom('inbox_events').select(['state', 'referral_id']).where('event_id', '=', event.eventId).execute(),
+      () =>
+        stack.db
+          .selectFrom('inbox_events')
+          .select(['state', 'referral_id'])
+          .where('event_id', '=', event.eventId)
+          .execute(),
       (rows) => rows[0]?.state === 'delivered',
     );
     expect(kept).toEqual([{ state: 'delivered', referral_id: answers[0]!.body.referralId }]);
   });
 
   it('given a referred customer, when a second referral tries to register them, then 409 already_referred and nothing changes', async () => {
-    const first = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'eve', code: await codeFor('fred') });
+    const first = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'eve',
+      code: await codeFor('fred'),
+    });
     expect(first.status).toBe(201);
-    const second = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'eve', code: await codeFor('gina') });
+    const second = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'eve',
+      code: await codeFor('gina'),
+    });
     expect(second).toMatchObject({ status: 409, body: { code: 'already_referred' } });
-    const referrals = await stack.db.selectFrom('referrals').select('referrer_id').where('referee_id', '=', 'eve').execute();
+    const referrals = await stack.db
+      .selectFrom('referrals')
+      .select('referrer_id')
+      .where('referee_id', '=', 'eve')
+      .execute();
     expect(referrals).toEqual([{ referrer_id: 'fred' }]);
   });
 });
@@ -187,10 +288,19 @@ describe('events that arrive early or are interrupted', () => {
     const registeredAt = now(-2_000);
     const order = orderEvent('gus', 'G-1', 'completed', 75_000, now(-1_000));
     expect((await stack.http.post('/v1/events/orders', KEYS.commerce, order)).status).toBe(202);
-    const kept = await stack.db.selectFrom('inbox_events').select('state').where('event_id', '=', order.eventId).executeTakeFirstOrThrow();
+    const kept = await stack.db
+      .selectFrom('inbox_events')
+      .select('state')
+      .where('event_id', '=', order.eventId)
+      .executeTakeFirstOrThrow();
     expect(kept.state).toBe('awaiting_signup');
 
-    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'gus', code: await codeFor('hank'), occurredAt: registeredAt });
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'gus',
+      code: await codeFor('hank'),
+      occurredAt: registeredAt,
+    });
     expect(signup.status).toBe(201);
     const qualified = await untilStatus(signup.body.referralId, 'qualified');
     expect(qualified.body.progress).toEqual({ countedOrders: 1, countedSpend: 75_000 });
@@ -205,7 +315,12 @@ describe('events that arrive early or are interrupted', () => {
     expect(refused).toMatchObject({ status: 503, body: { code: 'temporarily_unavailable' } });
 
     const registered = await eventually(
-      () => stack.db.selectFrom('inbox_events').selectAll().where('event_id', '=', signup.eventId).executeTakeFirstOrThrow(),
+      () =>
+        stack.db
+          .selectFrom('inbox_events')
+          .selectAll()
+          .where('event_id', '=', signup.eventId)
+          .executeTakeFirstOrThrow(),
       (row) => row.state === 'delivered',
     );
     const referralId = registered.referral_id!;
@@ -215,20 +330,34 @@ describe('events that arrive early or are interrupted', () => {
     expect(retried).toMatchObject({ status: 200, body: { referralId, duplicate: true } });
 
     const order = orderEvent('jon', 'J-1', 'completed');
-    expect(await viaCutOff.post('/v1/events/orders', KEYS.commerce, order)).toMatchObject({ status: 202, body: { duplicate: false } });
+    expect(await viaCutOff.post('/v1/events/orders', KEYS.commerce, order)).toMatchObject({
+      status: 202,
+      body: { duplicate: false },
+    });
     await untilStatus(referralId, 'qualified');
   });
 
   it('given a signup applied whose answer was lost, when its programme is deactivated before the relay runs, then the relay finishes it as applied', async () => {
-    const closing = (await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Closing later', currency: 'INR' })).body.id;
+    const closing = (
+      await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Closing later', currency: 'INR' })
+    ).body.id;
     const signup = { eventId: randomUUID(), customerId: 'lou', code: await codeFor('mia', closing) };
     const applied = await stack.http.post('/v1/events/signups', KEYS.commerce, signup);
     expect(applied.status).toBe(201);
     // as if the API had died after the workflow accepted the update but before it recorded the answer
-    await stack.db.updateTable('inbox_events').set({ state: 'received', response: null, received_at: new Date(Date.now() - 60_000) }).where('event_id', '=', signup.eventId).execute();
+    await stack.db
+      .updateTable('inbox_events')
+      .set({ state: 'received', response: null, received_at: new Date(Date.now() - 60_000) })
+      .where('event_id', '=', signup.eventId)
+      .execute();
     await stack.http.patch(`/v1/admin/programs/${closing}`, KEYS.admin, { active: false });
     const finished = await eventually(
-      () => stack.db.selectFrom('inbox_events').selectAll().where('event_id', '=', signup.eventId).executeTakeFirstOrThrow(),
+      () =>
+        stack.db
+          .selectFrom('inbox_events')
+          .selectAll()
+          .where('event_id', '=', signup.eventId)
+          .executeTakeFirstOrThrow(),
       (row) => row.state !== 'received',
     );
     expect(finished.state).toBe('delivered');
@@ -239,16 +368,25 @@ describe('events that arrive early or are interrupted', () => {
   });
 
   it('given a signup kept while Temporal was down, when its programme is deactivated before delivery, then it is refused for good, replays included', async () => {
-    const closing = (await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Closing', currency: 'INR' })).body.id;
+    const closing = (await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Closing', currency: 'INR' })).body
+      .id;
     const signup = { eventId: randomUUID(), customerId: 'kai', code: await codeFor('kora', closing) };
     expect((await apiCutOffFromTemporal().post('/v1/events/signups', KEYS.commerce, signup)).status).toBe(503);
     await stack.http.patch(`/v1/admin/programs/${closing}`, KEYS.admin, { active: false });
     const refused = await eventually(
-      () => stack.db.selectFrom('inbox_events').selectAll().where('event_id', '=', signup.eventId).executeTakeFirstOrThrow(),
+      () =>
+        stack.db
+          .selectFrom('inbox_events')
+          .selectAll()
+          .where('event_id', '=', signup.eventId)
+          .executeTakeFirstOrThrow(),
       (row) => row.state !== 'received',
     );
     expect(refused.state).toBe('ignored');
-    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, signup)).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, signup)).toMatchObject({
+      status: 409,
+      body: { code: 'program_inactive' },
+    });
   });
 });
 
@@ -270,7 +408,11 @@ function apiCutOffFromTemporal() {
 
 describe('admin actions', () => {
   it('given a registered referral, when an admin cancels it, then it is cancelled, a second cancel is 409 and a commerce key is 403', async () => {
-    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'kim', code: await codeFor('lea') });
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'kim',
+      code: await codeFor('lea'),
+    });
     const id = signup.body.referralId;
     expect((await stack.http.post(`/v1/admin/referrals/${id}/cancel`, KEYS.commerce, {})).status).toBe(403);
     const cancelled = await stack.http.post(`/v1/admin/referrals/${id}/cancel`, KEYS.admin, { reason: 'test account' });
@@ -283,6 +425,10 @@ describe('admin actions', () => {
 
   it('when an unknown referral is read, then 404 not_found as problem+json', async () => {
     const missing = await stack.http.get(`/v1/referrals/${randomUUID()}`, KEYS.commerce);
-    expect(missing).toMatchObject({ status: 404, contentType: 'application/problem+json', body: { code: 'not_found' } });
+    expect(missing).toMatchObject({
+      status: 404,
+      contentType: 'application/problem+json',
+      body: { code: 'not_found' },
+    });
   });
 });

@@ -22,7 +22,12 @@ let devServer: DevServer;
 let processes: ChildProcess[] = [];
 
 const startDev = async () =>
-  startDevServer({ dbFile: path.join(dir, 'temporal.db'), port: ports.temporal, httpPort: ports.http, metricsPort: ports.metrics });
+  startDevServer({
+    dbFile: path.join(dir, 'temporal.db'),
+    port: ports.temporal,
+    httpPort: ports.http,
+    metricsPort: ports.metrics,
+  });
 
 function startProcess(entry: string): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
@@ -57,7 +62,12 @@ async function stopAll(): Promise<void> {
 }
 
 const api = httpClient((p, init) => fetch(`http://127.0.0.1:${ports.api}${p}`, init));
-const ready = () => eventually(() => api.get('/readyz').catch(() => ({ status: 0, body: null })), (r) => r.status === 200, 60_000);
+const ready = () =>
+  eventually(
+    () => api.get('/readyz').catch(() => ({ status: 0, body: null })),
+    (r) => r.status === 200,
+    60_000,
+  );
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -80,8 +90,13 @@ describe('worker and API as separate processes', () => {
     const readiness = await api.get('/readyz');
     expect(readiness.body).toEqual({ status: 'ready', database: 'ok', temporal: 'ok' });
 
-    const program = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Restart', currency: 'EUR', terms: { referralExpiry: '20s', lateEventGrace: '0s' } });
-    const code = (await api.post('/v1/customers/olga/referral-code', KEYS.commerce, { programId: program.body.id })).body.code;
+    const program = await api.post('/v1/admin/programs', KEYS.admin, {
+      name: 'Restart',
+      currency: 'EUR',
+      terms: { referralExpiry: '20s', lateEventGrace: '0s' },
+    });
+    const code = (await api.post('/v1/customers/olga/referral-code', KEYS.commerce, { programId: program.body.id }))
+      .body.code;
     const claim = await api.post('/v1/referrals', KEYS.commerce, { code });
     expect(claim.body.status).toBe('pending');
 
@@ -92,7 +107,11 @@ describe('worker and API as separate processes', () => {
     await ready();
 
     expect((await api.get(`/v1/referrals/${claim.body.id}`, KEYS.commerce)).body.status).toBe('pending');
-    const expired = await eventually(() => api.get(`/v1/referrals/${claim.body.id}`, KEYS.commerce), (r) => r.body.status === 'expired', 30_000);
+    const expired = await eventually(
+      () => api.get(`/v1/referrals/${claim.body.id}`, KEYS.commerce),
+      (r) => r.body.status === 'expired',
+      30_000,
+    );
     expect(expired.body.endReason).toBe('referral_expired');
   }, 120_000);
 });

@@ -19,25 +19,49 @@ afterAll(async () => {
 });
 
 const createProgram = async (name: string, terms: Record<string, unknown> = {}): Promise<string> => {
-  const created = await stack.http.post('/v1/admin/programs', KEYS.admin, { name, currency: 'INR', terms: { lateEventGrace: '0s', ...terms } });
+  const created = await stack.http.post('/v1/admin/programs', KEYS.admin, {
+    name,
+    currency: 'INR',
+    terms: { lateEventGrace: '0s', ...terms },
+  });
   expect(created.status).toBe(201);
   return created.body.id;
 };
 const codeFor = async (customerId: string, programId: string, contact: Record<string, string> = {}): Promise<string> =>
-  (await stack.http.post(`/v1/customers/${customerId}/referral-code`, KEYS.commerce, { programId, ...contact })).body.code;
+  (await stack.http.post(`/v1/customers/${customerId}/referral-code`, KEYS.commerce, { programId, ...contact })).body
+    .code;
 const readReferral = (id: string) => stack.http.get(`/v1/referrals/${id}`, KEYS.commerce);
-const untilStatus = (id: string, status: string) => eventually(() => readReferral(id), (r) => r.body?.status === status);
+const untilStatus = (id: string, status: string) =>
+  eventually(
+    () => readReferral(id),
+    (r) => r.body?.status === status,
+  );
 const referralCount = async () =>
-  Number((await stack.db.selectFrom('referrals').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await stack.db
+        .selectFrom('referrals')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe('claims that lapsed before the signup', () => {
   it('given a claim that expired before the invitee signed up, when the signup comes with the code, then it starts a referral of its own', async () => {
     const programId = await createProgram('Lapsing claims', { referralExpiry: '2s' });
     const code = await codeFor('olga', programId);
-    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code, invitee: { email: 'pia@example.com' } });
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, {
+      code,
+      invitee: { email: 'pia@example.com' },
+    });
     await untilStatus(claim.body.id, 'expired');
 
-    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'pia', code, email: 'pia@example.com' });
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'pia',
+      code,
+      email: 'pia@example.com',
+    });
     expect(signup).toMatchObject({ status: 201, body: { status: 'registered', refereeId: 'pia', referrerId: 'olga' } });
     expect(signup.body.referralId).not.toBe(claim.body.id);
     expect((await readReferral(claim.body.id)).body.status).toBe('expired');
@@ -46,11 +70,23 @@ describe('claims that lapsed before the signup', () => {
   it('given a pending claim whose expiry passed before the signup happened, then the signup is not matched to it, even before the claim expires in the workflow', async () => {
     const programId = await createProgram('Slow expiry', { referralExpiry: '1 hour' });
     const code = await codeFor('quin', programId);
-    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code, invitee: { email: 'rory@example.com' } });
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, {
+      code,
+      invitee: { email: 'rory@example.com' },
+    });
     // As if the claim had been made long ago: its expiry lies before the signup's business time.
-    await stack.db.updateTable('referrals').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', claim.body.id).execute();
+    await stack.db
+      .updateTable('referrals')
+      .set({ expires_at: new Date(Date.now() - 60_000) })
+      .where('id', '=', claim.body.id)
+      .execute();
 
-    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'rory', code, email: 'rory@example.com' });
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'rory',
+      code,
+      email: 'rory@example.com',
+    });
     expect(signup.status).toBe(201);
     expect(signup.body.referralId).not.toBe(claim.body.id);
     expect((await readReferral(claim.body.id)).body.status).toBe('pending');
@@ -63,17 +99,44 @@ describe('claims that lapsed before the signup', () => {
     const expiry = Date.parse(claim.body.expiresAt);
     await untilStatus(claim.body.id, 'expired');
 
-    const late = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'tara', referralId: claim.body.id, occurredAt: new Date(expiry + 500).toISOString() });
-    expect(late).toMatchObject({ status: 409, contentType: 'application/problem+json', body: { code: 'referral_closed' } });
+    const late = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'tara',
+      referralId: claim.body.id,
+      occurredAt: new Date(expiry + 500).toISOString(),
+    });
+    expect(late).toMatchObject({
+      status: 409,
+      contentType: 'application/problem+json',
+      body: { code: 'referral_closed' },
+    });
 
     // It happened in time; only its report (our delivery) came after the workflow decided.
-    const inTime = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'tara', referralId: claim.body.id, occurredAt: new Date(expiry - 1_000).toISOString() });
-    expect(inTime).toMatchObject({ status: 201, body: { status: 'registered', refereeId: 'tara', code, referrerId: 'sven' } });
+    const inTime = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'tara',
+      referralId: claim.body.id,
+      occurredAt: new Date(expiry - 1_000).toISOString(),
+    });
+    expect(inTime).toMatchObject({
+      status: 201,
+      body: { status: 'registered', refereeId: 'tara', code, referrerId: 'sven' },
+    });
     expect(inTime.body.referralId).not.toBe(claim.body.id);
-    const kept = await stack.db.selectFrom('inbox_events').select(['state', 'referral_id']).where('referral_id', '=', inTime.body.referralId).execute();
+    const kept = await stack.db
+      .selectFrom('inbox_events')
+      .select(['state', 'referral_id'])
+      .where('referral_id', '=', inTime.body.referralId)
+      .execute();
     expect(kept).toEqual([{ state: 'delivered', referral_id: inTime.body.referralId }]);
 
-    const withCode = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'tess', referralId: claim.body.id, code, occurredAt: new Date(expiry + 500).toISOString() });
+    const withCode = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'tess',
+      referralId: claim.body.id,
+      code,
+      occurredAt: new Date(expiry + 500).toISOString(),
+    });
     expect(withCode).toMatchObject({ status: 201, body: { status: 'registered', refereeId: 'tess' } });
   });
 
@@ -81,8 +144,15 @@ describe('claims that lapsed before the signup', () => {
     const programId = await createProgram('Cancelled claims');
     const code = await codeFor('cleo', programId);
     const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code });
-    expect((await stack.http.post(`/v1/admin/referrals/${claim.body.id}/cancel`, KEYS.admin, { reason: 'abuse' })).status).toBe(200);
-    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'cody', referralId: claim.body.id, code });
+    expect(
+      (await stack.http.post(`/v1/admin/referrals/${claim.body.id}/cancel`, KEYS.admin, { reason: 'abuse' })).status,
+    ).toBe(200);
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'cody',
+      referralId: claim.body.id,
+      code,
+    });
     expect(signup).toMatchObject({ status: 409, body: { code: 'referral_closed' } });
   });
 
@@ -95,23 +165,54 @@ describe('claims that lapsed before the signup', () => {
     await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: false });
 
     const event = { eventId: randomUUID(), customerId: 'vera', referralId: claim.body.id, code, occurredAt };
-    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
-    const kept = await stack.db.selectFrom('inbox_events').select(['state', 'response']).where('event_id', '=', event.eventId).executeTakeFirstOrThrow();
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({
+      status: 409,
+      body: { code: 'program_inactive' },
+    });
+    const kept = await stack.db
+      .selectFrom('inbox_events')
+      .select(['state', 'response'])
+      .where('event_id', '=', event.eventId)
+      .executeTakeFirstOrThrow();
     expect(kept).toMatchObject({ state: 'ignored', response: { refusal: { code: 'program_inactive' } } });
-    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
-    expect((await stack.db.selectFrom('customers').select('referred_by_referral_id').where('id', '=', 'vera').executeTakeFirst())?.referred_by_referral_id ?? null).toBeNull();
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({
+      status: 409,
+      body: { code: 'program_inactive' },
+    });
+    expect(
+      (
+        await stack.db
+          .selectFrom('customers')
+          .select('referred_by_referral_id')
+          .where('id', '=', 'vera')
+          .executeTakeFirst()
+      )?.referred_by_referral_id ?? null,
+    ).toBeNull();
   });
 });
 
 describe('replays and contact rules', () => {
   it('given a signup, when it is replayed with the same instant written in another offset and the e-mail in capitals, then it is the same event', async () => {
     const programId = await createProgram('Replays');
-    const event = { eventId: randomUUID(), customerId: 'uma', code: await codeFor('vic', programId), email: 'uma@example.com', occurredAt: '2026-11-25T10:00:00Z' };
+    const event = {
+      eventId: randomUUID(),
+      customerId: 'uma',
+      code: await codeFor('vic', programId),
+      email: 'uma@example.com',
+      occurredAt: '2026-11-25T10:00:00Z',
+    };
     const first = await stack.http.post('/v1/events/signups', KEYS.commerce, event);
     expect(first.status).toBe(201);
-    const replay = await stack.http.post('/v1/events/signups', KEYS.commerce, { ...event, email: 'UMA@example.com', occurredAt: '2026-11-25T15:30:00+05:30' });
+    const replay = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      ...event,
+      email: 'UMA@example.com',
+      occurredAt: '2026-11-25T15:30:00+05:30',
+    });
     expect(replay).toMatchObject({ status: 200, body: { ...first.body, duplicate: true } });
-    const other = await stack.http.post('/v1/events/signups', KEYS.commerce, { ...event, occurredAt: '2026-11-25T10:00:01Z' });
+    const other = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      ...event,
+      occurredAt: '2026-11-25T10:00:01Z',
+    });
     expect(other).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
   });
 
@@ -119,12 +220,30 @@ describe('replays and contact rules', () => {
     const programId = await createProgram('Own addresses');
     const code = await codeFor('wendy', programId, { email: 'Wendy@Example.com', phone: '+91 98765-43210' });
     const before = await referralCount();
-    const byEmail = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'wendy-2', code, email: 'wendy@example.com' });
-    expect(byEmail).toMatchObject({ status: 422, contentType: 'application/problem+json', body: { code: 'self_referral' } });
-    const byPhone = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'wendy-3', code, phone: '+919876543210' });
+    const byEmail = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'wendy-2',
+      code,
+      email: 'wendy@example.com',
+    });
+    expect(byEmail).toMatchObject({
+      status: 422,
+      contentType: 'application/problem+json',
+      body: { code: 'self_referral' },
+    });
+    const byPhone = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'wendy-3',
+      code,
+      phone: '+919876543210',
+    });
     expect(byPhone).toMatchObject({ status: 422, body: { code: 'self_referral' } });
     expect(await referralCount()).toBe(before);
-    const customers = await stack.db.selectFrom('customers').select('referred_by_referral_id').where('id', 'in', ['wendy-2', 'wendy-3']).execute();
+    const customers = await stack.db
+      .selectFrom('customers')
+      .select('referred_by_referral_id')
+      .where('id', 'in', ['wendy-2', 'wendy-3'])
+      .execute();
     expect(customers.every((c) => c.referred_by_referral_id === null)).toBe(true);
   });
 });
@@ -135,11 +254,27 @@ describe('refusals are kept', () => {
     const code = await codeFor('otto', programId);
     await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: false });
     const event = { eventId: randomUUID(), customerId: 'olly', code };
-    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({
+      status: 409,
+      body: { code: 'program_inactive' },
+    });
     await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: true });
-    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
-    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, { ...event, email: 'olly@example.com' })).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
-    expect((await stack.db.selectFrom('customers').select('referred_by_referral_id').where('id', '=', 'olly').executeTakeFirst())?.referred_by_referral_id ?? null).toBeNull();
+    expect(await stack.http.post('/v1/events/signups', KEYS.commerce, event)).toMatchObject({
+      status: 409,
+      body: { code: 'program_inactive' },
+    });
+    expect(
+      await stack.http.post('/v1/events/signups', KEYS.commerce, { ...event, email: 'olly@example.com' }),
+    ).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
+    expect(
+      (
+        await stack.db
+          .selectFrom('customers')
+          .select('referred_by_referral_id')
+          .where('id', '=', 'olly')
+          .executeTakeFirst()
+      )?.referred_by_referral_id ?? null,
+    ).toBeNull();
   });
 
   it('given a claim refused under an Idempotency-Key, when it is repeated after the programme is back on, then the answer is the same', async () => {
@@ -147,10 +282,18 @@ describe('refusals are kept', () => {
     const code = await codeFor('pete', programId);
     await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: false });
     const key = randomUUID();
-    expect(await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key })).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
+    expect(await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key })).toMatchObject({
+      status: 409,
+      body: { code: 'program_inactive' },
+    });
     await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: true });
-    expect(await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key })).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
-    expect(await stack.http.post('/v1/referrals', KEYS.commerce, { code, channel: 'sms' }, { 'idempotency-key': key })).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
+    expect(await stack.http.post('/v1/referrals', KEYS.commerce, { code }, { 'idempotency-key': key })).toMatchObject({
+      status: 409,
+      body: { code: 'program_inactive' },
+    });
+    expect(
+      await stack.http.post('/v1/referrals', KEYS.commerce, { code, channel: 'sms' }, { 'idempotency-key': key }),
+    ).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
   });
 });
 
@@ -158,15 +301,27 @@ describe('a programme switched off', () => {
   it('given a claim made while the programme was active, when it is deactivated, then the claim can still be completed, but new claims and code-only signups are refused', async () => {
     const programId = await createProgram('Switched off');
     const code = await codeFor('xena', programId);
-    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code, invitee: { email: 'yann@example.com' } });
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, {
+      code,
+      invitee: { email: 'yann@example.com' },
+    });
     expect((await stack.http.patch(`/v1/admin/programs/${programId}`, KEYS.admin, { active: false })).status).toBe(200);
 
-    const completing = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'yann', code, email: 'yann@example.com' });
+    const completing = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'yann',
+      code,
+      email: 'yann@example.com',
+    });
     expect(completing).toMatchObject({ status: 201, body: { referralId: claim.body.id, status: 'registered' } });
 
     const newClaim = await stack.http.post('/v1/referrals', KEYS.commerce, { code });
     expect(newClaim).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
-    const codeOnly = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'zoe', code });
+    const codeOnly = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'zoe',
+      code,
+    });
     expect(codeOnly).toMatchObject({ status: 409, body: { code: 'program_inactive' } });
   });
 });
@@ -174,18 +329,46 @@ describe('a programme switched off', () => {
 describe('facts after the end', () => {
   it('given a referral that has ended, when an order for its referee arrives, then it is kept and shown on the timeline as a late fact', async () => {
     const programId = await createProgram('Ends fast', { qualificationWindow: '2s' });
-    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, { eventId: randomUUID(), customerId: 'abe', code: await codeFor('bea', programId) });
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'abe',
+      code: await codeFor('bea', programId),
+    });
     const referralId = signup.body.referralId;
     await untilStatus(referralId, 'expired');
 
-    const order = { eventId: randomUUID(), customerId: 'abe', orderId: 'AB-1', status: 'completed', amount: 90_000, currency: 'INR', occurredAt: new Date().toISOString() };
-    expect(await stack.http.post('/v1/events/orders', KEYS.commerce, order)).toMatchObject({ status: 202, body: { duplicate: false } });
+    const order = {
+      eventId: randomUUID(),
+      customerId: 'abe',
+      orderId: 'AB-1',
+      status: 'completed',
+      amount: 90_000,
+      currency: 'INR',
+      occurredAt: new Date().toISOString(),
+    };
+    expect(await stack.http.post('/v1/events/orders', KEYS.commerce, order)).toMatchObject({
+      status: 202,
+      body: { duplicate: false },
+    });
     const timeline = await eventually(
-      async () => (await stack.http.get(`/v1/admin/referrals/${referralId}`, KEYS.admin)).body.timeline as Array<{ kind: string; status: string; detail: Record<string, unknown> }>,
+      async () =>
+        (await stack.http.get(`/v1/admin/referrals/${referralId}`, KEYS.admin)).body.timeline as Array<{
+          kind: string;
+          status: string;
+          detail: Record<string, unknown>;
+        }>,
       (entries) => entries.some((e) => e.kind === 'late_fact'),
     );
-    expect(timeline.at(-1)).toMatchObject({ kind: 'late_fact', status: 'expired', detail: { fact: 'order', eventId: order.eventId, orderId: 'AB-1' } });
-    const kept = await stack.db.selectFrom('inbox_events').select(['state', 'last_error']).where('event_id', '=', order.eventId).executeTakeFirstOrThrow();
+    expect(timeline.at(-1)).toMatchObject({
+      kind: 'late_fact',
+      status: 'expired',
+      detail: { fact: 'order', eventId: order.eventId, orderId: 'AB-1' },
+    });
+    const kept = await stack.db
+      .selectFrom('inbox_events')
+      .select(['state', 'last_error'])
+      .where('event_id', '=', order.eventId)
+      .executeTakeFirstOrThrow();
     expect(kept).toEqual({ state: 'ignored', last_error: 'the referral has ended' });
     // a replay of the same event is acknowledged and appends nothing more
     await stack.http.post('/v1/events/orders', KEYS.commerce, order);

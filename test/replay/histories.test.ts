@@ -9,7 +9,9 @@ import { WORKFLOWS_PATH } from '../support/temporal-binaries';
 const { temporal } = proto;
 
 const HISTORIES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../histories');
-const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.binpb')).sort();
+const files = readdirSync(HISTORIES)
+  .filter((f) => f.endsWith('.binpb'))
+  .sort();
 
 describe('recorded referral histories', () => {
   it('given the recorded histories of every main path, then there are some to replay', () => {
@@ -17,7 +19,10 @@ describe('recorded referral histories', () => {
   });
 
   it('when each is replayed against the current workflow code, then none is non-deterministic', async () => {
-    const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+    const workflowBundle = await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    });
     const histories = files.map((file) => ({
       workflowId: file.replace(/\.binpb$/, ''),
       history: temporal.api.history.v1.History.decode(readFileSync(path.join(HISTORIES, file))),

@@ -45,7 +45,8 @@ export function fakeActivities(
   const creditCalls: LotCreditRequest[] = [];
   const expiries: string[] = [];
   let inFlight = 0;
-  const tracked = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+  const tracked =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       inFlight += 1;
       try {
@@ -62,17 +63,22 @@ export function fakeActivities(
       projections.push(input);
       await options.afterProjection?.(input);
     }),
-    registerReferee: tracked(async ({ referrerId, signup }: Parameters<ReferralActivities['registerReferee']>[0]): Promise<RegistrationOutcome> => {
-      await options.beforeRegistration?.();
-      if (signup.refereeId === referrerId) {
-        return { outcome: 'refused', code: REFUSALS.selfReferral, detail: 'a customer cannot use their own code' };
-      }
-      if (options.alreadyReferred?.includes(signup.refereeId)) {
-        return { outcome: 'refused', code: REFUSALS.alreadyReferred, detail: 'already referred' };
-      }
-      registrations.push(signup.refereeId);
-      return { outcome: 'registered' };
-    }),
+    registerReferee: tracked(
+      async ({
+        referrerId,
+        signup,
+      }: Parameters<ReferralActivities['registerReferee']>[0]): Promise<RegistrationOutcome> => {
+        await options.beforeRegistration?.();
+        if (signup.refereeId === referrerId) {
+          return { outcome: 'refused', code: REFUSALS.selfReferral, detail: 'a customer cannot use their own code' };
+        }
+        if (options.alreadyReferred?.includes(signup.refereeId)) {
+          return { outcome: 'refused', code: REFUSALS.alreadyReferred, detail: 'already referred' };
+        }
+        registrations.push(signup.refereeId);
+        return { outcome: 'registered' };
+      },
+    ),
     takeOrdersAwaitingSignup: tracked(async () => options.earlyOrders ?? []),
     releaseReferee: tracked(async (reservation: { referralId: string; refereeId: string }) => {
       const reserved = registrations.includes(reservation.refereeId);
@@ -86,7 +92,11 @@ export function fakeActivities(
       voucherCalls.push({ activity: 'issue', referralId: request.referralId });
       let voucher = vouchers.get(request.referralId);
       if (!voucher) {
-        voucher = { ...request, code: `V${vouchers.size + 1}${request.referralId.slice(0, 8).toUpperCase()}`, status: 'active' };
+        voucher = {
+          ...request,
+          code: `V${vouchers.size + 1}${request.referralId.slice(0, 8).toUpperCase()}`,
+          status: 'active',
+        };
         vouchers.set(request.referralId, voucher);
       }
       return { code: voucher.code, expiresAt: voucher.expiresAt };
@@ -97,16 +107,26 @@ export function fakeActivities(
       if (voucher?.status === 'active') voucher.status = 'void';
       return { status: voucher?.status ?? null };
     }),
-    creditPointLot: tracked(async ({ workflowRunId: _run, ...request }: Parameters<LedgerActivities['creditPointLot']>[0]) => {
-      creditCalls.push(request);
-      const booked = lots.get(request.creditKey);
-      if (booked) return { ...lotOf(booked), created: false };
-      // Answered as expiring at once: its workflow ends in the scenario instead of holding a months-long timer that a
-      // later scenario's skipped time would fire; the request keeps the expiry the referral asked for.
-      const lot = { lotId: `lot-${lots.size + 1}`, customerId: request.customerId, points: request.points, creditedAt: request.creditedAt, expiresAt: request.creditedAt, created: true, request };
-      lots.set(request.creditKey, lot);
-      return lotOf(lot);
-    }),
+    creditPointLot: tracked(
+      async ({ workflowRunId: _run, ...request }: Parameters<LedgerActivities['creditPointLot']>[0]) => {
+        creditCalls.push(request);
+        const booked = lots.get(request.creditKey);
+        if (booked) return { ...lotOf(booked), created: false };
+        // Answered as expiring at once: its workflow ends in the scenario instead of holding a months-long timer that a
+        // later scenario's skipped time would fire; the request keeps the expiry the referral asked for.
+        const lot = {
+          lotId: `lot-${lots.size + 1}`,
+          customerId: request.customerId,
+          points: request.points,
+          creditedAt: request.creditedAt,
+          expiresAt: request.creditedAt,
+          created: true,
+          request,
+        };
+        lots.set(request.creditKey, lot);
+        return lotOf(lot);
+      },
+    ),
     expirePointLot: tracked(async ({ lotId }: { lotId: string }) => {
       expiries.push(lotId);
       return { expired: 0 };

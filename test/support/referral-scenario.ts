@@ -6,7 +6,13 @@ import { ensureSearchAttributes } from '../../runtime/search-attributes';
 import { pointLotWorkflowId } from '../../workflows/lot-shared';
 import { stateQuery } from '../../workflows/messages';
 import { referralWorkflow } from '../../workflows/referral';
-import { referralWorkflowId, type OrderFacts, type ReferralInput, type ReferralSnapshot, type ReferralTerms } from '../../workflows/shared';
+import {
+  referralWorkflowId,
+  type OrderFacts,
+  type ReferralInput,
+  type ReferralSnapshot,
+  type ReferralTerms,
+} from '../../workflows/shared';
 import { fakeActivities } from './fake-activities';
 import { testServerExecutable, WORKFLOWS_PATH } from './temporal-binaries';
 
@@ -104,7 +110,10 @@ export function useReferralTestEnvironment() {
           // polled with describe: a result() call would take part in the test server's time-skipping locks
           let ended = false;
           for (let i = 0; i < 150 && !ended; i++) {
-            ended = await lot.describe().then((d) => d.status.name !== 'RUNNING', () => true);
+            ended = await lot.describe().then(
+              (d) => d.status.name !== 'RUNNING',
+              () => true,
+            );
             if (!ended) await new Promise((resolve) => setTimeout(resolve, 20));
           }
           if (!ended) await lot.terminate('scenario finished').catch(() => undefined);
@@ -171,7 +180,8 @@ export async function projectionCaughtUp(
     const state = await handle.query(stateQuery);
     const latest = state.recentTimeline.at(-1)?.seq ?? 0;
     if (fakes.inFlight() === 0 && fakes.projections.some((p) => p.entry.seq === latest)) return;
-    if (Date.now() > deadline) throw new Error(`the projection never reached seq ${latest}: ${JSON.stringify(fakes.kinds())}`);
+    if (Date.now() > deadline)
+      throw new Error(`the projection never reached seq ${latest}: ${JSON.stringify(fakes.kinds())}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -1,7 +1,12 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { orderSignal, registerUpdate, stateQuery } from '../../workflows/messages';
-import { projectionCaughtUp, useReferralTestEnvironment, waitForState, waitForStatus } from '../support/referral-scenario';
+import {
+  projectionCaughtUp,
+  useReferralTestEnvironment,
+  waitForState,
+  waitForStatus,
+} from '../support/referral-scenario';
 
 /**
  * Commerce systems report facts seconds to minutes after they happen: each deadline waits the programme's
@@ -18,7 +23,10 @@ describe('late facts at a deadline', () => {
       await referrals.env.sleep('30 days');
       await referrals.env.sleep('2 minutes');
       const waiting = await handle.query(stateQuery);
-      expect(waiting).toMatchObject({ status: 'registered', graceEndsAt: new Date(Date.parse(qualifyBy) + 5 * 60_000).toISOString() });
+      expect(waiting).toMatchObject({
+        status: 'registered',
+        graceEndsAt: new Date(Date.parse(qualifyBy) + 5 * 60_000).toISOString(),
+      });
 
       await handle.signal(orderSignal, { ...(await order('o-1', 'completed')), occurredAt: qualifyBy });
       const qualified = await waitForStatus(handle, 'qualified');
@@ -37,7 +45,10 @@ describe('late facts at a deadline', () => {
       await referrals.env.sleep('1 minute');
       expect((await handle.query(stateQuery)).status).toBe('qualified');
 
-      const refund = { ...(await order('o-1', 'refunded')), occurredAt: new Date(Date.parse(holdUntil) - 60 * 60_000).toISOString() };
+      const refund = {
+        ...(await order('o-1', 'refunded')),
+        occurredAt: new Date(Date.parse(holdUntil) - 60 * 60_000).toISOString(),
+      };
       await handle.signal(orderSignal, refund);
       const registered = await waitForStatus(handle, 'registered');
       expect(registered).toMatchObject({ qualifiedAt: null, progress: { countedOrders: 0 } });
@@ -56,7 +67,10 @@ describe('late facts at a deadline', () => {
       await referrals.env.sleep('1 day');
       await referrals.env.sleep('10 minutes');
 
-      const late = { ...(await order('o-2', 'completed', 90_000)), occurredAt: new Date(Date.parse(qualifyBy) - 60 * 60_000).toISOString() };
+      const late = {
+        ...(await order('o-2', 'completed', 90_000)),
+        occurredAt: new Date(Date.parse(qualifyBy) - 60 * 60_000).toISOString(),
+      };
       await handle.signal(orderSignal, late);
       const state = await waitForState(handle, (s) => s.recentTimeline.at(-1)?.kind === 'late_fact');
       expect(state).toMatchObject({ status: 'qualified', progress: { countedOrders: 1, countedSpend: 60_000 } });
@@ -66,7 +80,10 @@ describe('late facts at a deadline', () => {
         detail: { fact: 'order', orderId: 'o-2', orderStatus: 'completed', occurredAt: late.occurredAt },
       });
       for (let i = 0; i < 50 && !fakes.kinds().includes('late_fact'); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(fakes.projections.at(-1)).toMatchObject({ entry: { kind: 'late_fact' }, referral: { status: 'qualified', progress: { countedOrders: 1 } } });
+      expect(fakes.projections.at(-1)).toMatchObject({
+        entry: { kind: 'late_fact' },
+        referral: { status: 'qualified', progress: { countedOrders: 1 } },
+      });
 
       await referrals.env.sleep('7 days');
       const final = await handle.result();
@@ -81,7 +98,9 @@ describe('late facts at a deadline', () => {
       const final = await handle.result();
       expect(final).toMatchObject({ status: 'expired', endReason: 'qualification_window_closed' });
       // a timer runs from when the server got it, a moment after the workflow computed it: allow for that
-      expect(Math.abs(Date.parse(final.endedAt!) - (Date.parse(registered.deadlines.qualifyBy!) + 5 * 60_000))).toBeLessThan(5_000);
+      expect(
+        Math.abs(Date.parse(final.endedAt!) - (Date.parse(registered.deadlines.qualifyBy!) + 5 * 60_000)),
+      ).toBeLessThan(5_000);
     });
   });
 
@@ -101,11 +120,17 @@ describe('late facts at a deadline', () => {
       expect(expiresAt).toBe(new Date(Date.parse(input.createdAt) + 90 * 86_400_000).toISOString());
       await referrals.env.sleep('90 days');
       await referrals.env.sleep('2 minutes');
-      const after = { ...(await signup('after-expiry')), occurredAt: new Date(Date.parse(expiresAt) + 1000).toISOString() };
+      const after = {
+        ...(await signup('after-expiry')),
+        occurredAt: new Date(Date.parse(expiresAt) + 1000).toISOString(),
+      };
       const refused = await handle.executeUpdate(registerUpdate, { args: [after] }).catch((e: unknown) => e);
       expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'referral_not_pending' });
 
-      const before = { ...(await signup('before-expiry')), occurredAt: new Date(Date.parse(expiresAt) - 1000).toISOString() };
+      const before = {
+        ...(await signup('before-expiry')),
+        occurredAt: new Date(Date.parse(expiresAt) - 1000).toISOString(),
+      };
       const registered = await handle.executeUpdate(registerUpdate, { args: [before] });
       expect(registered).toMatchObject({ status: 'registered', registeredAt: before.occurredAt });
     });

@@ -27,9 +27,17 @@ describe('referral rewards', () => {
       expect(final.milestone).toMatchObject({ outcome: 'reached', countedOrders: 3 });
       const milestone = fakes.creditCalls.filter((c) => c.source.kind === 'milestone');
       expect(milestone).toEqual([
-        expect.objectContaining({ customerId: 'anna', points: 200, creditKey: `milestone:${input.referralId}`, qualifyingOrderIds: ['o-1', 'o-2', 'o-3'] }),
+        expect.objectContaining({
+          customerId: 'anna',
+          points: 200,
+          creditKey: `milestone:${input.referralId}`,
+          qualifyingOrderIds: ['o-1', 'o-2', 'o-3'],
+        }),
       ]);
-      expect(final.rewards?.milestone).toMatchObject({ points: 200, lotWorkflowId: pointLotWorkflowId(`milestone-${input.referralId}`) });
+      expect(final.rewards?.milestone).toMatchObject({
+        points: 200,
+        lotWorkflowId: pointLotWorkflowId(`milestone-${input.referralId}`),
+      });
       expect(fakes.kinds().at(-1)).toBe('milestone_reached');
       expect(fakes.statuses().at(-1)).toBe('completed');
     });

@@ -2,12 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { addSpend, applyOrderEvent, assessQualification, type OrderBook } from '../../workflows/order-book';
 import type { OrderFacts } from '../../workflows/shared';
 
-const WINDOW = { currency: 'INR', fromMs: Date.parse('2026-11-01T00:00:00Z'), toMs: Date.parse('2026-12-01T00:00:00Z'), minOrders: 1, minSpend: 50_000 };
+const WINDOW = {
+  currency: 'INR',
+  fromMs: Date.parse('2026-11-01T00:00:00Z'),
+  toMs: Date.parse('2026-12-01T00:00:00Z'),
+  minOrders: 1,
+  minSpend: 50_000,
+};
 
 function bookOf(count: number, amount: number): OrderBook {
   const book: OrderBook = new Map();
   for (let i = 0; i < count; i++) {
-    const order: OrderFacts = { eventId: `e-${i}`, orderId: `o-${i}`, status: 'completed', amount, currency: 'INR', occurredAt: new Date(WINDOW.fromMs + i * 1000).toISOString() };
+    const order: OrderFacts = {
+      eventId: `e-${i}`,
+      orderId: `o-${i}`,
+      status: 'completed',
+      amount,
+      currency: 'INR',
+      occurredAt: new Date(WINDOW.fromMs + i * 1000).toISOString(),
+    };
     applyOrderEvent(book, order);
   }
   return book;

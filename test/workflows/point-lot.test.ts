@@ -21,7 +21,10 @@ let drop: () => Promise<void>;
 beforeAll(async () => {
   const executable = testServerExecutable();
   env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
-  bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} } });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+  });
   ({ db, drop } = await createTestDatabase());
 }, 120_000);
 
@@ -33,7 +36,12 @@ afterAll(async () => {
 
 async function withWorker(body: (taskQueue: string) => Promise<void>): Promise<void> {
   const taskQueue = `lots-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: createLedgerActivities({ db }) });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: createLedgerActivities({ db }),
+  });
   await worker.runUntil(body(taskQueue));
 }
 
@@ -55,11 +63,20 @@ describe('a lot of points', () => {
   it('given a credited lot, when part is redeemed and 6 months and a day pass, then the rest expires with a ledger entry', async () => {
     await withWorker(async (taskQueue) => {
       const credit = await request('lena', 2000);
-      const handle = await env.client.workflow.start(pointLotWorkflow, { taskQueue, workflowId: pointLotWorkflowId(randomUUID()), args: [credit] });
+      const handle = await env.client.workflow.start(pointLotWorkflow, {
+        taskQueue,
+        workflowId: pointLotWorkflowId(randomUUID()),
+        args: [credit],
+      });
       const lot = await handle.executeUpdate(creditLotUpdate);
       expect(lot).toMatchObject({ customerId: 'lena', points: 2000, expiresAt: credit.expiresAt, created: true });
 
-      const redeemed = await redeemPoints(db, { customerId: 'lena', redemptionId: 'checkout-1', points: 500, now: new Date(await env.currentTimeMs()) });
+      const redeemed = await redeemPoints(db, {
+        customerId: 'lena',
+        redemptionId: 'checkout-1',
+        points: 500,
+        now: new Date(await env.currentTimeMs()),
+      });
       expect(redeemed).toMatchObject({ outcome: 'redeemed', balance: 1500 });
 
       await env.sleep('150 days');
@@ -73,17 +90,28 @@ describe('a lot of points', () => {
         ['redeem', -500],
         ['expire', -1500],
       ]);
-      expect(await findCustomerPoints(db, 'lena')).toMatchObject({ balance: 0, lots: [{ remaining: 0, expired_at: expect.any(Date) }] });
+      expect(await findCustomerPoints(db, 'lena')).toMatchObject({
+        balance: 0,
+        lots: [{ remaining: 0, expired_at: expect.any(Date) }],
+      });
     });
   });
 
   it('given a credit asked for twice, and a second workflow for the same credit key, then one lot is booked', async () => {
     await withWorker(async (taskQueue) => {
       const credit = await request('mona', 300, '30s');
-      const first = await env.client.workflow.start(pointLotWorkflow, { taskQueue, workflowId: pointLotWorkflowId(randomUUID()), args: [credit] });
+      const first = await env.client.workflow.start(pointLotWorkflow, {
+        taskQueue,
+        workflowId: pointLotWorkflowId(randomUUID()),
+        args: [credit],
+      });
       const [a, b] = await Promise.all([first.executeUpdate(creditLotUpdate), first.executeUpdate(creditLotUpdate)]);
       expect(b.lotId).toBe(a.lotId);
-      const second = await env.client.workflow.start(pointLotWorkflow, { taskQueue, workflowId: pointLotWorkflowId(randomUUID()), args: [credit] });
+      const second = await env.client.workflow.start(pointLotWorkflow, {
+        taskQueue,
+        workflowId: pointLotWorkflowId(randomUUID()),
+        args: [credit],
+      });
       expect(await second.executeUpdate(creditLotUpdate)).toMatchObject({ lotId: a.lotId, created: false });
       await env.sleep('31s');
       // both timers fire at the same instant; whichever runs first expires the lot, the other finds nothing left

@@ -29,7 +29,11 @@ let client: Client;
 let workflowBundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  devServer = await startDevServer({ port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() });
+  devServer = await startDevServer({
+    port: await freePort(),
+    httpPort: await freePort(),
+    metricsPort: await freePort(),
+  });
   nativeConnection = await NativeConnection.connect({ address: devServer.address });
   client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
   workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
@@ -51,9 +55,13 @@ const order = (orderId: string, status: OrderFacts['status']): OrderFacts => ({
 });
 
 async function startDyingWorker(taskQueue: string, store: string, hangOnStatus: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', DYING_WORKER, devServer.address, taskQueue, store, hangOnStatus], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', DYING_WORKER, devServer.address, taskQueue, store, hangOnStatus],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`dying worker exited early (${code})`)));
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -112,14 +120,23 @@ describe('the projection after a lost workflow task', () => {
         args: [{ eventId: randomUUID(), refereeId: 'ben', occurredAt: new Date().toISOString() }],
       });
       await handle.signal(orderSignal, order('o-1', 'completed'));
-      await until(() => readStore(store), (writes) => writes.some((w) => w.referral.status === 'qualified'), 10_000);
+      await until(
+        () => readStore(store),
+        (writes) => writes.some((w) => w.referral.status === 'qualified'),
+        10_000,
+      );
       await handle.signal(orderSignal, order('o-1', 'refunded'));
       worker1.kill('SIGKILL');
 
       // Worker 2 takes over after the task timeout, on the same store.
       const projections = await readStore(store);
       const surviving = fakeActivities({ projections });
-      const worker2 = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle, activities: surviving.activities });
+      const worker2 = await Worker.create({
+        connection: nativeConnection,
+        taskQueue,
+        workflowBundle,
+        activities: surviving.activities,
+      });
       const final = await worker2.runUntil(async () => {
         const converged = (s: ReferralSnapshot) => {
           const { row } = projectedState(projections);

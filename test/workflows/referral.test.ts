@@ -4,7 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { cancelUpdate, orderSignal, registerUpdate, stateQuery } from '../../workflows/messages';
 import type { OrderFacts } from '../../workflows/shared';
-import { projectionCaughtUp, useReferralTestEnvironment, waitForState, waitForStatus } from '../support/referral-scenario';
+import {
+  projectionCaughtUp,
+  useReferralTestEnvironment,
+  waitForState,
+  waitForStatus,
+} from '../support/referral-scenario';
 
 const referrals = useReferralTestEnvironment();
 const { scenario, signup, order } = referrals;
@@ -37,7 +42,14 @@ describe('referral workflow', () => {
       const final = await handle.result();
       expect(final.status).toBe('completed');
       expect(final.progress).toMatchObject({ countedOrders: 1, countedSpend: 60_000 });
-      expect(fakes.kinds()).toEqual(['claimed', 'registered', 'voucher_issued', 'qualified', 'completed', 'milestone_missed']);
+      expect(fakes.kinds()).toEqual([
+        'claimed',
+        'registered',
+        'voucher_issued',
+        'qualified',
+        'completed',
+        'milestone_missed',
+      ]);
       expect(fakes.statuses()).toEqual(['pending', 'registered', 'registered', 'qualified', 'completed', 'completed']);
     });
   });
@@ -117,7 +129,9 @@ describe('referral workflow', () => {
       const again = await handle.executeUpdate(registerUpdate, { args: [event] });
       expect(again.registeredAt).toBe(first.registeredAt);
       expect(fakes.registrations).toEqual(['ben']);
-      const other = await handle.executeUpdate(registerUpdate, { args: [await signup('signup-2', 'carl')] }).catch((e: unknown) => e);
+      const other = await handle
+        .executeUpdate(registerUpdate, { args: [await signup('signup-2', 'carl')] })
+        .catch((e: unknown) => e);
       expect((other as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'referral_not_pending' });
     });
   });
@@ -127,9 +141,23 @@ describe('referral workflow', () => {
     const later = (ms: number) => new Date(start.getTime() + ms).toISOString();
     const earlyOrders: OrderFacts[] = [
       // before registration: outside the window
-      { eventId: 'e-0', orderId: 'before', status: 'completed', amount: 90_000, currency: 'INR', occurredAt: later(-60_000) },
+      {
+        eventId: 'e-0',
+        orderId: 'before',
+        status: 'completed',
+        amount: 90_000,
+        currency: 'INR',
+        occurredAt: later(-60_000),
+      },
       // after registration, reported early
-      { eventId: 'e-1', orderId: 'after', status: 'completed', amount: 50_000, currency: 'INR', occurredAt: later(60_000) },
+      {
+        eventId: 'e-1',
+        orderId: 'after',
+        status: 'completed',
+        amount: 50_000,
+        currency: 'INR',
+        occurredAt: later(60_000),
+      },
     ];
     await scenario({ fakes: { earlyOrders } }, async ({ handle }) => {
       await handle.executeUpdate(registerUpdate, {
@@ -147,11 +175,17 @@ describe('referral workflow', () => {
       const completed = { ...placed, eventId: randomUUID(), status: 'completed' as const };
       // delivered out of order: the completion is applied, then the older 'placed' must not undo it
       await handle.signal(orderSignal, completed);
-      await handle.signal(orderSignal, { ...placed, occurredAt: new Date(Date.parse(placed.occurredAt) - 1000).toISOString() });
+      await handle.signal(orderSignal, {
+        ...placed,
+        occurredAt: new Date(Date.parse(placed.occurredAt) - 1000).toISOString(),
+      });
       await handle.signal(orderSignal, completed);
       await handle.signal(orderSignal, completed);
       await handle.signal(orderSignal, { ...completed, eventId: 'another-delivery' });
-      await handle.signal(orderSignal, await order('other-currency', 'completed', 60_000).then((o) => ({ ...o, currency: 'USD' })));
+      await handle.signal(
+        orderSignal,
+        await order('other-currency', 'completed', 60_000).then((o) => ({ ...o, currency: 'USD' })),
+      );
       const state = await waitForState(handle, (s) => s.progress.countedOrders > 0);
       expect(state.status).toBe('registered');
       expect(state.progress).toMatchObject({ countedOrders: 1, countedSpend: 60_000 });
@@ -187,29 +221,41 @@ describe('referral workflow', () => {
       releaseQualified();
       // Before the fix the refund went unseen: the referral stayed qualified and completed when the hold ran out.
       const state = await waitForStatus(handle, 'registered');
-      expect(state).toMatchObject({ qualifiedAt: null, deadlines: { holdUntil: null }, progress: { countedOrders: 0 } });
+      expect(state).toMatchObject({
+        qualifiedAt: null,
+        deadlines: { holdUntil: null },
+        progress: { countedOrders: 0 },
+      });
       await projectionCaughtUp(handle, fakes);
       expect(fakes.kinds()).toEqual(['claimed', 'registered', 'voucher_issued', 'qualified', 'qualification_lost']);
     });
   });
 
   it('given one signup delivered twice at once, when both registrations race, then both get the same answer and the referee is reserved once', async () => {
-    await scenario({ fakes: { beforeRegistration: () => new Promise((resolve) => setTimeout(resolve, 300)) } }, async ({ handle, fakes }) => {
-      const event = await signup('signup-raced');
-      const [first, second] = await Promise.all([
-        handle.executeUpdate(registerUpdate, { args: [event] }),
-        handle.executeUpdate(registerUpdate, { args: [event] }),
-      ]);
-      expect(first.status).toBe('registered');
-      expect(second.registeredAt).toBe(first.registeredAt);
-      expect(fakes.registrations).toEqual(['ben']);
-    });
+    await scenario(
+      { fakes: { beforeRegistration: () => new Promise((resolve) => setTimeout(resolve, 300)) } },
+      async ({ handle, fakes }) => {
+        const event = await signup('signup-raced');
+        const [first, second] = await Promise.all([
+          handle.executeUpdate(registerUpdate, { args: [event] }),
+          handle.executeUpdate(registerUpdate, { args: [event] }),
+        ]);
+        expect(first.status).toBe('registered');
+        expect(second.registeredAt).toBe(first.registeredAt);
+        expect(fakes.registrations).toEqual(['ben']);
+      },
+    );
   });
 
   it('given a signup being checked, when a different signup arrives for the same claim, then the second is never refused for good while the claim is still pending', async () => {
-    const slow = { alreadyReferred: ['taken'], beforeRegistration: () => new Promise<void>((resolve) => setTimeout(resolve, 300)) };
+    const slow = {
+      alreadyReferred: ['taken'],
+      beforeRegistration: () => new Promise<void>((resolve) => setTimeout(resolve, 300)),
+    };
     await scenario({ fakes: slow }, async ({ handle }) => {
-      const first = handle.executeUpdate(registerUpdate, { args: [await signup('first', 'taken')] }).catch((e: unknown) => e);
+      const first = handle
+        .executeUpdate(registerUpdate, { args: [await signup('first', 'taken')] })
+        .catch((e: unknown) => e);
       await new Promise((resolve) => setTimeout(resolve, 100));
       const secondEvent = await signup('second', 'carl');
       let second = await handle.executeUpdate(registerUpdate, { args: [secondEvent] }).catch((e: unknown) => e);
@@ -219,7 +265,7 @@ describe('referral workflow', () => {
         await first;
         second = await handle.executeUpdate(registerUpdate, { args: [secondEvent] });
       }
-      expect((await first as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'already_referred' });
+      expect(((await first) as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'already_referred' });
       expect(second).toMatchObject({ status: 'registered', refereeId: 'carl' });
     });
   });
@@ -242,7 +288,11 @@ describe('referral workflow', () => {
   it('given a registration the projection cannot hold (a data error), when the signup arrives, then the fault is recorded, the referee released and the referral stops instead of retrying', async () => {
     const failProjection = (write: { referral: { status: string } }) =>
       write.referral.status === 'registered'
-        ? ApplicationFailure.create({ type: 'database_data_error', message: 'value too long for type character varying', nonRetryable: true })
+        ? ApplicationFailure.create({
+            type: 'database_data_error',
+            message: 'value too long for type character varying',
+            nonRetryable: true,
+          })
         : undefined;
     await scenario({ fakes: { failProjection } }, async ({ handle, fakes, input }) => {
       const refused = await handle.executeUpdate(registerUpdate, { args: [await signup()] }).catch((e: unknown) => e);
@@ -252,7 +302,12 @@ describe('referral workflow', () => {
       expect((failed as WorkflowFailedError).cause).toMatchObject({ type: 'referral_fault', nonRetryable: true });
       expect(fakes.releases).toEqual([{ referralId: input.referralId, refereeId: 'ben' }]);
       expect(fakes.faults).toEqual([
-        expect.objectContaining({ referralId: input.referralId, activity: 'projectReferral', failureType: 'database_data_error', status: 'registered' }),
+        expect.objectContaining({
+          referralId: input.referralId,
+          activity: 'projectReferral',
+          failureType: 'database_data_error',
+          status: 'registered',
+        }),
       ]);
       expect(fakes.statuses()).toEqual(['pending']);
     });
@@ -280,5 +335,4 @@ describe('referral workflow', () => {
       expect(state.status).toBe('registered');
     });
   });
-
 });

@@ -8,21 +8,26 @@ const { scenario, signup, order } = referrals;
 // One scenario per file: a referral that credited lots leaves the time-skipping server's clock to the next file's server.
 describe('referral rewards', () => {
   it('given a referral that continued as new while qualifying, when it completes, then the referrer is credited once', async () => {
-    await scenario({ historyEventLimit: 60, terms: { minOrders: 1, minSpend: 400_000, milestone: { orders: 100 } } }, async ({ handle, fakes }) => {
-      const firstRunId = (await handle.describe()).runId;
-      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
-      for (let i = 0; i < 40; i++) await handle.signal(orderSignal, await order(`o-${i}`, 'completed', 10_000));
-      await waitForStatus(handle, 'qualified');
-      expect((await referrals.env.client.workflow.getHandle(handle.workflowId).describe()).runId).not.toBe(firstRunId);
-      await referrals.env.sleep('8 days');
-      const completed = await waitForStatus(handle, 'completed');
-      await waitForState(handle, () => fakes.creditCalls.length > 0);
-      const referrerLots = fakes.creditCalls.filter((c) => c.source.kind === 'referral');
-      expect(referrerLots).toHaveLength(1);
-      expect(referrerLots[0]!.qualifyingOrderIds).toHaveLength(40);
-      // the voucher was issued once, before the hand-over, and the next run kept it
-      expect(fakes.voucherCalls.filter((c) => c.activity === 'issue')).toHaveLength(1);
-      expect(completed.rewards?.voucher).not.toBeNull();
-    });
+    await scenario(
+      { historyEventLimit: 60, terms: { minOrders: 1, minSpend: 400_000, milestone: { orders: 100 } } },
+      async ({ handle, fakes }) => {
+        const firstRunId = (await handle.describe()).runId;
+        await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+        for (let i = 0; i < 40; i++) await handle.signal(orderSignal, await order(`o-${i}`, 'completed', 10_000));
+        await waitForStatus(handle, 'qualified');
+        expect((await referrals.env.client.workflow.getHandle(handle.workflowId).describe()).runId).not.toBe(
+          firstRunId,
+        );
+        await referrals.env.sleep('8 days');
+        const completed = await waitForStatus(handle, 'completed');
+        await waitForState(handle, () => fakes.creditCalls.length > 0);
+        const referrerLots = fakes.creditCalls.filter((c) => c.source.kind === 'referral');
+        expect(referrerLots).toHaveLength(1);
+        expect(referrerLots[0]!.qualifyingOrderIds).toHaveLength(40);
+        // the voucher was issued once, before the hand-over, and the next run kept it
+        expect(fakes.voucherCalls.filter((c) => c.activity === 'issue')).toHaveLength(1);
+        expect(completed.rewards?.voucher).not.toBeNull();
+      },
+    );
   });
 });

@@ -22,7 +22,16 @@ describe('referral rewards', () => {
       await referrals.env.client.workflow.start(pointLotWorkflow, {
         taskQueue: info.taskQueue,
         workflowId: lotWorkflowId,
-        args: [{ customerId: 'anna', points: 2_000, creditedAt: now, expiresAt: lotExpiresAt(now, '6 months', 'UTC'), source: { kind: 'referral', referralId: input.referralId }, creditKey: `referral:${input.referralId}` }],
+        args: [
+          {
+            customerId: 'anna',
+            points: 2_000,
+            creditedAt: now,
+            expiresAt: lotExpiresAt(now, '6 months', 'UTC'),
+            source: { kind: 'referral', referralId: input.referralId },
+            creditKey: `referral:${input.referralId}`,
+          },
+        ],
       });
       await referrals.env.sleep('8 days');
       const completed = await waitForStatus(handle, 'completed');

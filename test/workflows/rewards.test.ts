@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { pointLotWorkflowId } from '../../workflows/lot-shared';
 import { cancelUpdate, orderSignal, registerUpdate } from '../../workflows/messages';
 import { lotExpiresAt } from '../../workflows/point-validity';
-import { projectionCaughtUp, useReferralTestEnvironment, waitForState, waitForStatus } from '../support/referral-scenario';
+import {
+  projectionCaughtUp,
+  useReferralTestEnvironment,
+  waitForState,
+  waitForStatus,
+} from '../support/referral-scenario';
 
 const referrals = useReferralTestEnvironment();
 const { scenario, signup, order } = referrals;
@@ -16,22 +21,36 @@ describe('referral rewards', () => {
       const registered = await handle.executeUpdate(registerUpdate, { args: [await signup()] });
       const state = await waitForState(handle, (s) => s.rewards?.voucher !== null && s.rewards?.voucher !== undefined);
       const voucher = fakes.vouchers.get(input.referralId);
-      expect(voucher).toMatchObject({ customerId: 'ben', amount: 5_000, currency: 'INR', issuedAt: registered.registeredAt, status: 'active' });
+      expect(voucher).toMatchObject({
+        customerId: 'ben',
+        amount: 5_000,
+        currency: 'INR',
+        issuedAt: registered.registeredAt,
+        status: 'active',
+      });
       expect(Date.parse(voucher!.expiresAt) - Date.parse(registered.registeredAt!)).toBe(30 * 24 * 3600_000);
-      expect(state.rewards?.voucher).toEqual({ code: voucher!.code, amount: 5_000, currency: 'INR', expiresAt: voucher!.expiresAt });
+      expect(state.rewards?.voucher).toEqual({
+        code: voucher!.code,
+        amount: 5_000,
+        currency: 'INR',
+        expiresAt: voucher!.expiresAt,
+      });
       await projectionCaughtUp(handle, fakes);
       expect(fakes.kinds()).toEqual(['claimed', 'registered', 'voucher_issued']);
     });
   });
 
   it('given a programme voucher term, when the referee registers, then the voucher has its amount and validity', async () => {
-    await scenario({ terms: { refereeVoucher: { amount: 7_500, validFor: '10 days' } } }, async ({ handle, fakes, input }) => {
-      const registered = await handle.executeUpdate(registerUpdate, { args: [await signup()] });
-      await waitForState(handle, (s) => Boolean(s.rewards?.voucher));
-      const voucher = fakes.vouchers.get(input.referralId)!;
-      expect(voucher.amount).toBe(7_500);
-      expect(Date.parse(voucher.expiresAt) - Date.parse(registered.registeredAt!)).toBe(10 * 24 * 3600_000);
-    });
+    await scenario(
+      { terms: { refereeVoucher: { amount: 7_500, validFor: '10 days' } } },
+      async ({ handle, fakes, input }) => {
+        const registered = await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+        await waitForState(handle, (s) => Boolean(s.rewards?.voucher));
+        const voucher = fakes.vouchers.get(input.referralId)!;
+        expect(voucher.amount).toBe(7_500);
+        expect(Date.parse(voucher.expiresAt) - Date.parse(registered.registeredAt!)).toBe(10 * 24 * 3600_000);
+      },
+    );
   });
 
   it('given a registered referral with a voucher, when its window closes unqualified, then the voucher is voided', async () => {
@@ -43,7 +62,10 @@ describe('referral rewards', () => {
       expect(fakes.vouchers.get(input.referralId)?.status).toBe('void');
       expect(fakes.voucherCalls.map((c) => c.activity)).toEqual(['issue', 'void']);
       expect(completedEntry(fakes.projections)).toBeUndefined();
-      expect(fakes.projections.at(-1)?.entry).toMatchObject({ kind: 'qualification_window_closed', detail: { voucher: { status: 'void' } } });
+      expect(fakes.projections.at(-1)?.entry).toMatchObject({
+        kind: 'qualification_window_closed',
+        detail: { voucher: { status: 'void' } },
+      });
       expect(fakes.creditCalls).toEqual([]);
     });
   });
@@ -91,7 +113,11 @@ describe('referral rewards', () => {
         },
       ]);
       const lotWorkflowId = pointLotWorkflowId(`referral-${input.referralId}`);
-      expect(completed.rewards?.referrerPoints).toMatchObject({ points: 2_000, lotWorkflowId, creditKey: `referral:${input.referralId}` });
+      expect(completed.rewards?.referrerPoints).toMatchObject({
+        points: 2_000,
+        lotWorkflowId,
+        creditKey: `referral:${input.referralId}`,
+      });
       await projectionCaughtUp(handle, fakes);
       expect(completedEntry(fakes.projections)?.detail).toMatchObject({ points: 2_000, lotWorkflowId });
       // the lot's workflow outlives the referral: it was started abandoned
@@ -101,15 +127,20 @@ describe('referral rewards', () => {
   });
 
   it('given programme terms for points, when the referral completes, then the lot has those points and that validity', async () => {
-    await scenario({ terms: { referrerPoints: 750, pointValidity: '30 days', timeZone: 'Asia/Kolkata' } }, async ({ handle, fakes }) => {
-      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
-      await handle.signal(orderSignal, await order('o-1', 'completed'));
-      await waitForStatus(handle, 'qualified');
-      await referrals.env.sleep('8 days');
-      const completed = await waitForStatus(handle, 'completed');
-      await waitForState(handle, () => fakes.creditCalls.length > 0);
-      expect(fakes.creditCalls[0]).toMatchObject({ points: 750 });
-      expect(Date.parse(fakes.creditCalls[0]!.expiresAt) - Date.parse(completed.completedAt!)).toBe(30 * 24 * 3600_000);
-    });
+    await scenario(
+      { terms: { referrerPoints: 750, pointValidity: '30 days', timeZone: 'Asia/Kolkata' } },
+      async ({ handle, fakes }) => {
+        await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+        await handle.signal(orderSignal, await order('o-1', 'completed'));
+        await waitForStatus(handle, 'qualified');
+        await referrals.env.sleep('8 days');
+        const completed = await waitForStatus(handle, 'completed');
+        await waitForState(handle, () => fakes.creditCalls.length > 0);
+        expect(fakes.creditCalls[0]).toMatchObject({ points: 750 });
+        expect(Date.parse(fakes.creditCalls[0]!.expiresAt) - Date.parse(completed.completedAt!)).toBe(
+          30 * 24 * 3600_000,
+        );
+      },
+    );
   });
 });
