@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { cancelReferral, readAdminReferral } from '../intake/referral-admin';
 import { createRouter } from './hono';
-import { ReferralView } from './referral-view';
+import { readRewards } from '../intake/referral-rewards';
+import { ReferralView, ReferralWithRewards } from './referral-view';
 import { InstantOut, problems, ReferralId, Text } from './schemas';
 
 const ReferralParams = z.object({ id: ReferralId.openapi({ param: { name: 'id', in: 'path' } }) });
@@ -16,7 +17,7 @@ const TimelineItem = z
   })
   .openapi('TimelineEntry');
 
-const AdminReferralView = ReferralView.extend({
+const AdminReferralView = ReferralWithRewards.extend({
   live: z.record(z.string(), z.unknown()).nullable().openapi({
     description: "the workflow's own state from a query: status, deadlines, counted orders, recent timeline",
   }),
@@ -38,8 +39,16 @@ export const adminReferralRoutes = createRouter()
       },
     }),
     async (c) => {
-      const referral = await readAdminReferral(c.var.deps, c.req.valid('param').id);
-      return c.json({ ...referral, live: referral.live as unknown as Record<string, unknown> | null }, 200);
+      const { id } = c.req.valid('param');
+      const referral = await readAdminReferral(c.var.deps, id);
+      return c.json(
+        {
+          ...referral,
+          live: referral.live as unknown as Record<string, unknown> | null,
+          rewards: await readRewards(c.var.deps, id),
+        },
+        200,
+      );
     },
   )
   .openapi(

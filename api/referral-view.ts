@@ -1,6 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import type { ReferralView as ReferralViewShape } from '../intake/referral-view';
+import { Lot } from './points';
 import { InstantOut, ReferralStatusSchema } from './schemas';
+import { Voucher } from './vouchers';
 
 export const Deadlines = z
   .object({
@@ -39,3 +41,14 @@ export const ReferralView = z
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _sameShape: Same<z.infer<typeof ReferralView>, ReferralViewShape> = true;
 void _sameShape;
+
+/** What a referral has paid so far, each null until issued. */
+export const ReferralRewards = z
+  .object({
+    voucher: Voucher.nullable().openapi({ description: "the referee's voucher, issued at registration" }),
+    referrerPoints: Lot.nullable().openapi({ description: "the referrer's lot, credited at completion" }),
+    milestone: Lot.nullable().openapi({ description: "the referrer's milestone bonus lot" }),
+  })
+  .openapi('ReferralRewards');
+
+export const ReferralWithRewards = ReferralView.extend({ rewards: ReferralRewards }).openapi('ReferralWithRewards');

@@ -1,9 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { claimReferral } from '../intake/referral-claim';
 import { loadReferralView } from '../intake/referral-lookup';
+import { readRewards } from '../intake/referral-rewards';
 import { createRouter } from './hono';
 import { Problem } from './problems';
-import { ReferralView } from './referral-view';
+import { ReferralView, ReferralWithRewards } from './referral-view';
 import { Context, Email, InstantOut, jsonBody, ReferralCodeString, ReferralId, problems, Text } from './schemas';
 
 const ClaimBody = z
@@ -62,7 +63,10 @@ export const referralRoutes = createRouter()
       summary: 'Read a referral',
       request: { params: ReferralParams },
       responses: {
-        200: { description: 'the referral', content: { 'application/json': { schema: ReferralView } } },
+        200: {
+          description: 'the referral and what it has paid',
+          content: { 'application/json': { schema: ReferralWithRewards } },
+        },
         ...problems(400, 401, 404, 500, 503),
       },
     }),
@@ -70,6 +74,6 @@ export const referralRoutes = createRouter()
       const { id } = c.req.valid('param');
       const view = await loadReferralView(c.var.deps, id);
       if (!view) throw new Problem(404, 'not_found', `no referral ${id}`);
-      return c.json(view, 200);
+      return c.json({ ...view, rewards: await readRewards(c.var.deps, id) }, 200);
     },
   );

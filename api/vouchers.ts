@@ -3,7 +3,7 @@ import { listVouchers, useVoucher } from '../intake/vouchers';
 import { createRouter } from './hono';
 import { Id, InstantOut, jsonBody, problems } from './schemas';
 
-const Voucher = z
+export const Voucher = z
   .object({
     code: z.string(),
     amount: z.number().int().openapi({ description: 'minor units of currency' }),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLedger } from '../../db/ledger';
 import { KEYS } from '../support/http';
@@ -73,5 +74,57 @@ describe('points over HTTP', () => {
       return names;
     };
     expect(await eventually(lotRuns, (names) => names.length === 1 && names[0] === 'COMPLETED')).toEqual(['COMPLETED']);
+  });
+
+  it('given a claim, a signup and a qualifying order, when the referral completes, then the referee holds a voucher, the referrer a lot of 2000 points, and the referral shows both', async () => {
+    const programId = (
+      await stack.http.post('/v1/admin/programs', KEYS.admin, {
+        name: 'Rewards',
+        currency: 'INR',
+        terms: { qualificationWindow: '30s', rewardHold: '1s', lateEventGrace: '0s' },
+      })
+    ).body.id;
+    const code = (await stack.http.post('/v1/customers/omar/referral-code', KEYS.commerce, { programId })).body.code;
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, {
+      code,
+      invitee: { email: 'pam@example.com' },
+    });
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'pam',
+      code,
+      email: 'pam@example.com',
+    });
+    expect(signup).toMatchObject({ status: 201, body: { referralId: claim.body.id, status: 'registered' } });
+    const order = {
+      eventId: randomUUID(),
+      customerId: 'pam',
+      orderId: 'P-1',
+      status: 'completed',
+      amount: 60_000,
+      currency: 'INR',
+      occurredAt: new Date().toISOString(),
+    };
+    expect((await stack.http.post('/v1/events/orders', KEYS.commerce, order)).status).toBe(202);
+
+    const paid = await eventually(
+      () => stack.http.get(`/v1/referrals/${claim.body.id}`, KEYS.commerce),
+      (r) => r.body?.status === 'completed' && r.body?.rewards?.referrerPoints !== null,
+      30_000,
+    );
+    expect(paid.body.rewards).toMatchObject({
+      voucher: { amount: 5000, currency: 'INR', status: 'active', referralId: claim.body.id },
+      referrerPoints: { points: 2000, remaining: 2000, source: { kind: 'referral', referralId: claim.body.id } },
+      milestone: null,
+    });
+    const vouchers = await stack.http.get('/v1/customers/pam/vouchers', KEYS.commerce);
+    expect(vouchers.body).toMatchObject([{ code: paid.body.rewards.voucher.code, status: 'active' }]);
+    const points = await stack.http.get('/v1/customers/omar/points', KEYS.commerce);
+    expect(points.body).toMatchObject({
+      balance: 2000,
+      lots: [{ lotId: paid.body.rewards.referrerPoints.lotId, points: 2000 }],
+    });
+    const admin = await stack.http.get(`/v1/admin/referrals/${claim.body.id}`, KEYS.admin);
+    expect(admin.body.rewards.referrerPoints.lotId).toBe(paid.body.rewards.referrerPoints.lotId);
   });
 });

@@ -122,6 +122,7 @@ describe('a referral over HTTP', () => {
     expect(admin.body.timeline.map((t: { kind: string }) => t.kind)).toEqual([
       'claimed',
       'registered',
+      'voucher_issued',
       'qualified',
       'completed',
     ]);
