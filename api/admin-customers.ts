@@ -2,16 +2,9 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { readCustomerForAdmin } from '../intake/customer-admin';
 import { adjust } from '../intake/points';
 import { createRouter } from './hono';
-import { parsePointValidity } from '../workflows/point-validity';
-import { DURATION_PATTERN, positiveIntegersUpTo } from './duration-pattern';
 import { Lot, MAX_POINTS } from './points';
 import { ReferralView } from './referral-view';
-import { Id, InstantOut, jsonBody, problems, Text } from './schemas';
-
-/** Calendar months (1 to 120, as workflows/point-validity.ts reads them) or a duration in the API's grammar. */
-export const POINT_VALIDITY_PATTERN = new RegExp(
-  `^(?:(?:${positiveIntegersUpTo(120)}) ?(?:calendar )?months?|${DURATION_PATTERN.source.replace(/^\^/, '').replace(/\$$/, '')})$`,
-);
+import { Id, InstantOut, jsonBody, PointValidity, problems, Text } from './schemas';
 
 const CustomerParams = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'cust-42' }) });
 
@@ -30,23 +23,10 @@ const AdjustmentBody = z
         not: { const: 0 },
       }),
     reason: Text(1, 500),
-    validity: z
-      .string()
-      .regex(POINT_VALIDITY_PATTERN, 'not a validity such as "6 months" (1 to 120) or a duration such as "30 days"')
-      // The pattern is the contract; the runtime's own reading is checked too, so the two can never disagree silently.
-      .refine(
-        (value) => {
-          const validity = parsePointValidity(value);
-          return validity !== undefined && ('months' in validity || validity.ms >= 1);
-        },
-        { message: 'not a validity such as "6 months" or "30 days" (a duration of at least 1 ms)' },
-      )
-      .optional()
-      .openapi({
-        example: '6 months',
-        description:
-          'how long a credit stays valid: calendar months (counted in UTC) or a duration; 6 months by default',
-      }),
+    validity: PointValidity.optional().openapi({
+      example: '6 months',
+      description: 'how long a credit stays valid: calendar months (counted in UTC) or a duration; 6 months by default',
+    }),
   })
   .strict()
   .openapi('PointAdjustmentRequest');

@@ -7,10 +7,24 @@ import {
   setProgramActive,
   type ProgramWithVersions,
 } from '../db/programs';
-import { DEFAULT_REFERRAL_TERMS, type ReferralTerms } from '../workflows/shared';
+import { isTimeZone } from '../workflows/point-validity';
+import { DEFAULT_REFERRAL_TERMS, rewardTerms, type ReferralTerms } from '../workflows/shared';
+import { MAX_POINTS } from './points';
 import { createRouter } from './hono';
 import { Problem } from './problems';
-import { Currency, Duration, DurationOrZero, Id, InstantOut, MinorUnits, problems, jsonBody, Text } from './schemas';
+import {
+  Currency,
+  Duration,
+  DurationOrZero,
+  Id,
+  InstantOut,
+  MinorUnits,
+  PointValidity,
+  problems,
+  jsonBody,
+  Text,
+  TimeZoneName,
+} from './schemas';
 
 const TermsInput = z
   .object({
@@ -22,6 +36,34 @@ const TermsInput = z
     lateEventGrace: DurationOrZero.optional().openapi({
       description: 'how long after a deadline facts that happened before it still count (default 5 minutes); 0 allowed',
     }),
+    refereeVoucher: z
+      .object({ amount: MinorUnits.min(1).optional(), validFor: Duration.optional() })
+      .strict()
+      .optional()
+      .openapi({ description: "the referee's voucher at registration (default 5000 minor units, valid 30 days)" }),
+    referrerPoints: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_POINTS)
+      .optional()
+      .openapi({ description: 'points credited to the referrer at completion (default 2000)' }),
+    milestone: z
+      .object({
+        orders: z.number().int().min(1).max(1000).optional(),
+        window: Duration.optional(),
+        points: z.number().int().min(0).max(MAX_POINTS).optional(),
+      })
+      .strict()
+      .optional()
+      .openapi({
+        description:
+          "bonus points at the referee's Nth completed order within a window of registration (default 3, 90 days, 200)",
+      }),
+    pointValidity: PointValidity.optional().openapi({
+      description: 'how long credited points stay valid (default 6 months)',
+    }),
+    timeZone: TimeZoneName.optional().openapi({ description: 'where calendar months are counted (default UTC)' }),
   })
   .strict()
   .openapi('TermsInput', { description: 'any term left out takes the default' });
@@ -36,6 +78,11 @@ const Terms = z
     lateEventGrace: z
       .string()
       .openapi({ example: '5 minutes', description: 'the default for versions published before this term existed' }),
+    refereeVoucher: z.object({ amount: z.number().int(), validFor: z.string() }),
+    referrerPoints: z.number().int(),
+    milestone: z.object({ orders: z.number().int(), window: z.string(), points: z.number().int() }),
+    pointValidity: z.string(),
+    timeZone: z.string(),
   })
   .openapi('Terms');
 
@@ -53,6 +100,15 @@ const ProgramSchema = z
   })
   .openapi('Program');
 
+/** A time zone the published pattern accepts but this runtime does not know is a rule, not a shape: 422. */
+function requireKnownTimeZone(terms: z.infer<typeof TermsInput> | undefined): void {
+  if (terms?.timeZone !== undefined && !isTimeZone(terms.timeZone)) {
+    throw new Problem(422, 'validation_failed', `unknown time zone ${terms.timeZone}`, [
+      { path: 'terms.timeZone', message: 'not an IANA time zone this service knows' },
+    ]);
+  }
+}
+
 const withDefaults = (terms: z.infer<typeof TermsInput> | undefined): ReferralTerms => ({
   ...DEFAULT_REFERRAL_TERMS,
   ...Object.fromEntries(Object.entries(terms ?? {}).filter(([, v]) => v !== undefined)),
@@ -62,7 +118,11 @@ const toProgram = (p: ProgramWithVersions): z.infer<typeof ProgramSchema> => {
   // Versions published before a term existed run with its default: show what they run with.
   const versions = p.versions.map((v) => ({
     version: v.version,
-    terms: { ...v.terms, lateEventGrace: v.terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace! },
+    terms: {
+      ...v.terms,
+      lateEventGrace: v.terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace!,
+      ...rewardTerms(v.terms),
+    },
     createdAt: v.created_at.toISOString(),
   }));
   return {
@@ -93,11 +153,12 @@ export const programRoutes = createRouter()
       },
       responses: {
         201: { description: 'created', content: { 'application/json': { schema: ProgramSchema } } },
-        ...problems(400, 401, 403, 413, 415, 500),
+        ...problems(400, 401, 403, 413, 415, 422, 500),
       },
     }),
     async (c) => {
       const body = c.req.valid('json');
+      requireKnownTimeZone(body.terms);
       const program = await createProgram(c.var.deps.db, {
         id: randomUUID(),
         name: body.name,
@@ -118,12 +179,14 @@ export const programRoutes = createRouter()
       request: { params: ProgramParams, body: jsonBody(z.object({ terms: TermsInput }).strict()) },
       responses: {
         201: { description: 'published', content: { 'application/json': { schema: ProgramSchema } } },
-        ...problems(400, 401, 403, 404, 413, 415, 500),
+        ...problems(400, 401, 403, 404, 413, 415, 422, 500),
       },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const program = await publishProgramVersion(c.var.deps.db, id, withDefaults(c.req.valid('json').terms));
+      const { terms } = c.req.valid('json');
+      requireKnownTimeZone(terms);
+      const program = await publishProgramVersion(c.var.deps.db, id, withDefaults(terms));
       if (!program) throw new Problem(404, 'not_found', `no programme ${id}`);
       c.var.deps.logger.info(
         { actor: c.var.actor, programId: id, version: program.current_version },

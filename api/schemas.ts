@@ -2,7 +2,8 @@ import { z } from '@hono/zod-openapi';
 import { durationToMs, MAX_TERM_DURATION } from '../workflows/durations';
 import { ORDER_STATUSES, REFERRAL_STATUSES } from '../workflows/shared';
 import { CURRENCY_CODES } from './currencies';
-import { DURATION_OR_ZERO_PATTERN, DURATION_PATTERN } from './duration-pattern';
+import { DURATION_OR_ZERO_PATTERN, DURATION_PATTERN, positiveIntegersUpTo } from './duration-pattern';
+import { parsePointValidity } from '../workflows/point-validity';
 import { PROBLEM_CODES } from './problems';
 
 /**
@@ -226,3 +227,32 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { 'application/json': { schema } },
   required: true,
 });
+
+/** Calendar months (1 to 120, as workflows/point-validity.ts reads them) or a duration in the API's grammar. */
+export const POINT_VALIDITY_PATTERN = new RegExp(
+  `^(?:(?:${positiveIntegersUpTo(120)}) ?(?:calendar )?months?|${DURATION_PATTERN.source.replace(/^\^/, '').replace(/\$$/, '')})$`,
+);
+
+/** How long points stay valid: calendar months or a duration of at least 1 ms. */
+export const PointValidity = z
+  .string()
+  .regex(POINT_VALIDITY_PATTERN, 'not a validity such as "6 months" (1 to 120) or a duration such as "30 days"')
+  // The pattern is the contract; the runtime's own reading is checked too, so the two can never disagree silently.
+  .refine(
+    (value) => {
+      const validity = parsePointValidity(value);
+      return validity !== undefined && ('months' in validity || validity.ms >= 1);
+    },
+    { message: 'not a validity such as "6 months" or "30 days" (a duration of at least 1 ms)' },
+  )
+  .openapi({ example: '6 months' });
+
+/**
+ * An IANA time zone name, as the published pattern spells one; whether this runtime knows it is checked by the route
+ * (422 when it does not).
+ */
+export const TimeZoneName = z
+  .string()
+  .regex(/^(?:UTC|[A-Za-z]+(?:\/[A-Za-z0-9_+-]+){1,2})$/, 'an IANA time zone such as "Asia/Kolkata" or "UTC"')
+  .max(64)
+  .openapi({ example: 'Asia/Kolkata' });

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { POINT_VALIDITY_PATTERN } from '../../api/admin-customers';
+import { POINT_VALIDITY_PATTERN } from '../../api/schemas';
 import { createApp } from '../../api/app';
 import { DURATION_OR_ZERO_PATTERN, DURATION_PATTERN, positiveIntegersUpTo } from '../../api/duration-pattern';
 import { PROBLEM_CODES } from '../../api/problems';

@@ -267,6 +267,52 @@ describe('rule violations change nothing', () => {
 });
 
 describe('programmes and codes', () => {
+  it('when a programme sets its reward terms, then they are kept and shown; left out, the defaults are shown; a time zone nobody knows is 422', async () => {
+    const rewards = {
+      refereeVoucher: { amount: 2500, validFor: '14 days' },
+      referrerPoints: 500,
+      milestone: { orders: 5 },
+      pointValidity: '3 months',
+      timeZone: 'Asia/Kolkata',
+    };
+    const created = await api.post('/v1/admin/programs', KEYS.admin, {
+      name: 'Rewards',
+      currency: 'INR',
+      terms: rewards,
+    });
+    expect(created).toMatchObject({
+      status: 201,
+      body: { terms: { ...rewards, milestone: { orders: 5, window: '90 days', points: 200 } } },
+    });
+    const plain = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Plain', currency: 'INR' });
+    expect(plain.body.terms).toMatchObject({
+      refereeVoucher: { amount: 5000, validFor: '30 days' },
+      referrerPoints: 2000,
+      milestone: { orders: 3, window: '90 days', points: 200 },
+      pointValidity: '6 months',
+      timeZone: 'UTC',
+    });
+    await expectProblem(
+      api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms: { timeZone: 'Mars/Olympus' } }),
+      422,
+      'validation_failed',
+    );
+    await expectProblem(
+      api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms: { pointValidity: '0 months' } }),
+      400,
+      'validation_failed',
+    );
+    await expectProblem(
+      api.post('/v1/admin/programs', KEYS.admin, {
+        name: 'x',
+        currency: 'INR',
+        terms: { refereeVoucher: { amount: 0 } },
+      }),
+      400,
+      'validation_failed',
+    );
+  });
+
   it('when a programme is created with some terms, then the others take the defaults, and a new version keeps the old one', async () => {
     const created = await api.post('/v1/admin/programs', KEYS.admin, {
       name: 'Demo',
