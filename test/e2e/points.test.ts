@@ -127,4 +127,61 @@ describe('points over HTTP', () => {
     const admin = await stack.http.get(`/v1/admin/referrals/${claim.body.id}`, KEYS.admin);
     expect(admin.body.rewards.referrerPoints.lotId).toBe(paid.body.rewards.referrerPoints.lotId);
   });
+
+  it("given a programme whose points are valid for seconds, when the referrer spends part of a referral's lot, then the rest expires on the lot's timer and the ledger says so", async () => {
+    const programId = (
+      await stack.http.post('/v1/admin/programs', KEYS.admin, {
+        name: 'Short-lived points',
+        currency: 'INR',
+        terms: {
+          qualificationWindow: '30s',
+          rewardHold: '1s',
+          lateEventGrace: '0s',
+          pointValidity: '5s',
+          referrerPoints: 300,
+        },
+      })
+    ).body.id;
+    const code = (await stack.http.post('/v1/customers/quin/referral-code', KEYS.commerce, { programId })).body.code;
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'rita',
+      code,
+    });
+    const referralId = signup.body.referralId;
+    const order = {
+      eventId: randomUUID(),
+      customerId: 'rita',
+      orderId: 'R-1',
+      status: 'completed',
+      amount: 60_000,
+      currency: 'INR',
+      occurredAt: new Date().toISOString(),
+    };
+    await stack.http.post('/v1/events/orders', KEYS.commerce, order);
+    const paid = await eventually(
+      () => stack.http.get(`/v1/referrals/${referralId}`, KEYS.commerce),
+      (r) => r.body?.rewards?.referrerPoints !== null && r.body?.rewards?.referrerPoints !== undefined,
+      30_000,
+    );
+    expect(paid.body.rewards.referrerPoints).toMatchObject({ points: 300 });
+    expect(
+      await stack.http.post('/v1/customers/quin/points/redemptions', KEYS.commerce, {
+        redemptionId: 'q-1',
+        points: 100,
+      }),
+    ).toMatchObject({ status: 201, body: { balance: 200 } });
+    const expired = await eventually(
+      () => stack.http.get('/v1/customers/quin/points', KEYS.commerce),
+      (r) => r.body.lots[0]?.expired === true,
+      30_000,
+    );
+    expect(expired.body.balance).toBe(0);
+    const admin = await stack.http.get('/v1/admin/customers/quin', KEYS.admin);
+    expect(admin.body.lots[0].entries.map((e: { kind: string; points: number }) => [e.kind, e.points])).toEqual([
+      ['credit', 300],
+      ['redeem', -100],
+      ['expire', -200],
+    ]);
+  });
 });
