@@ -64,6 +64,10 @@ async function book(
     .execute();
 }
 
+/** A lot, locked for this transaction (its customer is locked first, always in that order). */
+const lockLot = (trx: Trx, lotId: string) =>
+  trx.selectFrom('point_lots').selectAll().where('id', '=', lotId).forUpdate().executeTakeFirstOrThrow();
+
 const balanceOf = async (trx: Trx, customerId: string): Promise<number> =>
   Number(
     (await trx.selectFrom('customers').select('points_balance').where('id', '=', customerId).executeTakeFirstOrThrow())
@@ -275,12 +279,7 @@ export async function reverseRedemption(
     if (redemption.reversed_at)
       return { outcome: 'reversed', balance: await balanceOf(trx, request.customerId), duplicate: true };
     for (const { lotId, points } of redemption.taken_from) {
-      const lot = await trx
-        .selectFrom('point_lots')
-        .selectAll()
-        .where('id', '=', lotId)
-        .forUpdate()
-        .executeTakeFirstOrThrow();
+      const lot = await lockLot(trx, lotId);
       const key = keyOf('reverse', request.customerId, request.redemptionId, lotId);
       await trx
         .updateTable('point_lots')
@@ -414,12 +413,7 @@ export async function expireLot(db: DB, lotId: string, now: Date): Promise<{ exp
     const found = await trx.selectFrom('point_lots').select('customer_id').where('id', '=', lotId).executeTakeFirst();
     if (!found) return { expired: 0 };
     await lockCustomer(trx, found.customer_id);
-    const lot = await trx
-      .selectFrom('point_lots')
-      .selectAll()
-      .where('id', '=', lotId)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
+    const lot = await lockLot(trx, lotId);
     if (lot.expired_at) return { expired: 0 };
     await trx.updateTable('point_lots').set({ remaining: 0, expired_at: now }).where('id', '=', lotId).execute();
     if (lot.remaining > 0) {
