@@ -14,7 +14,7 @@ import {
   type ReferralTerms,
 } from '../../workflows/shared';
 import { fakeActivities } from './fake-activities';
-import { testServerExecutable, WORKFLOWS_PATH } from './temporal-binaries';
+import { cliExecutable, testServerExecutable, WORKFLOWS_PATH } from './temporal-binaries';
 
 /**
  * The referral workflow on a time-skipping test server, one per test file (the server's time is shared by every test
@@ -45,13 +45,18 @@ export type ScenarioOptions = {
   fakes?: Parameters<typeof fakeActivities>[0];
 };
 
-/** Registers the file's beforeAll/afterAll and returns helpers bound to its environment. */
-export function useReferralTestEnvironment() {
+/**
+ * Registers the file's beforeAll/afterAll and returns helpers bound to its environment. `server: 'dev'` runs the real
+ * Temporal dev server instead, for scenarios that need no time skipping but the real server's semantics: the
+ * time-skipping test server does not continue a workflow as new atomically, so a signal sent in that moment can be
+ * lost.
+ */
+export function useReferralTestEnvironment(options: { server?: 'time-skipping' | 'dev' } = {}) {
   let env: TestWorkflowEnvironment;
   let workflowBundle: WorkflowBundleWithSourceMap;
 
   beforeAll(async () => {
-    env = await startTimeSkippingServer();
+    env = options.server === 'dev' ? await startDevServer() : await startTimeSkippingServer();
     await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
     workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
   }, 120_000);
@@ -151,6 +156,11 @@ export function useReferralTestEnvironment() {
   };
 }
 
+async function startDevServer(): Promise<TestWorkflowEnvironment> {
+  const executable = cliExecutable();
+  return TestWorkflowEnvironment.createLocal(executable ? { server: { executable } } : {});
+}
+
 /**
  * The SDK gives a new test server 5 s to answer; two JVMs starting at once on a busy 2-core machine can take longer.
  * A slow start is not a failure of the code under test: try again.
@@ -188,9 +198,15 @@ export async function projectionCaughtUp(
 
 type ReferralHandle = { query: (query: typeof stateQuery) => Promise<ReferralSnapshot> };
 
-export async function waitForState(handle: ReferralHandle, done: (state: ReferralSnapshot) => boolean) {
+/** Polls the live state for up to `withinMs` of wall-clock time (queries slow down on a busy machine). */
+export async function waitForState(
+  handle: ReferralHandle,
+  done: (state: ReferralSnapshot) => boolean,
+  withinMs = 20_000,
+) {
+  const deadline = Date.now() + withinMs;
   let state = await handle.query(stateQuery);
-  for (let attempt = 0; attempt < 100 && !done(state); attempt++) {
+  while (!done(state) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     state = await handle.query(stateQuery);
   }
