@@ -125,6 +125,19 @@ export function createReferralActivities({ db }: { db: DB }) {
     },
 
     /**
+     * The workflow has finished: later orders of its referee are settled from the projection. Running it twice keeps
+     * the first instant.
+     */
+    async markReferralClosed({ referralId, closedAt }: { referralId: string; closedAt: string }): Promise<void> {
+      await db
+        .updateTable('referrals')
+        .set({ closed_at: closedAt })
+        .where('id', '=', referralId)
+        .where('closed_at', 'is', null)
+        .execute();
+    },
+
+    /**
      * Compensation: frees a referee this referral reserved but whose registration never reached the projection, so
      * the customer is not held for ever by a referral that never registered. Only this referral's reservation is
      * cleared; running it twice is a no-op.

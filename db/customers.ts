@@ -24,3 +24,15 @@ export async function upsertCustomer(
 
 export const findCustomer = (db: DB, id: string): Promise<Customer | undefined> =>
   db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
+
+/** The referral a customer was referred by, and when its workflow finished (null while it runs). */
+export const findRefereeReferral = (
+  db: DB,
+  customerId: string,
+): Promise<{ referralId: string | null; closedAt: Date | null } | undefined> =>
+  db
+    .selectFrom('customers')
+    .leftJoin('referrals', 'referrals.id', 'customers.referred_by_referral_id')
+    .select(['customers.referred_by_referral_id as referralId', 'referrals.closed_at as closedAt'])
+    .where('customers.id', '=', customerId)
+    .executeTakeFirst();

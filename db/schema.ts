@@ -62,6 +62,8 @@ export interface ReferralTable {
   completed_at: Timestamp | null;
   ended_at: Timestamp | null;
   end_reason: string | null;
+  /** when the workflow finished (a completed referral's milestone phase runs past ended_at): nothing changes it after */
+  closed_at: Timestamp | null;
   expires_at: Timestamp | null;
   qualify_by: Timestamp | null;
   hold_until: Timestamp | null;

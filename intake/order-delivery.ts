@@ -1,4 +1,4 @@
-import { findCustomer } from '../db/customers';
+import { findRefereeReferral } from '../db/customers';
 import { appendLateFact } from '../db/referrals';
 import { acceptEvent, markEvent, recordDeliveryFailure } from '../db/inbox';
 import { orderSignal } from '../workflows/messages';
@@ -35,8 +35,9 @@ export async function handleOrder(deps: IntakeDependencies, order: OrderEvent): 
     }
     return { duplicate: true };
   }
-  // Kept: a delivery that fails here is the relay's to finish.
-  await deliverOrder(deps, normalised).catch(() => undefined);
+  // Kept, so it is acknowledged now and delivered after the answer; a delivery that fails is the relay's to finish.
+  const deliver = () => deliverOrder(deps, normalised);
+  if (!deps.deliveries?.offer(deliver)) await deliver().catch(() => undefined);
   return { duplicate: false };
 }
 
@@ -46,43 +47,46 @@ export async function handleOrder(deps: IntakeDependencies, order: OrderEvent): 
  */
 export async function deliverOrder(deps: IntakeDependencies, order: OrderEvent): Promise<OrderDelivery> {
   // Read after the event is in the inbox: a registration that reserves this customer later takes it from there.
-  const referralId = (await findCustomer(deps.db, order.customerId))?.referred_by_referral_id;
+  const referee = await findRefereeReferral(deps.db, order.customerId);
+  const referralId = referee?.referralId;
   if (!referralId) {
     await markEvent(deps.db, 'order', order.eventId, { state: 'awaiting_signup' });
     return 'awaiting_signup';
   }
+  // A finished referral takes no more facts: settled here, without a Temporal call.
+  if (referee.closedAt) return settleAfterEnd(deps, referralId, order);
   const { customerId: _customer, ...facts } = order;
   try {
     await callWorkflow(deps, () =>
       deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).signal(orderSignal, facts),
     );
   } catch (error) {
-    if (isWorkflowGone(error)) {
-      // Shown on the referral's timeline as a late fact (once per event), then kept on the event as settled: a crash
-      // in between leaves the event for the relay, which appends nothing twice.
-      await appendLateFact(deps.db, referralId, {
-        at: deps.clock(),
-        kind: 'late_fact',
-        eventId: order.eventId,
-        detail: {
-          fact: 'order',
-          orderId: order.orderId,
-          orderStatus: order.status,
-          occurredAt: order.occurredAt,
-          reason: 'the referral had ended',
-        },
-      });
-      await markEvent(deps.db, 'order', order.eventId, {
-        state: 'ignored',
-        referralId,
-        note: 'the referral has ended',
-      });
-      return 'ignored';
-    }
+    if (isWorkflowGone(error)) return settleAfterEnd(deps, referralId, order);
     deps.logger.warn({ err: error, eventId: order.eventId }, 'order accepted but not yet delivered');
     await recordDeliveryFailure(deps.db, 'order', order.eventId, String(error));
     throw error;
   }
   await markEvent(deps.db, 'order', order.eventId, { state: 'delivered', referralId });
   return 'delivered';
+}
+
+/**
+ * An order for a referral that has ended is shown on its timeline as a late fact (once per event), then kept on the
+ * event as settled: a crash in between leaves the event for the relay, which appends nothing twice.
+ */
+async function settleAfterEnd(deps: IntakeDependencies, referralId: string, order: OrderEvent): Promise<'ignored'> {
+  await appendLateFact(deps.db, referralId, {
+    at: deps.clock(),
+    kind: 'late_fact',
+    eventId: order.eventId,
+    detail: {
+      fact: 'order',
+      orderId: order.orderId,
+      orderStatus: order.status,
+      occurredAt: order.occurredAt,
+      reason: 'the referral had ended',
+    },
+  });
+  await markEvent(deps.db, 'order', order.eventId, { state: 'ignored', referralId, note: 'the referral has ended' });
+  return 'ignored';
 }

@@ -22,15 +22,21 @@ const timelineItem = (t: TimelineRow) => ({
   detail: t.detail,
 });
 
-/** A referral with its live workflow state (when the workflow answers) and its whole timeline. */
+/**
+ * A referral with its live workflow state (while its workflow runs and answers) and its whole timeline. A finished
+ * referral is read from the projection alone: a query would replay its whole history to say what the row says.
+ */
 export async function readAdminReferral(deps: IntakeDependencies, referralId: string): Promise<AdminReferralView> {
+  const row = await findReferral(deps.db, referralId);
   const [view, timeline, live] = await Promise.all([
-    loadReferralView(deps, referralId),
+    row ? referralViewFromRow(row) : loadReferralView(deps, referralId),
     findTimeline(deps.db, referralId),
-    queryLiveState(deps, referralId).catch((error: unknown) => {
-      deps.logger.warn({ err: error, referralId }, 'live state unavailable');
-      return undefined;
-    }),
+    row?.closed_at
+      ? undefined
+      : queryLiveState(deps, referralId).catch((error: unknown) => {
+          deps.logger.warn({ err: error, referralId }, 'live state unavailable');
+          return undefined;
+        }),
   ]);
   if (!view) throw new IntakeError('not_found', `no referral ${referralId}`);
   return { ...view, live: live ?? null, timeline: timeline.map(timelineItem) };

@@ -90,6 +90,7 @@ const PATCHES = {
   milestone: 'referral-milestone',
   surfaceLocalFaults: 'referral-surface-local-faults',
   graceByBusinessTime: 'referral-grace-by-business-time',
+  closedInProjection: 'referral-closed-in-projection',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -862,6 +863,12 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   await condition(allHandlersFinished);
   // a late fact reported in the same moment as the final decision
   await recordLateFacts();
+  // A referral that never reached the projection (a refused signup's) has no row to close.
+  if (state.seq > 0 && patched(PATCHES.closedInProjection)) {
+    await decided.markReferralClosed({ referralId, closedAt: now() });
+    // reported while the close was being written: still shown
+    await recordLateFacts();
+  }
   return snapshot();
 
   /** The stages in order, until the referral ends (or hands over to a new run). */

@@ -8,6 +8,8 @@ import * as createClaimRequests from './2026_11_25_0006_create_claim_requests';
 import * as createReferralFaults from './2026_11_25_0007_create_referral_faults';
 import * as createPointsLedger from './2026_11_25_0008_create_points_ledger';
 import * as createVouchers from './2026_11_25_0009_create_vouchers';
+import * as recordReferralClosed from './2026_11_25_0011_record_referral_closed';
+import * as indexRequestQueries from './2026_11_25_0012_index_request_queries';
 
 /**
  * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
@@ -23,4 +25,6 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_0007_create_referral_faults': createReferralFaults,
   '2026_11_25_0008_create_points_ledger': createPointsLedger,
   '2026_11_25_0009_create_vouchers': createVouchers,
+  '2026_11_25_0011_record_referral_closed': recordReferralClosed,
+  '2026_11_25_0012_index_request_queries': indexRequestQueries,
 };

@@ -37,6 +37,7 @@ export function fakeActivities(
   const registrations: string[] = [];
   const faults: ReferralFaultRecord[] = [];
   const releases: { referralId: string; refereeId: string }[] = [];
+  const closed: string[] = [];
   // vouchers by referral, as the vouchers table keeps them (one per referral)
   const vouchers = new Map<string, FakeVoucher>();
   const voucherCalls: { activity: 'issue' | 'void'; referralId: string }[] = [];
@@ -80,6 +81,9 @@ export function fakeActivities(
       },
     ),
     takeOrdersAwaitingSignup: tracked(async () => options.earlyOrders ?? []),
+    markReferralClosed: tracked(async ({ referralId }: { referralId: string }) => {
+      closed.push(referralId);
+    }),
     releaseReferee: tracked(async (reservation: { referralId: string; refereeId: string }) => {
       const reserved = registrations.includes(reservation.refereeId);
       releases.push(reservation);
@@ -138,6 +142,8 @@ export function fakeActivities(
     registrations,
     faults,
     releases,
+    /** referrals whose workflow said it finished */
+    closed,
     vouchers,
     voucherCalls,
     lots,
