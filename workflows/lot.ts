@@ -10,9 +10,10 @@ import type { CreditedLot, LotCreditRequest, LotState } from './lot-shared';
  *   credit -> (sleep until expiresAt) -> expire
  */
 
-// Ledger writes that take milliseconds; a minute covers a failover. Both are idempotent by their keys.
+// Ledger writes that take milliseconds, idempotent by their keys. A worker that dies mid-write delays the credit or
+// the expiry by the timeout, no more; retries with backoff ride out a database failover.
 const ledger = proxyActivities<LedgerActivities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
