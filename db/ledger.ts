@@ -345,6 +345,8 @@ export async function findAdjustment(
   const entries = await db
     .selectFrom('ledger_entries')
     .select(['lot_id', 'points'])
+    // by customer first: a LIKE prefix uses the entry_key index only under the C collation
+    .where('customer_id', '=', customerId)
     .where('entry_key', 'like', `${escapeLike(key)}:%`)
     .orderBy('id')
     .execute();
