@@ -49,8 +49,9 @@ export async function cancelReferral(
 ): Promise<ReferralView> {
   if (!(await findReferral(deps.db, request.referralId)))
     throw new IntakeError('not_found', `no referral ${request.referralId}`);
+  let outcome: ReferralSnapshot;
   try {
-    await callWorkflow(deps, () =>
+    outcome = await callWorkflow(deps, () =>
       deps.temporal.workflow
         .getHandle(referralWorkflowId(request.referralId))
         .executeUpdate(cancelUpdate, { args: [{ actor: request.actor, reason: request.reason }] }),
@@ -58,6 +59,9 @@ export async function cancelReferral(
   } catch (error) {
     throw refusalFromWorkflow(error) ?? error;
   }
+  // Accepted while the referral was reaching another end (its completion being written): that end stands.
+  if (outcome.status !== 'cancelled')
+    throw new IntakeError('referral_closed', `the referral ended as ${outcome.status} before the cancel could apply`);
   deps.logger.info(
     { actor: request.actor, referralId: request.referralId, reason: request.reason },
     'referral cancelled',

@@ -2,6 +2,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities';
+import { classifyDatabaseFaults } from '../activities/database-faults';
 import { createLedgerActivities } from '../activities/ledger';
 import type { DB } from '../db/connection';
 import { TASK_QUEUE } from '../workflows/shared';
@@ -23,7 +24,8 @@ export async function createReferralWorker(options: {
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: {
       ...createActivities({ db: options.db }),
-      ...createLedgerActivities({ db: options.db }),
+      // a ledger write no retry can fix fails its lot's workflow, shown in the UI, instead of retrying for ever
+      ...classifyDatabaseFaults(createLedgerActivities({ db: options.db })),
     },
   });
 }

@@ -91,6 +91,8 @@ const PATCHES = {
   surfaceLocalFaults: 'referral-surface-local-faults',
   graceByBusinessTime: 'referral-grace-by-business-time',
   closedInProjection: 'referral-closed-in-projection',
+  milestoneCountsLateWindowOrders: 'referral-milestone-counts-late-window-orders',
+  voidVoucherOnFault: 'referral-void-voucher-on-fault',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -157,6 +159,16 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   let heldBackOrders: OrderFacts[] = [...(carried.heldBackOrders ?? [])];
   // Order events dated inside the closed window but reported after its grace: kept for the timeline, never counted.
   let lateOrders: OrderFacts[] = [...(carried.lateOrders ?? [])];
+  // Late for the qualification window, which they cannot change, but on time for the milestone's longer one.
+  const lateWindowOrders: OrderFacts[] = [...(carried.lateWindowOrders ?? [])];
+  // decided as the milestone phase starts (referrals that reached it before this existed count without them)
+  let countsLateWindowOrders = false;
+  const milestoneOrders = (): OrderBook => {
+    if (!countsLateWindowOrders) return orders;
+    const book: OrderBook = new Map(orders);
+    for (const order of lateWindowOrders) applyOrderEvent(book, order);
+    return book;
+  };
   const rewards: ReferralRewards = { voucher: null, referrerPoints: null, milestone: null, ...carried.rewards };
   // After completion: until when the milestone counts, and how that ended.
   let milestone: { by: string; outcome: 'reached' | 'missed' | null } | null = carried.milestone
@@ -271,7 +283,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         ? {
             milestone: {
               ...milestone,
-              countedOrders: assessQualification(orders, milestoneRule(milestone.by)).countedOrders,
+              countedOrders: assessQualification(milestoneOrders(), milestoneRule(milestone.by)).countedOrders,
               orders: reward.milestone.orders,
             },
           }
@@ -426,6 +438,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (patched(PATCHES.surfaceLocalFaults)) await condition(() => !registering());
     const released = state.refereeId && !registrationProjected ? state.refereeId : null;
     if (released) await remote.releaseReferee({ referralId, refereeId: released });
+    if (rewards.voucher && patched(PATCHES.voidVoucherOnFault)) await voidVoucherOfStoppedReferral();
     fault = await recordFault(failure, `seq-${state.seq}-${failure.activity}`);
     if (released)
       log.warn('referee released: the registration never reached the projection', { referralId, refereeId: released });
@@ -433,11 +446,26 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     throw faultFailure(fault);
   }
 
+  /** A referral stopped by a fault pays nothing more: its referee's voucher is void (a used one stays used). */
+  async function voidVoucherOfStoppedReferral(): Promise<void> {
+    try {
+      await remote.voidRefereeVoucher({ referralId, reason: 'referral_fault', at: now() });
+    } catch (error) {
+      // Stopping goes on: the fault is what an admin must see, and the voucher is listed with it.
+      log.error('the voucher of a referral stopped on a fault could not be voided', {
+        referralId,
+        code: rewards.voucher?.code,
+        error: String(error),
+      });
+    }
+  }
+
   setHandler(orderSignal, (order) => {
     if (reportedAfterWindowClosed(order)) {
       // once on the timeline, however often it is redelivered
       const seen = lateEventIds.has(order.eventId) || lateOrders.some((late) => late.eventId === order.eventId);
       if (!(seen && patched(PATCHES.graceByBusinessTime))) lateOrders.push(order);
+      if (!lateWindowOrders.some((late) => late.eventId === order.eventId)) lateWindowOrders.push(order);
       return;
     }
     const inGrace = deadlineInGrace();
@@ -635,6 +663,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       rewards: { ...rewards },
       ...(milestone ? { milestone: { ...milestone } } : {}),
       lateEventIds: [...lateEventIds],
+      lateWindowOrders,
     };
     const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
       typedSearchAttributes: workflowInfo().typedSearchAttributes,
@@ -816,16 +845,23 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   async function trackMilestone(): Promise<void> {
     milestone ??= { by: addDuration(state.registration!.registeredAt, reward.milestone.window), outcome: null };
     const m = milestone;
+    // A cancel accepted while the completion was being written came too late: its update answers with the completion.
+    cancelRequest = null;
+    countsLateWindowOrders = patched(PATCHES.milestoneCountsLateWindowOrders);
     while (m.outcome === null) {
       applyHeldBackOrders();
       await recordLateFacts();
       await continueAsNewIfLong();
       const seen = ordersVersion;
-      const count = assessQualification(orders, milestoneRule(m.by));
+      const seenLate = lateWindowOrders.length;
+      const count = assessQualification(milestoneOrders(), milestoneRule(m.by));
       if (count.qualifiedAtMs !== null) return reachMilestone(m, count);
-      const woke = await waitFor(() => ordersVersion !== seen, m.by);
+      const woke = await waitFor(
+        () => ordersVersion !== seen || (countsLateWindowOrders && lateWindowOrders.length !== seenLate),
+        m.by,
+      );
       if (woke) continue;
-      const last = assessQualification(orders, milestoneRule(m.by));
+      const last = assessQualification(milestoneOrders(), milestoneRule(m.by));
       if (last.qualifiedAtMs !== null) return reachMilestone(m, last);
       m.outcome = 'missed';
       await record('milestone_missed', {

@@ -258,6 +258,8 @@ export interface CarriedReferral {
   milestone?: { by: string; outcome: 'reached' | 'missed' | null } | undefined;
   /** late events already on the timeline (absent in runs carried over before it was added) */
   lateEventIds?: string[] | undefined;
+  /** order events late for the qualification window, kept for the milestone, which counts them */
+  lateWindowOrders?: OrderFacts[] | undefined;
 }
 
 /** Stable failure types the API maps to problem+json codes. */

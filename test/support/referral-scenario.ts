@@ -51,14 +51,24 @@ export type ScenarioOptions = {
  * time-skipping test server does not continue a workflow as new atomically, so a signal sent in that moment can be
  * lost.
  */
-export function useReferralTestEnvironment(options: { server?: 'time-skipping' | 'dev' } = {}) {
+export function useReferralTestEnvironment(
+  options: {
+    server?: 'time-skipping' | 'dev';
+    /** workflow interceptor modules bundled with the workflows, e.g. to widen a window between two steps */
+    workflowInterceptorModules?: string[];
+  } = {},
+) {
   let env: TestWorkflowEnvironment;
   let workflowBundle: WorkflowBundleWithSourceMap;
 
   beforeAll(async () => {
     env = options.server === 'dev' ? await startDevServer() : await startTimeSkippingServer();
     await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
-    workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+    workflowBundle = await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: quietLogger,
+      ...(options.workflowInterceptorModules ? { workflowInterceptorModules: options.workflowInterceptorModules } : {}),
+    });
   }, 120_000);
 
   afterAll(async () => {
