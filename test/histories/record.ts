@@ -137,6 +137,19 @@ await worker.runUntil(async () => {
   await record('projection-fault-releases-referee', {}, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup('broken')] }).catch(() => undefined);
   });
+  // Rewards (v6 on): the milestone at the 3rd order, one of them reported after the window's grace.
+  await record('milestone-reached-with-late-window-order', {}, async (h) => {
+    const registered = await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await h.signal(orderSignal, await order('o-1', 'completed'));
+    await settle();
+    await env.sleep('8 days');
+    await settle();
+    await env.sleep('23 days');
+    await h.signal(orderSignal, await order('o-2', 'completed', 100, new Date(Date.parse(registered.registeredAt!) + 20 * 86_400_000).toISOString()));
+    await settle();
+    await h.signal(orderSignal, await order('o-3', 'completed', 100));
+    await settle();
+  });
   await record('continue-as-new', { historyEventLimit: 40 }, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup()] });
     for (let i = 0; i < 30; i++) await h.signal(orderSignal, await order(`o-${i}`, 'completed', 1_000));
