@@ -266,7 +266,8 @@ export type ReversalOutcome = { outcome: 'reversed'; balance: number; duplicate:
 
 /**
  * Puts a redemption's points back into the lots they came from, once. Points going back to a lot that has expired
- * meanwhile expire again at once, with an entry saying so.
+ * meanwhile expire again at once, with an entry saying so. A lot past its expiry time whose timer has not run yet is
+ * not expired here: its points go back and its own expiry, still to come, takes everything left.
  */
 export async function reverseRedemption(
   db: DB,
@@ -281,11 +282,14 @@ export async function reverseRedemption(
     for (const { lotId, points } of redemption.taken_from) {
       const lot = await lockLot(trx, lotId);
       const key = keyOf('reverse', request.customerId, request.redemptionId, lotId);
-      await trx
-        .updateTable('point_lots')
-        .set({ remaining: lot.remaining + points })
-        .where('id', '=', lotId)
-        .execute();
+      // An expired lot keeps nothing: what comes back to it leaves again below.
+      if (!lot.expired_at) {
+        await trx
+          .updateTable('point_lots')
+          .set({ remaining: lot.remaining + points })
+          .where('id', '=', lotId)
+          .execute();
+      }
       await book(trx, {
         customerId: request.customerId,
         lotId,
@@ -295,12 +299,7 @@ export async function reverseRedemption(
         at: request.now,
         redemptionId: request.redemptionId,
       });
-      if (lot.expired_at || lot.expires_at <= request.now) {
-        await trx
-          .updateTable('point_lots')
-          .set({ remaining: lot.remaining, expired_at: lot.expired_at ?? request.now })
-          .where('id', '=', lotId)
-          .execute();
+      if (lot.expired_at) {
         await book(trx, {
           customerId: request.customerId,
           lotId,

@@ -146,6 +146,28 @@ describe('points ledger', () => {
     ).toEqual({ outcome: 'not_found' });
   });
 
+  it('given a redemption from a lot past its expiry whose timer has not run, when it is reversed, then the points go back and the timer expires all that is left', async () => {
+    const lot = await credit('eli', 100, '2026-03-01T00:00:00Z', 'eli-1');
+    await redeemPoints(db, { customerId: 'eli', redemptionId: 'r-1', points: 40, now: at('2026-02-01T00:00:00Z') });
+
+    // 2026-03-01 has passed; the lot's workflow has not expired it yet
+    expect(
+      await reverseRedemption(db, { customerId: 'eli', redemptionId: 'r-1', now: at('2026-03-01T00:00:05Z') }),
+    ).toEqual({ outcome: 'reversed', balance: 100, duplicate: false });
+    expect(await expireLot(db, lot.lot.id, at('2026-03-01T00:00:10Z'))).toEqual({ expired: 100 });
+
+    const points = await findCustomerPoints(db, 'eli');
+    expect(points?.balance).toBe(0);
+    expect(points?.lots).toMatchObject([{ id: lot.lot.id, remaining: 0, expired_at: at('2026-03-01T00:00:10Z') }]);
+    expect((await findLedgerEntries(db, 'eli')).map((e) => [e.kind, e.points])).toEqual([
+      ['credit', 100],
+      ['redeem', -40],
+      ['reverse', 40],
+      ['expire', -100],
+    ]);
+    expect(await checkLedger(db)).toEqual([]);
+  });
+
   it('given a redemption from a live lot, when it is reversed, then the points are back in that lot', async () => {
     const lot = await credit('fay', 100, '2026-09-01T00:00:00Z', 'fay-1');
     await redeemPoints(db, { customerId: 'fay', redemptionId: 'r-1', points: 60, now: at('2026-02-01T00:00:00Z') });
