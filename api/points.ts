@@ -51,6 +51,10 @@ const Redemption = z
     balance: z.number().int(),
     takenFrom: Taken,
     duplicate: z.boolean(),
+    reversed: z.boolean().optional().openapi({
+      description:
+        'on a duplicate only, when the redemption has been reversed: its points were put back and nothing is taken now',
+    }),
   })
   .openapi('Redemption');
 
@@ -82,7 +86,7 @@ export const pointRoutes = createRouter()
       tags: ['Points'],
       summary: 'Spend points at checkout, from the soonest-expiring lots first',
       description:
-        'Idempotent by redemptionId: the same body again answers 200 with duplicate: true; the same redemptionId with other points is 409 idempotency_conflict. A balance short of the points is 422 insufficient_points and takes nothing.',
+        'Idempotent by redemptionId: the same body again answers 200 with duplicate: true (and reversed: true once the redemption has been reversed: nothing is taken again); the same redemptionId with other points is 409 idempotency_conflict. A balance short of the points is 422 insufficient_points and takes nothing.',
       request: { params: CustomerParams, body: jsonBody(RedemptionBody) },
       responses: {
         201: { description: 'redeemed', content: { 'application/json': { schema: Redemption } } },

@@ -222,6 +222,7 @@ export async function redeemPoints(
     const earlier = await findRedemption(trx, request.customerId, request.redemptionId);
     if (earlier) {
       if (earlier.points !== request.points) return { outcome: 'conflict', redemption: earlier };
+      // A reversed redemption's id is not free again: it answers as a duplicate whose reversed_at says nothing is taken.
       return {
         outcome: 'redeemed',
         redemption: earlier,

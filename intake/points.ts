@@ -85,6 +85,8 @@ export interface RedemptionResult {
   balance: number;
   takenFrom: Taken[];
   duplicate: boolean;
+  /** on a duplicate only: the redemption was reversed since, so what takenFrom names is back in its lots */
+  reversed?: true;
 }
 
 /** Takes points at checkout, soonest-expiring lots first; the same redemptionId again answers the first result. */
@@ -122,6 +124,7 @@ export async function redeem(
         balance: outcome.balance,
         takenFrom: outcome.redemption.taken_from,
         duplicate: outcome.duplicate,
+        ...(outcome.redemption.reversed_at ? { reversed: true as const } : {}),
       };
   }
 }

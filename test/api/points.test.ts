@@ -134,6 +134,36 @@ describe('points', () => {
     now = new Date('2026-11-25T12:00:00Z');
   });
 
+  it('given a reversed redemption, when the same body is sent again, then 200 duplicate says it was reversed and nothing is taken', async () => {
+    await creditLot(db, {
+      customerId: 'bert',
+      points: 300,
+      creditedAt: now,
+      expiresAt: new Date('2027-05-26T00:00:00.000Z'),
+      source: { kind: 'adjustment' },
+      creditKey: adjustmentKey('bert', 'seed-1'),
+    });
+    const body = { redemptionId: 'order-1', points: 120 };
+    const redeemed = await api.post('/v1/customers/bert/points/redemptions', KEYS.commerce, body);
+    expect(redeemed).toMatchObject({ status: 201, body: { balance: 180, duplicate: false } });
+    expect(redeemed.body).not.toHaveProperty('reversed');
+    const repeated = await api.post('/v1/customers/bert/points/redemptions', KEYS.commerce, body);
+    expect(repeated).toMatchObject({ status: 200, body: { duplicate: true } });
+    expect(repeated.body).not.toHaveProperty('reversed');
+
+    expect(await api.post('/v1/customers/bert/points/redemptions/order-1/reversal', KEYS.commerce)).toMatchObject({
+      status: 200,
+      body: { reversed: true, balance: 300 },
+    });
+    const before = await ledgerSize();
+    expect(await api.post('/v1/customers/bert/points/redemptions', KEYS.commerce, body)).toMatchObject({
+      status: 200,
+      body: { ...redeemed.body, balance: 300, duplicate: true, reversed: true },
+    });
+    expect(await ledgerSize()).toBe(before);
+    expect((await api.get('/v1/customers/bert/points', KEYS.commerce)).body.balance).toBe(300);
+  });
+
   it('given bad points, when a redemption or an adjustment is asked, then 400 validation_failed and nothing is written', async () => {
     const before = await ledgerSize();
     for (const points of [0, -5, 1.5, 1e12, '10', null]) {
