@@ -6,6 +6,7 @@ import type { DB } from './db/connection';
 import type { RelayPolicy } from './intake/inbox-relay';
 import type { ApiKey } from './runtime/api-keys';
 import type { Logger } from './runtime/logger';
+import { DEFAULT_UNREFERRED_ORDER_RETENTION, ensureInboxRetentionSchedule } from './runtime/inbox-retention';
 import { ensureSearchAttributes } from './runtime/search-attributes';
 import { connectTemporalClient } from './runtime/temporal-client';
 import { createReferralWorker } from './runtime/worker';
@@ -30,6 +31,8 @@ export async function startReferralService(options: {
   hostname?: string | undefined;
   logger: Logger;
   relay?: ({ intervalMs?: number } & Partial<RelayPolicy>) | undefined;
+  /** how long orders of customers nobody referred are kept (the inbox-retention schedule) */
+  unreferredOrderRetention?: string | undefined;
 }): Promise<RunningService> {
   const admin = await Connection.connect({ address: options.temporalAddress });
   try {
@@ -49,6 +52,9 @@ export async function startReferralService(options: {
   let api: Awaited<ReturnType<typeof startApi>>;
   try {
     temporal = await connectTemporalClient({ address: options.temporalAddress, namespace: options.namespace });
+    await ensureInboxRetentionSchedule(temporal, {
+      retention: options.unreferredOrderRetention ?? DEFAULT_UNREFERRED_ORDER_RETENTION,
+    });
     api = await startApi({
       db: options.db,
       temporal,

@@ -3,12 +3,13 @@
  * TEMPORAL_NAMESPACE, LOG_LEVEL, WORKFLOW_BUNDLE_PATH; the schema is migrated beforehand (`npm run migrate`, the
  * compose migration job).
  */
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createDatabase } from './db/connection';
 import { requireMigrated } from './db/migrate';
 import { loadConfig, requireSetting, requireWorkflowBundle } from './runtime/config';
 import { createLogger } from './runtime/logger';
+import { ensureInboxRetentionSchedule } from './runtime/inbox-retention';
 import { ensureSearchAttributes } from './runtime/search-attributes';
 import { installTemporalRuntime } from './runtime/temporal-runtime';
 import { createReferralWorker } from './runtime/worker';
@@ -24,6 +25,10 @@ await requireMigrated(db);
 // Workflows upsert the referral search attributes; they must exist before the first workflow task runs.
 const admin = await Connection.connect({ address });
 await ensureSearchAttributes(admin, namespace);
+// The worker owns what runs on its task queue, the inbox's retention schedule included.
+await ensureInboxRetentionSchedule(new Client({ connection: admin, namespace }), {
+  retention: config.unreferredOrderRetention,
+});
 await admin.close();
 
 const connection = await NativeConnection.connect({ address });

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DB } from '../db/connection';
 import type { OrderFacts } from '../workflows/shared';
 
@@ -33,6 +34,23 @@ export function createInboxActivities({ db }: { db: DB }) {
           occurredAt,
         }))
         .sort((a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt));
+    },
+
+    /**
+     * Deletes up to `limit` orders of customers nobody referred that were received before `receivedBefore`, oldest
+     * first: past the retention nothing they say can count any more. Rows a registration is taking right now are
+     * skipped, not waited for. Returns how many went.
+     */
+    async purgeUnreferredOrders({ receivedBefore, limit }: { receivedBefore: string; limit: number }): Promise<number> {
+      const result = await sql`
+        delete from inbox_events
+         where (kind, event_id) in (
+           select kind, event_id from inbox_events
+            where kind = 'order' and state = 'awaiting_signup' and received_at < ${new Date(receivedBefore)}
+            order by received_at
+            limit ${limit}
+            for update skip locked)`.execute(db);
+      return Number(result.numAffectedRows ?? 0n);
     },
   };
 }

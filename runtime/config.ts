@@ -2,7 +2,9 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { durationToMs } from '../workflows/durations';
 import { parseApiKeys, type ApiKey } from './api-keys';
+import { DEFAULT_UNREFERRED_ORDER_RETENTION } from './inbox-retention';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -46,6 +48,11 @@ const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   // Checked by the worker that loads it (requireWorkflowBundle), not by every process that reads the configuration.
   WORKFLOW_BUNDLE_PATH: Optional,
+  UNREFERRED_ORDER_RETENTION: z
+    .string()
+    .trim()
+    .refine((value) => durationToMs(value) !== undefined, 'must be a duration such as "90 days" (at most 3650 days)')
+    .default(DEFAULT_UNREFERRED_ORDER_RETENTION),
 });
 
 export interface Config {
@@ -67,6 +74,8 @@ export interface Config {
   logLevel: z.infer<typeof ConfigSchema>['LOG_LEVEL'];
   /** a workflow bundle built beforehand (the image builds one); undefined means the worker bundles at start */
   workflowBundlePath: string | undefined;
+  /** how long the inbox keeps orders of customers nobody referred (the inbox-retention schedule) */
+  unreferredOrderRetention: string;
 }
 
 export class ConfigError extends Error {}
@@ -111,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH === undefined ? undefined : path.resolve(e.WORKFLOW_BUNDLE_PATH),
+    unreferredOrderRetention: e.UNREFERRED_ORDER_RETENTION,
   };
 }
 

@@ -112,7 +112,15 @@ async function start(): Promise<void> {
 
   const apiKeys = config.apiKeys ?? (await loadOrCreateLocalApiKeys(path.join(dataDir, 'api-keys')));
   checkpoint();
-  const service = await startReferralService({ db, temporalAddress, namespace, apiKeys, port, logger });
+  const service = await startReferralService({
+    db,
+    temporalAddress,
+    namespace,
+    apiKeys,
+    port,
+    logger,
+    unreferredOrderRetention: config.unreferredOrderRetention,
+  });
   register({ name: 'API and worker', stop: service.stop, stopped: 'worker stopped' });
   checkpoint();
   const apiUrl = service.apiUrl;

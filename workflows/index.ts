@@ -1,2 +1,3 @@
 export { pointLotWorkflow } from './lot';
 export { referralWorkflow } from './referral';
+export { inboxRetentionWorkflow } from './inbox-retention';

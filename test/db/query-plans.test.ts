@@ -344,6 +344,17 @@ describe('query plans on the request path', () => {
     );
   });
 
+  it('given orders of customers nobody referred, when the retention purges a batch, then it finds the oldest through their index', async () => {
+    await expectIndexed(
+      (database) =>
+        createInboxActivities({ db: database }).purgeUnreferredOrders({
+          receivedBefore: '2000-01-01T00:00:00Z',
+          limit: 1_000,
+        }),
+      ['inbox_events_unreferred_orders_idx'],
+    );
+  });
+
   it('given claims made with idempotency keys, when a key is reserved, answered and repeated, then each is found by its key', async () => {
     await expectIndexed(async (database) => {
       await reserveClaimRequest(database, {

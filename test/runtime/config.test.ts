@@ -12,6 +12,7 @@ describe('configuration', () => {
       dataDir: path.resolve('.data'),
       logLevel: 'info',
       apiKeys: undefined,
+      unreferredOrderRetention: '90 days',
       temporal: {
         address: undefined,
         namespace: 'default',
@@ -27,7 +28,9 @@ describe('configuration', () => {
       TEMPORAL_PORT: '9233',
       API_KEYS: 'shop:commerce:0123456789abcdef,ops:admin:fedcba9876543210',
       PORT: '8080',
+      UNREFERRED_ORDER_RETENTION: '30 days',
     });
+    expect(config.unreferredOrderRetention).toBe('30 days');
     expect(config.databaseUrl).toBe('postgres://u:p@db:5432/referrals');
     expect(config.temporal.devServer).toMatchObject({ port: 9_233, httpPort: 9_243 });
     expect(config.apiKeys?.map((k) => `${k.name}:${k.role}`)).toEqual(['shop:commerce', 'ops:admin']);
@@ -47,11 +50,18 @@ describe('configuration', () => {
 
   it('given malformed settings, when the configuration is loaded, then it refuses naming every variable at fault', () => {
     const load = () =>
-      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', API_KEYS: 'shop:owner:short', LOG_LEVEL: 'loud' });
+      loadConfig({
+        PORT: 'eighty',
+        DATABASE_URL: 'mysql://x',
+        API_KEYS: 'shop:owner:short',
+        LOG_LEVEL: 'loud',
+        UNREFERRED_ORDER_RETENTION: '300000 years',
+      });
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(/PORT/);
     expect(load).toThrow(/DATABASE_URL/);
     expect(load).toThrow(/API_KEYS/);
     expect(load).toThrow(/LOG_LEVEL/);
+    expect(load).toThrow(/UNREFERRED_ORDER_RETENTION/);
   });
 });

@@ -81,6 +81,7 @@ export function fakeActivities(
       },
     ),
     takeOrdersAwaitingSignup: tracked(async () => options.earlyOrders ?? []),
+    purgeUnreferredOrders: tracked(async () => 0),
     markReferralClosed: tracked(async ({ referralId }: { referralId: string }) => {
       closed.push(referralId);
     }),
