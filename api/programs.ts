@@ -109,10 +109,17 @@ function requireKnownTimeZone(terms: z.infer<typeof TermsInput> | undefined): vo
   }
 }
 
-const withDefaults = (terms: z.infer<typeof TermsInput> | undefined): ReferralTerms => ({
-  ...DEFAULT_REFERRAL_TERMS,
-  ...Object.fromEntries(Object.entries(terms ?? {}).filter(([, v]) => v !== undefined)),
-});
+/**
+ * The terms a version is published with, every default filled in: a version keeps the terms it runs with, whatever
+ * later becomes of the defaults in code.
+ */
+const withDefaults = (terms: z.infer<typeof TermsInput> | undefined): ReferralTerms => {
+  const given: ReferralTerms = {
+    ...DEFAULT_REFERRAL_TERMS,
+    ...Object.fromEntries(Object.entries(terms ?? {}).filter(([, v]) => v !== undefined)),
+  };
+  return { ...given, ...rewardTerms(given) };
+};
 
 const toProgram = (p: ProgramWithVersions): z.infer<typeof ProgramSchema> => {
   // Versions published before a term existed run with its default: show what they run with.

@@ -339,6 +339,41 @@ describe('programmes and codes', () => {
     expect(v2.body.versions.map((v: { terms: { minSpend: number } }) => v.terms.minSpend)).toEqual([50_000, 1000]);
   });
 
+  it('when a programme version is published, then its stored terms hold the reward terms it runs with, defaults filled in', async () => {
+    const created = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Stored', currency: 'INR' });
+    const v2 = await api.post(`/v1/admin/programs/${created.body.id}/versions`, KEYS.admin, {
+      terms: { refereeVoucher: { amount: 700 }, milestone: { points: 50 }, timeZone: 'Asia/Kolkata' },
+    });
+    expect(v2.status).toBe(201);
+    const stored = await db
+      .selectFrom('program_versions')
+      .select(['version', 'terms'])
+      .where('program_id', '=', created.body.id)
+      .orderBy('version')
+      .execute();
+    const rewardDefaults = {
+      refereeVoucher: { amount: 5000, validFor: '30 days' },
+      referrerPoints: 2000,
+      milestone: { orders: 3, window: '90 days', points: 200 },
+      pointValidity: '6 months',
+      timeZone: 'UTC',
+    };
+    expect(stored).toEqual([
+      { version: 1, terms: expect.objectContaining(rewardDefaults) },
+      {
+        version: 2,
+        terms: expect.objectContaining({
+          ...rewardDefaults,
+          refereeVoucher: { amount: 700, validFor: '30 days' },
+          milestone: { orders: 3, window: '90 days', points: 50 },
+          timeZone: 'Asia/Kolkata',
+        }),
+      },
+    ]);
+    // what is stored is what the programme shows
+    expect(v2.body.versions.map((v: { terms: unknown }) => v.terms)).toEqual(stored.map((v) => v.terms));
+  });
+
   it('when a code is requested twice, then the first is 201 and the second 200 with the same code', async () => {
     const first = await api.post('/v1/customers/erin/referral-code', KEYS.commerce, { programId });
     const second = await api.post('/v1/customers/erin/referral-code', KEYS.commerce, { programId });
