@@ -41,10 +41,11 @@ const TermsInput = z
       .strict()
       .optional()
       .openapi({ description: "the referee's voucher at registration (default 5000 minor units, valid 30 days)" }),
+    // A reward of nothing is no reward: the ledger books whole points of at least one, so zero is refused here.
     referrerPoints: z
       .number()
       .int()
-      .min(0)
+      .min(1)
       .max(MAX_POINTS)
       .optional()
       .openapi({ description: 'points credited to the referrer at completion (default 2000)' }),
@@ -52,7 +53,7 @@ const TermsInput = z
       .object({
         orders: z.number().int().min(1).max(1000).optional(),
         window: Duration.optional(),
-        points: z.number().int().min(0).max(MAX_POINTS).optional(),
+        points: z.number().int().min(1).max(MAX_POINTS).optional(),
       })
       .strict()
       .optional()

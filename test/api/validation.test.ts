@@ -339,6 +339,39 @@ describe('programmes and codes', () => {
     expect(v2.body.versions.map((v: { terms: { minSpend: number } }) => v.terms.minSpend)).toEqual([50_000, 1000]);
   });
 
+  it('when a reward is of zero points or a zero voucher, then 400 validation_failed and no programme or version is written', async () => {
+    const existing = (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Zero', currency: 'INR' })).body.id;
+    const count = async (table: 'programs' | 'program_versions') =>
+      Number(
+        (
+          await db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = [await count('programs'), await count('program_versions')];
+    for (const terms of [
+      { referrerPoints: 0 },
+      { milestone: { points: 0 } },
+      { milestone: { orders: 2, points: 0 } },
+      { refereeVoucher: { amount: 0 } },
+    ]) {
+      const created = await expectProblem(
+        api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms }),
+        400,
+        'validation_failed',
+      );
+      expect(created.errors[0].path).toMatch(/^terms\.(referrerPoints|milestone\.points|refereeVoucher\.amount)$/);
+      await expectProblem(
+        api.post(`/v1/admin/programs/${existing}/versions`, KEYS.admin, { terms }),
+        400,
+        'validation_failed',
+      );
+    }
+    expect([await count('programs'), await count('program_versions')]).toEqual(before);
+  });
+
   it('when a programme version is published, then its stored terms hold the reward terms it runs with, defaults filled in', async () => {
     const created = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Stored', currency: 'INR' });
     const v2 = await api.post(`/v1/admin/programs/${created.body.id}/versions`, KEYS.admin, {
