@@ -222,6 +222,14 @@ export async function adjust(
     creditKey: adjustmentKey(request.customerId, request.adjustmentId),
   };
   const lot = earlier?.kind === 'credit' ? earlier.lot : await creditThroughLotWorkflow(deps, credit);
+  // Two requests under one adjustmentId can both miss the lookup above and share one lot's workflow: the lot holds
+  // whichever credit came first, and the other request was not booked.
+  if (lot.source_kind !== 'adjustment' || lot.points !== request.points) {
+    throw new IntakeError(
+      'idempotency_conflict',
+      `adjustmentId ${request.adjustmentId} was already used for ${lot.points} points`,
+    );
+  }
   const balance = (await findBalance(deps.db, request.customerId)) ?? 0;
   deps.logger.info({ ...request, lotId: lot.id, duplicate: earlier !== undefined }, 'points adjusted');
   return {

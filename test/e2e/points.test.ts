@@ -184,4 +184,28 @@ describe('points over HTTP', () => {
       ['expire', -200],
     ]);
   });
+
+  it('given two admin credits at once under one adjustmentId with different points, then one is booked and answered 201, the other 409 idempotency_conflict', async () => {
+    await stack.http.post('/v1/customers/sven/referral-code', KEYS.commerce, {
+      programId: (await stack.http.post('/v1/admin/programs', KEYS.admin, { name: 'Race', currency: 'INR' })).body.id,
+    });
+    const answers = await Promise.all(
+      [100, 250].map((points) =>
+        stack.http.post('/v1/admin/customers/sven/points/adjustments', KEYS.admin, {
+          adjustmentId: 'goodwill',
+          points,
+          reason: 'goodwill',
+        }),
+      ),
+    );
+    const booked = answers.filter((a) => a.status === 201);
+    expect(booked).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 409)).toMatchObject([{ body: { code: 'idempotency_conflict' } }]);
+    const points = booked[0]!.body.points;
+    expect(booked[0]!.body.lot).toMatchObject({ points, remaining: points, source: { kind: 'adjustment' } });
+    expect((await stack.http.get('/v1/customers/sven/points', KEYS.commerce)).body).toMatchObject({
+      balance: points,
+      lots: [{ points }],
+    });
+  });
 });
