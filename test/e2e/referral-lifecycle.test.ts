@@ -289,12 +289,18 @@ describe('events that arrive early or are interrupted', () => {
     const registeredAt = now(-2_000);
     const order = orderEvent('gus', 'G-1', 'completed', 75_000, now(-1_000));
     expect((await stack.http.post('/v1/events/orders', KEYS.commerce, order)).status).toBe(202);
-    const kept = await stack.db
-      .selectFrom('inbox_events')
-      .select('state')
-      .where('event_id', '=', order.eventId)
-      .executeTakeFirstOrThrow();
-    expect(kept.state).toBe('awaiting_signup');
+    // answered once kept; found to wait for its signup by the delivery that follows the answer
+    await eventually(
+      async () =>
+        (
+          await stack.db
+            .selectFrom('inbox_events')
+            .select('state')
+            .where('event_id', '=', order.eventId)
+            .executeTakeFirstOrThrow()
+        ).state,
+      (state) => state === 'awaiting_signup',
+    );
 
     const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
       eventId: randomUUID(),

@@ -3,12 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../../runtime/temporal-dev-server';
 import { createTestDatabase } from '../support/database';
 import { API_KEYS, httpClient, KEYS } from '../support/http';
 import { freePort } from '../../runtime/free-port';
 import { eventually } from '../support/stack';
+import { TASK_QUEUE } from '../../workflows/shared';
 
 /**
  * The production shape on one machine: the worker and the API as their own processes (`worker.ts`,
@@ -62,12 +64,31 @@ async function stopAll(): Promise<void> {
 }
 
 const api = httpClient((p, init) => fetch(`http://127.0.0.1:${ports.api}${p}`, init));
-const ready = () =>
-  eventually(
+/** The API answers ready and the worker polls (it bundles the workflows first, which takes a while on a busy machine). */
+async function ready(): Promise<void> {
+  await eventually(
     () => api.get('/readyz').catch(() => ({ status: 0, body: null })),
     (r) => r.status === 200,
     60_000,
   );
+  const connection = await Connection.connect({ address: devServer.address });
+  try {
+    await eventually(
+      async () =>
+        (
+          await connection.workflowService.describeTaskQueue({
+            namespace: 'default',
+            taskQueue: { name: TASK_QUEUE },
+            taskQueueType: 1,
+          })
+        ).pollers?.length ?? 0,
+      (pollers) => pollers > 0,
+      60_000,
+    );
+  } finally {
+    await connection.close();
+  }
+}
 
 beforeAll(async () => {
   database = await createTestDatabase();
