@@ -228,22 +228,37 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   required: true,
 });
 
-/** Calendar months (1 to 120, as workflows/point-validity.ts reads them) or a duration in the API's grammar. */
+const YEAR_UNIT = '(?:years?|yrs?|y)';
+
+/**
+ * Calendar months (1 to 120) or whole years (1 to 10, 12 calendar months each), as workflows/point-validity.ts reads
+ * them, or a duration in the API's grammar without a year unit: the duration grammar's year is 365.25 days, and a
+ * fraction of a year is no whole number of calendar months.
+ */
 export const POINT_VALIDITY_PATTERN = new RegExp(
-  `^(?:(?:${positiveIntegersUpTo(120)}) ?(?:calendar )?months?|${DURATION_PATTERN.source.replace(/^\^/, '').replace(/\$$/, '')})$`,
+  [
+    '^(?:',
+    `(?:${positiveIntegersUpTo(120)}) ?(?:calendar )?months?`,
+    `|(?:${positiveIntegersUpTo(10)}) ?(?:(?:calendar )?years?|yrs?|y)`,
+    `|(?![0-9.]+ ?${YEAR_UNIT}$)(?:${DURATION_PATTERN.source.replace(/^\^/, '').replace(/\$$/, '')})`,
+    ')$',
+  ].join(''),
 );
 
-/** How long points stay valid: calendar months or a duration of at least 1 ms. */
+/** How long points stay valid: calendar months, whole calendar years or a duration of at least 1 ms. */
 export const PointValidity = z
   .string()
-  .regex(POINT_VALIDITY_PATTERN, 'not a validity such as "6 months" (1 to 120) or a duration such as "30 days"')
+  .regex(
+    POINT_VALIDITY_PATTERN,
+    'not a validity such as "6 months" (1 to 120), "1 year" (whole years, 1 to 10) or a duration such as "30 days"',
+  )
   // The pattern is the contract; the runtime's own reading is checked too, so the two can never disagree silently.
   .refine(
     (value) => {
       const validity = parsePointValidity(value);
       return validity !== undefined && ('months' in validity || validity.ms >= 1);
     },
-    { message: 'not a validity such as "6 months" or "30 days" (a duration of at least 1 ms)' },
+    { message: 'not a validity such as "6 months", "1 year" or "30 days" (a duration of at least 1 ms)' },
   )
   .openapi({ example: '6 months' });
 

@@ -291,6 +291,17 @@ describe('the duration grammar published as a pattern', () => {
     );
   });
 
+  it('when a validity is in years, then only whole years up to 10 match: a year of the duration grammar is 365.25 days', () => {
+    const samples = ['1 year', '1year', '2y', '3 yrs', '10 years', '1 calendar year', '11 years', '0 years', '01 year'];
+    const fractions = ['1.5 years', '0.5y', '2.0 years', '1.5 yr'];
+    expect([...samples, ...fractions].map((sample) => [sample, POINT_VALIDITY_PATTERN.test(sample)])).toEqual(
+      [...samples, ...fractions].map((sample) => [
+        sample,
+        ['1 year', '1year', '2y', '3 yrs', '10 years', '1 calendar year'].includes(sample),
+      ]),
+    );
+  });
+
   it('when zero is written, then only the zero-allowing pattern takes it', () => {
     const zeros = ['0', '0s', '0 ms', '0.0 days'];
     expect(zeros.map((zero) => [DURATION_PATTERN.test(zero), DURATION_OR_ZERO_PATTERN.test(zero)])).toEqual(

@@ -180,7 +180,7 @@ describe('points', () => {
         body: { code: 'validation_failed' },
       });
     }
-    for (const validity of ['0 months', '300000 years', 'soon']) {
+    for (const validity of ['0 months', '300000 years', 'soon', '1.5 years']) {
       expect(await adjust('anna', { adjustmentId: `bad-${validity}`, points: 5, reason: 'x', validity })).toMatchObject(
         { status: 400, body: { code: 'validation_failed' } },
       );

@@ -372,6 +372,26 @@ describe('programmes and codes', () => {
     expect([await count('programs'), await count('program_versions')]).toEqual(before);
   });
 
+  it('when points are valid for whole years, then the term is taken; a fraction of a year is 400 validation_failed', async () => {
+    const created = await api.post('/v1/admin/programs', KEYS.admin, {
+      name: 'Yearly',
+      currency: 'INR',
+      terms: { pointValidity: '1 year' },
+    });
+    expect(created).toMatchObject({ status: 201, body: { terms: { pointValidity: '1 year' } } });
+    for (const pointValidity of ['1.5 years', '0.5y', '11 years']) {
+      const refused = await expectProblem(
+        api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms: { pointValidity } }),
+        400,
+        'validation_failed',
+      );
+      expect(refused.errors).toContainEqual({
+        path: 'terms.pointValidity',
+        message: expect.stringMatching(/whole years/),
+      });
+    }
+  });
+
   it('when a programme version is published, then its stored terms hold the reward terms it runs with, defaults filled in', async () => {
     const created = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Stored', currency: 'INR' });
     const v2 = await api.post(`/v1/admin/programs/${created.body.id}/versions`, KEYS.admin, {

@@ -25,6 +25,26 @@ describe('point validity', () => {
     expect(lotExpiresAt('2026-09-15T12:00:00Z', '6 months', 'Europe/Berlin')).toBe('2027-03-15T23:00:00.000Z');
   });
 
+  it('given a validity in whole years, then each year is 12 calendar months in the programme time zone, not 365.25 days', () => {
+    expect(lotExpiresAt('2026-03-15T10:00:00Z', '1 year', 'UTC')).toBe('2027-03-16T00:00:00.000Z');
+    expect(lotExpiresAt('2026-03-15T10:00:00Z', '2y', 'UTC')).toBe('2028-03-16T00:00:00.000Z');
+    // valid through 15 March local, expiring at the start of 16 March in Kolkata
+    expect(lotExpiresAt('2026-03-15T10:00:00Z', '1 year', 'Asia/Kolkata')).toBe('2027-03-15T18:30:00.000Z');
+    // a leap day clamps to 28 February, as 12 months would
+    expect(lotExpiresAt('2028-02-29T12:00:00Z', '1 year', 'UTC')).toBe(
+      lotExpiresAt('2028-02-29T12:00:00Z', '12 months', 'UTC'),
+    );
+    expect(lotExpiresAt('2028-02-29T12:00:00Z', '1 year', 'UTC')).toBe('2029-03-01T00:00:00.000Z');
+    expect(['1 yr', '3 years', '10 Years', '1 calendar year'].map(parsePointValidity)).toEqual([
+      { months: 12 },
+      { months: 36 },
+      { months: 120 },
+      { months: 12 },
+    ]);
+    expect(parsePointValidity('11 years')).toBeUndefined();
+    expect(parsePointValidity('0 years')).toBeUndefined();
+  });
+
   it('given a fixed duration, then it runs from the credit instant exactly', () => {
     expect(lotExpiresAt('2026-08-31T10:00:00Z', '30s', 'UTC')).toBe('2026-08-31T10:00:30.000Z');
     expect(lotExpiresAt('2026-08-31T10:00:00Z', '90 days', 'Asia/Kolkata')).toBe('2026-11-29T10:00:00.000Z');
