@@ -71,6 +71,9 @@ export function createReferralActivities({ db }: { db: DB }) {
         counted_spend: referral.progress.countedSpend,
         projection_seq: entry.seq,
         updated_at: entry.at,
+        // Snapshots from before the fraud review say nothing of either: the row keeps what it has.
+        ...(referral.flags === undefined ? {} : { flags: referral.flags }),
+        ...(referral.review === undefined ? {} : { review_decide_by: referral.review?.decideBy ?? null }),
       };
       await db.transaction().execute(async (trx) => {
         const written = await trx
@@ -94,6 +97,8 @@ export function createReferralActivities({ db }: { db: DB }) {
                 counted_spend: eb.ref('excluded.counted_spend'),
                 projection_seq: eb.ref('excluded.projection_seq'),
                 updated_at: eb.ref('excluded.updated_at'),
+                ...(referral.flags === undefined ? {} : { flags: eb.ref('excluded.flags') }),
+                ...(referral.review === undefined ? {} : { review_decide_by: eb.ref('excluded.review_decide_by') }),
               }))
               // Never older over newer. The same seq may be written again with other content: a local activity whose
               // workflow task was discarded runs again, and the workflow's second decision is the one that stands.

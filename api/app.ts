@@ -6,7 +6,7 @@ import { isTemporalUnavailable } from '../intake/workflow-failures';
 import { adminCustomerRoutes } from './admin-customers';
 import { adminEventRoutes } from './admin-events';
 import { adminFaultRoutes } from './admin-faults';
-import { adminReferralRoutes } from './admin-referrals';
+import { adminReferralRoutes, adminReviewQueueRoutes } from './admin-referrals';
 import { allowedMethodsOf } from './allowed-methods';
 import { apiKeyAuth, requireRole } from './auth';
 import { customerRoutes } from './customers';
@@ -71,6 +71,7 @@ export function createApp(deps: AppDependencies) {
   app.route('/v1/admin/customers', adminCustomerRoutes);
   app.route('/v1/admin/programs', programRoutes);
   app.route('/v1/admin/referrals', adminReferralRoutes);
+  app.route('/v1/admin/review-queue', adminReviewQueueRoutes);
   app.route('/v1/admin/events', adminEventRoutes);
   app.route('/v1/admin/faults', adminFaultRoutes);
 

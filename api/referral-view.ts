@@ -12,6 +12,10 @@ export const Deadlines = z
   })
   .openapi('Deadlines');
 
+const ReferralReview = z.object({
+  decideBy: InstantOut.openapi({ description: "the admin's approve or reject is due by then" }),
+});
+
 export const ReferralView = z
   .object({
     id: z.string(),
@@ -34,6 +38,12 @@ export const ReferralView = z
       countedOrders: z.number().int(),
       countedSpend: z.number().int().openapi({ description: 'minor units' }),
     }),
+    flags: z.array(z.string()).openapi({
+      description:
+        'fraud signals found at claim and signup (SAME_IP, DEVICE_REUSE, EMAIL_ALIAS, HIGH_VELOCITY); empty when none',
+      example: [],
+    }),
+    review: ReferralReview.nullable().openapi({ description: 'while the referral is under_review, else null' }),
   })
   .openapi('Referral');
 

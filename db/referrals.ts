@@ -87,3 +87,76 @@ export const findReferralsOfCustomer = (db: DB, customerId: string, limit: numbe
     .orderBy('id')
     .limit(limit)
     .execute();
+
+/** What an admin may narrow the referral list to; every filter given must hold. */
+export interface ReferralListFilter {
+  /** a status as the projection stores it; the review queue's under_review among them */
+  status?: string | undefined;
+  referrerId?: string | undefined;
+  refereeId?: string | undefined;
+  programId?: string | undefined;
+  /** true: referrals with at least one fraud flag; false: those with none */
+  flagged?: boolean | undefined;
+  /** created at or after */
+  createdFrom?: Date | undefined;
+  /** created before */
+  createdTo?: Date | undefined;
+  /** last changed at or after */
+  updatedFrom?: Date | undefined;
+  /** last changed before */
+  updatedTo?: Date | undefined;
+}
+
+/**
+ * A row's place in the list: created_at to the microsecond PostgreSQL keeps (a JavaScript Date keeps milliseconds, and
+ * a key rounded down would pass over the rows between it and the row it stands for), and the id that breaks ties.
+ */
+export interface ReferralListKey {
+  createdAt: string;
+  id: string;
+}
+
+export type ReferralListRow = ReferralRow & { list_key_created_at: string };
+
+/**
+ * A page of referrals in (created_at, id) order, newest or oldest first, after `after`. Both columns are set once, when
+ * the referral is created, so a referral changed while an admin pages keeps its place: none is listed twice or passed
+ * over. Each filter has an index (migration 0014); test/db/query-plans.test.ts explains every combination of them.
+ */
+export function findReferralPage(
+  db: DB,
+  page: {
+    filter: ReferralListFilter;
+    order: 'newest' | 'oldest';
+    limit: number;
+    after?: ReferralListKey | undefined;
+  },
+): Promise<ReferralListRow[]> {
+  const { filter, after } = page;
+  const direction = page.order === 'newest' ? 'desc' : 'asc';
+  let query = db
+    .selectFrom('referrals')
+    .selectAll()
+    .select(
+      sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('list_key_created_at'),
+    );
+  if (filter.status !== undefined) query = query.where(sql.ref('status'), '=', filter.status);
+  if (filter.referrerId !== undefined) query = query.where('referrer_id', '=', filter.referrerId);
+  if (filter.refereeId !== undefined) query = query.where('referee_id', '=', filter.refereeId);
+  if (filter.programId !== undefined) query = query.where('program_id', '=', filter.programId);
+  // Spelled exactly as referrals_flagged_idx's predicate, constant and all (a parameter would keep the planner from
+  // matching the two), and as a comparison with the empty list rather than a count: the planner keeps statistics of
+  // the column, none of a function of it, and guessed a full scan cheaper for the unflagged.
+  if (filter.flagged === true) query = query.where(sql<boolean>`flags <> '{}'::text[]`);
+  if (filter.flagged === false) query = query.where(sql<boolean>`flags = '{}'::text[]`);
+  if (filter.createdFrom) query = query.where('created_at', '>=', filter.createdFrom);
+  if (filter.createdTo) query = query.where('created_at', '<', filter.createdTo);
+  if (filter.updatedFrom) query = query.where('updated_at', '>=', filter.updatedFrom);
+  if (filter.updatedTo) query = query.where('updated_at', '<', filter.updatedTo);
+  if (after) {
+    // One row comparison, not an OR of its cases: the index reads it as a single range.
+    const key = sql`(cast(${after.createdAt} as timestamptz), cast(${after.id} as uuid))`;
+    query = query.where(sql<boolean>`(created_at, id) ${sql.raw(direction === 'desc' ? '<' : '>')} ${key}`);
+  }
+  return query.orderBy('created_at', direction).orderBy('id', direction).limit(page.limit).execute();
+}

@@ -72,6 +72,10 @@ export interface ReferralTable {
   /** the workflow's timeline position this row reflects; older writes never overwrite newer ones */
   projection_seq: number;
   updated_at: Timestamp;
+  /** fraud signals found at claim and signup; empty when none (or when the workflow has not said) */
+  flags: ColumnType<string[], string[] | undefined, string[]>;
+  /** while the referral is under review: when the admin's decision is due */
+  review_decide_by: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface ReferralTimelineTable {

@@ -20,9 +20,20 @@ export interface ReferralView {
   endReason: string | null;
   deadlines: ReferralDeadlines;
   progress: { countedOrders: number; countedSpend: number };
+  /** fraud signals found at claim and signup; empty when none */
+  flags: string[];
+  /** while under review: when the admin's decision is due; null in every other status */
+  review: { decideBy: string } | null;
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+/**
+ * The status a referral holds while its rewards wait for an admin's decision. Compared as text: the projection's
+ * check constraint has always allowed it, and the workflow's statuses take it in with the fraud review.
+ */
+export const UNDER_REVIEW = 'under_review';
+const inReview = (status: string): boolean => status === UNDER_REVIEW;
 
 export const referralViewFromRow = (row: ReferralRow): ReferralView => ({
   id: row.id,
@@ -43,6 +54,8 @@ export const referralViewFromRow = (row: ReferralRow): ReferralView => ({
   deadlines: { expiresAt: iso(row.expires_at), qualifyBy: iso(row.qualify_by), holdUntil: iso(row.hold_until) },
   // Spend is summed from bounded order amounts and capped at a safe integer, so it fits a JSON number exactly.
   progress: { countedOrders: row.counted_orders, countedSpend: Number(row.counted_spend) },
+  flags: row.flags,
+  review: inReview(row.status) && row.review_decide_by ? { decideBy: row.review_decide_by.toISOString() } : null,
 });
 
 /** The same view from the workflow's own state, for the moment between a start and its first projection write. */
@@ -68,4 +81,6 @@ export const referralViewFromSnapshot = (
   endReason: s.endReason,
   deadlines: s.deadlines,
   progress: { countedOrders: s.progress.countedOrders, countedSpend: s.progress.countedSpend },
+  flags: s.flags ?? [],
+  review: inReview(s.status) && s.review ? { decideBy: s.review.decideBy } : null,
 });

@@ -224,6 +224,10 @@ export interface ReferralSnapshot {
   rewards?: ReferralRewards | undefined;
   /** after completion, the milestone's count: until when, how many orders of how many (absent before it runs) */
   milestone?: { by: string; countedOrders: number; orders: number; outcome: 'reached' | 'missed' | null } | undefined;
+  /** fraud signals found at claim and signup (absent from referrals started before the review existed) */
+  flags?: string[] | undefined;
+  /** while under review: when the admin's decision is due; null otherwise (absent before the review existed) */
+  review?: { decideBy: string } | null | undefined;
 }
 
 export interface OrderRecord {

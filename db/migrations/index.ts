@@ -11,6 +11,7 @@ import * as createVouchers from './2026_11_25_0009_create_vouchers';
 import * as recordReferralClosed from './2026_11_25_0011_record_referral_closed';
 import * as indexRequestQueries from './2026_11_25_0012_index_request_queries';
 import * as indexUnreferredOrders from './2026_11_25_0013_index_unreferred_orders';
+import * as listReferrals from './2026_11_25_0014_list_referrals';
 
 /**
  * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_0011_record_referral_closed': recordReferralClosed,
   '2026_11_25_0012_index_request_queries': indexRequestQueries,
   '2026_11_25_0013_index_unreferred_orders': indexUnreferredOrders,
+  '2026_11_25_0014_list_referrals': listReferrals,
 };

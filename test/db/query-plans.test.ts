@@ -28,6 +28,8 @@ import {
 } from '../../db/vouchers';
 import type { IntakeDependencies } from '../../intake/deps';
 import { handleOrder } from '../../intake/order-delivery';
+import { encodeCursor } from '../../intake/page-cursor';
+import { listReferrals, listReviewQueue, type ReferralListQuery } from '../../intake/referral-list';
 import { claimReferral } from '../../intake/referral-claim';
 import { readRewards } from '../../intake/referral-rewards';
 import { handleSignup } from '../../intake/signup-registration';
@@ -192,6 +194,16 @@ const SEED = [
                   from referrals where referee_id is not null) r`,
   sql`insert into claim_requests (idempotency_key, payload_hash, referral_id)
         select 'claim-key-' || i, md5(i::text), md5('referral' || i)::uuid from generate_series(1, ${ROWS}::int) i`,
+  // One referral in a hundred flagged, half of those waiting in the review queue; each changed some time after it was
+  // created, as the admin lists' updatedFrom and updatedTo see them.
+  sql`insert into referrals (id, program_id, program_version, code, referrer_id, status, created_at, projection_seq,
+                             updated_at, flags, review_decide_by)
+        select md5('flagged' || i)::uuid, ${PROGRAM}, 1, 'CODE' || lpad((i % 2000 + 1)::text, 4, '0'),
+               'cust-' || (i % 2000 + 1), case when i % 2 = 0 then 'under_review' else 'completed' end,
+               timestamptz '2025-12-01' + i * interval '100 minutes', 3, now(), array['SAME_IP', 'HIGH_VELOCITY'],
+               case when i % 2 = 0 then timestamptz '2025-12-15' + i * interval '100 minutes' end
+          from generate_series(1, ${ROWS / 100}::int) i`,
+  sql`update referrals set updated_at = created_at + (abs(hashtext(id::text)) % 2000) * interval '1 hour'`,
 ];
 
 beforeAll(async () => {
@@ -430,5 +442,84 @@ describe('query plans on the request path', () => {
       });
       await voidVoucherOfReferral(database, { referralId, reason: 'referral_expired', at: new Date() });
     });
+  });
+});
+
+describe('query plans of the admin lists', () => {
+  /**
+   * One value for each filter, as selective as production's would be: a status a third of the referrals hold, one
+   * referrer's ten, one referee, the programme they all belong to, five days of creations, a day of changes.
+   */
+  const FILTERS: Array<Partial<ReferralListQuery>> = [
+    { status: 'registered' },
+    { referrerId: 'cust-7' },
+    { refereeId: 'cust-15' },
+    { programId: PROGRAM },
+    { createdFrom: '2025-12-05T00:00:00Z', createdTo: '2025-12-10T00:00:00Z' },
+    { updatedFrom: '2026-02-01T00:00:00Z', updatedTo: '2026-02-02T00:00:00Z' },
+  ];
+  const cursor = encodeCursor({
+    list: 'referrals',
+    createdAt: '2025-12-08T00:00:00.000000Z',
+    id: '80000000-0000-4000-8000-000000000000',
+  });
+
+  /** Every subset of FILTERS, each with flagged left out, true and false, without a cursor and after one. */
+  const everyCombination = (): ReferralListQuery[] =>
+    Array.from({ length: 2 ** FILTERS.length }, (_, mask) =>
+      Object.assign({ limit: 50 }, ...FILTERS.filter((_, bit) => mask & (1 << bit))),
+    ).flatMap((query: ReferralListQuery) =>
+      [undefined, true, false].flatMap((flagged) =>
+        [undefined, cursor].map((after) => ({ ...query, flagged, cursor: after })),
+      ),
+    );
+
+  it('given 20,000 referrals, when the admin list is asked for with every combination of its filters, then none reads the referrals in full', async () => {
+    const scans: string[] = [];
+    for (const query of everyCombination()) {
+      const explained = await explainWhat((database) => listReferrals(intakeOver(database), query));
+      expect(explained).toHaveLength(1);
+      scans.push(...fullScans(explained).map((scan) => `${JSON.stringify(query)} ${scan}`));
+    }
+    expect(scans).toEqual([]);
+  });
+
+  it('given 20,000 referrals, when the list is read unfiltered, flagged, by status, by referrer or by when referrals changed, then each is read through its index', async () => {
+    await expectIndexed((database) => listReferrals(intakeOver(database), { limit: 50 }), ['referrals_created_idx']);
+    await expectIndexed(
+      (database) => listReferrals(intakeOver(database), { limit: 50, flagged: true, cursor }),
+      ['referrals_flagged_idx'],
+    );
+    await expectIndexed(
+      (database) => listReferrals(intakeOver(database), { limit: 50, status: 'under_review', cursor }),
+      ['referrals_status_idx'],
+    );
+    await expectIndexed(
+      (database) => listReferrals(intakeOver(database), { limit: 50, referrerId: 'cust-7', cursor }),
+      ['referrals_referrer_idx'],
+    );
+    await expectIndexed(
+      (database) =>
+        listReferrals(intakeOver(database), {
+          limit: 50,
+          updatedFrom: '2026-02-01T00:00:00Z',
+          updatedTo: '2026-02-01T06:00:00Z',
+        }),
+      ['referrals_updated_idx'],
+    );
+  });
+
+  it('given 20,000 referrals, a hundred of them under review, when the review queue is paged, then it reads them oldest first through the status index', async () => {
+    const first = await listReviewQueue(intakeOver(db), { limit: 20 });
+    expect(first.items).toHaveLength(20);
+    expect(first.items.every((item) => String(item.status) === 'under_review')).toBe(true);
+    const created = first.items.map((item) => item.createdAt);
+    expect(created).toEqual([...created].sort());
+    expect(first.nextCursor).toEqual(expect.any(String));
+    await expectIndexed((database) => listReviewQueue(intakeOver(database), { limit: 20 }), ['referrals_status_idx']);
+    await expectIndexed(
+      (database) => listReviewQueue(intakeOver(database), { limit: 20, cursor: first.nextCursor! }),
+      ['referrals_status_idx'],
+    );
   });
 });
