@@ -1,4 +1,5 @@
 import type { DB } from '../db/connection';
+import { createAdminActionActivities } from './admin-actions';
 import { classifyDatabaseFaults } from './database-faults';
 import { createFaultActivities } from './faults';
 import { createInboxActivities } from './inbox';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createInboxActivities(deps),
     ...createFaultActivities(deps),
     ...createVoucherActivities(deps),
+    ...createAdminActionActivities(deps),
   });
 }
 

@@ -43,6 +43,17 @@ export interface ReferralCodeTable {
   created_at: DefaultTimestamp;
 }
 
+export type CustomerContextKind = 'ip' | 'device';
+
+/** Where a customer was seen from: one IP or device id the commerce backend sent with their own request. */
+export interface CustomerContextTable {
+  customer_id: string;
+  kind: CustomerContextKind;
+  value: string;
+  /** the first request it came with; later ones change nothing */
+  first_seen_at: Timestamp;
+}
+
 export interface ReferralTable {
   id: string;
   program_id: string;
@@ -197,11 +208,37 @@ export interface ReferralFaultTable {
   created_at: DefaultTimestamp;
 }
 
+/** An admin action by its requestId: the same request again is answered from here, another body under it refused. */
+export interface AdminRequestTable {
+  request_id: string;
+  action: 'approve' | 'reject' | 'cancel' | 'extend';
+  referral_id: string;
+  /** sha-256 of the action, the referral, the actor and the body, canonical: what makes a repeat the same request */
+  body_hash: string;
+  /** the answer the first request got (the referral, or a refusal), repeated verbatim; null until that request finished */
+  response: JSONColumnType<Record<string, unknown>> | null;
+  created_at: DefaultTimestamp;
+}
+
+/** One admin action on a referral, as its workflow applied it; append-only. */
+export interface AdminAuditTable {
+  id: Generated<string>;
+  at: Timestamp;
+  actor: string;
+  action: 'approve' | 'reject' | 'cancel' | 'extend' | 'move';
+  referral_id: string;
+  request_id: string;
+  reason: string | null;
+  before: JSONColumnType<Record<string, unknown>>;
+  after: JSONColumnType<Record<string, unknown>>;
+}
+
 export interface Database {
   programs: ProgramTable;
   program_versions: ProgramVersionTable;
   customers: CustomerTable;
   referral_codes: ReferralCodeTable;
+  customer_contexts: CustomerContextTable;
   referrals: ReferralTable;
   referral_timeline: ReferralTimelineTable;
   inbox_events: InboxEventTable;
@@ -211,6 +248,8 @@ export interface Database {
   point_redemptions: PointRedemptionTable;
   vouchers: VoucherTable;
   referral_faults: ReferralFaultTable;
+  admin_audit: AdminAuditTable;
+  admin_requests: AdminRequestTable;
 }
 
 export type Program = Selectable<ProgramTable>;
@@ -218,10 +257,14 @@ export type ProgramVersion = Selectable<ProgramVersionTable>;
 export type Customer = Selectable<CustomerTable>;
 export type NewCustomer = Insertable<CustomerTable>;
 export type ReferralCode = Selectable<ReferralCodeTable>;
+export type CustomerContext = Selectable<CustomerContextTable>;
+export type NewCustomerContext = Insertable<CustomerContextTable>;
 export type ReferralRow = Selectable<ReferralTable>;
 export type NewReferralRow = Insertable<ReferralTable>;
 export type ReferralRowUpdate = Updateable<ReferralTable>;
 export type TimelineRow = Selectable<ReferralTimelineTable>;
+export type AdminAuditRow = Selectable<AdminAuditTable>;
+export type AdminRequestRow = Selectable<AdminRequestTable>;
 export type InboxEvent = Selectable<InboxEventTable>;
 export type NewInboxEvent = Insertable<InboxEventTable>;
 export type ClaimRequest = Selectable<ClaimRequestTable>;

@@ -1,15 +1,20 @@
 import type { Connection } from '@temporalio/client';
 import { REFERRAL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
-// temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD (the proto package is not a direct dependency)
-const KEYWORD = 2;
+import { SearchAttributeType } from '@temporalio/common';
+
+// temporal.api.enums.v1.IndexedValueType (the proto package is not a direct dependency)
+const INDEXED_VALUE_TYPE: Partial<Record<SearchAttributeType, number>> = {
+  [SearchAttributeType.KEYWORD]: 2,
+  [SearchAttributeType.KEYWORD_LIST]: 7,
+};
 
 /**
  * Registers the referral search attributes with the namespace if they are missing, so operators can filter in the
  * Temporal UI and workflows can upsert them. Safe to call on every start.
  */
 export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
-  const wanted = Object.fromEntries(REFERRAL_SEARCH_ATTRIBUTES.map((key) => [key.name, KEYWORD]));
+  const wanted = Object.fromEntries(REFERRAL_SEARCH_ATTRIBUTES.map((key) => [key.name, INDEXED_VALUE_TYPE[key.type]!]));
   let existing: Record<string, unknown> = {};
   try {
     const listed = await connection.operatorService.listSearchAttributes({ namespace });

@@ -2,7 +2,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
+import { SearchAttributeType } from '@temporalio/common';
 import { REFERRAL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+
+// the CLI's names for the search attribute types the project uses
+const CLI_TYPE: Partial<Record<SearchAttributeType, string>> = {
+  [SearchAttributeType.KEYWORD]: 'Keyword',
+  [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
+};
 import { readLivePidFile, removePidFile, writePidFile } from './pid-file';
 import { requirePortsFree } from './port-check';
 import { processCommandLine, stopProcess } from './process-table';
@@ -87,7 +94,7 @@ export async function startDevServer(options: {
     'synchronous=normal',
     '--log-level',
     'warn',
-    ...REFERRAL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+    ...REFERRAL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${CLI_TYPE[key.type]}`]),
   ];
   const child = spawnServer(requireCli(options.cliPath ?? DEFAULT_CLI_PATH), args, { stopSignal: 'SIGTERM' });
   // After SIGTERM it needs a moment to exit: a new server on the same file before then fails with SQLITE_BUSY.

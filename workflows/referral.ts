@@ -19,7 +19,15 @@ import type { ReferralActivities } from '../activities';
 import { addDuration } from './durations';
 import { pointLotWorkflow } from './lot';
 import { pointLotWorkflowId, type LotCreditRequest, type LotSourceKind } from './lot-shared';
-import { cancelUpdate, orderSignal, registerUpdate, stateQuery } from './messages';
+import {
+  approveUpdate,
+  cancelUpdate,
+  extendUpdate,
+  orderSignal,
+  registerUpdate,
+  rejectUpdate,
+  stateQuery,
+} from './messages';
 import {
   applyOrderEvent,
   assessQualification,
@@ -28,13 +36,15 @@ import {
   type QualificationRule,
 } from './order-book';
 import { lotExpiresAt } from './point-validity';
-import { RefereeIdKey, ReferralStatusKey } from './search-attributes';
+import { RefereeIdKey, ReferralFlagsKey, ReferralStatusKey } from './search-attributes';
 import {
   DEFAULT_REFERRAL_TERMS,
   FAULTS,
   isTerminal,
   REFUSALS,
+  reviewTerms,
   rewardTerms,
+  type AdminActionRecord,
   type CancelRequest,
   type CarriedReferral,
   type OrderFacts,
@@ -43,6 +53,7 @@ import {
   type ReferralSnapshot,
   type ReferralStatus,
   type RequestedLot,
+  type ExtendRequest,
   type SignupFacts,
   type TimelineEntry,
 } from './shared';
@@ -93,6 +104,7 @@ const PATCHES = {
   closedInProjection: 'referral-closed-in-projection',
   milestoneCountsLateWindowOrders: 'referral-milestone-counts-late-window-orders',
   voidVoucherOnFault: 'referral-void-voucher-on-fault',
+  fraudReview: 'referral-fraud-review',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -176,6 +188,21 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     : null;
   // Late events already on the timeline: a redelivery of one is absorbed, not recorded again.
   const lateEventIds = new Set<string>(carried.lateEventIds ?? []);
+
+  /**
+   * Fraud review (DESIGN §4): the signals found at the claim and the signup; with `flagsToReview` of them the
+   * registration waits for an admin (under_review) and nothing is paid meanwhile; no decision by `decideBy` rejects it.
+   * The qualification window keeps running in business time: orders during the review count once it is approved.
+   */
+  const reviewEnabled = patched(PATCHES.fraudReview);
+  const review = reviewTerms(terms);
+  let flags: string[] = [...(carried.flags ?? input.claim?.flags ?? [])];
+  let reviewDue: { decideBy: string } | null = carried.review ?? null;
+  /** Admin actions (approve, reject, extend) wait here for the loop, which applies or refuses each in turn. */
+  type AdminAction = 'approve' | 'reject' | 'extend';
+  const adminQueue: Array<{ action: AdminAction; request: ExtendRequest }> = [];
+  const adminApplied = new Set<string>(carried.adminRequestsApplied ?? []);
+  const adminRefused = new Map<string, string>();
 
   // Facts recorded by handlers, consumed by the loop.
   let ordersVersion = 0;
@@ -279,6 +306,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       countedOrders: q?.counted ?? [],
       recentTimeline: [...state.recentTimeline],
       rewards: { ...rewards },
+      flags: [...flags],
+      review: reviewDue ? { ...reviewDue } : null,
       ...(milestone
         ? {
             milestone: {
@@ -369,6 +398,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       }
       state.refereeId = signup.refereeId;
       state.registration = { eventId: signup.eventId, registeredAt: new Date(signup.occurredAt).toISOString() };
+      flags = [...new Set([...flags, ...(signup.flags ?? [])])].sort();
     } finally {
       registeringEventId = null;
     }
@@ -517,6 +547,56 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     },
   );
 
+  /**
+   * The admin's actions. A validator refuses at once what cannot apply now (409 for the caller, nothing in history);
+   * what passes waits for the loop, which checks again as it applies it (the referral may have moved meanwhile). The
+   * same request id again is answered with the referral as it is, not applied twice.
+   */
+  const adminHandler =
+    (action: AdminAction) =>
+    async (request: ExtendRequest): Promise<ReferralSnapshot> => {
+      const key = `${action}:${request.requestId}`;
+      if (!adminApplied.has(key)) adminQueue.push({ action, request });
+      await condition(() => ((adminApplied.has(key) || adminRefused.has(key)) && projected()) || fault !== null);
+      if (fault) throw faultFailure(fault);
+      const refused = adminRefused.get(key);
+      if (refused && !adminApplied.has(key)) throw invalidTransition(refused);
+      return snapshot();
+    };
+
+  const invalidTransition = (message: string) =>
+    ApplicationFailure.create({ type: REFUSALS.invalidTransition, message, nonRetryable: true });
+
+  /** Why `action` cannot apply to the referral as it is now, or null when it can. */
+  function adminRefusal(action: AdminAction, request: ExtendRequest): string | null {
+    if (stopping) return `referral ${referralId} is stopping after a fault`;
+    if (isTerminal(state.status)) return `referral ${referralId} has already ended as ${state.status}`;
+    if (action === 'approve' && state.status !== 'under_review')
+      return `referral ${referralId} is ${state.status}, not under review`;
+    if (action === 'extend') {
+      const current = currentDeadline();
+      if (!current) return `referral ${referralId} has no deadline to extend while ${state.status}`;
+      const next = extendedDeadline(current, request);
+      if (next === null || Date.parse(next) <= Date.parse(current))
+        return `the deadline ${current} can only move later (asked for ${request.until ?? `+${request.by}`})`;
+    }
+    return null;
+  }
+
+  for (const [update, action] of [
+    [approveUpdate, 'approve'],
+    [rejectUpdate, 'reject'],
+    [extendUpdate, 'extend'],
+  ] as const) {
+    setHandler(update, adminHandler(action), {
+      validator: (request: ExtendRequest) => {
+        if (adminApplied.has(`${action}:${request.requestId}`)) return;
+        const refused = adminRefusal(action, request);
+        if (refused) throw invalidTransition(refused);
+      },
+    });
+  }
+
   // --- transitions: the only place the status changes ----------------------------------------------------------
 
   const now = (): string => new Date().toISOString();
@@ -562,7 +642,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   async function moveTo(status: ReferralStatus, kind: string, detail?: Record<string, unknown>): Promise<void> {
     // A failed referral's voucher is void before the end is shown, so whoever waits on the end sees it void.
     const voucher =
-      (status === 'expired' || status === 'cancelled') && rewards.voucher ? await voidVoucher(kind) : null;
+      (status === 'expired' || status === 'cancelled' || status === 'rejected') && rewards.voucher
+        ? await voidVoucher(kind)
+        : null;
     state.status = status;
     if (isTerminal(status)) {
       state.endedAt = now();
@@ -571,6 +653,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     upsertSearchAttributes([
       { key: ReferralStatusKey, value: status },
       ...(state.refereeId ? [{ key: RefereeIdKey, value: state.refereeId }] : []),
+      ...(reviewEnabled && flags.length > 0 ? [{ key: ReferralFlagsKey, value: flags }] : []),
     ]);
     await record(kind, voucher ? { ...detail, voucher } : detail);
   }
@@ -581,11 +664,14 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   const historyIsLong = (): boolean =>
     workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= historyLimit;
 
-  /** Waits until `wake` holds, a cancel arrives, history grows long, or the deadline passes (returns false). */
-  const waitFor = (wake: () => boolean, deadline: string | null): Promise<boolean> =>
+  /**
+   * Waits until `wake` holds, a cancel or an admin action arrives, history grows long, or the deadline passes (returns
+   * false). A deadline of business facts waits out the grace after it; an admin's deadline (`grace: false`) does not.
+   */
+  const waitFor = (wake: () => boolean, deadline: string | null, options: { grace?: boolean } = {}): Promise<boolean> =>
     condition(
-      () => wake() || cancelRequest !== null || lateOrders.length > 0 || historyIsLong(),
-      msUntil(decidesAt(deadline)),
+      () => wake() || cancelRequest !== null || adminQueue.length > 0 || lateOrders.length > 0 || historyIsLong(),
+      msUntil(options.grace === false ? deadline : decidesAt(deadline)),
     );
 
   /** Late order events reach the timeline (and the projection), each as a `late_fact` that changes nothing else. */
@@ -643,14 +729,34 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (!cancelRequest) return false;
     // Never leave a referee reserved by a registration that lands after the cancel.
     await condition(() => !registering());
-    await moveTo('cancelled', 'cancelled', { actor: cancelRequest.actor, reason: cancelRequest.reason ?? null });
+    const before = auditView();
+    const { actor, reason, requestId } = cancelRequest;
+    await moveTo('cancelled', 'cancelled', {
+      actor,
+      reason: reason ?? null,
+      ...(requestId !== undefined ? { requestId } : {}),
+    });
+    // Cancels sent with a request id (the admin route's) are in the audit log like the other admin actions.
+    if (requestId !== undefined) {
+      await remote.recordAdminAction({
+        requestId,
+        action: 'cancel',
+        referralId,
+        actor,
+        reason: reason ?? null,
+        at: now(),
+        before,
+        after: auditView(),
+      });
+    }
     return true;
   }
 
   async function continueAsNewIfLong(): Promise<void> {
     if (!historyIsLong()) return;
     // A register or cancel update waits for this loop to apply its fact: apply it first, then hand over.
-    const factWaiting = () => (state.status === 'pending' && state.registration !== null) || cancelRequest !== null;
+    const factWaiting = () =>
+      (state.status === 'pending' && state.registration !== null) || cancelRequest !== null || adminQueue.length > 0;
     await condition(() => allHandlersFinished() || factWaiting());
     if (!allHandlersFinished()) return;
     log.info('continuing as new to keep the history bounded', { historyLength: workflowInfo().historyLength });
@@ -664,6 +770,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       ...(milestone ? { milestone: { ...milestone } } : {}),
       lateEventIds: [...lateEventIds],
       lateWindowOrders,
+      flags,
+      review: reviewDue,
+      adminRequestsApplied: [...adminApplied],
     };
     const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
       typedSearchAttributes: workflowInfo().typedSearchAttributes,
@@ -676,6 +785,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   async function awaitRegistration(): Promise<void> {
     const woke = await waitFor(() => state.registration !== null, state.deadlines.expiresAt);
     if (await cancelIfRequested()) return;
+    if (await applyAdminRequests()) return;
     if (state.registration) return enterRegistered();
     if (woke) return; // only the history grew long
     // A registration being checked right now finishes first: its referee is already reserved if it succeeds.
@@ -688,8 +798,23 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     const registeredAt = state.registration!.registeredAt;
     state.deadlines.qualifyBy = addDuration(registeredAt, terms.qualificationWindow);
     state.deadlines.expiresAt = null;
-    await moveTo('registered', 'registered', { refereeId: state.refereeId, registeredAt });
-    if (voucherEnabled && !rewards.voucher) await issueVoucher(registeredAt);
+    if (reviewEnabled && flags.length >= review.flagsToReview) {
+      // Nothing is paid while an admin looks: the voucher waits for the approval.
+      reviewDue = { decideBy: addDuration(now(), review.decisionWindow) };
+      await moveTo('under_review', 'review_started', {
+        refereeId: state.refereeId,
+        registeredAt,
+        flags,
+        decideBy: reviewDue.decideBy,
+      });
+    } else {
+      await moveTo('registered', 'registered', {
+        refereeId: state.refereeId,
+        registeredAt,
+        ...(flags.length > 0 ? { flags } : {}),
+      });
+      if (voucherEnabled && !rewards.voucher) await issueVoucher(registeredAt);
+    }
     // Orders reported before this signup was: read only now that the referee is reserved, so none slips between.
     const early = await takeOrdersAwaitingSignup({ referralId, refereeId: state.refereeId! });
     for (const order of early) if (applyOrderEvent(orders, order)) ordersVersion += 1;
@@ -702,6 +827,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (await projectProgressIfChanged(q)) return;
     const woke = await waitFor(() => ordersVersion !== seen, state.deadlines.qualifyBy);
     if (await cancelIfRequested()) return;
+    if (await applyAdminRequests()) return;
     if (!woke) {
       const last = qualification()!;
       if (last.qualifiedAtMs !== null) return enterQualified(last);
@@ -741,6 +867,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     await projectProgressIfChanged(q);
     const woke = await waitFor(() => ordersVersion !== seen, state.deadlines.holdUntil);
     if (await cancelIfRequested()) return;
+    if (await applyAdminRequests()) return;
     if (!woke) {
       state.completedAt = now();
       if (referrerPointsEnabled && !rewards.referrerPoints) {
@@ -752,6 +879,98 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         holdUntil: state.deadlines.holdUntil,
         ...(lot ? { points: lot.points, lotWorkflowId: lot.lotWorkflowId } : {}),
       });
+    }
+  }
+
+  /** Under review: the admin's approval or rejection, or the decision window runs out and the referral is rejected. */
+  async function awaitReview(): Promise<void> {
+    const decideBy = reviewDue!.decideBy;
+    const woke = await waitFor(() => false, decideBy, { grace: false });
+    if (await cancelIfRequested()) return;
+    if (await applyAdminRequests()) return;
+    if (woke) return;
+    reviewDue = null;
+    await moveTo('rejected', 'review_expired', { decideBy, flags });
+  }
+
+  // --- admin actions -----------------------------------------------------------------------------------------------
+
+  /** The deadline an extension moves: the current stage's. */
+  function currentDeadline(): string | null {
+    return state.status === 'under_review' ? (reviewDue?.decideBy ?? null) : stageDeadline();
+  }
+
+  function extendedDeadline(current: string, request: ExtendRequest): string | null {
+    if (request.until) return new Date(request.until).toISOString();
+    return request.by ? addDuration(current, request.by) : null;
+  }
+
+  function setCurrentDeadline(deadline: string): void {
+    if (state.status === 'under_review') reviewDue = { decideBy: deadline };
+    else if (state.status === 'pending') state.deadlines.expiresAt = deadline;
+    else if (state.status === 'registered') state.deadlines.qualifyBy = deadline;
+    else if (state.status === 'qualified') state.deadlines.holdUntil = deadline;
+  }
+
+  const auditView = (): AdminActionRecord['before'] => ({
+    status: state.status,
+    deadlines: { ...state.deadlines },
+    review: reviewDue ? { ...reviewDue } : null,
+  });
+
+  /**
+   * Applies the admin actions waiting, in the order they came, each checked against the referral as it is now; each
+   * applied one is on the timeline and in the audit log. Returns whether any changed the referral (its stage runs again).
+   */
+  async function applyAdminRequests(): Promise<boolean> {
+    let changed = false;
+    while (adminQueue.length > 0) {
+      const { action, request } = adminQueue.shift()!;
+      const key = `${action}:${request.requestId}`;
+      if (adminApplied.has(key) || adminRefused.has(key)) continue;
+      const refused = adminRefusal(action, request);
+      if (refused) {
+        adminRefused.set(key, refused);
+        continue;
+      }
+      const before = auditView();
+      const who = { actor: request.actor, requestId: request.requestId, reason: request.reason ?? null };
+      if (action === 'approve') {
+        reviewDue = null;
+        await moveTo('registered', 'review_approved', who);
+        if (voucherEnabled && !rewards.voucher) await issueVoucher(state.registration!.registeredAt);
+      } else if (action === 'reject') {
+        // Never leave a referee reserved by a registration that lands after the rejection.
+        await condition(() => !registering());
+        reviewDue = null;
+        await moveTo('rejected', 'rejected', who);
+      } else {
+        const from = currentDeadline()!;
+        const to = extendedDeadline(from, request)!;
+        setCurrentDeadline(to);
+        await record('deadline_extended', { ...who, status: state.status, from, to });
+      }
+      adminApplied.add(key);
+      await remote.recordAdminAction({
+        requestId: request.requestId,
+        action,
+        referralId,
+        actor: request.actor,
+        reason: request.reason ?? null,
+        at: now(),
+        before,
+        after: auditView(),
+      });
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Actions that waited while the referral ended: each is answered with why it no longer applies. */
+  function refuseWaitingAdminRequests(): void {
+    for (const { action, request } of adminQueue.splice(0)) {
+      const key = `${action}:${request.requestId}`;
+      if (!adminApplied.has(key)) adminRefused.set(key, `referral ${referralId} has already ended as ${state.status}`);
     }
   }
 
@@ -847,6 +1066,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     const m = milestone;
     // A cancel accepted while the completion was being written came too late: its update answers with the completion.
     cancelRequest = null;
+    refuseWaitingAdminRequests();
     countsLateWindowOrders = patched(PATCHES.milestoneCountsLateWindowOrders);
     while (m.outcome === null) {
       applyHeldBackOrders();
@@ -931,6 +1151,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       if (state.status === 'pending') await awaitRegistration();
       else if (state.status === 'registered') await awaitQualification();
       else if (state.status === 'qualified') await holdReward();
+      else if (state.status === 'under_review') await awaitReview();
     }
     if (state.status === 'completed' && milestoneEnabled && state.registration) await trackMilestone();
   }

@@ -9,6 +9,8 @@ export const ReferrerIdKey = defineSearchAttributeKey('ReferrerId', SearchAttrib
 export const RefereeIdKey = defineSearchAttributeKey('RefereeId', SearchAttributeType.KEYWORD);
 export const ProgramIdKey = defineSearchAttributeKey('ProgramId', SearchAttributeType.KEYWORD);
 export const ReferralCodeKey = defineSearchAttributeKey('ReferralCode', SearchAttributeType.KEYWORD);
+/** The fraud signals a referral carries: `ReferralFlags = "SAME_IP"`, or `ReferralFlags IS NOT NULL` for any. */
+export const ReferralFlagsKey = defineSearchAttributeKey('ReferralFlags', SearchAttributeType.KEYWORD_LIST);
 
 export const REFERRAL_SEARCH_ATTRIBUTES = [
   ReferralStatusKey,
@@ -16,4 +18,5 @@ export const REFERRAL_SEARCH_ATTRIBUTES = [
   RefereeIdKey,
   ProgramIdKey,
   ReferralCodeKey,
+  ReferralFlagsKey,
 ] as const;

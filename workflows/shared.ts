@@ -11,6 +11,7 @@ export const referralWorkflowId = (referralId: string): string => `referral-${re
 export const REFERRAL_STATUSES = [
   'pending',
   'registered',
+  'under_review',
   'qualified',
   'completed',
   'expired',
@@ -52,6 +53,18 @@ export interface ReferralTerms {
   pointValidity?: string | undefined;
   /** IANA zone where calendar months of point validity are counted */
   timeZone?: string | undefined;
+  /**
+   * Fraud review (DESIGN §4, §5.3): with `flagsToReview` fraud flags a registration waits for an admin, who has
+   * `decisionWindow` to decide; HIGH_VELOCITY is more than `velocityLimit` referrals by one referrer in `velocityWindow`.
+   */
+  review?:
+    | {
+        flagsToReview?: number | undefined;
+        decisionWindow?: string | undefined;
+        velocityLimit?: number | undefined;
+        velocityWindow?: string | undefined;
+      }
+    | undefined;
 }
 
 /** DESIGN §3's rewards, for terms that leave any of them out. */
@@ -79,6 +92,25 @@ export function rewardTerms(terms: ReferralTerms) {
     },
     pointValidity: terms.pointValidity ?? d.pointValidity,
     timeZone: terms.timeZone ?? d.timeZone,
+  };
+}
+
+/** DESIGN §5.3's review terms, for terms that leave any of them out. */
+export const REVIEW_DEFAULTS = {
+  flagsToReview: 2,
+  decisionWindow: '14 days',
+  velocityLimit: 10,
+  velocityWindow: '24 hours',
+} as const;
+
+/** The fraud review terms of a referral, each part defaulted. */
+export function reviewTerms(terms: ReferralTerms) {
+  const d = REVIEW_DEFAULTS;
+  return {
+    flagsToReview: terms.review?.flagsToReview ?? d.flagsToReview,
+    decisionWindow: terms.review?.decisionWindow ?? d.decisionWindow,
+    velocityLimit: terms.review?.velocityLimit ?? d.velocityLimit,
+    velocityWindow: terms.review?.velocityWindow ?? d.velocityWindow,
   };
 }
 
@@ -115,6 +147,8 @@ export interface ProgramSnapshot {
 }
 
 export interface ClaimContext {
+  /** fraud signals found when the claim was made */
+  flags?: string[] | undefined;
   channel?: string | undefined;
   invitee?: { email?: string | undefined; phone?: string | undefined } | undefined;
   context?: { ip?: string | undefined; deviceId?: string | undefined } | undefined;
@@ -147,6 +181,8 @@ export interface SignupFacts {
   /** RFC 3339 business time of the signup: the registration instant */
   occurredAt: string;
   context?: { ip?: string | undefined; deviceId?: string | undefined } | undefined;
+  /** fraud signals found at signup (the claim's and the signup's facts together) */
+  flags?: string[] | undefined;
 }
 
 export const ORDER_STATUSES = ['placed', 'completed', 'cancelled', 'refunded'] as const;
@@ -166,6 +202,33 @@ export interface OrderFacts {
 export interface CancelRequest {
   actor: string;
   reason?: string | undefined;
+  /** the admin request's idempotency key (absent from cancels sent before admin actions had one) */
+  requestId?: string | undefined;
+}
+
+/** An admin's decision or change, once per `requestId`, by `actor` (the API key's name). */
+export interface AdminRequest {
+  requestId: string;
+  actor: string;
+  reason?: string | undefined;
+}
+
+/** Moves the current stage's deadline later: by a duration, or to an instant (exactly one). */
+export interface ExtendRequest extends AdminRequest {
+  by?: string | undefined;
+  until?: string | undefined;
+}
+
+/** What an admin action did, as the audit log keeps it: the referral before and after. */
+export interface AdminActionRecord {
+  requestId: string;
+  action: 'approve' | 'reject' | 'cancel' | 'extend';
+  referralId: string;
+  actor: string;
+  reason: string | null;
+  at: string;
+  before: { status: ReferralStatus; deadlines: ReferralDeadlines; review: { decideBy: string } | null };
+  after: { status: ReferralStatus; deadlines: ReferralDeadlines; review: { decideBy: string } | null };
 }
 
 export interface ReferralDeadlines {
@@ -264,6 +327,10 @@ export interface CarriedReferral {
   lateEventIds?: string[] | undefined;
   /** order events late for the qualification window, kept for the milestone, which counts them */
   lateWindowOrders?: OrderFacts[] | undefined;
+  flags?: string[] | undefined;
+  review?: { decideBy: string } | null | undefined;
+  /** admin requests applied, as `action:requestId` (a repeat is answered, not applied again) */
+  adminRequestsApplied?: string[] | undefined;
 }
 
 /** Stable failure types the API maps to problem+json codes. */
@@ -274,6 +341,7 @@ export const REFUSALS = {
   /** another signup's registration is being checked right now: worth retrying, not a final answer */
   registrationInProgress: 'registration_in_progress',
   closed: 'referral_closed',
+  invalidTransition: 'invalid_transition',
 } as const;
 
 /**

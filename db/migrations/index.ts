@@ -12,6 +12,9 @@ import * as recordReferralClosed from './2026_11_25_0011_record_referral_closed'
 import * as indexRequestQueries from './2026_11_25_0012_index_request_queries';
 import * as indexUnreferredOrders from './2026_11_25_0013_index_unreferred_orders';
 import * as listReferrals from './2026_11_25_0014_list_referrals';
+import * as createAdminAudit from './2026_11_25_0020_create_admin_audit';
+import * as createAdminRequests from './2026_11_25_0021_create_admin_requests';
+import * as createCustomerContexts from './2026_11_25_0022_create_customer_contexts';
 
 /**
  * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
@@ -31,4 +34,7 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_0012_index_request_queries': indexRequestQueries,
   '2026_11_25_0013_index_unreferred_orders': indexUnreferredOrders,
   '2026_11_25_0014_list_referrals': listReferrals,
+  '2026_11_25_0020_create_admin_audit': createAdminAudit,
+  '2026_11_25_0021_create_admin_requests': createAdminRequests,
+  '2026_11_25_0022_create_customer_contexts': createCustomerContexts,
 };

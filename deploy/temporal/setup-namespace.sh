@@ -8,8 +8,8 @@ NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-72h}"
 MAX_ATTEMPTS="${SETUP_MAX_ATTEMPTS:-60}"
 SLEEP_SECONDS="${SETUP_SLEEP_SECONDS:-5}"
-# Keep in step with workflows/search-attributes.ts.
-SEARCH_ATTRIBUTES="ReferralStatus ReferrerId RefereeId ProgramId ReferralCode"
+# Keep in step with workflows/search-attributes.ts: name:type.
+SEARCH_ATTRIBUTES="ReferralStatus:Keyword ReferrerId:Keyword RefereeId:Keyword ProgramId:Keyword ReferralCode:Keyword ReferralFlags:KeywordList"
 
 # The port opens before the membership ring settles, so each step is retried rather than run once.
 retry() {
@@ -40,18 +40,19 @@ has_attribute() {
 
 created=0
 ensure_attribute() {
-  name="$1"
+  name="${1%%:*}"
+  type="${1#*:}"
   if has_attribute "$name"; then
     return 0
   fi
   if out=$(temporal operator search-attribute create --address "$ADDRESS" --namespace "$NAMESPACE" \
-    --name "$name" --type Keyword 2>&1); then
+    --name "$name" --type "$type" 2>&1); then
     created=1
     return 0
   fi
   echo "$out" >&2
   case "$out" in
-    *"different type"*) echo "$name exists with a type other than Keyword; fix it by hand" >&2; exit 1 ;;
+    *"different type"*) echo "$name exists with a type other than $type; fix it by hand" >&2; exit 1 ;;
     *"already exists"*) return 0 ;;
   esac
   # The worker registers the same attributes at start; losing that race is fine.
@@ -60,8 +61,8 @@ ensure_attribute() {
 
 retry "Temporal at $ADDRESS" temporal operator cluster health --address "$ADDRESS"
 retry "namespace $NAMESPACE" ensure_namespace
-for name in $SEARCH_ATTRIBUTES; do
-  retry "search attribute $name" ensure_attribute "$name"
+for attribute in $SEARCH_ATTRIBUTES; do
+  retry "search attribute ${attribute%%:*}" ensure_attribute "$attribute"
 done
 
 # With SQL visibility the attributes live in the namespace record, which the frontend re-reads about every

@@ -3,7 +3,7 @@ import type { ReferralFaultRecord } from '../../activities/faults';
 import type { LedgerActivities } from '../../activities/ledger';
 import type { ProjectReferralInput, RegistrationOutcome } from '../../activities/referrals';
 import type { CreditedLot, LotCreditRequest } from '../../workflows/lot-shared';
-import { REFUSALS, type OrderFacts } from '../../workflows/shared';
+import { REFUSALS, type AdminActionRecord, type OrderFacts } from '../../workflows/shared';
 
 export interface FakeVoucher {
   referralId: string;
@@ -38,6 +38,7 @@ export function fakeActivities(
   const faults: ReferralFaultRecord[] = [];
   const releases: { referralId: string; refereeId: string }[] = [];
   const closed: string[] = [];
+  const adminActions: AdminActionRecord[] = [];
   // vouchers by referral, as the vouchers table keeps them (one per referral)
   const vouchers = new Map<string, FakeVoucher>();
   const voucherCalls: { activity: 'issue' | 'void'; referralId: string }[] = [];
@@ -82,6 +83,9 @@ export function fakeActivities(
     ),
     takeOrdersAwaitingSignup: tracked(async () => options.earlyOrders ?? []),
     purgeUnreferredOrders: tracked(async () => 0),
+    recordAdminAction: tracked(async (record: AdminActionRecord) => {
+      adminActions.push(record);
+    }),
     markReferralClosed: tracked(async ({ referralId }: { referralId: string }) => {
       closed.push(referralId);
     }),
@@ -145,6 +149,8 @@ export function fakeActivities(
     releases,
     /** referrals whose workflow said it finished */
     closed,
+    /** the audit log's rows, as the workflow wrote them */
+    adminActions,
     vouchers,
     voucherCalls,
     lots,
