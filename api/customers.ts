@@ -2,9 +2,10 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { upsertCustomer } from '../db/customers';
 import { findProgram } from '../db/programs';
 import { findCodeOfCustomer, issueReferralCode } from '../db/referral-codes';
+import { recordCustomerContext } from '../intake/fraud-flags';
 import { createRouter } from './hono';
 import { Problem } from './problems';
-import { Email, Id, InstantOut, jsonBody, problems, Text } from './schemas';
+import { Context, Email, Id, InstantOut, jsonBody, problems, Text } from './schemas';
 
 const CustomerParams = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'cust-42' }) });
 const ReferralCodeView = z
@@ -31,6 +32,10 @@ export const customerRoutes = createRouter()
               phone: Text(3, 40)
                 .optional()
                 .openapi({ description: "the referrer's phone: a referee with the same one is a self-referral" }),
+              context: Context.optional().openapi({
+                description:
+                  'where the referrer asked from: a referee from the same IP is flagged SAME_IP, one on the same device DEVICE_REUSE',
+              }),
             })
             .strict(),
         ),
@@ -43,7 +48,7 @@ export const customerRoutes = createRouter()
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const { programId, email, phone } = c.req.valid('json');
+      const { programId, email, phone, context } = c.req.valid('json');
       const program = await findProgram(c.var.deps.db, programId);
       if (!program) throw new Problem(404, 'not_found', `no programme ${programId}`);
       const existing = await findCodeOfCustomer(c.var.deps.db, id, programId);
@@ -51,6 +56,8 @@ export const customerRoutes = createRouter()
         throw new Problem(409, 'program_inactive', `programme ${programId} is not active`);
       // Kept for the self-referral rule, normalised as signups are: nobody refers their own address under a new id.
       await upsertCustomer(c.var.deps.db, { id, email, phone });
+      // Every request for the code is a sighting of the referrer, not only the first: referees are compared with all.
+      await recordCustomerContext(c.var.deps.db, id, context, c.var.deps.clock());
       const { code, created } = await issueReferralCode(c.var.deps.db, id, programId);
       const view = { code: code.code, programId, customerId: id, createdAt: code.created_at.toISOString() };
       return created ? c.json(view, 201) : c.json(view, 200);

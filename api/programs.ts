@@ -8,7 +8,8 @@ import {
   type ProgramWithVersions,
 } from '../db/programs';
 import { isTimeZone } from '../workflows/point-validity';
-import { DEFAULT_REFERRAL_TERMS, rewardTerms, type ReferralTerms } from '../workflows/shared';
+import { FRAUD_FLAGS } from '../intake/fraud-flags';
+import { DEFAULT_REFERRAL_TERMS, reviewTerms, rewardTerms, type ReferralTerms } from '../workflows/shared';
 import { MAX_POINTS } from './points';
 import { createRouter } from './hono';
 import { Problem } from './problems';
@@ -25,6 +26,9 @@ import {
   Text,
   TimeZoneName,
 } from './schemas';
+
+/** Beyond any referrer's real pace; HIGH_VELOCITY's count reads at most this many of their referrals, plus one. */
+const MAX_VELOCITY_LIMIT = 10_000;
 
 const TermsInput = z
   .object({
@@ -65,6 +69,20 @@ const TermsInput = z
       description: 'how long credited points stay valid (default 6 months)',
     }),
     timeZone: TimeZoneName.optional().openapi({ description: 'where calendar months are counted (default UTC)' }),
+    review: z
+      .object({
+        // A threshold above the number of flags there are could never be reached: a review that cannot happen.
+        flagsToReview: z.number().int().min(1).max(FRAUD_FLAGS.length).optional(),
+        decisionWindow: Duration.optional(),
+        velocityLimit: z.number().int().min(1).max(MAX_VELOCITY_LIMIT).optional(),
+        velocityWindow: Duration.optional(),
+      })
+      .strict()
+      .optional()
+      .openapi({
+        description:
+          'fraud review: with flagsToReview flags a referral waits for an admin, who has decisionWindow to decide; HIGH_VELOCITY is more than velocityLimit referrals by one referrer within velocityWindow (default 2, 14 days, 10, 24 hours)',
+      }),
   })
   .strict()
   .openapi('TermsInput', { description: 'any term left out takes the default' });
@@ -84,6 +102,12 @@ const Terms = z
     milestone: z.object({ orders: z.number().int(), window: z.string(), points: z.number().int() }),
     pointValidity: z.string(),
     timeZone: z.string(),
+    review: z.object({
+      flagsToReview: z.number().int(),
+      decisionWindow: z.string(),
+      velocityLimit: z.number().int(),
+      velocityWindow: z.string(),
+    }),
   })
   .openapi('Terms');
 
@@ -119,7 +143,7 @@ const withDefaults = (terms: z.infer<typeof TermsInput> | undefined): ReferralTe
     ...DEFAULT_REFERRAL_TERMS,
     ...Object.fromEntries(Object.entries(terms ?? {}).filter(([, v]) => v !== undefined)),
   };
-  return { ...given, ...rewardTerms(given) };
+  return { ...given, ...rewardTerms(given), review: reviewTerms(given) };
 };
 
 const toProgram = (p: ProgramWithVersions): z.infer<typeof ProgramSchema> => {
@@ -130,6 +154,7 @@ const toProgram = (p: ProgramWithVersions): z.infer<typeof ProgramSchema> => {
       ...v.terms,
       lateEventGrace: v.terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace!,
       ...rewardTerms(v.terms),
+      review: reviewTerms(v.terms),
     },
     createdAt: v.created_at.toISOString(),
   }));

@@ -427,6 +427,120 @@ describe('programmes and codes', () => {
     expect(v2.body.versions.map((v: { terms: unknown }) => v.terms)).toEqual(stored.map((v) => v.terms));
   });
 
+  it('when a programme sets some review terms, then they are kept and shown, the others defaulted; left out, the defaults are stored and shown', async () => {
+    const reviewDefaults = {
+      flagsToReview: 2,
+      decisionWindow: '14 days',
+      velocityLimit: 10,
+      velocityWindow: '24 hours',
+    };
+    const created = await api.post('/v1/admin/programs', KEYS.admin, {
+      name: 'Reviewed',
+      currency: 'INR',
+      terms: { review: { flagsToReview: 1, velocityWindow: '1 hour' } },
+    });
+    expect(created).toMatchObject({
+      status: 201,
+      body: { terms: { review: { ...reviewDefaults, flagsToReview: 1, velocityWindow: '1 hour' } } },
+    });
+    const v2 = await api.post(`/v1/admin/programs/${created.body.id}/versions`, KEYS.admin, {
+      terms: { review: { decisionWindow: '3 days', velocityLimit: 25 } },
+    });
+    expect(v2.status).toBe(201);
+    const stored = await db
+      .selectFrom('program_versions')
+      .select(['version', 'terms'])
+      .where('program_id', '=', created.body.id)
+      .orderBy('version')
+      .execute();
+    expect(stored.map((v) => v.terms.review)).toEqual([
+      { ...reviewDefaults, flagsToReview: 1, velocityWindow: '1 hour' },
+      { ...reviewDefaults, decisionWindow: '3 days', velocityLimit: 25 },
+    ]);
+    expect(v2.body.versions.map((v: { terms: { review: unknown } }) => v.terms.review)).toEqual(
+      stored.map((v) => v.terms.review),
+    );
+    const plain = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Unreviewed', currency: 'INR' });
+    expect(plain.body.terms.review).toEqual(reviewDefaults);
+  });
+
+  it('when a review term is out of range, fractional, not a duration or unknown, then 400 validation_failed naming it and nothing is written', async () => {
+    const existing = (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Review bounds', currency: 'INR' })).body
+      .id;
+    const count = async () =>
+      Number(
+        (
+          await db
+            .selectFrom('program_versions')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = await count();
+    for (const [review, path] of [
+      [{ flagsToReview: 0 }, 'terms.review.flagsToReview'],
+      // four flags exist: a fifth could never be reached
+      [{ flagsToReview: 5 }, 'terms.review.flagsToReview'],
+      [{ flagsToReview: 1.5 }, 'terms.review.flagsToReview'],
+      [{ velocityLimit: 0 }, 'terms.review.velocityLimit'],
+      [{ velocityLimit: 2.5 }, 'terms.review.velocityLimit'],
+      [{ decisionWindow: '0s' }, 'terms.review.decisionWindow'],
+      [{ decisionWindow: 'two weeks' }, 'terms.review.decisionWindow'],
+      [{ velocityWindow: '-1 hour' }, 'terms.review.velocityWindow'],
+      [{ velocityWindow: 86_400_000 }, 'terms.review.velocityWindow'],
+      [{ flags: 2 }, 'terms.review'],
+    ] as const) {
+      const created = await expectProblem(
+        api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms: { review } }),
+        400,
+        'validation_failed',
+      );
+      expect(created.errors.map((e: { path: string }) => e.path)).toContain(path);
+      await expectProblem(
+        api.post(`/v1/admin/programs/${existing}/versions`, KEYS.admin, { terms: { review } }),
+        400,
+        'validation_failed',
+      );
+    }
+    expect(await count()).toBe(before);
+  });
+
+  it('when the referrer asks for a code with a context, then its IP and device are kept once each with their first sighting; a context with an unknown field is 400', async () => {
+    const kept = () =>
+      db
+        .selectFrom('customer_contexts')
+        .select(['kind', 'value', 'first_seen_at'])
+        .where('customer_id', '=', 'fay')
+        .orderBy('kind')
+        .execute();
+    const first = await api.post('/v1/customers/fay/referral-code', KEYS.commerce, {
+      programId,
+      context: { ip: '203.0.113.9', deviceId: 'fay-phone' },
+    });
+    expect(first.status).toBe(201);
+    const seen = await kept();
+    expect(seen).toEqual([
+      { kind: 'device', value: 'fay-phone', first_seen_at: expect.any(Date) },
+      { kind: 'ip', value: '203.0.113.9', first_seen_at: expect.any(Date) },
+    ]);
+    const again = await api.post('/v1/customers/fay/referral-code', KEYS.commerce, {
+      programId,
+      context: { ip: '203.0.113.9', deviceId: 'fay-phone' },
+    });
+    expect(again.status).toBe(200);
+    expect(await kept()).toEqual(seen);
+    const refused = await expectProblem(
+      api.post('/v1/customers/fay/referral-code', KEYS.commerce, {
+        programId,
+        context: { ip: '198.51.100.1', userAgent: 'x' },
+      }),
+      400,
+      'validation_failed',
+    );
+    expect(refused.errors.map((e: { path: string }) => e.path)).toEqual(['context']);
+    expect(await kept()).toEqual(seen);
+  });
+
   it('when a code is requested twice, then the first is 201 and the second 200 with the same code', async () => {
     const first = await api.post('/v1/customers/erin/referral-code', KEYS.commerce, { programId });
     const second = await api.post('/v1/customers/erin/referral-code', KEYS.commerce, { programId });

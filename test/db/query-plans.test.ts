@@ -27,13 +27,14 @@ import {
   voidVoucherOfReferral,
 } from '../../db/vouchers';
 import type { IntakeDependencies } from '../../intake/deps';
+import { computeFraudFlags, recordCustomerContext } from '../../intake/fraud-flags';
 import { handleOrder } from '../../intake/order-delivery';
 import { encodeCursor } from '../../intake/page-cursor';
 import { listReferrals, listReviewQueue, type ReferralListQuery } from '../../intake/referral-list';
 import { claimReferral } from '../../intake/referral-claim';
 import { readRewards } from '../../intake/referral-rewards';
 import { handleSignup } from '../../intake/signup-registration';
-import { DEFAULT_REFERRAL_TERMS, TASK_QUEUE, type ReferralSnapshot } from '../../workflows/shared';
+import { DEFAULT_REFERRAL_TERMS, REVIEW_DEFAULTS, TASK_QUEUE, type ReferralSnapshot } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
 
 /**
@@ -46,6 +47,7 @@ import { createTestDatabase } from '../support/database';
 /** Tables that grow with customers, referrals, orders and points; the programme tables stay a handful of rows. */
 const GROWING_TABLES = new Set([
   'customers',
+  'customer_contexts',
   'referral_codes',
   'referrals',
   'referral_timeline',
@@ -520,6 +522,80 @@ describe('query plans of the admin lists', () => {
     await expectIndexed(
       (database) => listReviewQueue(intakeOver(database), { limit: 20, cursor: first.nextCursor! }),
       ['referrals_status_idx'],
+    );
+  });
+});
+
+describe('query plans of the fraud flags', () => {
+  /**
+   * Where 20,000 customers were seen from (an IP and a device each), and a device and an IP on every pending claim, so
+   * the lookups by value have as many rows to pass over as production's would.
+   */
+  beforeAll(async () => {
+    await sql`insert into customer_contexts (customer_id, kind, value, first_seen_at)
+                select 'cust-' || i, kind, case kind when 'ip' then '10.' || (i / 256) || '.' || (i % 256) || '.1'
+                                                 else 'device-' || i end,
+                       timestamptz '2025-11-01' + i * interval '1 minute'
+                  from generate_series(1, ${ROWS}::int) i cross join unnest(array['ip', 'device']) kind`.execute(db);
+    await sql`update referrals set device_id = 'claim-device-' || substr(id::text, 1, 8),
+                                   ip = '172.16.' || (abs(hashtext(id::text)) % 256) || '.' || (abs(hashtext(id::text || 'ip')) % 256)
+               where status = 'pending'`.execute(db);
+    await sql`analyze customer_contexts`.execute(db);
+    await sql`analyze referrals`.execute(db);
+  });
+
+  const review = { velocityLimit: REVIEW_DEFAULTS.velocityLimit, velocityWindow: REVIEW_DEFAULTS.velocityWindow };
+  const at = new Date('2025-12-02T00:00:00Z');
+
+  it('given 20,000 customers’ contexts, when a referee’s IP is compared with the referrer’s, then their contexts are read by key and their own referral by its referee', async () => {
+    const explained = await explainWhat((database) =>
+      computeFraudFlags(database, { referrerId: 'cust-7', referee: { ip: '10.0.0.7.1' }, at, review }),
+    );
+    expect(fullScans(explained)).toEqual([]);
+    const used = indexesUsed(explained);
+    expect(used).toContain('referrals_referee_id_key');
+    // (customer, 'ip', value) is a whole key of either index, and the planner takes whichever it prices lower
+    expect(used).toEqual(expect.arrayContaining([expect.stringMatching(/^customer_contexts_(pk|value_idx)$/)]));
+  });
+
+  it('given 20,000 customers’ devices and 8,000 claims’ devices, when a referee’s device is looked for elsewhere, then both are found through their value indexes', async () => {
+    await expectIndexed(
+      (database) =>
+        computeFraudFlags(database, {
+          referrerId: 'cust-7',
+          referralId: randomUUID(),
+          referee: { customerId: 'cust-15', deviceId: 'device-15' },
+          at,
+          review,
+        }),
+      ['referrals_device_idx', 'customer_contexts_value_idx'],
+    );
+  });
+
+  it('given 20,000 customers, when a referee’s e-mail is compared with the referrer’s, then both customers are read by key', async () => {
+    await expectIndexed(
+      (database) =>
+        computeFraudFlags(database, {
+          referrerId: 'cust-7',
+          referee: { customerId: 'cust-15', email: 'cust7+again@example.com' },
+          at,
+          review,
+        }),
+      ['customers_pkey'],
+    );
+  });
+
+  it('given 20,000 referrals, when a referrer’s pace is counted, then their recent referrals are read from the referrer index and the judged one by key', async () => {
+    const referralId = await referralOf(6);
+    await expectIndexed(
+      (database) => computeFraudFlags(database, { referrerId: 'cust-7', referralId, at, review }),
+      ['referrals_referrer_idx', 'referrals_pkey'],
+    );
+  });
+
+  it('given 20,000 customers’ contexts, when a referrer’s context is recorded again, then the insert reads no table in full', async () => {
+    await expectIndexed((database) =>
+      recordCustomerContext(database, 'cust-7', { ip: '10.0.0.7.1', deviceId: 'device-7' }, at),
     );
   });
 });

@@ -1,0 +1,130 @@
+import { sql } from 'kysely';
+import type { DB } from './connection';
+import type { CustomerContextKind } from './schema';
+
+/** Keeps where a customer was seen from. A value seen before keeps its first sighting, so a retry writes nothing. */
+export async function insertCustomerContexts(
+  db: DB,
+  customerId: string,
+  contexts: ReadonlyArray<{ kind: CustomerContextKind; value: string }>,
+  at: Date,
+): Promise<void> {
+  if (contexts.length === 0) return;
+  await db
+    .insertInto('customer_contexts')
+    .values(contexts.map(({ kind, value }) => ({ customer_id: customerId, kind, value, first_seen_at: at })))
+    .onConflict((oc) => oc.columns(['customer_id', 'kind', 'value']).doNothing())
+    .execute();
+}
+
+/**
+ * Whether the customer used this IP: with a request of their own (customer_contexts), or on the claim of the referral
+ * that brought them in, which the projection keeps on that referral's row.
+ */
+export async function customerUsedIp(db: DB, customerId: string, ip: string): Promise<boolean> {
+  const { used } = await db
+    .selectNoFrom((eb) =>
+      eb
+        .or([
+          eb.exists(
+            eb
+              .selectFrom('customer_contexts')
+              .select(sql.lit(1).as('one'))
+              .where('customer_id', '=', customerId)
+              .where('kind', '=', 'ip')
+              .where('value', '=', ip),
+          ),
+          eb.exists(
+            eb
+              .selectFrom('referrals')
+              .select(sql.lit(1).as('one'))
+              .where('referee_id', '=', customerId)
+              .where('ip', '=', ip),
+          ),
+        ])
+        .as('used'),
+    )
+    .executeTakeFirstOrThrow();
+  return Boolean(used);
+}
+
+/**
+ * Whether a device id came with any referral but `referralId` (as claimed, or as the referral of `customerId`), or
+ * with a request of any customer but `customerId`.
+ */
+export async function deviceSeenElsewhere(
+  db: DB,
+  deviceId: string,
+  apart: { referralId?: string | undefined; customerId?: string | undefined },
+): Promise<boolean> {
+  const { seen } = await db
+    .selectNoFrom((eb) =>
+      eb
+        .or([
+          eb.exists(
+            eb
+              .selectFrom('referrals')
+              .select(sql.lit(1).as('one'))
+              .where('device_id', '=', deviceId)
+              .$if(apart.referralId !== undefined, (q) => q.where('id', '<>', apart.referralId!))
+              .$if(apart.customerId !== undefined, (q) => q.where('referee_id', 'is distinct from', apart.customerId!)),
+          ),
+          eb.exists(
+            eb
+              .selectFrom('customer_contexts')
+              .select(sql.lit(1).as('one'))
+              .where('kind', '=', 'device')
+              .where('value', '=', deviceId)
+              .$if(apart.customerId !== undefined, (q) => q.where('customer_id', '<>', apart.customerId!)),
+          ),
+        ])
+        .as('seen'),
+    )
+    .executeTakeFirstOrThrow();
+  return Boolean(seen);
+}
+
+/**
+ * The referrer's referrals created in (from, to], counted up to `atMost` (enough to decide a limit, however many a
+ * busy referrer has), and whether the projection holds `referralId` yet.
+ */
+export async function countRecentReferrals(
+  db: DB,
+  query: { referrerId: string; from: Date; to: Date; atMost: number; referralId?: string | undefined },
+): Promise<{ recent: number; projected: boolean }> {
+  const { recent, projected } = await db
+    .selectNoFrom((eb) => [
+      eb
+        .selectFrom(
+          eb
+            .selectFrom('referrals')
+            .select(sql.lit(1).as('one'))
+            .where('referrer_id', '=', query.referrerId)
+            .where('created_at', '>', query.from)
+            .where('created_at', '<=', query.to)
+            .limit(query.atMost)
+            .as('recent'),
+        )
+        .select((count) => count.fn.countAll<string>().as('n'))
+        .as('recent'),
+      query.referralId === undefined
+        ? sql<boolean>`false`.as('projected')
+        : eb
+            .exists(eb.selectFrom('referrals').select(sql.lit(1).as('one')).where('id', '=', query.referralId))
+            .as('projected'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { recent: Number(recent), projected: Boolean(projected) };
+}
+
+/** The stored (normalised) e-mails of these customers, by id; a customer without one is left out. */
+export async function findCustomerEmails(db: DB, customerIds: string[]): Promise<Map<string, string>> {
+  if (customerIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('customers')
+    .select(['id', 'email_normalized'])
+    .where('id', 'in', customerIds)
+    .where('email_normalized', 'is not', null)
+    .execute();
+  return new Map(rows.map((row) => [row.id, row.email_normalized!]));
+}
