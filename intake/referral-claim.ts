@@ -7,8 +7,16 @@ import { findReferralCode } from '../db/referral-codes';
 import { addDuration } from '../workflows/durations';
 import { ProgramIdKey, ReferralCodeKey, ReferralStatusKey, ReferrerIdKey } from '../workflows/search-attributes';
 import type { ReferralCode } from '../db/schema';
-import { referralWorkflowId, type ClaimContext, type ProgramSnapshot, type ReferralInput } from '../workflows/shared';
+import {
+  referralWorkflowId,
+  reviewTerms,
+  type ClaimContext,
+  type ProgramSnapshot,
+  type ReferralInput,
+  type ReferralTerms,
+} from '../workflows/shared';
 import type { IntakeDependencies } from './deps';
+import { computeFraudFlags, type FraudFlag } from './fraud-flags';
 import { IntakeError, type IntakeRefusalRecord } from './errors';
 import { newReferralId, uuidFromKey } from './ids';
 import { loadReferralView } from './referral-lookup';
@@ -75,14 +83,25 @@ export async function claimReferral(
   const { code, program } = claimable;
 
   const { active: _active, ...snapshot } = program;
+  const createdAt = deps.clock();
   const input: ReferralInput = {
     referralId,
     program: snapshot,
     code: code.code,
     referrerId: code.customer_id,
-    createdAt: deps.clock().toISOString(),
+    createdAt: createdAt.toISOString(),
     origin: 'claim',
-    claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context },
+    claim: {
+      channel: claim.channel,
+      invitee: claim.invitee,
+      context: claim.context,
+      flags: await claimFlags(deps, claim, {
+        referralId,
+        referrerId: code.customer_id,
+        at: createdAt,
+        terms: snapshot.terms,
+      }),
+    },
   };
   await startClaimedReferral(deps, input);
   const referral = await readClaimed(deps, referralId, claim);
@@ -90,6 +109,25 @@ export async function claimReferral(
   deps.logger.info({ referralId, code: code.code }, 'referral claimed');
   return { referral, replayed: false };
 }
+
+/** The fraud flags a claim raises against its referrer, from the invitee's details and the request's context. */
+const claimFlags = (
+  deps: IntakeDependencies,
+  claim: Claim,
+  on: { referralId: string; referrerId: string; at: Date; terms: ReferralTerms },
+): Promise<FraudFlag[]> =>
+  computeFraudFlags(deps.db, {
+    referrerId: on.referrerId,
+    referralId: on.referralId,
+    referee: {
+      email: claim.invitee?.email,
+      phone: claim.invitee?.phone,
+      ip: claim.context?.ip,
+      deviceId: claim.context?.deviceId,
+    },
+    at: on.at,
+    review: reviewTerms(on.terms),
+  });
 
 /** The code and the programme in force, when a claim on the code can be made now. */
 async function findClaimable(
@@ -127,14 +165,21 @@ async function answerRepeat(
   if (!(await loadReferralView(deps, earlier.referral_id))) {
     if (!code || !program) throw new IntakeError('unknown_code', `no referral code ${claim.code}`);
     const { active: _active, ...snapshot } = program;
+    const createdAt = deps.clock();
+    const on = { referralId: earlier.referral_id, referrerId: code.customer_id, at: createdAt, terms: snapshot.terms };
     await startClaimedReferral(deps, {
       referralId: earlier.referral_id,
       program: snapshot,
       code: code.code,
       referrerId: code.customer_id,
-      createdAt: deps.clock().toISOString(),
+      createdAt: createdAt.toISOString(),
       origin: 'claim',
-      claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context },
+      claim: {
+        channel: claim.channel,
+        invitee: claim.invitee,
+        context: claim.context,
+        flags: await claimFlags(deps, claim, on),
+      },
     });
   }
   const referral = await readClaimed(deps, earlier.referral_id, claim);

@@ -2,15 +2,24 @@ import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from
 import { normaliseEmail, normalisePhone } from '../db/contact';
 import { findCustomer, upsertCustomer } from '../db/customers';
 import { acceptEvent, findInboxEvent, markEvent, payloadHash, recordDeliveryFailure, retargetEvent } from '../db/inbox';
-import { currentProgramSnapshot } from '../db/programs';
+import { currentProgramSnapshot, findProgramTerms } from '../db/programs';
 import { findReferralCode } from '../db/referral-codes';
 import { findPendingClaimFor, findReferral } from '../db/referrals';
 import type { InboxEvent } from '../db/schema';
 import { registerUpdate } from '../workflows/messages';
 import { ProgramIdKey, ReferralCodeKey, ReferrerIdKey } from '../workflows/search-attributes';
-import { referralWorkflowId, type ReferralInput, type ReferralSnapshot, type SignupFacts } from '../workflows/shared';
+import {
+  DEFAULT_REFERRAL_TERMS,
+  referralWorkflowId,
+  reviewTerms,
+  type ReferralInput,
+  type ReferralSnapshot,
+  type ReferralTerms,
+  type SignupFacts,
+} from '../workflows/shared';
 import type { IntakeDependencies } from './deps';
 import { IntakeError, isIntakeErrorCode } from './errors';
+import { computeFraudFlags, recordCustomerContext, type FraudFlag } from './fraud-flags';
 import { uuidFromKey } from './ids';
 import { loadReferralView } from './referral-lookup';
 import { callWorkflow, isWorkflowGone, refusalFromWorkflow } from './workflow-failures';
@@ -194,6 +203,7 @@ async function deliverSignup(
   signup: SignupEvent & { occurredAt: string },
   target: Target,
 ): Promise<SignupOutcome> {
+  const referrerId = target.kind === 'pending' ? target.referrerId : target.input.referrerId;
   const facts: SignupFacts = {
     eventId: signup.eventId,
     refereeId: signup.customerId,
@@ -201,6 +211,7 @@ async function deliverSignup(
     phone: signup.phone,
     occurredAt: signup.occurredAt,
     context: signup.context,
+    flags: await signupFlags(deps, signup, target.referralId, referrerId, await termsOf(deps, target)),
   };
   let snapshot: ReferralSnapshot;
   try {
@@ -240,6 +251,42 @@ async function deliverSignup(
     response: body,
   });
   return { registered: true, duplicate: false, body };
+}
+
+/**
+ * The fraud flags of this signup against its referrer (the workflow adds the claim's), under the review terms of the
+ * programme version the referral runs (a new referral's, or the pending one's as the projection keeps it). The
+ * referee's IP and device are kept afterwards, so they count when this customer refers others.
+ */
+async function signupFlags(
+  deps: IntakeDependencies,
+  signup: SignupEvent & { occurredAt: string },
+  referralId: string,
+  referrerId: string,
+  terms: ReferralTerms | undefined,
+): Promise<FraudFlag[]> {
+  const flags = await computeFraudFlags(deps.db, {
+    referrerId,
+    referralId,
+    referee: {
+      customerId: signup.customerId,
+      email: signup.email,
+      phone: signup.phone,
+      ip: signup.context?.ip,
+      deviceId: signup.context?.deviceId,
+    },
+    at: new Date(signup.occurredAt),
+    review: reviewTerms(terms ?? DEFAULT_REFERRAL_TERMS),
+  });
+  await recordCustomerContext(deps.db, signup.customerId, signup.context, deps.clock());
+  return flags;
+}
+
+/** The terms the target referral runs under: a new one's from its input, a pending one's from its programme version. */
+async function termsOf(deps: IntakeDependencies, target: Target): Promise<ReferralTerms | undefined> {
+  if (target.kind === 'new') return target.input.program.terms;
+  const referral = await findReferral(deps.db, target.referralId);
+  return referral ? findProgramTerms(deps.db, referral.program_id, referral.program_version) : undefined;
 }
 
 /** Runs a step of an accepted signup's delivery; a final refusal from it is kept on the event for replays. */
