@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { IntakeError } from '../intake/errors';
 import { isTemporalUnavailable } from '../intake/workflow-failures';
+import { adminAuditRoutes } from './admin-audit';
 import { adminCustomerRoutes } from './admin-customers';
 import { adminEventRoutes } from './admin-events';
 import { adminFaultRoutes } from './admin-faults';
@@ -72,6 +73,7 @@ export function createApp(deps: AppDependencies) {
   app.route('/v1/admin/programs', programRoutes);
   app.route('/v1/admin/referrals', adminReferralRoutes);
   app.route('/v1/admin/review-queue', adminReviewQueueRoutes);
+  app.route('/v1/admin/audit', adminAuditRoutes);
   app.route('/v1/admin/events', adminEventRoutes);
   app.route('/v1/admin/faults', adminFaultRoutes);
 

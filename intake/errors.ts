@@ -11,6 +11,7 @@ export const INTAKE_ERROR_CODES = [
   'program_inactive',
   'referral_not_pending',
   'referral_closed',
+  'invalid_transition',
   'idempotency_conflict',
   'insufficient_points',
   'voucher_already_redeemed',

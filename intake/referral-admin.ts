@@ -1,12 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { findReferral, findTimeline } from '../db/referrals';
 import type { TimelineRow } from '../db/schema';
-import { cancelUpdate } from '../workflows/messages';
-import { referralWorkflowId, type ReferralSnapshot } from '../workflows/shared';
+import type { ReferralSnapshot } from '../workflows/shared';
+import { performAdminAction, type AdminActionOutcome } from './admin-actions';
 import type { IntakeDependencies } from './deps';
 import { IntakeError } from './errors';
 import { loadReferralView, queryLiveState } from './referral-lookup';
 import { referralViewFromRow, type ReferralView } from './referral-view';
-import { callWorkflow, refusalFromWorkflow } from './workflow-failures';
 
 export interface AdminReferralView extends ReferralView {
   /** the workflow's own state, when it answers */
@@ -42,29 +42,18 @@ export async function readAdminReferral(deps: IntakeDependencies, referralId: st
   return { ...view, live: live ?? null, timeline: timeline.map(timelineItem) };
 }
 
-/** Cancels a live referral as `actor`; the workflow answers once the cancellation is in the projection. */
-export async function cancelReferral(
+/**
+ * Cancels a live referral as `actor`, once per requestId (see performAdminAction). A caller without one (the API always
+ * has one) gets a fresh id: the cancel is kept and audited like any other, but a retry of the call is another request.
+ */
+export const cancelReferral = (
   deps: IntakeDependencies,
-  request: { referralId: string; actor: string; reason?: string | undefined },
-): Promise<ReferralView> {
-  if (!(await findReferral(deps.db, request.referralId)))
-    throw new IntakeError('not_found', `no referral ${request.referralId}`);
-  let outcome: ReferralSnapshot;
-  try {
-    outcome = await callWorkflow(deps, () =>
-      deps.temporal.workflow
-        .getHandle(referralWorkflowId(request.referralId))
-        .executeUpdate(cancelUpdate, { args: [{ actor: request.actor, reason: request.reason }] }),
-    );
-  } catch (error) {
-    throw refusalFromWorkflow(error) ?? error;
-  }
-  // Accepted while the referral was reaching another end (its completion being written): that end stands.
-  if (outcome.status !== 'cancelled')
-    throw new IntakeError('referral_closed', `the referral ended as ${outcome.status} before the cancel could apply`);
-  deps.logger.info(
-    { actor: request.actor, referralId: request.referralId, reason: request.reason },
-    'referral cancelled',
-  );
-  return referralViewFromRow((await findReferral(deps.db, request.referralId))!);
-}
+  request: { referralId: string; actor: string; reason?: string | undefined; requestId?: string | undefined },
+): Promise<AdminActionOutcome> =>
+  performAdminAction(deps, {
+    action: 'cancel',
+    referralId: request.referralId,
+    actor: request.actor,
+    reason: request.reason,
+    requestId: request.requestId ?? randomUUID(),
+  });

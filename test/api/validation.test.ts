@@ -583,6 +583,7 @@ describe('OpenAPI document', () => {
     const { status, body } = await api.get('/openapi.json');
     expect(status).toBe(200);
     expect(Object.keys(body.paths).sort()).toEqual([
+      '/v1/admin/audit',
       '/v1/admin/customers/{id}',
       '/v1/admin/customers/{id}/points/adjustments',
       '/v1/admin/events/failed',
@@ -593,7 +594,10 @@ describe('OpenAPI document', () => {
       '/v1/admin/programs/{id}/versions',
       '/v1/admin/referrals',
       '/v1/admin/referrals/{id}',
+      '/v1/admin/referrals/{id}/approve',
       '/v1/admin/referrals/{id}/cancel',
+      '/v1/admin/referrals/{id}/extend',
+      '/v1/admin/referrals/{id}/reject',
       '/v1/admin/review-queue',
       '/v1/customers/{id}/points',
       '/v1/customers/{id}/points/redemptions',

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInboxActivities } from '../../activities/inbox';
 import { createReferralActivities } from '../../activities/referrals';
+import { findAdminAuditPage, findAuditOfRequest } from '../../db/admin-audit';
 import { recordClaimResponse, reserveClaimRequest } from '../../db/claim-requests';
 import type { DB } from '../../db/connection';
 import { findInboxEvent, leaseNextUndeliveredEvent } from '../../db/inbox';
@@ -26,6 +27,8 @@ import {
   redeemVoucher,
   voidVoucherOfReferral,
 } from '../../db/vouchers';
+import { performAdminAction } from '../../intake/admin-actions';
+import { listAdminAudit, type AdminAuditQuery } from '../../intake/admin-audit';
 import type { IntakeDependencies } from '../../intake/deps';
 import { computeFraudFlags, recordCustomerContext } from '../../intake/fraud-flags';
 import { handleOrder } from '../../intake/order-delivery';
@@ -57,6 +60,8 @@ const GROWING_TABLES = new Set([
   'ledger_entries',
   'point_redemptions',
   'vouchers',
+  'admin_audit',
+  'admin_requests',
 ]);
 
 const ROWS = 20_000;
@@ -596,6 +601,101 @@ describe('query plans of the fraud flags', () => {
   it('given 20,000 customers’ contexts, when a referrer’s context is recorded again, then the insert reads no table in full', async () => {
     await expectIndexed((database) =>
       recordCustomerContext(database, 'cust-7', { ip: '10.0.0.7.1', deviceId: 'device-7' }, at),
+    );
+  });
+});
+
+describe('query plans of the admin actions and their audit', () => {
+  /**
+   * An audit log as a busy team leaves it: 20,000 entries by 40 admins over the seeded referrals, a few to each, and a
+   * request kept for each; then the filters of GET /v1/admin/audit, each as selective as production's would be.
+   */
+  beforeAll(async () => {
+    await sql`insert into admin_audit (at, actor, action, referral_id, request_id, reason, before, after)
+                select timestamptz '2025-12-01' + i * interval '1 minute', 'admin-' || (i % 40),
+                       (array['approve','reject','cancel','extend'])[i % 4 + 1], md5('referral' || (i % 5000 + 1))::uuid,
+                       'request-' || i, null, '{}', '{}'
+                  from generate_series(1, ${ROWS}::int) i`.execute(db);
+    await sql`insert into admin_requests (request_id, action, referral_id, body_hash, response)
+                select 'request-' || i, (array['approve','reject','cancel','extend'])[i % 4 + 1],
+                       md5('referral' || (i % 5000 + 1))::uuid, md5(i::text), '{}'
+                  from generate_series(1, ${ROWS}::int) i`.execute(db);
+    await sql`analyze admin_audit`.execute(db);
+    await sql`analyze admin_requests`.execute(db);
+  });
+
+  const cursor = encodeCursor({ list: 'audit', at: '2025-12-08T00:00:00.000000Z', id: '10000' });
+
+  it('given 20,000 audit entries, when the list is asked for with every combination of its filters, with and without a cursor, then none reads the log in full', async () => {
+    const filters: Array<Partial<AdminAuditQuery>> = [
+      { referralId: await referralOf(7) },
+      { actor: 'admin-7' },
+      { from: '2025-12-05T00:00:00Z' },
+      { to: '2025-12-10T00:00:00Z' },
+    ];
+    const scans: string[] = [];
+    for (let mask = 0; mask < 2 ** filters.length; mask++) {
+      for (const after of [undefined, cursor]) {
+        const query: AdminAuditQuery = Object.assign(
+          { limit: 50, cursor: after },
+          ...filters.filter((_, bit) => mask & (1 << bit)),
+        );
+        const explained = await explainWhat((database) => listAdminAudit(intakeOver(database), query));
+        expect(explained).toHaveLength(1);
+        scans.push(...fullScans(explained).map((scan) => `${JSON.stringify(query)} ${scan}`));
+      }
+    }
+    expect(scans).toEqual([]);
+  });
+
+  it('given 20,000 audit entries, when the list is read unfiltered, by referral, by actor or by time, then each is read through its index in page order', async () => {
+    const referralId = await referralOf(7);
+    for (const after of [undefined, cursor]) {
+      await expectIndexed(
+        (database) => listAdminAudit(intakeOver(database), { limit: 50, cursor: after }),
+        ['admin_audit_at_idx'],
+      );
+      await expectIndexed(
+        (database) => listAdminAudit(intakeOver(database), { limit: 50, referralId, cursor: after }),
+        ['admin_audit_referral_idx'],
+      );
+      await expectIndexed(
+        (database) => listAdminAudit(intakeOver(database), { limit: 50, actor: 'admin-7', cursor: after }),
+        ['admin_audit_actor_idx'],
+      );
+      await expectIndexed(
+        (database) =>
+          listAdminAudit(intakeOver(database), {
+            limit: 50,
+            from: '2025-12-05T00:00:00Z',
+            to: '2025-12-05T06:00:00Z',
+            cursor: after,
+          }),
+        ['admin_audit_at_idx'],
+      );
+    }
+    // the page itself: newest first, as the index gives them
+    const page = await findAdminAuditPage(db, { filter: { actor: 'admin-7' }, limit: 5 });
+    expect(page.map((row) => row.at.getTime())).toEqual(page.map((row) => row.at.getTime()).sort((a, b) => b - a));
+  });
+
+  it('given 20,000 admin requests, when an action is applied, repeated and its requestId reused for another, then each statement finds its rows by key', async () => {
+    const referralId = await referralOf(8);
+    const request = { action: 'extend' as const, referralId, requestId: 'plans-extend', actor: 'ops', by: '1 day' };
+    await expectIndexed((database) => performAdminAction(intakeOver(database), request), ['admin_requests_pkey']);
+    await expectIndexed((database) => performAdminAction(intakeOver(database), request), ['admin_requests_pkey']);
+    await expectIndexed(
+      async (database) => {
+        await expect(performAdminAction(intakeOver(database), { ...request, by: '2 days' })).rejects.toMatchObject({
+          code: 'idempotency_conflict',
+        });
+      },
+      ['admin_requests_pkey'],
+    );
+    // whether a referral's workflow applied a request before it ended
+    await expectIndexed(
+      (database) => findAuditOfRequest(database, { referralId, action: 'cancel', requestId: 'request-3' }),
+      ['admin_audit_request_uq'],
     );
   });
 });

@@ -426,9 +426,12 @@ describe('admin actions', () => {
     });
     const id = signup.body.referralId;
     expect((await stack.http.post(`/v1/admin/referrals/${id}/cancel`, KEYS.commerce, {})).status).toBe(403);
-    const cancelled = await stack.http.post(`/v1/admin/referrals/${id}/cancel`, KEYS.admin, { reason: 'test account' });
+    const cancelled = await stack.http.post(`/v1/admin/referrals/${id}/cancel`, KEYS.admin, {
+      requestId: randomUUID(),
+      reason: 'test account',
+    });
     expect(cancelled).toMatchObject({ status: 200, body: { status: 'cancelled', endReason: 'cancelled' } });
-    const again = await stack.http.post(`/v1/admin/referrals/${id}/cancel`, KEYS.admin, {});
+    const again = await stack.http.post(`/v1/admin/referrals/${id}/cancel`, KEYS.admin, { requestId: randomUUID() });
     expect(again).toMatchObject({ status: 409, body: { code: 'referral_closed' } });
     const timeline = (await stack.http.get(`/v1/admin/referrals/${id}`, KEYS.admin)).body.timeline;
     expect(timeline.at(-1)).toMatchObject({ kind: 'cancelled', detail: { actor: 'ops', reason: 'test account' } });

@@ -1,0 +1,71 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { isAdminAuditCursor, listAdminAudit } from '../intake/admin-audit';
+import { createRouter } from './hono';
+import { Id, Instant, InstantOut, problems, ReferralId, Text } from './schemas';
+
+const AuditEntry = z
+  .object({
+    id: z.string().openapi({ description: 'the entry’s place in the log; later entries have greater ids' }),
+    at: InstantOut.openapi({ description: 'when the workflow applied the action' }),
+    actor: z.string().openapi({ description: 'the name of the API key that asked for it' }),
+    action: z.enum(['approve', 'reject', 'cancel', 'extend', 'move']),
+    referralId: z.string(),
+    requestId: z.string(),
+    reason: z.string().nullable(),
+    before: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: 'the referral as the action found it: status, deadlines, review' }),
+    after: z.record(z.string(), z.unknown()).openapi({ description: 'the referral as the action left it' }),
+  })
+  .openapi('AdminAuditEntry');
+
+const AuditPage = z
+  .object({
+    items: z.array(AuditEntry),
+    nextCursor: z.string().nullable().openapi({ description: 'pass as cursor for the next page; null on the last' }),
+  })
+  .openapi('AdminAuditPage');
+
+const AuditQuery = z
+  .object({
+    referralId: ReferralId.optional().openapi({ description: 'actions on this referral' }),
+    actor: Id.optional().openapi({ description: 'actions asked for by this API key name' }),
+    from: Instant.optional().openapi({ description: 'applied at or after this instant' }),
+    to: Instant.optional().openapi({ description: 'applied before this instant' }),
+    // Digits only: z.coerce would also take 0x10, 1e1 and " 5 ", which the published integer does not allow.
+    limit: z
+      .string()
+      .regex(/^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, 'must be an integer from 1 to 200, in digits')
+      .transform(Number)
+      .optional()
+      .transform((value) => value ?? 50)
+      .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'page size, 1 to 200' }),
+    // Checked here, so a cursor this list never gave out is refused with the rest of the query (400).
+    cursor: Text(1, 500)
+      .refine(isAdminAuditCursor, { message: 'not a cursor this list gave out' })
+      .optional()
+      .openapi({ description: 'nextCursor from the previous page, as given' }),
+  })
+  .superRefine((query, ctx) => {
+    if (query.from !== undefined && query.to !== undefined && Date.parse(query.from) > Date.parse(query.to))
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'must not lie before from' });
+  });
+
+/** Mounted at /v1/admin/audit. */
+export const adminAuditRoutes = createRouter().openapi(
+  createRoute({
+    method: 'get',
+    path: '/',
+    operationId: 'listAdminAudit',
+    tags: ['Admin'],
+    summary: 'Admin actions on referrals matching every filter given, newest first',
+    description:
+      'Every approve, reject, cancel and extend the workflows applied, with who asked, why, and the referral before and after; refused actions are not in it. Pages follow (at, id), and entries are never changed or removed: paging while actions are recorded lists none twice and passes over none that was there when the first page was read. Instant ranges include their start and exclude their end.',
+    request: { query: AuditQuery },
+    responses: {
+      200: { description: 'a page of audit entries', content: { 'application/json': { schema: AuditPage } } },
+      ...problems(400, 401, 403, 500),
+    },
+  }),
+  async (c) => c.json(await listAdminAudit(c.var.deps, c.req.valid('query')), 200),
+);
