@@ -145,7 +145,12 @@ describe('claims that lapsed before the signup', () => {
     const code = await codeFor('cleo', programId);
     const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code });
     expect(
-      (await stack.http.post(`/v1/admin/referrals/${claim.body.id}/cancel`, KEYS.admin, { reason: 'abuse' })).status,
+      (
+        await stack.http.post(`/v1/admin/referrals/${claim.body.id}/cancel`, KEYS.admin, {
+          requestId: randomUUID(),
+          reason: 'abuse',
+        })
+      ).status,
     ).toBe(200);
     const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
       eventId: randomUUID(),
