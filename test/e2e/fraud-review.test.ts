@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEYS } from '../support/http';
+import { eventually, startStack, type Stack } from '../support/stack';
+
+/**
+ * The fraud review end to end: flags computed from what the commerce backend sends, a flagged signup waiting in the
+ * review queue, an admin's approval, its audit entry, and the search attribute operators filter on.
+ */
+let stack: Stack;
+let programId: string;
+
+beforeAll(async () => {
+  stack = await startStack();
+  programId = (
+    await stack.http.post('/v1/admin/programs', KEYS.admin, {
+      name: 'Reviewed',
+      currency: 'INR',
+      terms: { qualificationWindow: '1 minute', rewardHold: '1s', minSpend: 50_000, lateEventGrace: '0s' },
+    })
+  ).body.id;
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const shared = { ip: '203.0.113.7', deviceId: 'device-rita-1' };
+
+describe('fraud review over HTTP', () => {
+  it('given a signup from the referrer’s IP and device, then it waits in the review queue with its flags until an admin approves it, and the approval is audited', async () => {
+    const code = (
+      await stack.http.post('/v1/customers/rita/referral-code', KEYS.commerce, { programId, context: shared })
+    ).body.code;
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'sam',
+      code,
+      context: shared,
+    });
+    expect(signup.status).toBe(201);
+    expect(signup.body.status).toBe('under_review');
+    const referralId: string = signup.body.referralId;
+
+    const read = await stack.http.get(`/v1/referrals/${referralId}`, KEYS.commerce);
+    expect(read.body.flags).toEqual(['DEVICE_REUSE', 'SAME_IP']);
+    expect(read.body.review?.decideBy).toEqual(expect.any(String));
+    const queue = await stack.http.get('/v1/admin/review-queue', KEYS.admin);
+    expect(queue.body.items.map((r: { id: string }) => r.id)).toContain(referralId);
+    const visible = await eventually(
+      async () => {
+        const found: string[] = [];
+        for await (const w of stack.temporal.workflow.list({ query: `ReferralFlags = "SAME_IP"` }))
+          found.push(w.workflowId);
+        return found;
+      },
+      (found) => found.includes(`referral-${referralId}`),
+    );
+    expect(visible).toContain(`referral-${referralId}`);
+    // nothing paid while it waits
+    expect((await stack.http.get('/v1/customers/sam/vouchers', KEYS.commerce)).body).toEqual([]);
+
+    const approved = await stack.http.post(`/v1/admin/referrals/${referralId}/approve`, KEYS.admin, {
+      requestId: 'approve-sam',
+      reason: 'known household',
+    });
+    expect(approved.status).toBe(200);
+    expect(approved.body.status).toBe('registered');
+    const vouchers = (await stack.http.get('/v1/customers/sam/vouchers', KEYS.commerce)).body;
+    expect(vouchers).toEqual([expect.objectContaining({ status: 'active', referralId })]);
+    const audit = await eventually(
+      () => stack.http.get(`/v1/admin/audit?referralId=${referralId}`, KEYS.admin),
+      (r) => r.body?.items?.length === 1,
+    );
+    expect(audit.body.items[0]).toMatchObject({
+      action: 'approve',
+      requestId: 'approve-sam',
+      reason: 'known household',
+      before: expect.objectContaining({ status: 'under_review' }),
+      after: expect.objectContaining({ status: 'registered' }),
+    });
+    const queueAfter = await stack.http.get('/v1/admin/review-queue', KEYS.admin);
+    expect(queueAfter.body.items.map((r: { id: string }) => r.id)).not.toContain(referralId);
+  });
+
+  it('given a signup with nothing in common with the referrer, then it registers at once with no flags', async () => {
+    const code = (
+      await stack.http.post('/v1/customers/una/referral-code', KEYS.commerce, { programId, context: shared })
+    ).body.code;
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'vera',
+      code,
+      context: { ip: '198.51.100.20', deviceId: 'device-vera' },
+    });
+    expect(signup.body.status).toBe('registered');
+    expect((await stack.http.get(`/v1/referrals/${signup.body.referralId}`, KEYS.commerce)).body.flags).toEqual([]);
+  });
+});
