@@ -14,7 +14,7 @@ import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { ensureSearchAttributes } from '../../runtime/search-attributes';
-import { cancelUpdate, orderSignal, registerUpdate } from '../../workflows/messages';
+import { approveUpdate, cancelUpdate, extendUpdate, orderSignal, registerUpdate, rejectUpdate } from '../../workflows/messages';
 import { referralWorkflow } from '../../workflows/referral';
 import { DEFAULT_REFERRAL_TERMS, referralWorkflowId, type ReferralInput } from '../../workflows/shared';
 import { fakeActivities } from '../support/fake-activities';
@@ -94,7 +94,7 @@ await worker.runUntil(async () => {
   await record('self-referral-refused-then-registered-then-cancelled', {}, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup('anna')] }).catch(() => undefined);
     await h.executeUpdate(registerUpdate, { args: [await signup('ben')] });
-    await h.executeUpdate(cancelUpdate, { args: [{ actor: 'ops', reason: 'test' }] });
+    await h.executeUpdate(cancelUpdate, { args: [{ actor: 'ops', reason: 'test', requestId: 'cancel-1' }] });
   });
   await record('signup-origin-refused', { origin: 'signup' }, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup('taken')] }).catch(() => undefined);
@@ -149,6 +149,29 @@ await worker.runUntil(async () => {
     await settle();
     await h.signal(orderSignal, await order('o-3', 'completed', 100));
     await settle();
+  });
+  // Fraud review and admin actions (v7 on).
+  const flagged = async () => ({ ...(await signup()), flags: ['DEVICE_REUSE', 'SAME_IP'] });
+  await record('review-expires-rejected', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await flagged()] });
+    await env.sleep('15 days');
+  });
+  await record('review-approved-then-completes', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await flagged()] });
+    await h.signal(orderSignal, await order('o-1', 'completed'));
+    await settle();
+    await env.sleep('3 days');
+    await h.executeUpdate(approveUpdate, { args: [{ requestId: 'approve-1', actor: 'ops', reason: 'known' }] });
+    await h.executeUpdate(approveUpdate, { args: [{ requestId: 'approve-2', actor: 'ops' }] }).catch(() => undefined);
+    await settle();
+    await env.sleep('8 days');
+  });
+  await record('window-extended-then-rejected', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await env.sleep('20 days');
+    await h.executeUpdate(extendUpdate, { args: [{ requestId: 'extend-1', actor: 'ops', by: '10 days' }] });
+    await env.sleep('15 days');
+    await h.executeUpdate(rejectUpdate, { args: [{ requestId: 'reject-1', actor: 'ops', reason: 'fraud' }] });
   });
   await record('continue-as-new', { historyEventLimit: 40 }, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup()] });
