@@ -31,13 +31,41 @@ if [ $# -eq 0 ] && [ "${FUZZ:-1}" != 0 ]; then
     [ -f .data/fuzz/summary.json ] || { mkdir -p .data/fuzz && echo '{"passed":0,"failed":1}' > .data/fuzz/summary.json; }
   fi
 fi
+# The benchmark's quick run (scripts/bench/): the stack under a little load beside its baselines. Only for the whole
+# suite; BENCH=0 skips it. It counts as one test in the closing line: it ran and wrote its figures as JSON; timings are
+# reported, never judged. Its JSON goes to .data/bench (git-ignored): bench/results keeps only the results meant to stay.
+rm -rf .data/bench
+if [ $# -eq 0 ] && [ "${BENCH:-1}" != 0 ]; then
+  echo "[test] bench (quick)" >&2
+  mkdir -p .data/bench
+  if node --import tsx scripts/bench/main.ts --quick --out .data/bench/results && node -e '
+    const fs = require("fs");
+    const files = fs.readdirSync(".data/bench/results").filter((f) => f.endsWith(".json"));
+    if (files.length !== 1) throw new Error(`expected one JSON result in .data/bench/results, found ${files.length}`);
+    const r = JSON.parse(fs.readFileSync(`.data/bench/results/${files[0]}`, "utf8"));
+    const named = (v) => typeof v === "string" && v.length > 0;
+    if (r.quick !== true || !Array.isArray(r.figures) || r.figures.length === 0 || !r.figures.every((f) => named(f.figure)))
+      throw new Error(`${files[0]} has no figures of a quick run`);
+    if (!named(r.date) || !named(r.topology) || !(r.machine?.cores > 0) || !(r.machine?.memoryBytes > 0))
+      throw new Error(`${files[0]} lacks the date, the topology or the machine`);
+    if (!["node", "postgres", "temporalServer"].every((k) => named(r.versions?.[k])))
+      throw new Error(`${files[0]} lacks a version (Node, PostgreSQL, Temporal server)`);
+  '; then
+    echo '{"passed":1,"failed":0}' > .data/bench/summary.json
+  else
+    status=1
+    echo "[test] the quick benchmark failed or wrote no result (see above); counted as one failure" >&2
+    echo '{"passed":0,"failed":1}' > .data/bench/summary.json
+  fi
+fi
 # One plain closing line, whatever the reporter printed above it; and the verdict from the results themselves, so
 # nothing that touches the process's exit code on the way out can turn a failure green.
 node -e '
   const fs = require("fs");
   const r = JSON.parse(fs.readFileSync(".data/test-results.json", "utf8"));
   const fuzz = fs.existsSync(".data/fuzz/summary.json") ? JSON.parse(fs.readFileSync(".data/fuzz/summary.json", "utf8")) : { passed: 0, failed: 0 };
-  console.log(`Tests: ${r.numPassedTests + fuzz.passed} passed, ${r.numFailedTests + fuzz.failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-  process.exit(r.success && r.numFailedTests === 0 && r.numTotalTests > 0 && fuzz.failed === 0 ? 0 : 1);
+  const bench = fs.existsSync(".data/bench/summary.json") ? JSON.parse(fs.readFileSync(".data/bench/summary.json", "utf8")) : { passed: 0, failed: 0 };
+  console.log(`Tests: ${r.numPassedTests + fuzz.passed + bench.passed} passed, ${r.numFailedTests + fuzz.failed + bench.failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  process.exit(r.success && r.numFailedTests === 0 && r.numTotalTests > 0 && fuzz.failed === 0 && bench.failed === 0 ? 0 : 1);
 ' || status=1
 exit "$status"

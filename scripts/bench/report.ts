@@ -1,0 +1,259 @@
+/**
+ * The figures as one table (printed) and as JSON (bench/results/): each product figure beside its baseline, the
+ * ratio between them, and the goal it is held to. Goals are reported, never enforced.
+ */
+import type { BaselineResults } from './baselines';
+import type { LatencySummary } from './load';
+import type { ProductResults } from './product';
+
+export interface Figure {
+  section: 'baseline' | 'product';
+  figure: string;
+  /** the headline number, in `unit` */
+  value: number | null;
+  unit: string;
+  /** printed value, with latencies where they belong */
+  shown: string;
+  baseline: string | null;
+  ratio: number | null;
+  goal: string | null;
+  met: boolean | null;
+}
+
+export interface Footprint {
+  openReferrals: number;
+  serviceRssBytes: number;
+  servicePeakRssBytes: number;
+  referrals: number;
+  postgresBytes: number;
+  postgresEmptyBytes: number;
+  postgresBytesPerReferral: number;
+}
+
+const MB = 1024 * 1024;
+const fixed = (value: number | null, digits = 1) => (value === null ? '–' : value.toFixed(digits));
+const latency = (l: LatencySummary, which: Array<keyof LatencySummary> = ['p50', 'p95', 'p99']) =>
+  `${which.map((p) => `${p} ${fixed(l[p])}`).join(' ')} ms`;
+const ratioOf = (value: number | null, baseline: number | null) =>
+  value === null || baseline === null || baseline === 0 ? null : value / baseline;
+
+export function figures(options: {
+  concurrency: number;
+  baseline: BaselineResults;
+  product: ProductResults;
+  footprint: Footprint;
+}): Figure[] {
+  const { baseline: b, product: p, footprint: f, concurrency: c } = options;
+  const signalAck = b.signalsAcknowledged.perSecond;
+  const signalDone = b.signalsProcessed.perSecond;
+  const rows: Figure[] = [
+    {
+      section: 'baseline',
+      figure: `raw workflow starts (${c} clients)`,
+      value: b.workflowStarts.perSecond,
+      unit: '/s',
+      shown: `${fixed(b.workflowStarts.perSecond)} /s  ${latency(b.workflowStarts.latencyMs)}`,
+      baseline: null,
+      ratio: null,
+      goal: null,
+      met: null,
+    },
+    {
+      section: 'baseline',
+      figure: `raw signals acknowledged (${c} clients, one per workflow)`,
+      value: signalAck,
+      unit: '/s',
+      shown: `${fixed(signalAck)} /s  ${latency(b.signalsAcknowledged.latencyMs)}`,
+      baseline: null,
+      ratio: null,
+      goal: null,
+      met: null,
+    },
+    {
+      section: 'baseline',
+      figure: 'raw signals processed (workflow clock, by query)',
+      value: signalDone,
+      unit: '/s',
+      shown: `${fixed(signalDone)} /s`,
+      baseline: null,
+      ratio: null,
+      goal: null,
+      met: null,
+    },
+    {
+      section: 'baseline',
+      figure: `raw update-with-start, local activity row (${c} clients)`,
+      value: b.updateWithStart.perSecond,
+      unit: '/s',
+      shown: `${fixed(b.updateWithStart.perSecond)} /s  ${latency(b.updateWithStart.latencyMs)}`,
+      baseline: null,
+      ratio: null,
+      goal: null,
+      met: null,
+    },
+    {
+      section: 'baseline',
+      figure: `raw inbox-shaped inserts (${c} connections)`,
+      value: b.inserts.perSecond,
+      unit: '/s',
+      shown: `${fixed(b.inserts.perSecond)} /s  ${latency(b.inserts.latencyMs)}`,
+      baseline: null,
+      ratio: null,
+      goal: null,
+      met: null,
+    },
+    {
+      section: 'baseline',
+      figure: `raw timers: ${b.timers.count} due at once → last activity row`,
+      value: b.timers.secondsAfterInstant,
+      unit: 's',
+      shown: `${fixed(b.timers.secondsAfterInstant, 2)} s`,
+      baseline: null,
+      ratio: null,
+      goal: null,
+      met: null,
+    },
+  ];
+
+  // Full load against what Temporal acknowledges; half load, whose goal is a latency, against the insert it waits on.
+  const fullRatio = ratioOf(p.ingestFull.perSecond, signalAck);
+  const halfP95 = p.ingestHalf.latencyMs.p95;
+  rows.push(
+    {
+      section: 'product',
+      figure: `order ingest, ${p.ingestFull.concurrency} clients (202)`,
+      value: p.ingestFull.perSecond,
+      unit: '/s',
+      shown: `${fixed(p.ingestFull.perSecond)} /s  ${latency(p.ingestFull.latencyMs)}`,
+      baseline: 'raw signals acknowledged',
+      ratio: fullRatio,
+      goal: '≥ 2× raw signals acknowledged',
+      met: fullRatio === null ? null : fullRatio >= 2,
+    },
+    {
+      section: 'product',
+      figure: `order ingest, ${p.ingestHalf.concurrency} clients, half load (202)`,
+      value: halfP95,
+      unit: 'ms p95',
+      shown: `${fixed(p.ingestHalf.perSecond)} /s  ${latency(p.ingestHalf.latencyMs)}`,
+      baseline: 'raw insert p95',
+      ratio: ratioOf(halfP95, b.inserts.latencyMs.p95),
+      goal: 'p95 ≤ 20 ms',
+      met: halfP95 === null ? null : halfP95 <= 20,
+    },
+  );
+  const delivery = (run: ProductResults['deliveryFull'], label: string, withGoal: boolean): Figure => {
+    const ratio = ratioOf(run.perSecond, signalDone);
+    return {
+      section: 'product',
+      figure: `order delivery, applied in projection${label}`,
+      value: run.perSecond,
+      unit: '/s',
+      shown: `${fixed(run.perSecond)} /s`,
+      baseline: 'raw signals processed',
+      ratio,
+      goal: withGoal ? '≥ 0.9× raw signals processed' : null,
+      met: withGoal && ratio !== null ? ratio >= 0.9 : null,
+    };
+  };
+  rows.push(delivery(p.deliveryFull, '', true), delivery(p.deliveryHalf, ' (half load)', false));
+  const signupRatio = ratioOf(p.signups.perSecond, b.updateWithStart.perSecond);
+  rows.push({
+    section: 'product',
+    figure: `signups, registrations (${c} clients, 201)`,
+    value: p.signups.perSecond,
+    unit: '/s',
+    shown: `${fixed(p.signups.perSecond)} /s  ${latency(p.signups.latencyMs)}`,
+    baseline: 'raw update-with-start',
+    ratio: signupRatio,
+    goal: '≥ 0.8× raw update-with-start',
+    met: signupRatio === null ? null : signupRatio >= 0.8,
+  });
+  const lifecycleP95 = p.lifecycle.latencyMs.p95;
+  rows.push({
+    section: 'product',
+    figure: `lifecycle: qualifying order 202 → completed (${p.lifecycle.completed} of ${p.lifecycle.count}, hold ${p.lifecycle.terms.rewardHold})`,
+    value: lifecycleP95,
+    unit: 'ms p95',
+    shown: latency(p.lifecycle.latencyMs, ['p50', 'p95', 'max']),
+    baseline: null,
+    ratio: null,
+    goal: 'p95 ≤ 300 ms',
+    met: lifecycleP95 === null ? null : lifecycleP95 <= 300,
+  });
+  const expiry = p.massExpiry.secondsAfterInstant;
+  const expiryRatio = ratioOf(expiry, b.timers.secondsAfterInstant);
+  rows.push({
+    section: 'product',
+    figure: `mass expiry: ${p.massExpiry.count} windows closing at once → expired`,
+    value: expiry,
+    unit: 's',
+    shown: `${fixed(expiry, 2)} s`,
+    baseline: 'raw timers',
+    ratio: expiryRatio,
+    goal: '10,000 within 60 s, ≤ 1× raw timers',
+    met: expiry === null || expiryRatio === null ? null : expiry <= 60 && expiryRatio <= 1,
+  });
+  rows.push(
+    {
+      section: 'product',
+      figure: `worker RSS (service process: worker + API), ${f.openReferrals} open`,
+      value: f.serviceRssBytes / MB,
+      unit: 'MB',
+      shown: `${fixed(f.serviceRssBytes / MB, 0)} MB (peak ${fixed(f.servicePeakRssBytes / MB, 0)} MB)`,
+      baseline: null,
+      ratio: null,
+      goal: '< 600 MB at 100,000 open',
+      met: f.servicePeakRssBytes < 600 * MB,
+    },
+    {
+      section: 'product',
+      figure: `PostgreSQL per referral (app schema, ${f.referrals} referrals)`,
+      value: f.postgresBytesPerReferral,
+      unit: 'bytes',
+      shown: `${fixed(f.postgresBytesPerReferral / 1024, 2)} KB (${fixed(f.postgresBytes / MB, 1)} MB in all)`,
+      baseline: null,
+      ratio: null,
+      goal: '≤ 2 KB',
+      met: f.postgresBytesPerReferral <= 2048,
+    },
+    {
+      section: 'product',
+      figure: 'Temporal history events per referral (open: signup + 2 orders)',
+      value: p.historyEvents.open,
+      unit: 'events',
+      shown: `${fixed(p.historyEvents.open)} (completed: ${fixed(p.historyEvents.completed)})`,
+      baseline: null,
+      ratio: null,
+      goal: null,
+      met: null,
+    },
+  );
+  return rows;
+}
+
+/** The table, aligned, as lines. */
+export function table(rows: Figure[]): string[] {
+  const cells = rows.map((r) => [
+    r.figure,
+    r.shown,
+    r.ratio === null ? '' : `${r.ratio.toFixed(2)}× ${r.baseline}`,
+    r.goal ?? '',
+    r.met === null ? '' : r.met ? 'yes' : 'no',
+  ]);
+  const header = ['figure', 'value', 'ratio to baseline', 'goal', 'met'];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) =>
+    c
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
+  let section: Figure['section'] | undefined;
+  rows.forEach((r, i) => {
+    if (r.section !== section && section !== undefined) out.push('');
+    section = r.section;
+    out.push(line(cells[i]!));
+  });
+  return out;
+}

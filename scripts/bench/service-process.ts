@@ -1,0 +1,83 @@
+/**
+ * The product under test, as `npm start` runs it (service.ts: the worker and the API in one process), in a process
+ * of its own: its RSS is the service's alone, and the load the benchmark generates does not share its event loop.
+ * Driven by the benchmark over IPC: `start` → `ready` (or `failed`), `memory` → `memory`, `stop` → `stopped`.
+ */
+import pino from 'pino';
+import { createDatabase } from '../../db/connection';
+import type { ApiKey } from '../../runtime/api-keys';
+import { installTemporalRuntime } from '../../runtime/temporal-runtime';
+import { startReferralService, type RunningService } from '../../service';
+
+export type ServiceRequest =
+  | { type: 'start'; databaseUrl: string; temporalAddress: string; namespace: string; apiKeys: ApiKey[] }
+  | { type: 'memory' }
+  | { type: 'stop' };
+
+export type ServiceReply =
+  | { type: 'ready'; apiUrl: string }
+  | { type: 'failed'; message: string }
+  | { type: 'memory'; rss: number; peakRss: number; heapUsed: number }
+  | { type: 'stopped' };
+
+// Errors only, on stderr: the benchmark keeps them in a file and shows them when the service fails.
+const logger = pino({ level: 'error' }, pino.destination(2));
+installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
+
+const send = (reply: ServiceReply) => process.send?.(reply);
+let service: RunningService | undefined;
+let db: ReturnType<typeof createDatabase> | undefined;
+let stopping: Promise<void> | undefined;
+
+// The peak since the service was ready: the start's workflow bundling is not the service's working size.
+let peakRss = 0;
+const sampler = setInterval(() => {
+  if (service) peakRss = Math.max(peakRss, process.memoryUsage.rss());
+}, 250);
+
+async function stop(): Promise<void> {
+  stopping ??= (async () => {
+    clearInterval(sampler);
+    await service?.stop().catch((error: unknown) => logger.error({ err: error }, 'service did not stop cleanly'));
+    await db?.destroy().catch(() => undefined);
+  })();
+  return stopping;
+}
+
+process.on('message', (message: ServiceRequest) => {
+  if (message.type === 'start') {
+    // The pool npm start gives the service (createDatabase's default size).
+    db = createDatabase(message.databaseUrl);
+    startReferralService({
+      db,
+      temporalAddress: message.temporalAddress,
+      namespace: message.namespace,
+      apiKeys: message.apiKeys,
+      port: 0,
+      hostname: '127.0.0.1',
+      logger,
+    }).then(
+      (running) => {
+        service = running;
+        peakRss = process.memoryUsage.rss();
+        // The API names itself `localhost`, which may resolve to ::1 first; it listens on 127.0.0.1.
+        send({ type: 'ready', apiUrl: running.apiUrl.replace('//localhost:', '//127.0.0.1:') });
+      },
+      (error: unknown) => send({ type: 'failed', message: error instanceof Error ? error.message : String(error) }),
+    );
+  } else if (message.type === 'memory') {
+    const rss = process.memoryUsage.rss();
+    peakRss = Math.max(peakRss, rss);
+    send({ type: 'memory', rss, peakRss, heapUsed: process.memoryUsage().heapUsed });
+  } else if (message.type === 'stop') {
+    void stop().then(() => {
+      send({ type: 'stopped' });
+      process.exit(0);
+    });
+  }
+});
+
+// The benchmark died or let go of us: nothing will stop us otherwise.
+process.on('disconnect', () => {
+  void stop().then(() => process.exit(0));
+});
