@@ -4,6 +4,7 @@ import { classifyDatabaseFaults } from './database-faults';
 import { createFaultActivities } from './faults';
 import { createInboxActivities } from './inbox';
 import { createReferralActivities } from './referrals';
+import { createReferrerCompletionActivities } from './referrer-completions';
 import { createVoucherActivities } from './vouchers';
 
 export interface ActivityDependencies {
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createFaultActivities(deps),
     ...createVoucherActivities(deps),
     ...createAdminActionActivities(deps),
+    ...createReferrerCompletionActivities(deps),
   });
 }
 

@@ -233,6 +233,14 @@ export interface AdminAuditTable {
   after: JSONColumnType<Record<string, unknown>>;
 }
 
+/** One completed referral, counted once for its referrer, in completion order. */
+export interface ReferrerCompletionTable {
+  referral_id: string;
+  referrer_id: string;
+  ordinal: number;
+  completed_at: Timestamp;
+}
+
 export interface Database {
   programs: ProgramTable;
   program_versions: ProgramVersionTable;
@@ -249,6 +257,7 @@ export interface Database {
   vouchers: VoucherTable;
   referral_faults: ReferralFaultTable;
   admin_audit: AdminAuditTable;
+  referrer_completions: ReferrerCompletionTable;
   admin_requests: AdminRequestTable;
 }
 

@@ -44,6 +44,8 @@ import {
   REFUSALS,
   reviewTerms,
   rewardTerms,
+  tierFor,
+  tierTerms,
   type AdminActionRecord,
   type CancelRequest,
   type CarriedReferral,
@@ -105,6 +107,7 @@ const PATCHES = {
   milestoneCountsLateWindowOrders: 'referral-milestone-counts-late-window-orders',
   voidVoucherOnFault: 'referral-void-voucher-on-fault',
   fraudReview: 'referral-fraud-review',
+  tierMultiplier: 'referral-tier-multiplier',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -870,14 +873,23 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (await applyAdminRequests()) return;
     if (!woke) {
       state.completedAt = now();
+      let tier: { name: string; multiplier: number } | null = null;
       if (referrerPointsEnabled && !rewards.referrerPoints) {
         const counted = qualification()!.counted.map((order) => order.orderId);
-        rewards.referrerPoints = await requestLot('referral', reward.referrerPoints, state.completedAt, counted);
+        tier = patched(PATCHES.tierMultiplier) ? await referrerTier(state.completedAt) : null;
+        rewards.referrerPoints = await requestLot(
+          'referral',
+          reward.referrerPoints,
+          state.completedAt,
+          counted,
+          tier?.multiplier ?? 1,
+        );
       }
       const lot = rewards.referrerPoints;
       await moveTo('completed', 'completed', {
         holdUntil: state.deadlines.holdUntil,
         ...(lot ? { points: lot.points, lotWorkflowId: lot.lotWorkflowId } : {}),
+        ...(tier ? { tier: tier.name, multiplier: tier.multiplier } : {}),
       });
     }
   }
@@ -1010,6 +1022,21 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   }
 
   /**
+   * The referrer's tier at this completion: counted once for the referrer (its place in their completions), the tier
+   * in force is the one reached by the completions before it, so the completion that crosses a threshold is paid at
+   * the old multiplier and the next one at the new.
+   */
+  async function referrerTier(completedAt: string): Promise<{ name: string; multiplier: number }> {
+    const { ordinal } = await remote.recordReferrerCompletion({
+      referralId,
+      referrerId: input.referrerId,
+      completedAt,
+    });
+    const { tier } = tierFor(tierTerms(terms), ordinal - 1);
+    return { name: tier.name, multiplier: tier.multiplier };
+  }
+
+  /**
    * Points for the referrer as a lot: its own workflow credits it and holds its expiry, so it is started abandoned and
    * outlives this referral. Once per referral and kind: the child's id and the ledger's credit key both say so, and a
    * child already started by an earlier attempt of this step is the same lot.
@@ -1019,9 +1046,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     points: number,
     creditedAt: string,
     orderIds: string[],
+    multiplier = 1,
   ): Promise<RequestedLot> {
-    // times the tier multiplier once tiers exist (rounded down to whole points); 1 until then
-    const credited = Math.floor(points * 1);
+    // rounded down to whole points (DESIGN §3), never below one: a lot holds at least a point
+    const credited = Math.max(1, Math.floor(points * multiplier));
     const lotWorkflowId = pointLotWorkflowId(`${kind}-${referralId}`);
     const request: LotCreditRequest = {
       customerId: input.referrerId,

@@ -57,6 +57,8 @@ export interface ReferralTerms {
    * Fraud review (DESIGN §4, §5.3): with `flagsToReview` fraud flags a registration waits for an admin, who has
    * `decisionWindow` to decide; HIGH_VELOCITY is more than `velocityLimit` referrals by one referrer in `velocityWindow`.
    */
+  /** referrer tiers by completed referrals (DESIGN §3); versions that leave them out run with DEFAULT_TIERS */
+  tiers?: Array<{ name: string; minCompleted: number; multiplier: number }> | undefined;
   review?:
     | {
         flagsToReview?: number | undefined;
@@ -93,6 +95,44 @@ export function rewardTerms(terms: ReferralTerms) {
     pointValidity: terms.pointValidity ?? d.pointValidity,
     timeZone: terms.timeZone ?? d.timeZone,
   };
+}
+
+/** A referrer's tier: reached at `minCompleted` completed referrals; the referrer's points are multiplied by it. */
+export interface Tier {
+  name: string;
+  minCompleted: number;
+  multiplier: number;
+}
+
+/** DESIGN §3's tiers, for terms that leave them out. */
+export const DEFAULT_TIERS: readonly Tier[] = [
+  { name: 'STARTER', minCompleted: 0, multiplier: 1 },
+  { name: 'PRO', minCompleted: 5, multiplier: 1.25 },
+  { name: 'ELITE', minCompleted: 15, multiplier: 1.5 },
+  { name: 'CHAMPION', minCompleted: 30, multiplier: 2 },
+  { name: 'LEGEND', minCompleted: 50, multiplier: 3 },
+];
+
+/** The tiers of a referral's terms, lowest first. */
+export const tierTerms = (terms: ReferralTerms): Tier[] =>
+  [...(terms.tiers ?? DEFAULT_TIERS)].sort((a, b) => a.minCompleted - b.minCompleted);
+
+/**
+ * The tier of a referrer with `completed` completed referrals, and the next one. Below the lowest tier's threshold
+ * (a programme whose first tier starts above 0) the multiplier is 1.
+ */
+export function tierFor(tiers: readonly Tier[], completed: number): { tier: Tier; next: Tier | null } {
+  const sorted = [...tiers].sort((a, b) => a.minCompleted - b.minCompleted);
+  let tier: Tier = { name: 'NONE', minCompleted: 0, multiplier: 1 };
+  let next: Tier | null = null;
+  for (const candidate of sorted) {
+    if (candidate.minCompleted <= completed) tier = candidate;
+    else {
+      next = candidate;
+      break;
+    }
+  }
+  return { tier, next };
 }
 
 /** DESIGN §5.3's review terms, for terms that leave any of them out. */

@@ -29,6 +29,8 @@ export function fakeActivities(
     projections?: ProjectReferralInput[];
     /** an error projectReferral throws for this write instead of recording it (e.g. a non-retryable data error) */
     failProjection?: (input: ProjectReferralInput) => Error | undefined;
+    /** completed referrals the referrer had before this test's (their tier) */
+    completedBefore?: number;
     /** runs inside registerReferee before it answers */
     beforeRegistration?: () => Promise<void>;
   } = {},
@@ -38,6 +40,7 @@ export function fakeActivities(
   const faults: ReferralFaultRecord[] = [];
   const releases: { referralId: string; refereeId: string }[] = [];
   const closed: string[] = [];
+  const completions: string[] = [];
   const adminActions: AdminActionRecord[] = [];
   // vouchers by referral, as the vouchers table keeps them (one per referral)
   const vouchers = new Map<string, FakeVoucher>();
@@ -83,6 +86,10 @@ export function fakeActivities(
     ),
     takeOrdersAwaitingSignup: tracked(async () => options.earlyOrders ?? []),
     purgeUnreferredOrders: tracked(async () => 0),
+    recordReferrerCompletion: tracked(async ({ referralId }: { referralId: string }) => {
+      if (!completions.includes(referralId)) completions.push(referralId);
+      return { ordinal: (options.completedBefore ?? 0) + completions.indexOf(referralId) + 1 };
+    }),
     recordAdminAction: tracked(async (record: AdminActionRecord) => {
       adminActions.push(record);
     }),
