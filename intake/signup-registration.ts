@@ -203,7 +203,11 @@ async function deliverSignup(
   signup: SignupEvent & { occurredAt: string },
   target: Target,
 ): Promise<SignupOutcome> {
-  const referrerId = target.kind === 'pending' ? target.referrerId : target.input.referrerId;
+  // A signup the relay resumes knows its referral, not yet its referrer: the projection does.
+  const referrerId =
+    target.kind === 'new'
+      ? target.input.referrerId
+      : target.referrerId || ((await findReferral(deps.db, target.referralId))?.referrer_id ?? '');
   const facts: SignupFacts = {
     eventId: signup.eventId,
     refereeId: signup.customerId,

@@ -108,6 +108,7 @@ const PATCHES = {
   voidVoucherOnFault: 'referral-void-voucher-on-fault',
   fraudReview: 'referral-fraud-review',
   tierMultiplier: 'referral-tier-multiplier',
+  ordersAfterEnd: 'referral-orders-after-end',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -174,6 +175,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   let heldBackOrders: OrderFacts[] = [...(carried.heldBackOrders ?? [])];
   // Order events dated inside the closed window but reported after its grace: kept for the timeline, never counted.
   let lateOrders: OrderFacts[] = [...(carried.lateOrders ?? [])];
+  // Order events signalled after the referral ended (other than completed) and before its workflow closed.
+  const ordersAfterEnd: OrderFacts[] = [];
   // Late for the qualification window, which they cannot change, but on time for the milestone's longer one.
   const lateWindowOrders: OrderFacts[] = [...(carried.lateWindowOrders ?? [])];
   // decided as the milestone phase starts (referrals that reached it before this existed count without them)
@@ -355,6 +358,14 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
             message: `another signup for referral ${referralId} is being checked; retry shortly`,
           });
         }
+        // Ended: the same answer as once its workflow has closed (it writes its close to the projection first).
+        if (isTerminal(state.status)) {
+          throw ApplicationFailure.create({
+            type: REFUSALS.closed,
+            message: `referral ${referralId} has already ended as ${state.status}`,
+            nonRetryable: true,
+          });
+        }
         if (state.status !== 'pending' || state.registration) {
           throw ApplicationFailure.create({
             type: REFUSALS.notPending,
@@ -362,6 +373,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
             nonRetryable: true,
           });
         }
+        // A referral a signup creates is that signup's: however late it is reported, it cannot have expired before it.
+        if (input.origin === 'signup') return;
         // Business time: a signup made after the claim expired does not complete it, even while the grace runs.
         const expiresAt = state.deadlines.expiresAt;
         if (graceEnabled && expiresAt && Date.parse(signup.occurredAt) > Date.parse(expiresAt)) {
@@ -494,6 +507,12 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   }
 
   setHandler(orderSignal, (order) => {
+    // Ended other than completed (a completed referral counts on for its milestone): shown, never counted.
+    if (isTerminal(state.status) && state.status !== 'completed' && patched(PATCHES.ordersAfterEnd)) {
+      if (!lateEventIds.has(order.eventId) && !ordersAfterEnd.some((o) => o.eventId === order.eventId))
+        ordersAfterEnd.push(order);
+      return;
+    }
     if (reportedAfterWindowClosed(order)) {
       // once on the timeline, however often it is redelivered
       const seen = lateEventIds.has(order.eventId) || lateOrders.some((late) => late.eventId === order.eventId);
@@ -678,6 +697,22 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     );
 
   /** Late order events reach the timeline (and the projection), each as a `late_fact` that changes nothing else. */
+  /** Orders signalled after the referral ended, before its workflow closed: late facts, as the intake shows later ones. */
+  async function recordOrdersAfterEnd(): Promise<void> {
+    while (ordersAfterEnd.length > 0) {
+      const order = ordersAfterEnd.shift()!;
+      lateEventIds.add(order.eventId);
+      await record('late_fact', {
+        fact: 'order',
+        eventId: order.eventId,
+        orderId: order.orderId,
+        orderStatus: order.status,
+        occurredAt: order.occurredAt,
+        reason: 'the referral had ended',
+      });
+    }
+  }
+
   async function recordLateFacts(): Promise<void> {
     while (lateOrders.length > 0) {
       const order = lateOrders.shift()!;
@@ -1147,11 +1182,13 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   await condition(allHandlersFinished);
   // a late fact reported in the same moment as the final decision
   await recordLateFacts();
+  await recordOrdersAfterEnd();
   // A referral that never reached the projection (a refused signup's) has no row to close.
   if (state.seq > 0 && patched(PATCHES.closedInProjection)) {
     await decided.markReferralClosed({ referralId, closedAt: now() });
     // reported while the close was being written: still shown
     await recordLateFacts();
+    await recordOrdersAfterEnd();
   }
   return snapshot();
 
