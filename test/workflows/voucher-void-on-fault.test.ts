@@ -2,7 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { orderSignal, registerUpdate } from '../../workflows/messages';
-import { useReferralTestEnvironment } from '../support/referral-scenario';
+import { useReferralTestEnvironment, waitForState } from '../support/referral-scenario';
 
 const referrals = useReferralTestEnvironment();
 const { scenario, signup, order } = referrals;
@@ -18,6 +18,8 @@ describe('a referral stopped by a fault after its voucher was issued', () => {
       { fakes: { failProjection: (write) => (write.entry.kind === 'qualified' ? dataError : undefined) } },
       async ({ handle, fakes, input }) => {
         await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+        // issued just after the registration is shown
+        await waitForState(handle, (s) => s.rewards?.voucher != null);
         expect(fakes.vouchers.get(input.referralId)?.status).toBe('active');
         await handle.signal(orderSignal, await order('o-1', 'completed'));
 
