@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { ReferralActivities } from '../activities';
-import { addDuration } from './durations';
+import { addDuration, MAX_TERM_DURATION_MS } from './durations';
 import { pointLotWorkflow } from './lot';
 import { pointLotWorkflowId, type LotCreditRequest, type LotSourceKind } from './lot-shared';
 import {
@@ -209,6 +209,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   const adminQueue: Array<{ action: AdminAction; request: ExtendRequest }> = [];
   const adminApplied = new Set<string>(carried.adminRequestsApplied ?? []);
   const adminRefused = new Map<string, string>();
+  // the request id of the cancel that was applied, when it had one
+  let appliedCancelId: string | undefined;
+  // An admin's extension of the reward hold is a floor: a refund that moves the hold never brings it before that.
+  let holdFloor: string | null = carried.holdFloor ?? null;
 
   // Facts recorded by handlers, consumed by the loop.
   let ordersVersion = 0;
@@ -554,6 +558,14 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       cancelRequest ??= request;
       await condition(() => (isTerminal(state.status) && projected()) || fault !== null);
       if (fault) throw faultFailure(fault);
+      // Another admin's cancel came first: that one is the action applied (and audited), this one changed nothing.
+      if (request.requestId !== undefined && appliedCancelId !== undefined && appliedCancelId !== request.requestId) {
+        throw ApplicationFailure.create({
+          type: REFUSALS.closed,
+          message: `referral ${referralId} was cancelled by request ${appliedCancelId}`,
+          nonRetryable: true,
+        });
+      }
       return snapshot();
     },
     {
@@ -601,6 +613,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       const next = extendedDeadline(current, request);
       if (next === null || Date.parse(next) <= Date.parse(current))
         return `the deadline ${current} can only move later (asked for ${request.until ?? `+${request.by}`})`;
+      // every deadline stays an instant timers and PostgreSQL can hold, however many extensions pile up
+      if (Date.parse(next) > Date.now() + MAX_TERM_DURATION_MS)
+        return `the deadline cannot move past ${new Date(Date.now() + MAX_TERM_DURATION_MS).toISOString()}`;
     }
     return null;
   }
@@ -769,13 +784,14 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     await condition(() => !registering());
     const before = auditView();
     const { actor, reason, requestId } = cancelRequest;
+    appliedCancelId = requestId;
     await moveTo('cancelled', 'cancelled', {
       actor,
       reason: reason ?? null,
       ...(requestId !== undefined ? { requestId } : {}),
     });
     // Cancels sent with a request id (the admin route's) are in the audit log like the other admin actions.
-    if (requestId !== undefined) {
+    if (requestId !== undefined && reviewEnabled) {
       await remote.recordAdminAction({
         requestId,
         action: 'cancel',
@@ -811,6 +827,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       flags,
       review: reviewDue,
       adminRequestsApplied: [...adminApplied],
+      holdFloor,
     };
     const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
       typedSearchAttributes: workflowInfo().typedSearchAttributes,
@@ -899,7 +916,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (qualifiedAt !== state.qualifiedAt) {
       // Still qualified by the orders that remain; the hold runs from when they met the criteria.
       state.qualifiedAt = qualifiedAt;
-      state.deadlines.holdUntil = addDuration(qualifiedAt, terms.rewardHold);
+      const moved = addDuration(qualifiedAt, terms.rewardHold);
+      state.deadlines.holdUntil = holdFloor && Date.parse(holdFloor) > Date.parse(moved) ? holdFloor : moved;
       return record('hold_moved', { qualifiedAt, holdUntil: state.deadlines.holdUntil });
     }
     await projectProgressIfChanged(q);
@@ -956,7 +974,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (state.status === 'under_review') reviewDue = { decideBy: deadline };
     else if (state.status === 'pending') state.deadlines.expiresAt = deadline;
     else if (state.status === 'registered') state.deadlines.qualifyBy = deadline;
-    else if (state.status === 'qualified') state.deadlines.holdUntil = deadline;
+    else if (state.status === 'qualified') {
+      state.deadlines.holdUntil = deadline;
+      holdFloor = deadline;
+    }
   }
 
   const auditView = (): AdminActionRecord['before'] => ({
@@ -985,7 +1006,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       if (action === 'approve') {
         reviewDue = null;
         await moveTo('registered', 'review_approved', who);
-        if (voucherEnabled && !rewards.voucher) await issueVoucher(state.registration!.registeredAt);
+        // valid from the approval: the review must not eat into the referee's time to use it
+        if (voucherEnabled && !rewards.voucher) await issueVoucher(now());
       } else if (action === 'reject') {
         // Never leave a referee reserved by a registration that lands after the rejection.
         await condition(() => !registering());
@@ -1179,6 +1201,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   }
   await settleHeldBackOrders();
 
+  // Actions that passed their validator as the referral was ending: answered with why they no longer apply.
+  refuseWaitingAdminRequests();
   await condition(allHandlersFinished);
   // a late fact reported in the same moment as the final decision
   await recordLateFacts();

@@ -371,6 +371,8 @@ export interface CarriedReferral {
   review?: { decideBy: string } | null | undefined;
   /** admin requests applied, as `action:requestId` (a repeat is answered, not applied again) */
   adminRequestsApplied?: string[] | undefined;
+  /** an admin's extension of the reward hold, which a moved hold never comes before */
+  holdFloor?: string | null | undefined;
 }
 
 /** Stable failure types the API maps to problem+json codes. */

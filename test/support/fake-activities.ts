@@ -31,6 +31,8 @@ export function fakeActivities(
     failProjection?: (input: ProjectReferralInput) => Error | undefined;
     /** completed referrals the referrer had before this test's (their tier) */
     completedBefore?: number;
+    /** runs inside voidRefereeVoucher before it voids, e.g. to hold a referral in the moment it ends */
+    beforeVoucherVoid?: () => Promise<void>;
     /** runs inside registerReferee before it answers */
     beforeRegistration?: () => Promise<void>;
   } = {},
@@ -118,6 +120,7 @@ export function fakeActivities(
       return { code: voucher.code, expiresAt: voucher.expiresAt };
     }),
     voidRefereeVoucher: tracked(async (request: Parameters<ReferralActivities['voidRefereeVoucher']>[0]) => {
+      await options.beforeVoucherVoid?.();
       voucherCalls.push({ activity: 'void', referralId: request.referralId });
       const voucher = vouchers.get(request.referralId);
       if (voucher?.status === 'active') voucher.status = 'void';

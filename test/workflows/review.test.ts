@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import {
   approveUpdate,
@@ -110,5 +110,43 @@ describe('fraud review and admin actions', () => {
         }),
       ]);
     });
+  });
+});
+
+describe('admin actions at the end of a referral', () => {
+  it('given a referral ending (its voucher being voided as its window closes), when an admin extends it in that moment, then the extension is refused and the workflow closes', async () => {
+    let releaseVoid: () => void = () => {};
+    const voidHeld = new Promise<void>((resolve) => (releaseVoid = resolve));
+    let voiding = false;
+    await scenario(
+      {
+        fakes: {
+          beforeVoucherVoid: async () => {
+            voiding = true;
+            await voidHeld;
+          },
+        },
+      },
+      async ({ handle, fakes }) => {
+        await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+        await waitForState(handle, (s) => s.rewards?.voucher != null);
+        // Just to the window's decision (30 days and the 5-minute grace): a held activity stops time skipping.
+        await referrals.env.sleep('30 days');
+        await referrals.env.sleep('5 minutes');
+        for (let i = 0; i < 200 && !voiding; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+        expect(voiding).toBe(true);
+        const extend = await handle.startUpdate(extendUpdate, {
+          args: [{ requestId: 'late-extend', actor: 'ops', by: '1 day' }],
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        });
+        releaseVoid();
+        const answer = await extend.result().catch((e: unknown) => e);
+        expect(refusedType(answer)).toBe('invalid_transition');
+        const final = await handle.result();
+        expect(final.status).toBe('expired');
+        expect(fakes.closed).toHaveLength(1);
+        expect(fakes.adminActions).toEqual([]);
+      },
+    );
   });
 });
