@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { durationToMs, MAX_TERM_DURATION } from '../workflows/durations';
+import { canonicalIp } from '../intake/fraud-flags';
 import { ORDER_STATUSES, REFERRAL_STATUSES } from '../workflows/shared';
 import { CURRENCY_CODES } from './currencies';
 import { DURATION_OR_ZERO_PATTERN, DURATION_PATTERN, positiveIntegersUpTo } from './duration-pattern';
@@ -179,7 +180,13 @@ export const ReferralStatusSchema = z.enum(REFERRAL_STATUSES);
 export const OrderStatusSchema = z.enum(ORDER_STATUSES);
 
 export const Context = z
-  .object({ ip: Text(0, 100).optional(), deviceId: Text(0, 200).optional() })
+  .object({
+    // one spelling per address (see canonicalIp), so a fraud flag cannot be dodged by writing it another way
+    ip: Text(0, 100).overwrite(canonicalIp).optional(),
+    deviceId: Text(0, 200)
+      .overwrite((value) => value.trim())
+      .optional(),
+  })
   .strict()
   .openapi({ description: 'where the request came from, for fraud checks' });
 

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { DB } from '../db/connection';
 import { normaliseEmail } from '../db/contact';
 import {
@@ -74,6 +75,22 @@ export function canonicalEmail(email: string | null | undefined): string | null 
 
 /** A context value worth comparing: blank ones say nothing and would match every other blank one. */
 const present = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
+
+/**
+ * One spelling per address, so a flag cannot be dodged by writing it another way: trimmed, lower-case, an IPv4-mapped
+ * IPv6 address as its IPv4, an IPv6 address compressed (WHATWG URL's serialisation). Anything else is kept trimmed.
+ */
+export function canonicalIp(raw: string): string {
+  const value = raw.trim().toLowerCase();
+  const mapped = /^(?:0{0,4}:){0,5}:?ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(value);
+  if (mapped && isIP(mapped[1]!) === 4) return mapped[1]!;
+  if (isIP(value) !== 6) return value;
+  const host = new URL(`http://[${value}]`).hostname.slice(1, -1);
+  const v4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (!v4) return host;
+  const [hi, lo] = [parseInt(v4[1]!, 16), parseInt(v4[2]!, 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+}
 
 /**
  * Keeps the IP and device a customer's own request came with (the referrer asking for a code), so later referees can

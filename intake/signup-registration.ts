@@ -191,8 +191,10 @@ async function answerReplay(deps: IntakeDependencies, seen: InboxEvent, sameEven
 }
 
 async function recordPlainSignup(deps: IntakeDependencies, signup: SignupEvent): Promise<SignupOutcome> {
-  // Kept for the rules: a later referee with this customer's e-mail or phone is a self-referral.
+  // Kept for the rules: a later referee with this customer's e-mail or phone is a self-referral, one from their IP or
+  // device is flagged when this customer refers them.
   await upsertCustomer(deps.db, { id: signup.customerId, email: signup.email, phone: signup.phone });
+  await recordCustomerContext(deps.db, signup.customerId, signup.context, deps.clock());
   const body: SignupResult = { referred: false, customerId: signup.customerId };
   await markEvent(deps.db, 'signup', signup.eventId, { state: 'delivered', response: body });
   return { registered: false, duplicate: false, body };

@@ -96,4 +96,24 @@ describe('fraud review over HTTP', () => {
     expect(signup.body.status).toBe('registered');
     expect((await stack.http.get(`/v1/referrals/${signup.body.referralId}`, KEYS.commerce)).body.flags).toEqual([]);
   });
+
+  it('given a referrer known only from their own plain signup’s IP and device, when their referee signs up from them (written another way), then it is flagged for review', async () => {
+    await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'wes',
+      context: { ip: '192.0.2.44', deviceId: 'device-wes' },
+    });
+    const code = (await stack.http.post('/v1/customers/wes/referral-code', KEYS.commerce, { programId })).body.code;
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'xan',
+      code,
+      context: { ip: '::ffff:192.0.2.44', deviceId: ' device-wes ' },
+    });
+    expect(signup.body.status).toBe('under_review');
+    expect((await stack.http.get(`/v1/referrals/${signup.body.referralId}`, KEYS.commerce)).body.flags).toEqual([
+      'DEVICE_REUSE',
+      'SAME_IP',
+    ]);
+  });
 });

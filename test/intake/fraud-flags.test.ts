@@ -5,6 +5,7 @@ import { upsertCustomer } from '../../db/customers';
 import { createProgram } from '../../db/programs';
 import {
   canonicalEmail,
+  canonicalIp,
   computeFraudFlags,
   recordCustomerContext,
   type FraudCheck,
@@ -71,6 +72,18 @@ describe('canonicalEmail', () => {
     expect(canonicalEmail('A.N.N.A@GMAIL.COM')).toBe('anna@gmail.com');
     expect(canonicalEmail('   ')).toBeNull();
     expect(canonicalEmail(undefined)).toBeNull();
+  });
+});
+
+describe('canonicalIp', () => {
+  it('given one address written several ways, then each has one spelling', () => {
+    expect(canonicalIp(' 203.0.113.7 ')).toBe('203.0.113.7');
+    expect(canonicalIp('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(canonicalIp('::FFFF:cb00:7107')).toBe('203.0.113.7');
+    expect(canonicalIp('0:0:0:0:0:ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(canonicalIp('2001:DB8::1')).toBe('2001:db8::1');
+    expect(canonicalIp('2001:0db8:0000:0000:0000:0000:0000:0001')).toBe('2001:db8::1');
+    expect(canonicalIp('not an address')).toBe('not an address');
   });
 });
 
