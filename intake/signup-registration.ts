@@ -217,7 +217,7 @@ async function deliverSignup(
     phone: signup.phone,
     occurredAt: signup.occurredAt,
     context: signup.context,
-    flags: await signupFlags(deps, signup, target.referralId, referrerId, await termsOf(deps, target)),
+    flags: await signupFlags(deps, signup, target.referralId, referrerId, await referralFacts(deps, target)),
   };
   let snapshot: ReferralSnapshot;
   try {
@@ -269,7 +269,7 @@ async function signupFlags(
   signup: SignupEvent & { occurredAt: string },
   referralId: string,
   referrerId: string,
-  terms: ReferralTerms | undefined,
+  referral: { terms: ReferralTerms | undefined; createdAt: Date | undefined },
 ): Promise<FraudFlag[]> {
   const flags = await computeFraudFlags(deps.db, {
     referrerId,
@@ -281,18 +281,27 @@ async function signupFlags(
       ip: signup.context?.ip,
       deviceId: signup.context?.deviceId,
     },
-    at: new Date(signup.occurredAt),
-    review: reviewTerms(terms ?? DEFAULT_REFERRAL_TERMS),
+    at: referral.createdAt ?? new Date(signup.occurredAt),
+    review: reviewTerms(referral.terms ?? DEFAULT_REFERRAL_TERMS),
   });
   await recordCustomerContext(deps.db, signup.customerId, signup.context, deps.clock());
   return flags;
 }
 
 /** The terms the target referral runs under: a new one's from its input, a pending one's from its programme version. */
-async function termsOf(deps: IntakeDependencies, target: Target): Promise<ReferralTerms | undefined> {
-  if (target.kind === 'new') return target.input.program.terms;
+/**
+ * The terms the target referral runs under and when it was created (a claim's velocity is counted up to its claim,
+ * not up to a signup that came later): a new one's from its input, a pending one's from the projection.
+ */
+async function referralFacts(
+  deps: IntakeDependencies,
+  target: Target,
+): Promise<{ terms: ReferralTerms | undefined; createdAt: Date | undefined }> {
+  if (target.kind === 'new') return { terms: target.input.program.terms, createdAt: undefined };
   const referral = await findReferral(deps.db, target.referralId);
-  return referral ? findProgramTerms(deps.db, referral.program_id, referral.program_version) : undefined;
+  if (!referral) return { terms: undefined, createdAt: undefined };
+  const terms = await findProgramTerms(deps.db, referral.program_id, referral.program_version);
+  return { terms, createdAt: referral.created_at };
 }
 
 /** Runs a step of an accepted signup's delivery; a final refusal from it is kept on the event for replays. */

@@ -116,4 +116,28 @@ describe('fraud review over HTTP', () => {
       'SAME_IP',
     ]);
   });
+
+  it('given a referrer’s burst of claims after a first one, when the first claim’s invitee signs up, then velocity is counted up to that claim, not up to the signup', async () => {
+    const burstProgram = (
+      await stack.http.post('/v1/admin/programs', KEYS.admin, {
+        name: 'Velocity',
+        currency: 'INR',
+        terms: { review: { velocityLimit: 2 } },
+      })
+    ).body.id;
+    const code = (await stack.http.post('/v1/customers/yan/referral-code', KEYS.commerce, { programId: burstProgram }))
+      .body.code;
+    const first = await stack.http.post('/v1/referrals', KEYS.commerce, {
+      code,
+      invitee: { email: 'zoe@example.com' },
+    });
+    for (let i = 0; i < 3; i++) await stack.http.post('/v1/referrals', KEYS.commerce, { code });
+    const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+      eventId: randomUUID(),
+      customerId: 'zoe',
+      referralId: first.body.id,
+    });
+    expect(signup.body.status).toBe('registered');
+    expect((await stack.http.get(`/v1/referrals/${first.body.id}`, KEYS.commerce)).body.flags).toEqual([]);
+  });
 });
