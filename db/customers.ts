@@ -1,5 +1,6 @@
 import type { DB } from './connection';
 import { normaliseEmail, normalisePhone } from './contact';
+import type { ReferralStatus } from '../workflows/shared';
 import type { Customer } from './schema';
 
 /** The commerce backend owns customer ids: an unknown id is created on first use. Contact details fill in, never blank. */
@@ -25,14 +26,18 @@ export async function upsertCustomer(
 export const findCustomer = (db: DB, id: string): Promise<Customer | undefined> =>
   db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
 
-/** The referral a customer was referred by, and when its workflow finished (null while it runs). */
+/** The referral a customer was referred by, its status, and when its workflow finished (null while it runs). */
 export const findRefereeReferral = (
   db: DB,
   customerId: string,
-): Promise<{ referralId: string | null; closedAt: Date | null } | undefined> =>
+): Promise<{ referralId: string | null; status: ReferralStatus | null; closedAt: Date | null } | undefined> =>
   db
     .selectFrom('customers')
     .leftJoin('referrals', 'referrals.id', 'customers.referred_by_referral_id')
-    .select(['customers.referred_by_referral_id as referralId', 'referrals.closed_at as closedAt'])
+    .select([
+      'customers.referred_by_referral_id as referralId',
+      'referrals.status as status',
+      'referrals.closed_at as closedAt',
+    ])
     .where('customers.id', '=', customerId)
     .executeTakeFirst();

@@ -2,7 +2,7 @@ import { findRefereeReferral } from '../db/customers';
 import { appendLateFact } from '../db/referrals';
 import { acceptEvent, markEvent, recordDeliveryFailure } from '../db/inbox';
 import { orderSignal } from '../workflows/messages';
-import { referralWorkflowId, type OrderFacts } from '../workflows/shared';
+import { isTerminal, referralWorkflowId, type OrderFacts } from '../workflows/shared';
 import type { IntakeDependencies } from './deps';
 import { IntakeError } from './errors';
 import { callWorkflow, isWorkflowGone } from './workflow-failures';
@@ -53,8 +53,10 @@ export async function deliverOrder(deps: IntakeDependencies, order: OrderEvent):
     await markEvent(deps.db, 'order', order.eventId, { state: 'awaiting_signup' });
     return 'awaiting_signup';
   }
-  // A finished referral takes no more facts: settled here, without a Temporal call.
-  if (referee.closedAt) return settleAfterEnd(deps, referralId, order);
+  // A finished referral takes no more facts: settled here, without a Temporal call. So is one that has ended other
+  // than completed (a completed one counts on for its milestone) while its workflow writes its close.
+  const ended = referee.status !== null && isTerminal(referee.status) && referee.status !== 'completed';
+  if (referee.closedAt || ended) return settleAfterEnd(deps, referralId, order);
   const { customerId: _customer, ...facts } = order;
   try {
     await callWorkflow(deps, () =>

@@ -9,7 +9,7 @@ import type { IntakeDependencies } from '../../intake/deps';
 import { handleOrder, type OrderEvent } from '../../intake/order-delivery';
 import { TASK_QUEUE } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
-import { refereeWithReferral } from '../support/projection-rows';
+import { insertReferralRow, refereeWithReferral } from '../support/projection-rows';
 import { KEYS } from '../support/http';
 import { appOver, untouchableTemporal } from '../support/app';
 
@@ -116,6 +116,27 @@ describe('order intake', () => {
         detail: expect.objectContaining({ eventId: event.eventId, reason: 'the referral had ended' }),
       }),
     ]);
+  });
+
+  it('given a referral that expired while its workflow writes its close, when its referee orders, then the order is settled without Temporal as a late fact', async () => {
+    const customerId = `c-${randomUUID()}`;
+    const referral = await insertReferralRow(db, {
+      program_id: programId,
+      referee_id: customerId,
+      status: 'expired',
+      ended_at: new Date(),
+      end_reason: 'qualification_window_closed',
+      closed_at: null,
+    });
+    await db
+      .insertInto('customers')
+      .values({ id: customerId, email_normalized: null, phone_normalized: null, referred_by_referral_id: referral.id })
+      .execute();
+    let touched = 0;
+    const event = order(customerId);
+    await handleOrder(depsWith(untouchableTemporal(() => (touched += 1))), event);
+    expect(touched).toBe(0);
+    expect(await eventState(event.eventId)).toBe('ignored');
   });
 
   it('given a delivery queue being drained, when more orders arrive, then it takes none and waits only for what it holds', async () => {
