@@ -128,24 +128,30 @@ describe('admin actions at the end of a referral', () => {
         },
       },
       async ({ handle, fakes }) => {
-        await handle.executeUpdate(registerUpdate, { args: [await signup()] });
-        await waitForState(handle, (s) => s.rewards?.voucher != null);
-        // Just to the window's decision (30 days and the 5-minute grace): a held activity stops time skipping.
-        await referrals.env.sleep('30 days');
-        await referrals.env.sleep('5 minutes');
-        for (let i = 0; i < 200 && !voiding; i++) await new Promise((resolve) => setTimeout(resolve, 25));
-        expect(voiding).toBe(true);
-        const extend = await handle.startUpdate(extendUpdate, {
-          args: [{ requestId: 'late-extend', actor: 'ops', by: '1 day' }],
-          waitForStage: WorkflowUpdateStage.ACCEPTED,
-        });
-        releaseVoid();
-        const answer = await extend.result().catch((e: unknown) => e);
-        expect(refusedType(answer)).toBe('invalid_transition');
-        const final = await handle.result();
-        expect(final.status).toBe('expired');
-        expect(fakes.closed).toHaveLength(1);
-        expect(fakes.adminActions).toEqual([]);
+        try {
+          await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+          await waitForState(handle, (s) => s.rewards?.voucher != null);
+          // Just to the window's decision (30 days and the 5-minute grace): a held activity stops time skipping.
+          await referrals.env.sleep('30 days');
+          await referrals.env.sleep('5 minutes');
+          const deadline = Date.now() + 20_000;
+          while (!voiding && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+          expect(voiding).toBe(true);
+          const extend = await handle.startUpdate(extendUpdate, {
+            args: [{ requestId: 'late-extend', actor: 'ops', by: '1 day' }],
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+          });
+          releaseVoid();
+          const answer = await extend.result().catch((e: unknown) => e);
+          expect(refusedType(answer)).toBe('invalid_transition');
+          const final = await handle.result();
+          expect(final.status).toBe('expired');
+          expect(fakes.closed).toHaveLength(1);
+          expect(fakes.adminActions).toEqual([]);
+        } finally {
+          // a held activity would keep the worker from shutting down
+          releaseVoid();
+        }
       },
     );
   });
