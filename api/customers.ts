@@ -2,15 +2,66 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { upsertCustomer } from '../db/customers';
 import { findProgram } from '../db/programs';
 import { findCodeOfCustomer, issueReferralCode } from '../db/referral-codes';
+import { readCustomerReferrals } from '../intake/customer-referrals';
 import { recordCustomerContext } from '../intake/fraud-flags';
 import { createRouter } from './hono';
 import { Problem } from './problems';
+import { ReferralView } from './referral-view';
 import { Context, Email, Id, InstantOut, jsonBody, problems, Text } from './schemas';
 
 const CustomerParams = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'cust-42' }) });
 const ReferralCodeView = z
   .object({ code: z.string(), programId: z.string(), customerId: z.string(), createdAt: InstantOut })
   .openapi('ReferralCode');
+
+const Count = z.number().int();
+
+const CustomerReferrals = z
+  .object({
+    customerId: z.string(),
+    tier: z
+      .object({
+        name: z.string().openapi({ example: 'PRO' }),
+        multiplier: z.number().openapi({ example: 1.25 }),
+        completed: Count.openapi({ description: "the customer's referrals that completed, each counted once" }),
+        next: z
+          .object({ name: z.string(), minCompleted: Count })
+          .nullable()
+          .openapi({ description: 'the tier reached next and at how many completed referrals; null at the top' }),
+      })
+      .openapi({
+        description:
+          "the tier the completed referrals reached, by the tiers of the programme of the customer's newest referral code (the default tiers without one); a completion is paid at the multiplier of the tier the completions before it reached",
+      }),
+    stats: z
+      .object({
+        sent: Count,
+        registered: Count.openapi({ description: 'reached registration, whatever became of them after' }),
+        qualified: Count.openapi({ description: 'qualified, whatever became of them after' }),
+        completed: Count,
+        expired: Count,
+        rejected: Count,
+      })
+      .openapi({ description: 'every referral the customer sent, counted by how far it got' }),
+    items: z.array(ReferralView),
+    nextCursor: z.string().nullable().openapi({ description: 'pass as cursor for the next page; null on the last' }),
+  })
+  .openapi('CustomerReferrals');
+
+const CustomerReferralsQuery = z.object({
+  // Digits only: z.coerce would also take 0x10, 1e1 and " 5 ", which the published integer does not allow.
+  limit: z
+    .string()
+    .regex(/^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, 'must be an integer from 1 to 200, in digits')
+    .transform(Number)
+    .optional()
+    .transform((value) => value ?? 50)
+    .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'page size, 1 to 200' }),
+  // A text the document allows that this list never gave out is refused by the intake, as a rule: 422, not 400.
+  cursor: Text(1, 500).optional().openapi({
+    description: 'nextCursor from the previous page, as given; one this list did not give out is 422 validation_failed',
+  }),
+});
 
 export const customerRoutes = createRouter()
   .openapi(
@@ -82,5 +133,28 @@ export const customerRoutes = createRouter()
       const code = await findCodeOfCustomer(c.var.deps.db, id, programId);
       if (!code) throw new Problem(404, 'not_found', `customer ${id} has no code in programme ${programId}`);
       return c.json({ code: code.code, programId, customerId: id, createdAt: code.created_at.toISOString() }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{id}/referrals',
+      operationId: 'getCustomerReferrals',
+      tags: ['Customers'],
+      summary: 'The referrals a customer sent, newest first, with their tier and counts',
+      description:
+        'Pages follow (createdAt, id), which no change to a referral moves: paging while referrals are created and changed lists none twice and passes over none that existed when the first page was read. A customer never seen is 404.',
+      request: { params: CustomerParams, query: CustomerReferralsQuery },
+      responses: {
+        200: {
+          description: "the customer's referrals",
+          content: { 'application/json': { schema: CustomerReferrals } },
+        },
+        ...problems(400, 401, 404, 422, 500),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      return c.json(await readCustomerReferrals(c.var.deps, { customerId: id, ...c.req.valid('query') }), 200);
     },
   );

@@ -9,7 +9,14 @@ import {
 } from '../db/programs';
 import { isTimeZone } from '../workflows/point-validity';
 import { FRAUD_FLAGS } from '../intake/fraud-flags';
-import { DEFAULT_REFERRAL_TERMS, reviewTerms, rewardTerms, type ReferralTerms } from '../workflows/shared';
+import {
+  DEFAULT_REFERRAL_TERMS,
+  DEFAULT_TIERS,
+  reviewTerms,
+  rewardTerms,
+  tierTerms,
+  type ReferralTerms,
+} from '../workflows/shared';
 import { MAX_POINTS } from './points';
 import { createRouter } from './hono';
 import { Problem } from './problems';
@@ -29,6 +36,53 @@ import {
 
 /** Beyond any referrer's real pace; HIGH_VELOCITY's count reads at most this many of their referrals, plus one. */
 const MAX_VELOCITY_LIMIT = 10_000;
+
+const MAX_TIERS = 10;
+const MAX_TIER_THRESHOLD = 1_000_000;
+const MAX_TIER_MULTIPLIER = 100;
+
+const TierInput = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Z0-9_]{1,40}$/, 'must be 1 to 40 characters A-Z, 0-9 and _')
+      .openapi({ example: 'PRO' }),
+    minCompleted: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_TIER_THRESHOLD)
+      .openapi({ example: 5, description: 'completed referrals from which the tier holds' }),
+    // Hundredths, as a rate is written (×1.25): whole points times it is a whole number of hundredths.
+    multiplier: z
+      .number()
+      .positive()
+      .max(MAX_TIER_MULTIPLIER)
+      .multipleOf(0.01)
+      // zod's multipleOf does not reach the document by itself
+      .openapi({
+        multipleOf: 0.01,
+        example: 1.25,
+        description: `the referrer's points are multiplied by it: above 0, at most ${MAX_TIER_MULTIPLIER}, in hundredths`,
+      }),
+  })
+  .strict()
+  .openapi('TierInput');
+
+const TiersInput = z
+  .array(TierInput)
+  .min(1)
+  .max(MAX_TIERS)
+  // A referrer with no completed referral has a tier too: the ladder starts at 0.
+  .refine((tiers) => tiers.some((tier) => tier.minCompleted === 0), {
+    message: 'one tier must start at minCompleted 0',
+  })
+  .openapi({
+    // Published, so a request the document allows is never refused for it; uniqueness it cannot say (see below).
+    // JSON Schema 2020-12 (OpenAPI 3.1) has `contains`; the metadata's type does not list it.
+    ...({ contains: { type: 'object', properties: { minCompleted: { const: 0 } }, required: ['minCompleted'] } } as {}),
+    description: `1 to ${MAX_TIERS} tiers by completed referrals, one of them from 0; names and minCompleted each unique (422 validation_failed otherwise). Lowest first once stored. Default: ${DEFAULT_TIERS.map((t) => `${t.name} ${t.minCompleted} ×${t.multiplier}`).join(', ')}`,
+  });
 
 const TermsInput = z
   .object({
@@ -83,9 +137,12 @@ const TermsInput = z
         description:
           'fraud review: with flagsToReview flags a referral waits for an admin, who has decisionWindow to decide; HIGH_VELOCITY is more than velocityLimit referrals by one referrer within velocityWindow (default 2, 14 days, 10, 24 hours)',
       }),
+    tiers: TiersInput.optional(),
   })
   .strict()
   .openapi('TermsInput', { description: 'any term left out takes the default' });
+
+const Tier = z.object({ name: z.string(), minCompleted: z.number().int(), multiplier: z.number() }).openapi('Tier');
 
 const Terms = z
   .object({
@@ -107,6 +164,9 @@ const Terms = z
       decisionWindow: z.string(),
       velocityLimit: z.number().int(),
       velocityWindow: z.string(),
+    }),
+    tiers: z.array(Tier).openapi({
+      description: 'lowest first; the default five for versions published before this term existed',
     }),
   })
   .openapi('Terms');
@@ -135,6 +195,24 @@ function requireKnownTimeZone(terms: z.infer<typeof TermsInput> | undefined): vo
 }
 
 /**
+ * Two tiers of one name, or two from the same count, leave the tier of a referrer undecided. The published schema
+ * cannot say so, and a request it allows is refused by a rule, not as malformed: 422.
+ */
+function requireDistinctTiers(terms: z.infer<typeof TermsInput> | undefined): void {
+  const tiers = terms?.tiers ?? [];
+  const errors = tiers.flatMap((tier, i) => [
+    ...(tiers.findIndex((other) => other.name === tier.name) < i
+      ? [{ path: `terms.tiers.${i}.name`, message: `${tier.name} names another tier already` }]
+      : []),
+    ...(tiers.findIndex((other) => other.minCompleted === tier.minCompleted) < i
+      ? [{ path: `terms.tiers.${i}.minCompleted`, message: `another tier starts at ${tier.minCompleted} already` }]
+      : []),
+  ]);
+  if (errors.length > 0)
+    throw new Problem(422, 'validation_failed', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+}
+
+/**
  * The terms a version is published with, every default filled in: a version keeps the terms it runs with, whatever
  * later becomes of the defaults in code.
  */
@@ -143,7 +221,7 @@ const withDefaults = (terms: z.infer<typeof TermsInput> | undefined): ReferralTe
     ...DEFAULT_REFERRAL_TERMS,
     ...Object.fromEntries(Object.entries(terms ?? {}).filter(([, v]) => v !== undefined)),
   };
-  return { ...given, ...rewardTerms(given), review: reviewTerms(given) };
+  return { ...given, ...rewardTerms(given), review: reviewTerms(given), tiers: tierTerms(given) };
 };
 
 const toProgram = (p: ProgramWithVersions): z.infer<typeof ProgramSchema> => {
@@ -155,6 +233,7 @@ const toProgram = (p: ProgramWithVersions): z.infer<typeof ProgramSchema> => {
       lateEventGrace: v.terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace!,
       ...rewardTerms(v.terms),
       review: reviewTerms(v.terms),
+      tiers: tierTerms(v.terms),
     },
     createdAt: v.created_at.toISOString(),
   }));
@@ -192,6 +271,7 @@ export const programRoutes = createRouter()
     async (c) => {
       const body = c.req.valid('json');
       requireKnownTimeZone(body.terms);
+      requireDistinctTiers(body.terms);
       const program = await createProgram(c.var.deps.db, {
         id: randomUUID(),
         name: body.name,
@@ -219,6 +299,7 @@ export const programRoutes = createRouter()
       const { id } = c.req.valid('param');
       const { terms } = c.req.valid('json');
       requireKnownTimeZone(terms);
+      requireDistinctTiers(terms);
       const program = await publishProgramVersion(c.var.deps.db, id, withDefaults(terms));
       if (!program) throw new Problem(404, 'not_found', `no programme ${id}`);
       c.var.deps.logger.info(

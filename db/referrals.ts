@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { DB } from './connection';
 import { normaliseEmail, normalisePhone } from './contact';
 import type { ReferralRow, TimelineRow } from './schema';
+import type { ReferralTerms } from '../workflows/shared';
 
 export const findReferral = (db: DB, id: string): Promise<ReferralRow | undefined> =>
   db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirst();
@@ -159,4 +160,74 @@ export function findReferralPage(
     query = query.where(sql<boolean>`(created_at, id) ${sql.raw(direction === 'desc' ? '<' : '>')} ${key}`);
   }
   return query.orderBy('created_at', direction).orderBy('id', direction).limit(page.limit).execute();
+}
+
+/** A referrer's sent referrals counted by where they got to (DESIGN §5.3's stats). */
+export interface ReferrerStats {
+  sent: number;
+  registered: number;
+  qualified: number;
+  completed: number;
+  expired: number;
+  rejected: number;
+}
+
+/**
+ * One grouped read of the referrer's referrals, through referrals_referrer_idx. Registered and qualified count what
+ * reached that step at any time (a referral qualified and then expired was qualified); the ends count by status.
+ */
+export async function countReferralsOfReferrer(db: DB, referrerId: string): Promise<ReferrerStats> {
+  const groups = await db
+    .selectFrom('referrals')
+    .select((eb) => [
+      'status',
+      eb.fn.countAll<string>().as('sent'),
+      eb.fn.count<string>('registered_at').as('registered'),
+      eb.fn.count<string>('qualified_at').as('qualified'),
+    ])
+    .where('referrer_id', '=', referrerId)
+    .groupBy('status')
+    .execute();
+  const stats: ReferrerStats = { sent: 0, registered: 0, qualified: 0, completed: 0, expired: 0, rejected: 0 };
+  for (const group of groups) {
+    const sent = Number(group.sent);
+    stats.sent += sent;
+    stats.registered += Number(group.registered);
+    stats.qualified += Number(group.qualified);
+    if (group.status === 'completed' || group.status === 'expired' || group.status === 'rejected')
+      stats[group.status] += sent;
+  }
+  return stats;
+}
+
+/** How many of the referrer's referrals have completed: each counted once, as the workflow counted it for the tier. */
+export async function countReferrerCompletions(db: DB, referrerId: string): Promise<number> {
+  const row = await db
+    .selectFrom('referrer_completions')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('referrer_id', '=', referrerId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/**
+ * The terms in force in the programme of the customer's referral code, the newest code's when they refer in several
+ * programmes: the programme they refer in now. Undefined for a customer with no code.
+ */
+export async function findReferrerProgramTerms(db: DB, customerId: string): Promise<ReferralTerms | undefined> {
+  const row = await db
+    .selectFrom('referral_codes')
+    .innerJoin('programs', 'programs.id', 'referral_codes.program_id')
+    .innerJoin('program_versions', (join) =>
+      join
+        .onRef('program_versions.program_id', '=', 'programs.id')
+        .onRef('program_versions.version', '=', 'programs.current_version'),
+    )
+    .select('program_versions.terms')
+    .where('referral_codes.customer_id', '=', customerId)
+    .orderBy('referral_codes.created_at', 'desc')
+    .orderBy('referral_codes.code', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.terms;
 }

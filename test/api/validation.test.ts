@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { sql } from 'kysely';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
@@ -505,6 +506,151 @@ describe('programmes and codes', () => {
     expect(await count()).toBe(before);
   });
 
+  it('when a programme sets its tiers, then they are stored and shown lowest first; left out, the default five are stored and shown, and a version stored before tiers existed shows them too', async () => {
+    const defaultTiers = [
+      { name: 'STARTER', minCompleted: 0, multiplier: 1 },
+      { name: 'PRO', minCompleted: 5, multiplier: 1.25 },
+      { name: 'ELITE', minCompleted: 15, multiplier: 1.5 },
+      { name: 'CHAMPION', minCompleted: 30, multiplier: 2 },
+      { name: 'LEGEND', minCompleted: 50, multiplier: 3 },
+    ];
+    const tiers = [
+      { name: 'GOLD_2', minCompleted: 1_000_000, multiplier: 100 },
+      { name: 'BRONZE', minCompleted: 0, multiplier: 0.01 },
+      { name: 'SILVER', minCompleted: 3, multiplier: 1.15 },
+    ];
+    const lowestFirst = [tiers[1], tiers[2], tiers[0]];
+    const created = await api.post('/v1/admin/programs', KEYS.admin, {
+      name: 'Tiered',
+      currency: 'INR',
+      terms: { tiers },
+    });
+    expect(created).toMatchObject({ status: 201, body: { terms: { tiers: lowestFirst } } });
+    const v2 = await api.post(`/v1/admin/programs/${created.body.id}/versions`, KEYS.admin, {
+      terms: { tiers: [{ name: 'ONLY', minCompleted: 0, multiplier: 2 }] },
+    });
+    const v3 = await api.post(`/v1/admin/programs/${created.body.id}/versions`, KEYS.admin, { terms: {} });
+    expect([v2.status, v3.status]).toEqual([201, 201]);
+    const stored = await db
+      .selectFrom('program_versions')
+      .select(['version', 'terms'])
+      .where('program_id', '=', created.body.id)
+      .orderBy('version')
+      .execute();
+    expect(stored.map((v) => v.terms.tiers)).toEqual([
+      lowestFirst,
+      [{ name: 'ONLY', minCompleted: 0, multiplier: 2 }],
+      defaultTiers,
+    ]);
+    expect(v3.body.versions.map((v: { terms: { tiers: unknown } }) => v.terms.tiers)).toEqual(
+      stored.map((v) => v.terms.tiers),
+    );
+    const plain = await api.post('/v1/admin/programs', KEYS.admin, { name: 'Untiered', currency: 'INR' });
+    expect(plain.body.terms.tiers).toEqual(defaultTiers);
+
+    // a version published before the term existed runs with the default tiers, and shows them
+    await db
+      .updateTable('program_versions')
+      .set({ terms: sql`terms - 'tiers'` })
+      .where('program_id', '=', created.body.id)
+      .where('version', '=', 3)
+      .execute();
+    const older = await api.get(`/v1/admin/programs/${created.body.id}`, KEYS.admin);
+    expect(older.body.versions[2].terms.tiers).toEqual(defaultTiers);
+    expect(older.body.terms.tiers).toEqual(defaultTiers);
+  });
+
+  it('when tiers are too many or none, a name, threshold or multiplier is out of bounds, no tier starts at 0 or a field is unknown, then 400 validation_failed naming it and nothing is written', async () => {
+    const existing = (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Tier bounds', currency: 'INR' })).body
+      .id;
+    const count = async () =>
+      Number(
+        (
+          await db
+            .selectFrom('program_versions')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = await count();
+    const base = { name: 'BASE', minCompleted: 0, multiplier: 1 };
+    const withTier = (tier: Record<string, unknown>) => [
+      base,
+      { name: 'OTHER', minCompleted: 5, multiplier: 2, ...tier },
+    ];
+    for (const [tiers, path] of [
+      [[], 'terms.tiers'],
+      [Array.from({ length: 11 }, (_, i) => ({ name: `T${i}`, minCompleted: i, multiplier: 1 })), 'terms.tiers'],
+      [withTier({ name: '' }), 'terms.tiers.1.name'],
+      [withTier({ name: 'pro' }), 'terms.tiers.1.name'],
+      [withTier({ name: 'PRO-1' }), 'terms.tiers.1.name'],
+      [withTier({ name: 'X'.repeat(41) }), 'terms.tiers.1.name'],
+      [withTier({ minCompleted: -1 }), 'terms.tiers.1.minCompleted'],
+      [withTier({ minCompleted: 2.5 }), 'terms.tiers.1.minCompleted'],
+      [withTier({ minCompleted: 1_000_001 }), 'terms.tiers.1.minCompleted'],
+      [withTier({ multiplier: 0 }), 'terms.tiers.1.multiplier'],
+      [withTier({ multiplier: -1 }), 'terms.tiers.1.multiplier'],
+      [withTier({ multiplier: 100.01 }), 'terms.tiers.1.multiplier'],
+      [withTier({ multiplier: 1.005 }), 'terms.tiers.1.multiplier'],
+      [withTier({ multiplier: '2' }), 'terms.tiers.1.multiplier'],
+      [withTier({ bonus: 1 }), 'terms.tiers.1'],
+      [[{ name: 'PRO', minCompleted: 5 }], 'terms.tiers.0.multiplier'],
+      [[{ name: 'PRO', minCompleted: 5, multiplier: 2 }], 'terms.tiers'],
+      [{ STARTER: 0 }, 'terms.tiers'],
+    ] as const) {
+      const created = await expectProblem(
+        api.post('/v1/admin/programs', KEYS.admin, { name: 'x', currency: 'INR', terms: { tiers } }),
+        400,
+        'validation_failed',
+      );
+      expect(created.errors.map((e: { path: string }) => e.path)).toContain(path);
+      await expectProblem(
+        api.post(`/v1/admin/programs/${existing}/versions`, KEYS.admin, { terms: { tiers } }),
+        400,
+        'validation_failed',
+      );
+    }
+    expect(await count()).toBe(before);
+  });
+
+  it('when two tiers share a name or a threshold, then 422 validation_failed naming the later one (the document cannot say it) and nothing is written', async () => {
+    const existing = (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Tier clash', currency: 'INR' })).body
+      .id;
+    const versions = async () =>
+      (await db.selectFrom('program_versions').select('version').where('program_id', '=', existing).execute()).length;
+    for (const [tiers, path] of [
+      [
+        [
+          { name: 'BASE', minCompleted: 0, multiplier: 1 },
+          { name: 'BASE', minCompleted: 5, multiplier: 2 },
+        ],
+        'terms.tiers.1.name',
+      ],
+      [
+        [
+          { name: 'BASE', minCompleted: 0, multiplier: 1 },
+          { name: 'PRO', minCompleted: 5, multiplier: 2 },
+          { name: 'ACE', minCompleted: 5, multiplier: 3 },
+        ],
+        'terms.tiers.2.minCompleted',
+      ],
+    ] as const) {
+      const created = await expectProblem(
+        api.post('/v1/admin/programs', KEYS.admin, { name: 'Clash', currency: 'INR', terms: { tiers } }),
+        422,
+        'validation_failed',
+      );
+      expect(created.errors).toEqual([{ path, message: expect.any(String) }]);
+      await expectProblem(
+        api.post(`/v1/admin/programs/${existing}/versions`, KEYS.admin, { terms: { tiers } }),
+        422,
+        'validation_failed',
+      );
+    }
+    expect(await versions()).toBe(1);
+    expect(await db.selectFrom('programs').select('id').where('name', '=', 'Clash').execute()).toEqual([]);
+  });
+
   it('when the referrer asks for a code with a context, then its IP and device are kept once each with their first sighting; a context with an unknown field is 400', async () => {
     const kept = () =>
       db
@@ -603,6 +749,7 @@ describe('OpenAPI document', () => {
       '/v1/customers/{id}/points/redemptions',
       '/v1/customers/{id}/points/redemptions/{redemptionId}/reversal',
       '/v1/customers/{id}/referral-code',
+      '/v1/customers/{id}/referrals',
       '/v1/customers/{id}/vouchers',
       '/v1/events/orders',
       '/v1/events/signups',

@@ -14,9 +14,12 @@ import { creditLot, findCustomerPoints, findLedgerEntries, redeemPoints } from '
 import { createProgram } from '../../db/programs';
 import {
   appendLateFact,
+  countReferralsOfReferrer,
+  countReferrerCompletions,
   findPendingClaimFor,
   findReferral,
   findReferralsOfCustomer,
+  findReferrerProgramTerms,
   findTimeline,
 } from '../../db/referrals';
 import type { Database } from '../../db/schema';
@@ -30,6 +33,7 @@ import {
 import { performAdminAction } from '../../intake/admin-actions';
 import { listAdminAudit, type AdminAuditQuery } from '../../intake/admin-audit';
 import type { IntakeDependencies } from '../../intake/deps';
+import { readCustomerReferrals } from '../../intake/customer-referrals';
 import { computeFraudFlags, recordCustomerContext } from '../../intake/fraud-flags';
 import { handleOrder } from '../../intake/order-delivery';
 import { encodeCursor } from '../../intake/page-cursor';
@@ -62,6 +66,7 @@ const GROWING_TABLES = new Set([
   'vouchers',
   'admin_audit',
   'admin_requests',
+  'referrer_completions',
 ]);
 
 const ROWS = 20_000;
@@ -697,5 +702,46 @@ describe('query plans of the admin actions and their audit', () => {
       (database) => findAuditOfRequest(database, { referralId, action: 'cancel', requestId: 'request-3' }),
       ['admin_audit_request_uq'],
     );
+  });
+});
+
+describe("query plans of a customer's referrals", () => {
+  /** Each seeded completed referral counted for its referrer, in the order they were created: a few per referrer. */
+  beforeAll(async () => {
+    await sql`insert into referrer_completions (referral_id, referrer_id, ordinal, completed_at)
+                select id, referrer_id, row_number() over (partition by referrer_id order by created_at, id),
+                       created_at + interval '10 days'
+                  from referrals where status = 'completed'`.execute(db);
+    await sql`analyze referrer_completions`.execute(db);
+  });
+
+  it("given 20,000 referrals and their referrers' completions, when a customer's referrals are read, then the counts come from the referrer indexes, the programme from the customer's codes, the page from the referrer index", async () => {
+    await expectIndexed((database) => countReferralsOfReferrer(database, 'cust-8'), ['referrals_referrer_idx']);
+    await expectIndexed(
+      (database) => countReferrerCompletions(database, 'cust-8'),
+      ['referrer_completions_ordinal_uq'],
+    );
+    await expectIndexed(
+      (database) => findReferrerProgramTerms(database, 'cust-8'),
+      ['referral_codes_customer_program_uq'],
+    );
+    // cust-8's ten seeded referrals and its one flagged all completed
+    const first = await readCustomerReferrals(intakeOver(db), { customerId: 'cust-8', limit: 4 });
+    expect(first).toMatchObject({
+      stats: { sent: 11, completed: 11 },
+      tier: { name: 'PRO', completed: 11 },
+      nextCursor: expect.any(String),
+    });
+    for (const cursor of [undefined, first.nextCursor!]) {
+      await expectIndexed(
+        (database) => readCustomerReferrals(intakeOver(database), { customerId: 'cust-8', limit: 4, cursor }),
+        [
+          'customers_pkey',
+          'referral_codes_customer_program_uq',
+          'referrer_completions_ordinal_uq',
+          'referrals_referrer_idx',
+        ],
+      );
+    }
   });
 });
