@@ -43,6 +43,7 @@ import {
   isTerminal,
   REFUSALS,
   reviewTerms,
+  creditedPoints,
   rewardTerms,
   tierFor,
   tierTerms,
@@ -1105,8 +1106,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     orderIds: string[],
     multiplier = 1,
   ): Promise<RequestedLot> {
-    // rounded down to whole points (DESIGN §3), never below one: a lot holds at least a point
-    const credited = Math.max(1, Math.floor(points * multiplier));
+    const credited = creditedPoints(points, multiplier);
     const lotWorkflowId = pointLotWorkflowId(`${kind}-${referralId}`);
     const request: LotCreditRequest = {
       customerId: input.referrerId,

@@ -135,6 +135,13 @@ export function tierFor(tiers: readonly Tier[], completed: number): { tier: Tier
   return { tier, next };
 }
 
+/**
+ * Points times a tier's multiplier, rounded down to whole points (DESIGN §3), never below one (a lot holds at least a
+ * point). Multipliers are in hundredths, so the product is taken in integers: 100 × 0.29 is 29, not 28.999….
+ */
+export const creditedPoints = (points: number, multiplier: number): number =>
+  Math.max(1, Math.floor((points * Math.round(multiplier * 100)) / 100));
+
 /** DESIGN §5.3's review terms, for terms that leave any of them out. */
 export const REVIEW_DEFAULTS = {
   flagsToReview: 2,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TIERS, tierFor } from '../../workflows/shared';
+import { creditedPoints, DEFAULT_TIERS, tierFor } from '../../workflows/shared';
 
 describe('referrer tiers', () => {
   it('given the default tiers, then each threshold starts its tier and the completion count before it keeps the one below', () => {
@@ -22,5 +22,14 @@ describe('referrer tiers', () => {
     expect(tierFor(tiers, 2)).toMatchObject({ tier: { multiplier: 1 }, next: { name: 'SILVER' } });
     expect(tierFor(tiers, 3).tier.name).toBe('SILVER');
     expect(tierFor(tiers, 10)).toMatchObject({ tier: { name: 'GOLD' }, next: null });
+  });
+
+  it('given multipliers in hundredths, then points × multiplier is exact before it is rounded down', () => {
+    const credit = creditedPoints;
+    expect(Math.floor(100 * 0.29)).toBe(28);
+    expect(credit(100, 0.29)).toBe(29);
+    expect(credit(2000, 1.15)).toBe(2300);
+    expect(credit(333, 1.25)).toBe(416);
+    expect(credit(1, 0.5)).toBe(1);
   });
 });
