@@ -1,6 +1,5 @@
 import { findReferralPage, type ReferralListFilter, type ReferralListKey } from '../db/referrals';
 import type { IntakeDependencies } from './deps';
-import { IntakeError } from './errors';
 import { cursorInstant, cursorText, decodeCursor, encodeCursor } from './page-cursor';
 import { referralViewFromRow, UNDER_REVIEW, type ReferralView } from './referral-view';
 
@@ -45,17 +44,6 @@ const cursorReader =
 /** The place in `list` a cursor stands for; throws validation_failed on one that list did not give out. */
 export const readReferralListCursor = (list: ReferralList, cursor: string): ReferralListKey =>
   decodeCursor(cursor, cursorReader(list));
-
-/** Whether `list` gave out this cursor: for the API, which refuses a bad one with the rest of the query. */
-export function isReferralListCursor(list: ReferralList, cursor: string): boolean {
-  try {
-    readReferralListCursor(list, cursor);
-    return true;
-  } catch (error) {
-    if (error instanceof IntakeError) return false;
-    throw error;
-  }
-}
 
 async function page(
   deps: IntakeDependencies,

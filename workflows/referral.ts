@@ -712,11 +712,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       msUntil(options.grace === false ? deadline : decidesAt(deadline)),
     );
 
-  /** Late order events reach the timeline (and the projection), each as a `late_fact` that changes nothing else. */
-  /** Orders signalled after the referral ended, before its workflow closed: late facts, as the intake shows later ones. */
-  async function recordOrdersAfterEnd(): Promise<void> {
-    while (ordersAfterEnd.length > 0) {
-      const order = ordersAfterEnd.shift()!;
+  /** Order events that change nothing, each shown on the timeline once as a `late_fact` with why. */
+  async function recordLate(queue: OrderFacts[], reason: string): Promise<void> {
+    while (queue.length > 0) {
+      const order = queue.shift()!;
       lateEventIds.add(order.eventId);
       await record('late_fact', {
         fact: 'order',
@@ -724,24 +723,19 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         orderId: order.orderId,
         orderStatus: order.status,
         occurredAt: order.occurredAt,
-        reason: 'the referral had ended',
+        reason,
       });
     }
   }
 
-  async function recordLateFacts(): Promise<void> {
-    while (lateOrders.length > 0) {
-      const order = lateOrders.shift()!;
-      lateEventIds.add(order.eventId);
-      await record('late_fact', {
-        fact: 'order',
-        eventId: order.eventId,
-        orderId: order.orderId,
-        orderStatus: order.status,
-        occurredAt: order.occurredAt,
-        reason: 'reported after the qualification window and its grace had ended',
-      });
-    }
+  /** Orders signalled after the referral ended, before its workflow closed: late facts, as the intake shows later ones. */
+  function recordOrdersAfterEnd(): Promise<void> {
+    return recordLate(ordersAfterEnd, 'the referral had ended');
+  }
+
+  /** Late order events reach the timeline (and the projection), each as a `late_fact` that changes nothing else. */
+  function recordLateFacts(): Promise<void> {
+    return recordLate(lateOrders, 'reported after the qualification window and its grace had ended');
   }
 
   /**
