@@ -1,5 +1,15 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AdminRequest, CancelRequest, ExtendRequest, OrderFacts, ReferralSnapshot, SignupFacts } from './shared';
+import type {
+  AdminRequest,
+  CancelRequest,
+  ExtendRequest,
+  OrderFacts,
+  ProgramSnapshot,
+  ReferralSnapshot,
+  SignupFacts,
+  TermsMoveRequest,
+} from './shared';
+import type { TermsMovePlan } from './terms-move';
 
 /**
  * The referral workflow's public surface, with explicit wire names (they appear in histories and the UI).
@@ -25,6 +35,15 @@ export const rejectUpdate = defineUpdate<ReferralSnapshot, [AdminRequest & { rea
 
 /** Moves the current stage's deadline later (never earlier); the stage then runs to the new one. */
 export const extendUpdate = defineUpdate<ReferralSnapshot, [ExtendRequest]>('extend');
+
+/** Moves the referral to another version of its programme, where the rule of workflows/terms-move.ts allows it. */
+export const moveTermsUpdate = defineUpdate<ReferralSnapshot, [TermsMoveRequest]>('moveTerms');
+
+/**
+ * What moving to these terms would change at the given instant (a query sees the time of the workflow's last task,
+ * not now), by the same rule the move applies; a dry run. Never mutates.
+ */
+export const termsMovePreviewQuery = defineQuery<TermsMovePlan, [ProgramSnapshot, string]>('termsMovePreview');
 
 /** A snapshot of the live state; never mutates. */
 export const stateQuery = defineQuery<ReferralSnapshot>('state');

@@ -23,10 +23,12 @@ import {
   approveUpdate,
   cancelUpdate,
   extendUpdate,
+  moveTermsUpdate,
   orderSignal,
   registerUpdate,
   rejectUpdate,
   stateQuery,
+  termsMovePreviewQuery,
 } from './messages';
 import {
   applyOrderEvent,
@@ -57,9 +59,13 @@ import {
   type ReferralStatus,
   type RequestedLot,
   type ExtendRequest,
+  type ProgramSnapshot,
+  type ReferralDeadlines,
   type SignupFacts,
+  type TermsMoveRequest,
   type TimelineEntry,
 } from './shared';
+import { planTermsMove, type TermsMovePlan } from './terms-move';
 
 /**
  * One referral's lifecycle:
@@ -128,8 +134,10 @@ const RECENT_TIMELINE_SIZE = 50;
 const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
 
 export async function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot> {
-  const { referralId, program } = input;
-  const terms = program.terms;
+  const { referralId } = input;
+  // The programme version in force: the one it started under, until an admin moves it to another (moveTerms).
+  let program = input.program;
+  let terms = program.terms;
   const { projectReferral, registerReferee, takeOrdersAwaitingSignup } = patched(PATCHES.localActivities)
     ? local
     : remote;
@@ -139,7 +147,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * reported later still is shown as late and changes nothing. Referrals started before this decide at the deadline.
    */
   const graceEnabled = patched(PATCHES.lateEventGrace);
-  const lateEventGrace = terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace ?? '0';
+  const lateEventGrace = (): string => terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace ?? '0';
   /**
    * A local activity writes inside the workflow task that made the decision. If that task is lost (the worker dies
    * before completing it), its retry may decide otherwise (a refund arrived meanwhile) and the projection would keep a
@@ -155,7 +163,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   const voucherEnabled = patched(PATCHES.refereeVoucher);
   const referrerPointsEnabled = patched(PATCHES.referrerPoints);
   const milestoneEnabled = patched(PATCHES.milestone);
-  const reward = rewardTerms(terms);
+  let reward = rewardTerms(terms);
 
   const carried: CarriedReferral = input.carried ?? {
     status: 'pending',
@@ -202,18 +210,21 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * The qualification window keeps running in business time: orders during the review count once it is approved.
    */
   const reviewEnabled = patched(PATCHES.fraudReview);
-  const review = reviewTerms(terms);
+  let review = reviewTerms(terms);
   let flags: string[] = [...(carried.flags ?? input.claim?.flags ?? [])];
   let reviewDue: { decideBy: string } | null = carried.review ?? null;
-  /** Admin actions (approve, reject, extend) wait here for the loop, which applies or refuses each in turn. */
-  type AdminAction = 'approve' | 'reject' | 'extend';
-  const adminQueue: Array<{ action: AdminAction; request: ExtendRequest }> = [];
+  /** Admin actions (approve, reject, extend, move) wait here for the loop, which applies or refuses each in turn. */
+  type AdminAction = 'approve' | 'reject' | 'extend' | 'move';
+  type AdminActionInput = ExtendRequest & Partial<Pick<TermsMoveRequest, 'program'>>;
+  const adminQueue: Array<{ action: AdminAction; request: AdminActionInput }> = [];
   const adminApplied = new Set<string>(carried.adminRequestsApplied ?? []);
   const adminRefused = new Map<string, string>();
   // the request id of the cancel that was applied, when it had one
   let appliedCancelId: string | undefined;
   // An admin's extension of the reward hold is a floor: a refund that moves the hold never brings it before that.
   let holdFloor: string | null = carried.holdFloor ?? null;
+  // The expiry and the window as an admin extended them: a move to new terms never cuts them.
+  const extendedDeadlines: Partial<ReferralDeadlines> = { ...carried.extendedDeadlines };
 
   // Facts recorded by handlers, consumed by the loop.
   let ordersVersion = 0;
@@ -249,7 +260,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   /** When a deadline is decided: the deadline itself, plus the grace for facts dated before it and reported late. */
   const decidesAt = (deadline: string | null): string | null =>
-    deadline && graceEnabled ? addDuration(deadline, lateEventGrace, { allowZero: true }) : deadline;
+    deadline && graceEnabled ? addDuration(deadline, lateEventGrace(), { allowZero: true }) : deadline;
 
   /** The deadline of the current stage. */
   const stageDeadline = (): string | null =>
@@ -332,6 +343,36 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   };
 
   setHandler(stateQuery, snapshot);
+  setHandler(termsMovePreviewQuery, (to, at) => planMove(to, Date.parse(at)));
+
+  /** What moving to `to` would do at `atMs`, by the rule of terms-move.ts. */
+  function planMove(to: ProgramSnapshot, atMs = Date.now()): TermsMovePlan {
+    return planTermsMove(
+      {
+        programId: program.id,
+        programVersion: program.version,
+        terms,
+        status: state.status,
+        createdAt: input.createdAt,
+        registeredAt: state.registration?.registeredAt ?? null,
+        qualifiedAt: state.qualifiedAt,
+        deadlines: { ...state.deadlines },
+        extended: { ...extendedDeadlines, ...(holdFloor ? { holdUntil: holdFloor } : {}) },
+      },
+      to,
+      atMs,
+      ({ minOrders, minSpend, qualifyBy }) => {
+        const { qualifiedAtMs } = assessQualification(orders, {
+          currency: program.currency,
+          fromMs: Date.parse(state.registration!.registeredAt),
+          toMs: Date.parse(qualifyBy),
+          minOrders,
+          minSpend,
+        });
+        return qualifiedAtMs === null ? null : new Date(qualifiedAtMs).toISOString();
+      },
+    );
+  }
 
   setHandler(
     registerUpdate,
@@ -589,7 +630,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    */
   const adminHandler =
     (action: AdminAction) =>
-    async (request: ExtendRequest): Promise<ReferralSnapshot> => {
+    async (request: AdminActionInput): Promise<ReferralSnapshot> => {
       const key = `${action}:${request.requestId}`;
       if (!adminApplied.has(key)) adminQueue.push({ action, request });
       await condition(() => ((adminApplied.has(key) || adminRefused.has(key)) && projected()) || fault !== null);
@@ -603,7 +644,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     ApplicationFailure.create({ type: REFUSALS.invalidTransition, message, nonRetryable: true });
 
   /** Why `action` cannot apply to the referral as it is now, or null when it can. */
-  function adminRefusal(action: AdminAction, request: ExtendRequest): string | null {
+  function adminRefusal(action: AdminAction, request: AdminActionInput): string | null {
     if (stopping) return `referral ${referralId} is stopping after a fault`;
     if (isTerminal(state.status)) return `referral ${referralId} has already ended as ${state.status}`;
     if (action === 'approve' && state.status !== 'under_review')
@@ -618,6 +659,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       if (Date.parse(next) > Date.now() + MAX_TERM_DURATION_MS)
         return `the deadline cannot move past ${new Date(Date.now() + MAX_TERM_DURATION_MS).toISOString()}`;
     }
+    if (action === 'move') {
+      const plan = planMove(request.program!);
+      if (plan.outcome === 'refused') return `${plan.code}: ${plan.reason}`;
+    }
     return null;
   }
 
@@ -625,9 +670,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     [approveUpdate, 'approve'],
     [rejectUpdate, 'reject'],
     [extendUpdate, 'extend'],
+    [moveTermsUpdate, 'move'],
   ] as const) {
     setHandler(update, adminHandler(action), {
-      validator: (request: ExtendRequest) => {
+      validator: (request: AdminActionInput) => {
         if (adminApplied.has(`${action}:${request.requestId}`)) return;
         const refused = adminRefusal(action, request);
         if (refused) throw invalidTransition(refused);
@@ -823,11 +869,13 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       review: reviewDue,
       adminRequestsApplied: [...adminApplied],
       holdFloor,
+      ...(Object.keys(extendedDeadlines).length > 0 ? { extendedDeadlines: { ...extendedDeadlines } } : {}),
     };
     const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
       typedSearchAttributes: workflowInfo().typedSearchAttributes,
     });
-    await continueReferral({ ...input, carried: next });
+    // a moved referral goes on under the version it was moved to
+    await continueReferral({ ...input, program, carried: next });
   }
 
   // --- stages ------------------------------------------------------------------------------------------------------
@@ -891,7 +939,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
 
   async function enterQualified(q: Qualification): Promise<void> {
     state.qualifiedAt = new Date(q.qualifiedAtMs!).toISOString();
-    state.deadlines.holdUntil = addDuration(state.qualifiedAt, terms.rewardHold);
+    // A hold of 0 completes the referral as it qualifies.
+    state.deadlines.holdUntil = addDuration(state.qualifiedAt, terms.rewardHold, { allowZero: true });
     await moveTo('qualified', 'qualified', {
       qualifiedAt: state.qualifiedAt,
       countedOrders: q.countedOrders,
@@ -911,7 +960,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (qualifiedAt !== state.qualifiedAt) {
       // Still qualified by the orders that remain; the hold runs from when they met the criteria.
       state.qualifiedAt = qualifiedAt;
-      const moved = addDuration(qualifiedAt, terms.rewardHold);
+      const moved = addDuration(qualifiedAt, terms.rewardHold, { allowZero: true });
       state.deadlines.holdUntil = holdFloor && Date.parse(holdFloor) > Date.parse(moved) ? holdFloor : moved;
       return record('hold_moved', { qualifiedAt, holdUntil: state.deadlines.holdUntil });
     }
@@ -960,15 +1009,15 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     return state.status === 'under_review' ? (reviewDue?.decideBy ?? null) : stageDeadline();
   }
 
-  function extendedDeadline(current: string, request: ExtendRequest): string | null {
+  function extendedDeadline(current: string, request: AdminActionInput): string | null {
     if (request.until) return new Date(request.until).toISOString();
     return request.by ? addDuration(current, request.by) : null;
   }
 
   function setCurrentDeadline(deadline: string): void {
     if (state.status === 'under_review') reviewDue = { decideBy: deadline };
-    else if (state.status === 'pending') state.deadlines.expiresAt = deadline;
-    else if (state.status === 'registered') state.deadlines.qualifyBy = deadline;
+    else if (state.status === 'pending') state.deadlines.expiresAt = extendedDeadlines.expiresAt = deadline;
+    else if (state.status === 'registered') state.deadlines.qualifyBy = extendedDeadlines.qualifyBy = deadline;
     else if (state.status === 'qualified') {
       state.deadlines.holdUntil = deadline;
       holdFloor = deadline;
@@ -979,6 +1028,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     status: state.status,
     deadlines: { ...state.deadlines },
     review: reviewDue ? { ...reviewDue } : null,
+    programVersion: program.version,
   });
 
   /**
@@ -1008,6 +1058,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         await condition(() => !registering());
         reviewDue = null;
         await moveTo('rejected', 'rejected', who);
+      } else if (action === 'move') {
+        await moveTerms(request.program!, who);
       } else {
         const from = currentDeadline()!;
         const to = extendedDeadline(from, request)!;
@@ -1028,6 +1080,28 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       changed = true;
     }
     return changed;
+  }
+
+  /**
+   * The referral goes on under another version of its programme: its running deadlines counted again from their
+   * anchors (terms-move.ts), the new terms deciding everything from here on. The stage then runs again to them.
+   */
+  async function moveTerms(to: ProgramSnapshot, who: { actor: string; requestId: string; reason: string | null }) {
+    const plan = planMove(to);
+    if (plan.outcome !== 'move') throw new Error(`a move refused after its check: ${plan.reason}`);
+    program = to;
+    terms = to.terms;
+    reward = rewardTerms(terms);
+    review = reviewTerms(terms);
+    state.deadlines = { ...plan.deadlines };
+    if (state.status === 'qualified') state.qualifiedAt = plan.qualifiedAt;
+    await record('terms_moved', {
+      ...who,
+      fromVersion: plan.fromVersion,
+      toVersion: plan.toVersion,
+      deadlines: plan.changes.deadlines,
+      terms: plan.changes.terms,
+    });
   }
 
   /** Actions that waited while the referral ended: each is answered with why it no longer applies. */

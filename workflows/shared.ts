@@ -266,16 +266,29 @@ export interface ExtendRequest extends AdminRequest {
   until?: string | undefined;
 }
 
+/** Moves an open referral to another version of its programme (workflows/terms-move.ts says when it may). */
+export interface TermsMoveRequest extends AdminRequest {
+  program: ProgramSnapshot;
+}
+
 /** What an admin action did, as the audit log keeps it: the referral before and after. */
 export interface AdminActionRecord {
   requestId: string;
-  action: 'approve' | 'reject' | 'cancel' | 'extend';
+  action: 'approve' | 'reject' | 'cancel' | 'extend' | 'move';
   referralId: string;
   actor: string;
   reason: string | null;
   at: string;
-  before: { status: ReferralStatus; deadlines: ReferralDeadlines; review: { decideBy: string } | null };
-  after: { status: ReferralStatus; deadlines: ReferralDeadlines; review: { decideBy: string } | null };
+  before: AdminActionView;
+  after: AdminActionView;
+}
+
+/** The referral as the audit log shows it around an action (the programme version is absent from older entries). */
+export interface AdminActionView {
+  status: ReferralStatus;
+  deadlines: ReferralDeadlines;
+  review: { decideBy: string } | null;
+  programVersion?: number | undefined;
 }
 
 export interface ReferralDeadlines {
@@ -380,6 +393,8 @@ export interface CarriedReferral {
   adminRequestsApplied?: string[] | undefined;
   /** an admin's extension of the reward hold, which a moved hold never comes before */
   holdFloor?: string | null | undefined;
+  /** the expiry and the qualification window as an admin extended them: a move to new terms never cuts them */
+  extendedDeadlines?: Partial<ReferralDeadlines> | undefined;
 }
 
 /** Stable failure types the API maps to problem+json codes. */

@@ -1,0 +1,151 @@
+import type { WorkflowUpdateFailedError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import {
+  extendUpdate,
+  moveTermsUpdate,
+  orderSignal,
+  registerUpdate,
+  stateQuery,
+  termsMovePreviewQuery,
+} from '../../workflows/messages';
+import type { ProgramSnapshot, ReferralTerms } from '../../workflows/shared';
+import { TEST_TERMS, useReferralTestEnvironment, waitForStatus } from '../support/referral-scenario';
+
+const referrals = useReferralTestEnvironment();
+const { scenario, signup, order } = referrals;
+
+const DAY = 86_400_000;
+const version2 = (terms: Partial<ReferralTerms>): ProgramSnapshot => ({
+  id: 'program-1',
+  version: 2,
+  currency: 'INR',
+  terms: { ...TEST_TERMS, ...terms },
+});
+const move = (program: ProgramSnapshot, requestId = 'move-1') => ({ requestId, actor: 'ops', program });
+const refusal = (error: unknown) => (error as WorkflowUpdateFailedError).cause as { type?: string; message?: string };
+
+describe('moving a referral to new terms', () => {
+  it('given a registered referral on day 20 of 30, when it is moved to a 45-day window, then the dry run says so, the move applies it and an order on day 40 qualifies it', async () => {
+    await scenario({}, async ({ handle, fakes }) => {
+      const registered = await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      await referrals.env.sleep('20 days');
+      const to = version2({ qualificationWindow: '45 days' });
+      const newEnd = new Date(Date.parse(registered.registeredAt!) + 45 * DAY).toISOString();
+
+      const plan = await handle.query(termsMovePreviewQuery, to, await referrals.nowIso());
+      expect(plan).toMatchObject({
+        outcome: 'move',
+        fromVersion: 1,
+        toVersion: 2,
+        changes: {
+          deadlines: [{ deadline: 'qualifyBy', from: registered.deadlines.qualifyBy, to: newEnd }],
+          terms: [{ term: 'qualificationWindow', from: '30 days', to: '45 days' }],
+        },
+      });
+      // the dry run changed nothing
+      expect((await handle.query(stateQuery)).programVersion).toBe(1);
+
+      const moved = await handle.executeUpdate(moveTermsUpdate, { args: [move(to)] });
+      expect(moved).toMatchObject({ programVersion: 2, deadlines: { qualifyBy: newEnd } });
+      expect(moved.terms.qualificationWindow).toBe('45 days');
+      // the same request again is answered, not applied twice
+      expect((await handle.executeUpdate(moveTermsUpdate, { args: [move(to)] })).programVersion).toBe(2);
+
+      await referrals.env.sleep('20 days');
+      expect((await handle.query(stateQuery)).status).toBe('registered');
+      await handle.signal(orderSignal, await order('o-1', 'completed'));
+      await waitForStatus(handle, 'qualified');
+      expect(fakes.kinds().filter((kind) => kind === 'terms_moved')).toHaveLength(1);
+      expect(fakes.adminActions).toEqual([
+        expect.objectContaining({
+          action: 'move',
+          requestId: 'move-1',
+          before: expect.objectContaining({ programVersion: 1, deadlines: registered.deadlines }),
+          after: expect.objectContaining({
+            programVersion: 2,
+            deadlines: expect.objectContaining({ qualifyBy: newEnd }),
+          }),
+        }),
+      ]);
+    });
+  });
+
+  it('given a registered referral on day 20, when moved to a 15-day window (an end already past), then the move is refused and the referral is unchanged', async () => {
+    await scenario({}, async ({ handle, fakes }) => {
+      const registered = await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      await referrals.env.sleep('20 days');
+      const to = version2({ qualificationWindow: '15 days' });
+      expect(await handle.query(termsMovePreviewQuery, to, await referrals.nowIso())).toMatchObject({
+        outcome: 'refused',
+        code: 'window_past_new_end',
+      });
+      const refused = await handle.executeUpdate(moveTermsUpdate, { args: [move(to)] }).catch((e: unknown) => e);
+      expect(refusal(refused)).toMatchObject({ type: 'invalid_transition' });
+      expect(refusal(refused).message).toContain('window_past_new_end');
+      const state = await handle.query(stateQuery);
+      expect(state).toMatchObject({ programVersion: 1, deadlines: registered.deadlines });
+      expect(fakes.adminActions).toEqual([]);
+    });
+  });
+
+  it('given a registered referral on day 5, when moved to a 10-day window, then it expires on day 10 under the new terms', async () => {
+    await scenario({}, async ({ handle }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      await referrals.env.sleep('5 days');
+      await handle.executeUpdate(moveTermsUpdate, { args: [move(version2({ qualificationWindow: '10 days' }))] });
+      await referrals.env.sleep('6 days');
+      const final = await handle.result();
+      expect(final).toMatchObject({ status: 'expired', endReason: 'qualification_window_closed', programVersion: 2 });
+    });
+  });
+
+  it('given a qualified referral in its hold, when moved to a shorter hold and more points, then it completes at the new end paying the new points; terms its orders do not meet are refused', async () => {
+    await scenario({}, async ({ handle, fakes }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      await handle.signal(orderSignal, await order('o-1', 'completed', 60_000));
+      const qualified = await waitForStatus(handle, 'qualified');
+      await referrals.env.sleep('1 day');
+
+      const stricter = await handle
+        .executeUpdate(moveTermsUpdate, { args: [move(version2({ minSpend: 100_000 }), 'move-strict')] })
+        .catch((e: unknown) => e);
+      expect(refusal(stricter).message).toContain('would_lose_qualification');
+
+      const to = version2({ rewardHold: '3 days', referrerPoints: 3_000 });
+      const moved = await handle.executeUpdate(moveTermsUpdate, { args: [move(to)] });
+      const holdUntil = new Date(Date.parse(qualified.qualifiedAt!) + 3 * DAY).toISOString();
+      expect(moved).toMatchObject({ status: 'qualified', programVersion: 2, deadlines: { holdUntil } });
+      await referrals.env.sleep(2 * DAY + 3_600_000);
+      await waitForStatus(handle, 'completed');
+      expect(fakes.creditCalls).toEqual([expect.objectContaining({ points: 3_000 })]);
+    });
+  });
+
+  it('given a registered referral whose window an admin extended, when moved to a shorter window, then the extension stands', async () => {
+    await scenario({}, async ({ handle }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      const extended = await handle.executeUpdate(extendUpdate, {
+        args: [{ requestId: 'extend-1', actor: 'ops', by: '10 days' }],
+      });
+      const moved = await handle.executeUpdate(moveTermsUpdate, {
+        args: [move(version2({ qualificationWindow: '20 days', minOrders: 2 }))],
+      });
+      expect(moved.deadlines.qualifyBy).toBe(extended.deadlines.qualifyBy);
+      expect(moved.progress.minOrders).toBe(2);
+    });
+  });
+
+  it('given a pending referral, when moved to a longer expiry, then it waits for its signup until the new end; the version it runs under already is refused', async () => {
+    await scenario({}, async ({ handle }) => {
+      const same = await handle
+        .executeUpdate(moveTermsUpdate, { args: [move({ ...version2({}), version: 1 })] })
+        .catch((e: unknown) => e);
+      expect(refusal(same).message).toContain('same_version');
+      await handle.executeUpdate(moveTermsUpdate, { args: [move(version2({ referralExpiry: '120 days' }))] });
+      await referrals.env.sleep('100 days');
+      expect((await handle.query(stateQuery)).status).toBe('pending');
+      const registered = await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      expect(registered).toMatchObject({ status: 'registered', programVersion: 2 });
+    });
+  });
+});
