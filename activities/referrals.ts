@@ -9,6 +9,9 @@ import {
   type TimelineEntry,
 } from '../workflows/shared';
 
+/** The timeline entry the workflow writes as a referral goes under review: the review queue orders by its instant. */
+const REVIEW_STARTED = 'review_started';
+
 export type ReferralProjection = Omit<ReferralSnapshot, 'recentTimeline' | 'countedOrders'>;
 
 export interface ProjectReferralInput {
@@ -45,6 +48,7 @@ export function createReferralActivities({ db }: { db: DB }) {
      * attempt that outlived its timeout) changes nothing, neither the row nor the timeline entry of its seq.
      */
     async projectReferral({ referral, claim, entry }: ProjectReferralInput): Promise<void> {
+      const underReview = referral.status === 'under_review';
       const row: NewReferralRow = {
         id: referral.referralId,
         program_id: referral.programId,
@@ -74,6 +78,7 @@ export function createReferralActivities({ db }: { db: DB }) {
         // Snapshots from before the fraud review say nothing of either: the row keeps what it has.
         ...(referral.flags === undefined ? {} : { flags: referral.flags }),
         ...(referral.review === undefined ? {} : { review_decide_by: referral.review?.decideBy ?? null }),
+        review_started_at: underReview ? entry.at : null,
       };
       await db.transaction().execute(async (trx) => {
         const written = await trx
@@ -99,6 +104,15 @@ export function createReferralActivities({ db }: { db: DB }) {
                 updated_at: eb.ref('excluded.updated_at'),
                 ...(referral.flags === undefined ? {} : { flags: eb.ref('excluded.flags') }),
                 ...(referral.review === undefined ? {} : { review_decide_by: eb.ref('excluded.review_decide_by') }),
+                // The queue's order: set by the review_started entry (a rewrite of its seq moves it to the decision
+                // that stands), kept by the writes made while the referral waits, cleared once it is decided. A
+                // referral found waiting with no start on record waits from this write.
+                review_started_at:
+                  entry.kind === REVIEW_STARTED
+                    ? eb.ref('excluded.review_started_at')
+                    : underReview
+                      ? eb.fn.coalesce('referrals.review_started_at', 'excluded.review_started_at')
+                      : null,
               }))
               // Never older over newer. The same seq may be written again with other content: a local activity whose
               // workflow task was discarded runs again, and the workflow's second decision is the one that stands.

@@ -271,8 +271,9 @@ export const adminReviewQueueRoutes = createRouter().openapi(
     path: '/',
     operationId: 'listReviewQueue',
     tags: ['Admin'],
-    summary: 'Referrals under review, waiting for an approve or reject: oldest first',
-    description: PAGING,
+    summary: 'Referrals under review, waiting for an approve or reject: the longest waiting first',
+    description:
+      'Ordered by when each review started (not by when the referral was created: a claim made weeks before its signup waits from that signup). Pages follow (review start, id), which nothing changes while a referral waits: paging while reviews start and end lists none twice and passes over none that was waiting when the first page was read.',
     request: { query: z.object(PageQuery('review-queue')) },
     responses: {
       200: { description: 'a page of referrals', content: { 'application/json': { schema: ReferralPage } } },

@@ -162,6 +162,43 @@ export function findReferralPage(
   return query.orderBy('created_at', direction).orderBy('id', direction).limit(page.limit).execute();
 }
 
+/** A referral's place in the review queue: when its review started, to the microsecond, and the id that breaks ties. */
+export interface ReviewQueueKey {
+  reviewStartedAt: string;
+  id: string;
+}
+
+export type ReviewQueueRow = ReferralRow & { queue_key: string };
+
+/**
+ * When a referral's review started, as the queue orders it: the review_started entry's instant, or for a row written by
+ * a worker that did not record it yet, its registration. Spelled exactly as referrals_review_queue_idx's expression.
+ */
+const reviewStarted = sql<Date>`coalesce(review_started_at, registered_at, created_at)`;
+
+/**
+ * A page of the referrals under review, oldest review first, after `after`. The review's start is written once, as
+ * the review starts, and nothing moves it while the referral waits, so paging lists none twice; one decided meanwhile
+ * simply leaves the queue. Served by referrals_review_queue_idx (migration 0024), whose predicate the status test
+ * spells exactly, constant and all, so the planner can match the two.
+ */
+export function findReviewQueuePage(
+  db: DB,
+  page: { limit: number; after?: ReviewQueueKey | undefined },
+): Promise<ReviewQueueRow[]> {
+  let query = db
+    .selectFrom('referrals')
+    .selectAll()
+    .select(sql<string>`to_char(${reviewStarted} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('queue_key'))
+    .where(sql<boolean>`status = 'under_review'`);
+  if (page.after) {
+    // One row comparison, not an OR of its cases: the index reads it as a single range.
+    const key = sql`(cast(${page.after.reviewStartedAt} as timestamptz), cast(${page.after.id} as uuid))`;
+    query = query.where(sql<boolean>`(${reviewStarted}, id) > ${key}`);
+  }
+  return query.orderBy(reviewStarted).orderBy('id').limit(page.limit).execute();
+}
+
 /** A referrer's sent referrals counted by where they got to (DESIGN §5.3's stats). */
 export interface ReferrerStats {
   sent: number;

@@ -87,6 +87,8 @@ export interface ReferralTable {
   flags: ColumnType<string[], string[] | undefined, string[]>;
   /** while the referral is under review: when the admin's decision is due */
   review_decide_by: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** while the referral is under review: when that review started (the review queue's order) */
+  review_started_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface ReferralTimelineTable {

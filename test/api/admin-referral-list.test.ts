@@ -71,8 +71,9 @@ const keyText = (instant: string): string => new Date(instant).toISOString().rep
 const newestFirst = (a: { created: string; id: string }, b: { created: string; id: string }) =>
   a.created === b.created ? (a.id < b.id ? 1 : -1) : a.created < b.created ? 1 : -1;
 
-async function putUnderReview(id: string, decideBy: string | null, flags: string[]) {
-  await sql`update referrals set status = 'under_review', review_decide_by = ${decideBy}, flags = ${flags}
+async function putUnderReview(id: string, decideBy: string | null, flags: string[], startedAt: Date = new Date()) {
+  await sql`update referrals set status = 'under_review', review_decide_by = ${decideBy}, flags = ${flags},
+                                 review_started_at = ${startedAt}
              where id = ${id}`.execute(db);
 }
 
@@ -367,37 +368,120 @@ describe('GET /v1/admin/referrals', () => {
 });
 
 describe('GET /v1/admin/review-queue', () => {
-  it('given referrals under review among others, when the queue is paged, then it lists only those under review, oldest first, each with its flags and decision deadline', async () => {
+  it('given referrals under review among others, when the queue is paged, then it lists only those under review, the longest waiting first, each with its flags and decision deadline', async () => {
     const programId = await newProgram('Review queue');
     const base = Date.UTC(2026, 5, 1);
-    const inReview: string[] = [];
+    const inReview: Array<{ id: string; startedAt: number }> = [];
     for (let i = 0; i < 9; i++) {
-      // two created in the same instant: the smaller id is the older in the queue
-      const created = new Date(base + (i === 4 ? 3 : i) * 60_000);
+      const created = new Date(base + i * 60_000);
       const row = await insertReferralRow(db, { program_id: programId, created_at: created, updated_at: created });
       if (i % 3 === 2) continue;
-      await putUnderReview(row.id, new Date(created.getTime() + 14 * 86_400_000).toISOString(), [
-        'SAME_IP',
-        'EMAIL_ALIAS',
-      ]);
-      inReview.push(row.id);
+      // Reviews start in another order than the referrals were created (a claim signs up days later), and two start
+      // in the same instant: the smaller id is the longer waiting.
+      const startedAt = base + 86_400_000 + (i === 4 ? 7 : 8 - i) * 60_000;
+      await putUnderReview(
+        row.id,
+        new Date(startedAt + 14 * 86_400_000).toISOString(),
+        ['SAME_IP', 'EMAIL_ALIAS'],
+        new Date(startedAt),
+      );
+      inReview.push({ id: row.id, startedAt });
     }
     // a deadline left on a referral that is no longer under review is not shown
     const decided = await insertReferralRow(db, { program_id: programId, status: 'completed', flags: ['SAME_IP'] });
     await sql`update referrals set review_decide_by = now() where id = ${decided.id}`.execute(db);
 
     const queue = await allPages('/v1/admin/review-queue?', 2);
-    const keys = new Map((await projectionRows()).map((row) => [row.id, row]));
     expect(queue.every((item) => item.status === 'under_review')).toBe(true);
     const ours = queue.filter((item) => item.programId === programId);
-    const expected = inReview.map((id) => keys.get(id)!).sort((a, b) => newestFirst(b, a));
+    const expected = [...inReview].sort((a, b) => a.startedAt - b.startedAt || (a.id < b.id ? -1 : 1));
     expect(ours.map((item) => item.id)).toEqual(expected.map((row) => row.id));
     expect(ours[0]).toMatchObject({
       flags: ['SAME_IP', 'EMAIL_ALIAS'],
-      review: { decideBy: new Date(base + 14 * 86_400_000).toISOString() },
+      review: { decideBy: new Date(expected[0]!.startedAt + 14 * 86_400_000).toISOString() },
     });
 
     const listed = await allPages(`/v1/admin/referrals?programId=${programId}&status=completed`, 10);
     expect(listed).toMatchObject([{ id: decided.id, flags: ['SAME_IP'], review: null }]);
+  });
+
+  it('given a claim made weeks ago that went under review today and one made yesterday that went under review at once, when the queue is read, then yesterday’s waits first; the order is the projection’s review_started entry, kept while the referral waits and cleared once decided', async () => {
+    const programId = await newProgram('Review order');
+    const project = createReferralActivities({ db }).projectReferral;
+    const underReview = 'under_review' as unknown as ReferralStatus;
+    const write = (
+      referralId: string,
+      createdAt: string,
+      entry: { seq: number; at: string; kind: string; status: ReferralStatus },
+    ) =>
+      project({
+        referral: {
+          referralId,
+          status: entry.status,
+          programId,
+          programVersion: 1,
+          currency: 'INR',
+          code: 'ANNA2026',
+          referrerId: 'anna',
+          refereeId: entry.status === 'pending' ? null : `referee-${referralId}`,
+          createdAt,
+          registeredAt: entry.status === 'pending' ? null : entry.at,
+          qualifiedAt: null,
+          completedAt: null,
+          endedAt: null,
+          endReason: null,
+          deadlines: { expiresAt: null, qualifyBy: '2027-01-01T00:00:00.000Z', holdUntil: null },
+          terms: DEFAULT_REFERRAL_TERMS,
+          progress: { countedOrders: 0, countedSpend: 0, minOrders: 1, minSpend: 0 },
+          flags: ['SAME_IP', 'DEVICE_REUSE'],
+          review: entry.status === underReview ? { decideBy: '2026-12-30T00:00:00.000Z' } : null,
+        },
+        entry,
+      });
+    const weeksAgo = randomUUID();
+    const yesterday = randomUUID();
+    await write(weeksAgo, '2026-11-01T00:00:00.000Z', {
+      seq: 1,
+      at: '2026-11-01T00:00:00.000Z',
+      kind: 'claimed',
+      status: 'pending',
+    });
+    await write(yesterday, '2026-11-30T00:00:00.000Z', {
+      seq: 1,
+      at: '2026-11-30T00:00:05.000Z',
+      kind: 'review_started',
+      status: underReview,
+    });
+    await write(weeksAgo, '2026-11-01T00:00:00.000Z', {
+      seq: 2,
+      at: '2026-12-01T09:00:00.000Z',
+      kind: 'review_started',
+      status: underReview,
+    });
+    // orders counted while it waits do not move it
+    await write(yesterday, '2026-11-30T00:00:00.000Z', {
+      seq: 2,
+      at: '2026-12-01T10:00:00.000Z',
+      kind: 'orders_counted',
+      status: underReview,
+    });
+    const queued = async () =>
+      (await allPages('/v1/admin/review-queue?', 1))
+        .filter((item) => item.programId === programId)
+        .map((item) => item.id as string);
+    expect(await queued()).toEqual([yesterday, weeksAgo]);
+
+    const startedAt = async (id: string) =>
+      (await db.selectFrom('referrals').select('review_started_at').where('id', '=', id).executeTakeFirstOrThrow())
+        .review_started_at;
+    expect(await startedAt(yesterday)).toEqual(new Date('2026-11-30T00:00:05.000Z'));
+    await write(yesterday, '2026-11-30T00:00:00.000Z', {
+      seq: 3,
+      at: '2026-12-02T00:00:00.000Z',
+      kind: 'approved',
+      status: 'registered',
+    });
+    expect(await queued()).toEqual([weeksAgo]);
+    expect(await startedAt(yesterday)).toBeNull();
   });
 });

@@ -216,6 +216,9 @@ const SEED = [
                case when i % 2 = 0 then timestamptz '2025-12-15' + i * interval '100 minutes' end
           from generate_series(1, ${ROWS / 100}::int) i`,
   sql`update referrals set updated_at = created_at + (abs(hashtext(id::text)) % 2000) * interval '1 hour'`,
+  // Reviews start when the referee signs up, from minutes to weeks after the claim: not in the order of creation.
+  sql`update referrals set review_started_at = created_at + (abs(hashtext(id::text || 'review')) % 500) * interval '1 hour'
+       where status = 'under_review'`,
 ];
 
 beforeAll(async () => {
@@ -521,17 +524,33 @@ describe('query plans of the admin lists', () => {
     );
   });
 
-  it('given 20,000 referrals, a hundred of them under review, when the review queue is paged, then it reads them oldest first through the status index', async () => {
+  it('given 20,000 referrals, a hundred of them under review, when the review queue is paged, then it reads them in the order their reviews started through the review queue index', async () => {
     const first = await listReviewQueue(intakeOver(db), { limit: 20 });
     expect(first.items).toHaveLength(20);
     expect(first.items.every((item) => String(item.status) === 'under_review')).toBe(true);
+    const started = (
+      await db
+        .selectFrom('referrals')
+        .select(['id', 'review_started_at'])
+        .where(
+          'id',
+          'in',
+          first.items.map((item) => item.id),
+        )
+        .execute()
+    ).reduce((byId, row) => byId.set(row.id, row.review_started_at!.getTime()), new Map<string, number>());
+    const order = first.items.map((item) => started.get(item.id)!);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
     const created = first.items.map((item) => item.createdAt);
-    expect(created).toEqual([...created].sort());
+    expect(created).not.toEqual([...created].sort());
     expect(first.nextCursor).toEqual(expect.any(String));
-    await expectIndexed((database) => listReviewQueue(intakeOver(database), { limit: 20 }), ['referrals_status_idx']);
+    await expectIndexed(
+      (database) => listReviewQueue(intakeOver(database), { limit: 20 }),
+      ['referrals_review_queue_idx'],
+    );
     await expectIndexed(
       (database) => listReviewQueue(intakeOver(database), { limit: 20, cursor: first.nextCursor! }),
-      ['referrals_status_idx'],
+      ['referrals_review_queue_idx'],
     );
   });
 });
