@@ -5,6 +5,7 @@ import { createFaultActivities } from './faults';
 import { createInboxActivities } from './inbox';
 import { createReferralActivities } from './referrals';
 import { createReferrerCompletionActivities } from './referrer-completions';
+import { createTermsMoveActivities } from './term-moves';
 import { createVoucherActivities } from './vouchers';
 
 export interface ActivityDependencies {
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createVoucherActivities(deps),
     ...createAdminActionActivities(deps),
     ...createReferrerCompletionActivities(deps),
+    ...createTermsMoveActivities(deps),
   });
 }
 

@@ -89,6 +89,8 @@ export function createReferralActivities({ db }: { db: DB }) {
               .column('id')
               .doUpdateSet((eb) => ({
                 referee_id: eb.ref('excluded.referee_id'),
+                // an admin's move to new terms changes it (workflows/terms-move.ts)
+                program_version: eb.ref('excluded.program_version'),
                 status: eb.ref('excluded.status'),
                 registered_at: eb.ref('excluded.registered_at'),
                 qualified_at: eb.ref('excluded.qualified_at'),

@@ -8,6 +8,7 @@ import { adminCustomerRoutes } from './admin-customers';
 import { adminEventRoutes } from './admin-events';
 import { adminFaultRoutes } from './admin-faults';
 import { adminReferralRoutes, adminReviewQueueRoutes } from './admin-referrals';
+import { adminTermMoveRoutes } from './admin-term-moves';
 import { allowedMethodsOf } from './allowed-methods';
 import { apiKeyAuth, requireRole } from './auth';
 import { customerRoutes } from './customers';
@@ -71,6 +72,7 @@ export function createApp(deps: AppDependencies) {
   app.route('/v1/vouchers', voucherRoutes);
   app.route('/v1/admin/customers', adminCustomerRoutes);
   app.route('/v1/admin/programs', programRoutes);
+  app.route('/v1/admin/programs', adminTermMoveRoutes);
   app.route('/v1/admin/referrals', adminReferralRoutes);
   app.route('/v1/admin/review-queue', adminReviewQueueRoutes);
   app.route('/v1/admin/audit', adminAuditRoutes);

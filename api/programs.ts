@@ -90,7 +90,9 @@ const TermsInput = z
     qualificationWindow: Duration.optional(),
     minOrders: z.number().int().min(1).max(1000).optional(),
     minSpend: MinorUnits.optional(),
-    rewardHold: Duration.optional(),
+    rewardHold: DurationOrZero.optional().openapi({
+      description: 'between qualified and completed (default 7 days); 0 completes at qualification',
+    }),
     lateEventGrace: DurationOrZero.optional().openapi({
       description: 'how long after a deadline facts that happened before it still count (default 5 minutes); 0 allowed',
     }),
@@ -288,7 +290,7 @@ export const programRoutes = createRouter()
       path: '/{id}/versions',
       operationId: 'publishProgramVersion',
       tags: ['Programs'],
-      summary: 'Publish new terms; referrals already running keep theirs',
+      summary: 'Publish new terms; referrals already running keep theirs until an admin moves them (POST /{id}/moves)',
       request: { params: ProgramParams, body: jsonBody(z.object({ terms: TermsInput }).strict()) },
       responses: {
         201: { description: 'published', content: { 'application/json': { schema: ProgramSchema } } },

@@ -278,3 +278,21 @@ export const TimeZoneName = z
   .regex(/^(?:UTC|[A-Za-z]+(?:\/[A-Za-z0-9_+-]+){1,2})$/, 'an IANA time zone such as "Asia/Kolkata" or "UTC"')
   .max(64)
   .openapi({ example: 'Asia/Kolkata' });
+
+/** A list's paging: page size and the cursor the previous page gave out (`list` names the list in its description). */
+export const PageQuery = (list: string) => ({
+  // Digits only: z.coerce would also take 0x10, 1e1 and " 5 ", which the published integer does not allow.
+  limit: z
+    .string()
+    .regex(/^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, 'must be an integer from 1 to 200, in digits')
+    .transform(Number)
+    .optional()
+    .transform((value) => value ?? 50)
+    .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'page size, 1 to 200' }),
+  // A text the document allows that this list never gave out is refused by the intake, as a rule: 422, not 400.
+  cursor: Text(1, 500)
+    .optional()
+    .openapi({
+      description: `nextCursor from the previous page of this list, as given; one it did not give out is 422 validation_failed (${list})`,
+    }),
+});

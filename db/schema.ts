@@ -243,6 +243,38 @@ export interface ReferrerCompletionTable {
   completed_at: Timestamp;
 }
 
+/** An admin's move of open referrals to another programme version; its id is the admin's requestId. */
+export interface TermMoveTable {
+  move_id: string;
+  program_id: string;
+  to_version: number;
+  /** a dry run says what the move would do and changes nothing */
+  dry_run: boolean;
+  /** which referrals: a list of ids, or a filter over the programme's open referrals */
+  selection: JSONColumnType<Record<string, unknown>>;
+  actor: string;
+  reason: string | null;
+  /** sha-256 of the request, canonical: a repeat of the requestId with another body is refused */
+  body_hash: string;
+  status: 'running' | 'finished';
+  created_at: DefaultTimestamp;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+/** What one move did (or would do) to one referral. */
+export interface TermMoveItemTable {
+  move_id: string;
+  referral_id: string;
+  outcome: 'moved' | 'would_move' | 'unchanged' | 'refused';
+  from_version: number | null;
+  /** why a referral was refused or left unchanged (workflows/terms-move.ts) */
+  code: string | null;
+  reason: string | null;
+  /** the deadlines and terms that changed */
+  changes: JSONColumnType<Record<string, unknown>> | null;
+  at: Timestamp;
+}
+
 export interface Database {
   programs: ProgramTable;
   program_versions: ProgramVersionTable;
@@ -261,6 +293,8 @@ export interface Database {
   admin_audit: AdminAuditTable;
   referrer_completions: ReferrerCompletionTable;
   admin_requests: AdminRequestTable;
+  term_moves: TermMoveTable;
+  term_move_items: TermMoveItemTable;
 }
 
 export type Program = Selectable<ProgramTable>;
@@ -276,6 +310,8 @@ export type ReferralRowUpdate = Updateable<ReferralTable>;
 export type TimelineRow = Selectable<ReferralTimelineTable>;
 export type AdminAuditRow = Selectable<AdminAuditTable>;
 export type AdminRequestRow = Selectable<AdminRequestTable>;
+export type TermMoveRow = Selectable<TermMoveTable>;
+export type TermMoveItemRow = Selectable<TermMoveItemTable>;
 export type InboxEvent = Selectable<InboxEventTable>;
 export type NewInboxEvent = Insertable<InboxEventTable>;
 export type ClaimRequest = Selectable<ClaimRequestTable>;

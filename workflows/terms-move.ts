@@ -31,6 +31,17 @@ export const TERMS_MOVE_REFUSALS = {
 } as const;
 export type TermsMoveRefusal = (typeof TERMS_MOVE_REFUSALS)[keyof typeof TERMS_MOVE_REFUSALS];
 
+/** The programme's open referrals a move takes when it is not given their ids. */
+export interface TermsMoveFilter {
+  statuses?: ReferralStatus[] | undefined;
+  fromVersion?: number | undefined;
+  createdFrom?: string | undefined;
+  createdTo?: string | undefined;
+}
+
+/** Which referrals a move takes: the ids given, or the programme's open referrals matching a filter. */
+export type TermsMoveSelection = { referralIds: string[] } | { filter: TermsMoveFilter };
+
 /** What a move needs to know of a referral as it is now. */
 export interface TermsMoveSubject {
   programId: string;

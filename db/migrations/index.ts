@@ -17,6 +17,7 @@ import * as createAdminRequests from './2026_11_25_0021_create_admin_requests';
 import * as createCustomerContexts from './2026_11_25_0022_create_customer_contexts';
 import * as createReferrerCompletions from './2026_11_25_0023_create_referrer_completions';
 import * as orderReviewQueue from './2026_11_25_0024_order_review_queue';
+import * as createTermMoves from './2026_11_25_0025_create_term_moves';
 
 /**
  * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
@@ -41,4 +42,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_0022_create_customer_contexts': createCustomerContexts,
   '2026_11_25_0023_create_referrer_completions': createReferrerCompletions,
   '2026_11_25_0024_order_review_queue': orderReviewQueue,
+  '2026_11_25_0025_create_term_moves': createTermMoves,
 };

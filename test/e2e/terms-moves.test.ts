@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEYS } from '../support/http';
+import { eventually, startStack, type Stack } from '../support/stack';
+
+/**
+ * Moving open referrals to new terms end to end: HTTP in, the move's workflow and each referral's workflow on the
+ * Temporal dev server, the projection, the timeline and the audit log in real PostgreSQL.
+ */
+let stack: Stack;
+let programId: string;
+const MINUTE = 60_000;
+
+beforeAll(async () => {
+  stack = await startStack();
+  const program = await stack.http.post('/v1/admin/programs', KEYS.admin, {
+    name: 'Moves',
+    currency: 'INR',
+    terms: {
+      referralExpiry: '5 minutes',
+      qualificationWindow: '2 minutes',
+      rewardHold: '1 minute',
+      minOrders: 1,
+      minSpend: 50_000,
+    },
+  });
+  expect(program.status).toBe(201);
+  programId = program.body.id;
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function claim(referrer: string, referee: string): Promise<string> {
+  const code = (await stack.http.post(`/v1/customers/${referrer}/referral-code`, KEYS.commerce, { programId })).body
+    .code;
+  const claimed = await stack.http.post('/v1/referrals', KEYS.commerce, {
+    code,
+    invitee: { email: `${referee}@example.com` },
+  });
+  expect(claimed.status).toBe(201);
+  return claimed.body.id;
+}
+
+async function register(referralId: string, referee: string): Promise<void> {
+  const signup = await stack.http.post('/v1/events/signups', KEYS.commerce, {
+    eventId: randomUUID(),
+    customerId: referee,
+    referralId,
+    email: `${referee}@example.com`,
+  });
+  expect(signup).toMatchObject({ status: 201, body: { status: 'registered' } });
+}
+
+const read = async (referralId: string) => (await stack.http.get(`/v1/admin/referrals/${referralId}`, KEYS.admin)).body;
+
+async function finished(moveId: string) {
+  return (
+    await eventually(
+      () => stack.http.get(`/v1/admin/programs/${programId}/moves/${moveId}`, KEYS.admin),
+      (r) => r.status === 200 && r.body.status === 'finished',
+    )
+  ).body;
+}
+
+const outcomes = async (moveId: string) =>
+  (await stack.http.get(`/v1/admin/programs/${programId}/moves/${moveId}/referrals`, KEYS.admin)).body.items as Array<{
+    referralId: string;
+    outcome: string;
+    code: string | null;
+    changes: { deadlines: Array<{ deadline: string; from: string; to: string }> } | null;
+  }>;
+
+describe('moving open referrals to new terms over HTTP', () => {
+  it('given a registered, a pending and a cancelled referral, when an admin dry-runs then moves them to longer windows, then the dry run changes nothing, the move applies the rule to each and audits it, and a repeat is answered', async () => {
+    const registered = await claim('mia', 'noa');
+    await register(registered, 'noa');
+    const pending = await claim('mia', 'oli');
+    const cancelled = await claim('mia', 'pia');
+    await stack.http.post(`/v1/admin/referrals/${cancelled}/cancel`, KEYS.admin, { requestId: randomUUID() });
+    const before = await read(registered);
+    const published = await stack.http.post(`/v1/admin/programs/${programId}/versions`, KEYS.admin, {
+      terms: {
+        referralExpiry: '20 minutes',
+        qualificationWindow: '10 minutes',
+        rewardHold: '1 minute',
+        minOrders: 1,
+        minSpend: 50_000,
+      },
+    });
+    expect(published.status).toBe(201);
+    const toVersion = published.body.version as number;
+
+    // The dry run: every open referral of the programme, what would change; nothing does.
+    const dryRun = await stack.http.post(`/v1/admin/programs/${programId}/moves`, KEYS.admin, {
+      requestId: randomUUID(),
+      toVersion,
+      filter: {},
+      dryRun: true,
+    });
+    expect(dryRun).toMatchObject({ status: 202, body: { dryRun: true, duplicate: false } });
+    const dryDone = await finished(dryRun.body.moveId);
+    expect(dryDone.counts.wouldMove).toBeGreaterThanOrEqual(2);
+    const dryItems = await outcomes(dryRun.body.moveId);
+    const qualifyBy = new Date(Date.parse(before.registeredAt) + 10 * MINUTE).toISOString();
+    expect(dryItems.find((i) => i.referralId === registered)).toMatchObject({
+      outcome: 'would_move',
+      changes: { deadlines: [{ deadline: 'qualifyBy', from: before.deadlines.qualifyBy, to: qualifyBy }] },
+    });
+    expect(dryItems.find((i) => i.referralId === pending)?.outcome).toBe('would_move');
+    expect(dryItems.some((i) => i.referralId === cancelled)).toBe(false);
+    expect((await read(registered)).programVersion).toBe(1);
+
+    // The move, by ids: the open ones move, the ended one and an unknown id are refused, each with why.
+    const unknown = randomUUID();
+    const body = {
+      requestId: randomUUID(),
+      toVersion,
+      referralIds: [registered, pending, cancelled, unknown],
+      reason: 'spring terms',
+    };
+    const started = await stack.http.post(`/v1/admin/programs/${programId}/moves`, KEYS.admin, body);
+    expect(started).toMatchObject({ status: 202, body: { moveId: body.requestId, dryRun: false, actor: 'ops' } });
+    const done = await finished(body.requestId);
+    expect(done.counts).toEqual({ moved: 2, wouldMove: 0, unchanged: 0, refused: 2 });
+    const items = await outcomes(body.requestId);
+    expect(items.find((i) => i.referralId === cancelled)).toMatchObject({ outcome: 'refused', code: 'ended' });
+    expect(items.find((i) => i.referralId === unknown)).toMatchObject({ outcome: 'refused', code: 'not_found' });
+
+    const after = await read(registered);
+    expect(after).toMatchObject({
+      programVersion: toVersion,
+      deadlines: { qualifyBy },
+      live: { programVersion: toVersion },
+    });
+    expect(after.timeline.at(-1)).toMatchObject({
+      kind: 'terms_moved',
+      detail: { fromVersion: 1, toVersion, reason: 'spring terms' },
+    });
+    const audit = (await stack.http.get(`/v1/admin/audit?referralId=${registered}`, KEYS.admin)).body.items;
+    expect(audit).toEqual([
+      expect.objectContaining({
+        action: 'move',
+        actor: 'ops',
+        reason: 'spring terms',
+        before: expect.objectContaining({ programVersion: 1 }),
+        after: expect.objectContaining({
+          programVersion: toVersion,
+          deadlines: expect.objectContaining({ qualifyBy }),
+        }),
+      }),
+    ]);
+    const pendingAfter = await read(pending);
+    expect(pendingAfter.deadlines.expiresAt).toBe(
+      new Date(Date.parse(pendingAfter.createdAt) + 20 * MINUTE).toISOString(),
+    );
+
+    // The same request again is that move; the id under another body is a conflict.
+    const again = await stack.http.post(`/v1/admin/programs/${programId}/moves`, KEYS.admin, body);
+    expect(again).toMatchObject({ status: 202, body: { duplicate: true, counts: done.counts } });
+    const reused = await stack.http.post(`/v1/admin/programs/${programId}/moves`, KEYS.admin, {
+      ...body,
+      dryRun: true,
+    });
+    expect(reused).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
+    expect((await read(registered)).timeline.filter((e: { kind: string }) => e.kind === 'terms_moved')).toHaveLength(1);
+  });
+
+  it('refuses what cannot be a move, changing nothing: an unknown version (422), programme (404), a commerce key (403), both or neither selection (400)', async () => {
+    const move = (path: string, key: string, payload: Record<string, unknown>) =>
+      stack.http.post(`/v1/admin/programs/${path}/moves`, key, { requestId: randomUUID(), ...payload });
+    expect(await move(programId, KEYS.admin, { toVersion: 99, filter: {} })).toMatchObject({
+      status: 422,
+      body: { code: 'validation_failed' },
+    });
+    expect((await move('no-such-programme', KEYS.admin, { toVersion: 1, filter: {} })).status).toBe(404);
+    expect((await move(programId, KEYS.commerce, { toVersion: 1, filter: {} })).status).toBe(403);
+    expect((await move(programId, KEYS.admin, { toVersion: 1, filter: {}, referralIds: [randomUUID()] })).status).toBe(
+      400,
+    );
+    expect((await move(programId, KEYS.admin, { toVersion: 1 })).status).toBe(400);
+    expect((await stack.http.get(`/v1/admin/programs/${programId}/moves/${randomUUID()}`, KEYS.admin)).status).toBe(
+      404,
+    );
+    expect(
+      (await stack.http.get(`/v1/admin/programs/${programId}/moves/x/referrals?cursor=abc`, KEYS.admin)).status,
+    ).toBe(404);
+  });
+});

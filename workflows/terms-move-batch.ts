@@ -1,0 +1,71 @@
+import { continueAsNew, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { MoveReferralOutcome } from '../activities/term-moves';
+import type { ReferralActivities } from '../activities';
+import type { ProgramSnapshot } from './shared';
+import type { TermsMoveSelection } from './terms-move';
+
+/**
+ * An admin's move of open referrals to another programme version (or its dry run), one referral at a time through
+ * the referral's own workflow, which decides by the rule of terms-move.ts. Resumable by construction: its progress is
+ * in its history (and carried over when it continues as new), each referral's step is idempotent by the move's id,
+ * and the candidates come in an order no move changes.
+ */
+const { selectTermsMoveCandidates, moveReferralToTerms, finishTermsMove } = proxyActivities<ReferralActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+export interface TermsMoveInput {
+  moveId: string;
+  program: ProgramSnapshot;
+  selection: TermsMoveSelection;
+  dryRun: boolean;
+  actor: string;
+  reason: string | null;
+  /** where a run that continued as new goes on */
+  resume?: { after: { createdAt: string; id: string } | null; index: number; reached: number } | undefined;
+}
+
+const PAGE_SIZE = 100;
+/** Referrals moved at once: enough to hide each update's round trips, few enough to leave the workers to the lifecycle. */
+const CONCURRENCY = 8;
+const HISTORY_LIMIT = 5_000;
+
+export async function termsMoveWorkflow(input: TermsMoveInput): Promise<{ reached: number }> {
+  const { moveId, program, selection, dryRun, actor, reason } = input;
+  let after = input.resume?.after ?? null;
+  let index = input.resume?.index ?? 0;
+  let reached = input.resume?.reached ?? 0;
+  for (;;) {
+    let ids: string[];
+    if ('referralIds' in selection) {
+      ids = selection.referralIds.slice(index, index + PAGE_SIZE);
+      index += ids.length;
+    } else {
+      const page = await selectTermsMoveCandidates({
+        programId: program.id,
+        toVersion: program.version,
+        filter: selection.filter,
+        after,
+        limit: PAGE_SIZE,
+      });
+      ids = page.map((candidate) => candidate.id);
+      after = page.at(-1) ?? after;
+    }
+    if (ids.length === 0) break;
+    for (let i = 0; i < ids.length; i += CONCURRENCY) {
+      const outcomes: MoveReferralOutcome[] = await Promise.all(
+        ids
+          .slice(i, i + CONCURRENCY)
+          .map((referralId) => moveReferralToTerms({ moveId, referralId, program, dryRun, actor, reason })),
+      );
+      reached += outcomes.length;
+    }
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT) {
+      log.info('continuing the move as new to keep its history bounded', { moveId, reached });
+      await continueAsNew<typeof termsMoveWorkflow>({ ...input, resume: { after, index, reached } });
+    }
+  }
+  await finishTermsMove({ moveId });
+  return { reached };
+}
