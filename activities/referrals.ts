@@ -1,6 +1,7 @@
+import { sql, type Transaction } from 'kysely';
 import type { DB } from '../db/connection';
 import { normaliseEmail, normalisePhone } from '../db/contact';
-import type { NewReferralRow } from '../db/schema';
+import type { Database, NewReferralRow } from '../db/schema';
 import {
   REFUSALS,
   type ClaimContext,
@@ -11,6 +12,8 @@ import {
 
 /** The timeline entry the workflow writes as a referral goes under review: the review queue orders by its instant. */
 const REVIEW_STARTED = 'review_started';
+/** An order that reached the referral after it ended, appended by the workflow or by the intake (appendLateFact). */
+const LATE_FACT = 'late_fact';
 
 export type ReferralProjection = Omit<ReferralSnapshot, 'recentTimeline' | 'countedOrders'>;
 
@@ -39,6 +42,40 @@ class Refusal extends Error {
 const refuse = (code: Extract<RegistrationOutcome, { outcome: 'refused' }>['code'], detail: string): never => {
   throw new Refusal({ outcome: 'refused', code, detail });
 };
+
+/**
+ * The intake appends a late fact after the last entry it sees while the workflow, writing its close, may still append
+ * its own at the next seq: both take the seq after the last. The workflow's entry takes its seq, and the intake's moves
+ * after the last entry, so neither overwrites the other. One fact is shown once: the intake's entry for an event the
+ * workflow records too gives way to the workflow's.
+ */
+async function makeRoomForWorkflowEntry(
+  trx: Transaction<Database>,
+  { referralId, after, entry }: { referralId: string; after: number; entry: TimelineEntry },
+): Promise<void> {
+  const eventId = entry.kind === LATE_FACT ? entry.detail?.eventId : undefined;
+  if (typeof eventId === 'string') {
+    await trx
+      .deleteFrom('referral_timeline')
+      .where('referral_id', '=', referralId)
+      .where('seq', '>', after)
+      .where('kind', '=', LATE_FACT)
+      .where(sql<string>`detail->>'eventId'`, '=', eventId)
+      .execute();
+  }
+  await trx
+    .updateTable('referral_timeline')
+    .set({
+      seq: (eb) =>
+        eb
+          .selectFrom('referral_timeline as last')
+          .select(sql<number>`max(last.seq) + 1`.as('seq'))
+          .where('last.referral_id', '=', referralId),
+    })
+    .where('referral_id', '=', referralId)
+    .where('seq', '=', entry.seq)
+    .execute();
+}
 
 export function createReferralActivities({ db }: { db: DB }) {
   return {
@@ -81,6 +118,14 @@ export function createReferralActivities({ db }: { db: DB }) {
         review_started_at: underReview ? entry.at : null,
       };
       await db.transaction().execute(async (trx) => {
+        // The seq the workflow wrote last, read under the row lock the intake's late facts take too: every timeline
+        // entry above it was appended by the intake (appendLateFact), never by this workflow.
+        const before = await trx
+          .selectFrom('referrals')
+          .select('projection_seq')
+          .where('id', '=', referral.referralId)
+          .forNoKeyUpdate()
+          .executeTakeFirst();
         const written = await trx
           .insertInto('referrals')
           .values(row)
@@ -123,6 +168,8 @@ export function createReferralActivities({ db }: { db: DB }) {
           .returning('id')
           .executeTakeFirst();
         if (!written) return;
+        if (before && entry.seq > before.projection_seq)
+          await makeRoomForWorkflowEntry(trx, { referralId: referral.referralId, after: before.projection_seq, entry });
         await trx
           .insertInto('referral_timeline')
           .values({

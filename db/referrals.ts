@@ -38,17 +38,23 @@ export async function findPendingClaimFor(
 
 /**
  * A fact that reached a referral after it ended, appended to its timeline so it is seen, not dropped; once per event.
- * The workflow no longer writes once it has ended, so the next seq is free; two late facts racing for it retry.
+ * Appended after the last entry under the referral's row lock, which the projection's writes take too: a workflow still
+ * writing its close that reaches this seq moves the entry on rather than overwriting it (activities/referrals.ts).
  */
 export async function appendLateFact(
   db: DB,
   referralId: string,
   fact: { at: Date; kind: string; eventId: string; detail: Record<string, unknown> },
 ): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const referral = await db.selectFrom('referrals').select('status').where('id', '=', referralId).executeTakeFirst();
+  await db.transaction().execute(async (trx) => {
+    const referral = await trx
+      .selectFrom('referrals')
+      .select('status')
+      .where('id', '=', referralId)
+      .forNoKeyUpdate()
+      .executeTakeFirst();
     if (!referral) return;
-    const already = await db
+    const already = await trx
       .selectFrom('referral_timeline')
       .select('seq')
       .where('referral_id', '=', referralId)
@@ -56,12 +62,12 @@ export async function appendLateFact(
       .where(sql<string>`detail->>'eventId'`, '=', fact.eventId)
       .executeTakeFirst();
     if (already) return;
-    const last = await db
+    const last = await trx
       .selectFrom('referral_timeline')
       .select((eb) => eb.fn.max('seq').as('seq'))
       .where('referral_id', '=', referralId)
       .executeTakeFirst();
-    const inserted = await db
+    await trx
       .insertInto('referral_timeline')
       .values({
         referral_id: referralId,
@@ -71,11 +77,8 @@ export async function appendLateFact(
         status: referral.status,
         detail: JSON.stringify({ eventId: fact.eventId, ...fact.detail }),
       })
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
-    if (inserted.numInsertedOrUpdatedRows === 1n) return;
-  }
-  throw new Error(`could not append a late fact to referral ${referralId}`);
+      .execute();
+  });
 }
 
 /** Referrals a customer took part in, as referrer or referee, newest first. */
