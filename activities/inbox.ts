@@ -39,17 +39,23 @@ export function createInboxActivities({ db }: { db: DB }) {
     /**
      * Deletes up to `limit` orders of customers nobody referred that were received before `receivedBefore`, oldest
      * first: past the retention nothing they say can count any more. Rows a registration is taking right now are
-     * skipped, not waited for. Returns how many went.
+     * skipped, not waited for. A customer whose signup is accepted but not yet delivered (Temporal was down, or the
+     * relay set it aside as failed for an admin to hand back) is about to be referred: their orders stay for that
+     * registration to take. Returns how many went.
      */
     async purgeUnreferredOrders({ receivedBefore, limit }: { receivedBefore: string; limit: number }): Promise<number> {
       const result = await sql`
         delete from inbox_events
          where (kind, event_id) in (
-           select kind, event_id from inbox_events
-            where kind = 'order' and state = 'awaiting_signup' and received_at < ${new Date(receivedBefore)}
-            order by received_at
+           select o.kind, o.event_id from inbox_events o
+            where o.kind = 'order' and o.state = 'awaiting_signup' and o.received_at < ${new Date(receivedBefore)}
+              and not exists (select 1 from inbox_events s
+                               where s.customer_id = o.customer_id and s.kind = 'signup' and s.state = 'received')
+              and not exists (select 1 from inbox_events s
+                               where s.customer_id = o.customer_id and s.kind = 'signup' and s.state = 'failed')
+            order by o.received_at
             limit ${limit}
-            for update skip locked)`.execute(db);
+            for update of o skip locked)`.execute(db);
       return Number(result.numAffectedRows ?? 0n);
     },
   };
