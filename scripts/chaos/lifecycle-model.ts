@@ -1,0 +1,251 @@
+/**
+ * The reference model of a referral's life, in plain TypeScript (no Temporal, nothing of the product imported): from
+ * what the run sent, when each request was answered, and the programme's terms (DESIGN §3–§5, README "Rules run in
+ * business time"), it predicts each referral's final status, its voucher, its referrer's points and milestone, the
+ * answers the API owes, and by when everything about it must be settled.
+ *
+ * Where a fault delayed a request across a deadline the product may rightly answer either way (an admin action that
+ * reached the referral only after its window closed); the model then follows the answer and says so
+ * (`followedAnswer`), and everything after it is still predicted.
+ */
+import type { Profile } from './profile';
+
+export type ScenarioKind =
+  | 'claim_expires'
+  | 'no_orders'
+  | 'qualifies'
+  | 'refund_in_hold'
+  | 'refund_after_hold'
+  | 'orders_first'
+  | 'late_in_grace'
+  | 'late_past_grace'
+  | 'after_window'
+  | 'cancel'
+  | 'reject'
+  | 'extend'
+  | 'review_approve'
+  | 'review_expires'
+  | 'review_reject';
+
+export type OrderStatus = 'placed' | 'completed' | 'cancelled' | 'refunded';
+export type Status =
+  'pending' | 'registered' | 'under_review' | 'qualified' | 'completed' | 'expired' | 'rejected' | 'cancelled';
+
+export interface SentOrder {
+  eventId: string;
+  orderId: string;
+  status: OrderStatus;
+  amount: number;
+  occurredAtMs: number;
+  /** the first 202 of any copy, epoch ms; null when no copy was ever accepted */
+  acceptedAtMs: number | null;
+  copies: number;
+  /** 202 answers with duplicate: false (more than one means the inbox took the event twice) */
+  firstAcceptances: number;
+}
+
+export interface SentAdmin {
+  action: 'approve' | 'reject' | 'cancel' | 'extend';
+  requestId: string;
+  byMs?: number;
+  status: number;
+  code: string | null;
+  answeredAtMs: number;
+  copies: number;
+  duplicateAnswers: number;
+}
+
+export interface ReferralRecord {
+  key: string;
+  kind: ScenarioKind;
+  referrerId: string;
+  refereeId: string;
+  flagged: boolean;
+  referralId: string | null;
+  claim: { createdAtMs: number; expiresAtMs: number } | null;
+  signup: { eventId: string; occurredAtMs: number; status: number; code: string | null; answeredAtMs: number } | null;
+  /** a signup naming the claim's referral id, sent after its expiry and grace */
+  lateSignup: { status: number; code: string | null } | null;
+  orders: SentOrder[];
+  admin: SentAdmin[];
+  voucher: { code: string | null; redeemed: boolean; answers: string[] } | null;
+  /** the scenario's own steps could not all be sent (the run ended, or a request gave up) */
+  incomplete: string | null;
+}
+
+export interface Expectation {
+  /** null: the run's requests never made a referral (a claim that got no answer) */
+  status: Status | null;
+  voucher: 'none' | 'active' | 'redeemed' | 'void';
+  referrerPoints: number;
+  milestone: boolean;
+  /** epoch ms by which the referral must have ended and closed, lots credited; stuck if still open well after */
+  settledByMs: number;
+  /** answers the API gave that the model says it must not have */
+  answerMismatches: string[];
+  followedAnswer: string[];
+}
+
+interface Book {
+  status: OrderStatus;
+  amount: number;
+  occurredAtMs: number;
+}
+
+const RANK: Record<OrderStatus, number> = { placed: 0, completed: 1, cancelled: 2, refunded: 3 };
+
+/** An order's latest status by business time; on the same instant, the later stage of an order's life. */
+function bookOf(orders: SentOrder[]): Map<string, Book> {
+  const book = new Map<string, Book>();
+  for (const o of orders) {
+    const current = book.get(o.orderId);
+    if (
+      !current ||
+      o.occurredAtMs > current.occurredAtMs ||
+      (o.occurredAtMs === current.occurredAtMs && RANK[o.status] > RANK[current.status])
+    ) {
+      book.set(o.orderId, { status: o.status, amount: o.amount, occurredAtMs: o.occurredAtMs });
+    }
+  }
+  return book;
+}
+
+/** The business instant the completed orders inside [from, to] first met the criteria, or null. */
+function qualifiedAt(
+  book: Map<string, Book>,
+  fromMs: number,
+  toMs: number,
+  minOrders: number,
+  minSpend: number,
+): number | null {
+  const counted = [...book.values()]
+    .filter((o) => o.status === 'completed' && o.occurredAtMs >= fromMs && o.occurredAtMs <= toMs)
+    .sort((a, b) => a.occurredAtMs - b.occurredAtMs);
+  let orders = 0;
+  let spend = 0;
+  for (const o of counted) {
+    orders += 1;
+    spend += o.amount;
+    if (orders >= minOrders && spend >= minSpend) return o.occurredAtMs;
+  }
+  return null;
+}
+
+export function expectReferral(r: ReferralRecord, p: Profile): Expectation {
+  const G = p.lateEventGraceMs;
+  const answerMismatches: string[] = [];
+  const followedAnswer: string[] = [];
+  const expect = (
+    status: Status | null,
+    settledByMs: number,
+    extra: Partial<Pick<Expectation, 'voucher' | 'referrerPoints' | 'milestone'>> = {},
+  ): Expectation => ({
+    status,
+    voucher: extra.voucher ?? 'none',
+    referrerPoints: extra.referrerPoints ?? 0,
+    milestone: extra.milestone ?? false,
+    settledByMs,
+    answerMismatches,
+    followedAnswer,
+  });
+  if (!r.referralId) return expect(null, 0);
+
+  // --- the claim, and whether the signup registered it ---
+  if (r.claim && r.signup === null) {
+    if (r.lateSignup && !(r.lateSignup.status === 409 && r.lateSignup.code === 'referral_closed'))
+      answerMismatches.push(
+        `a signup naming the expired claim answered ${r.lateSignup.status} ${r.lateSignup.code ?? ''}, not 409 referral_closed`,
+      );
+    return expect('expired', r.claim.expiresAtMs + G);
+  }
+  const signup = r.signup!;
+  const registered = signup.status === 201;
+  if (!registered) {
+    // A claim's signup is refused only once the claim's expiry is decided; one by code always registers.
+    const mayRefuse = r.claim !== null && signup.answeredAtMs > r.claim.expiresAtMs + G;
+    if (!mayRefuse) {
+      answerMismatches.push(`signup answered ${signup.status} ${signup.code ?? ''}, not 201`);
+    } else followedAnswer.push(`signup answered ${signup.status} after the claim's expiry was decided`);
+    return expect(r.claim ? 'expired' : null, (r.claim?.expiresAtMs ?? 0) + G);
+  }
+
+  const T0 = signup.occurredAtMs;
+  const voucherEnd = (status: Status, issued: boolean): Expectation['voucher'] =>
+    !issued ? 'none' : r.voucher?.redeemed ? 'redeemed' : status === 'completed' ? 'active' : 'void';
+
+  // --- review ---
+  let windowEndMs = T0 + p.qualificationWindowMs;
+  let voucherIssued = true;
+  const applied = (action: SentAdmin['action']) => r.admin.find((a) => a.action === action);
+  const admitted = (a: SentAdmin, deadlineMs: number, what: string): boolean => {
+    if (a.status === 200) return true;
+    if (a.answeredAtMs > deadlineMs) {
+      followedAnswer.push(`${what} answered ${a.status} ${a.code ?? ''} after the deadline it raced`);
+      return false;
+    }
+    answerMismatches.push(`${what} answered ${a.status} ${a.code ?? ''}, not 200`);
+    return false;
+  };
+  if (r.flagged) {
+    voucherIssued = false;
+    const decideByMs = signup.answeredAtMs + p.decisionWindowMs;
+    const cancel = applied('cancel') ?? applied('reject');
+    if (cancel && admitted(cancel, decideByMs, cancel.action)) {
+      return expect(cancel.action === 'cancel' ? 'cancelled' : 'rejected', cancel.answeredAtMs);
+    }
+    const approve = applied('approve');
+    if (!approve || !admitted(approve, decideByMs, 'approve')) {
+      // no decision in time: the review runs out (an admin's deadline, no grace)
+      return expect('rejected', decideByMs);
+    }
+    voucherIssued = true;
+  } else {
+    const ender = applied('cancel') ?? applied('reject');
+    if (ender && admitted(ender, windowEndMs, ender.action)) {
+      const status: Status = ender.action === 'cancel' ? 'cancelled' : 'rejected';
+      return expect(status, ender.answeredAtMs, { voucher: voucherEnd(status, true) });
+    }
+    const extend = applied('extend');
+    if (extend && admitted(extend, windowEndMs, 'extend')) windowEndMs += extend.byMs ?? 0;
+  }
+
+  // --- qualification, in business time; a fact reported after its deadline's grace changes nothing ---
+  const decideWindowMs = windowEndMs + G;
+  const accepted = r.orders.filter((o) => o.acceptedAtMs !== null);
+  const forWindow = accepted.filter((o) => o.occurredAtMs > windowEndMs || o.acceptedAtMs! <= decideWindowMs);
+  const additions = forWindow.filter((o) => o.status === 'placed' || o.status === 'completed');
+  const firstQualified = qualifiedAt(bookOf(additions), T0, windowEndMs, 1, p.minSpend);
+  if (firstQualified === null) {
+    return expect('expired', decideWindowMs, { voucher: voucherEnd('expired', voucherIssued) });
+  }
+  // During the hold a refund or cancel dated inside it, and reported before its grace ends, takes its order back out.
+  const holdUntil = firstQualified + p.rewardHoldMs;
+  const removals = accepted.filter(
+    (o) =>
+      (o.status === 'refunded' || o.status === 'cancelled') &&
+      o.occurredAtMs <= holdUntil &&
+      o.acceptedAtMs! <= holdUntil + G,
+  );
+  const finalQualified = qualifiedAt(bookOf([...additions, ...removals]), T0, windowEndMs, 1, p.minSpend);
+  if (finalQualified === null) {
+    return expect('expired', Math.max(decideWindowMs, holdUntil + G), {
+      voucher: voucherEnd('expired', voucherIssued),
+    });
+  }
+  const finalHoldUntil = finalQualified + p.rewardHoldMs;
+  const completedBy = finalHoldUntil + G;
+
+  // --- after completion: the milestone counts completed orders dated within its window from registration ---
+  const milestoneBy = T0 + p.milestoneWindowMs;
+  const forMilestone = accepted.filter((o) => o.acceptedAtMs! <= milestoneBy + G);
+  const book = bookOf(forMilestone);
+  const milestoneOrders = [...book.values()].filter(
+    (o) => o.status === 'completed' && o.occurredAtMs >= T0 && o.occurredAtMs <= milestoneBy,
+  ).length;
+  const milestone = milestoneOrders >= p.milestone.orders;
+  return expect('completed', Math.max(completedBy, milestoneBy + G) + p.pointValidityMs, {
+    voucher: voucherEnd('completed', voucherIssued),
+    referrerPoints: p.referrerPoints,
+    milestone,
+  });
+}

@@ -1,0 +1,598 @@
+/**
+ * The random workload, through the HTTP API only: referrals as scenarios (each a short script of claims, signups,
+ * orders and admin actions at chosen business times, some reported late, inside or past the grace), every event
+ * sent up to 5 times (some copies at once, some seconds later), and points and voucher traffic beside them
+ * (concurrent redemptions for one customer, reversals, over-asks). It records what it sent and what each request was
+ * answered, for the model; it judges nothing itself.
+ */
+import type { ChaosHttp, Answer } from './http';
+import type { ReferralRecord, ScenarioKind, SentAdmin, SentOrder, OrderStatus } from './lifecycle-model';
+import type { Prng } from './prng';
+import type { Profile } from './profile';
+
+export interface Referrer {
+  id: string;
+  code: string;
+  /** referrers whose referees arrive from their own IP and device: two fraud flags, so a review */
+  context: { ip: string; deviceId: string } | null;
+}
+
+export interface Redemption {
+  customerId: string;
+  redemptionId: string;
+  points: number;
+  /** what the model says it must be answered: within the points every run guarantees, or far beyond any balance */
+  expected: 201 | 422;
+  status: number;
+  code: string | null;
+  duplicateAnswers: number;
+  takenFrom: Array<{ lotId: string; points: number }>;
+  reversed: boolean;
+  reversalAnswers: number[];
+}
+
+export interface WorkloadCounters {
+  eventsSent: number;
+  duplicates: number;
+  byKind: Record<string, number>;
+  /** answers that did not match what the request itself promises (a duplicate not flagged as one, say) */
+  answerMismatches: string[];
+  termMovesSkipped: number;
+}
+
+export interface FaultHooks {
+  /** a signup was just answered 201: the worker is running its activities */
+  signupRegistered: () => void;
+  /** an order's 202 has just arrived: the API's delivery of it may still be under way */
+  orderAccepted: (eventId: string) => void;
+}
+
+export interface Workload {
+  referrals: ReferralRecord[];
+  redemptions: Redemption[];
+  counters: WorkloadCounters;
+  adjustments: Array<{ customerId: string; adjustmentId: string; points: number; status: number }>;
+}
+
+const SCENARIO_WEIGHTS: Record<ScenarioKind, number> = {
+  claim_expires: 6,
+  no_orders: 6,
+  qualifies: 16,
+  refund_in_hold: 10,
+  refund_after_hold: 5,
+  orders_first: 8,
+  late_in_grace: 7,
+  late_past_grace: 6,
+  after_window: 5,
+  cancel: 6,
+  reject: 4,
+  extend: 6,
+  review_approve: 6,
+  review_expires: 4,
+  review_reject: 4,
+};
+
+const FLAGGED: ReadonlySet<ScenarioKind> = new Set(['review_approve', 'review_expires', 'review_reject']);
+
+export async function runWorkload(options: {
+  http: ChaosHttp;
+  keys: { admin: string; commerce: string };
+  profile: Profile;
+  prng: Prng;
+  programId: string;
+  referrers: Referrer[];
+  currency: string;
+  /** no new scenario starts after this instant (epoch ms); the ones running finish their scripts */
+  stopStartingAt: number;
+  maxReferrals: number;
+  /** how often a new referral starts, on average */
+  referralEveryMs: number;
+  hooks: FaultHooks;
+  aborted: () => boolean;
+  log: (line: string) => void;
+  /** the route that moves open referrals to new terms, once it exists (probed at start) */
+  termMoves: boolean;
+}): Promise<Workload> {
+  const { http, keys, profile: p, prng, currency } = options;
+  const counters: WorkloadCounters = {
+    eventsSent: 0,
+    duplicates: 0,
+    byKind: {},
+    answerMismatches: [],
+    termMovesSkipped: 0,
+  };
+  const referrals: ReferralRecord[] = [];
+  const redemptions: Redemption[] = [];
+  const adjustments: Workload['adjustments'] = [];
+  const counted = (kind: string, copies: number) => {
+    counters.eventsSent += 1;
+    counters.duplicates += copies - 1;
+    counters.byKind[kind] = (counters.byKind[kind] ?? 0) + 1;
+  };
+  const sleepUntil = async (at: number) => {
+    while (Date.now() < at && !options.aborted()) await sleep(Math.min(500, at - Date.now()));
+  };
+  const copiesOf = (r: Prng) => (r.chance(0.5) ? 1 : r.pick([2, 2, 3, 3, 4, 5]));
+
+  /**
+   * Sends one request `copies` times: the first, then some copies at the same moment and the others up to 3 s later.
+   * Returns the first copy's answer and all of them.
+   */
+  async function withCopies(
+    r: Prng,
+    copies: number,
+    send: () => Promise<Answer>,
+  ): Promise<{ first: Answer; all: Answer[] }> {
+    const together = r.int(0, copies - 1);
+    const delays = Array.from({ length: copies - 1 - together }, () => r.int(200, 3_000));
+    const firstAndTogether = await Promise.all(Array.from({ length: together + 1 }, () => send()));
+    const later = await Promise.all(delays.map(async (d) => (await sleep(d), send())));
+    return { first: firstAndTogether[0]!, all: [...firstAndTogether, ...later] };
+  }
+
+  // --- the referrers' starting credit: points to redeem from before any referral completes ---
+  await Promise.all(
+    options.referrers.map(async (referrer) => {
+      const adjustmentId = `start-${referrer.id}`;
+      const answer = await http.send('POST', `/v1/admin/customers/${referrer.id}/points/adjustments`, keys.admin, {
+        adjustmentId,
+        points: p.startingCredit,
+        reason: 'chaos run starting credit',
+        validity: '1 day',
+      });
+      counted('adjustment', 1);
+      adjustments.push({ customerId: referrer.id, adjustmentId, points: p.startingCredit, status: answer.status });
+    }),
+  );
+
+  // --- one referral's script ---
+  async function runScenario(n: number, kind: ScenarioKind, r: Prng): Promise<void> {
+    const referrer = FLAGGED.has(kind)
+      ? r.pick(options.referrers.filter((x) => x.context))
+      : r.pick(options.referrers.filter((x) => !x.context));
+    const refereeId = `referee-${n}-${r.hex(6)}`;
+    const email = `${refereeId}@example.com`;
+    const record: ReferralRecord = {
+      key: `r${n}`,
+      kind,
+      referrerId: referrer.id,
+      refereeId,
+      flagged: FLAGGED.has(kind),
+      referralId: null,
+      claim: null,
+      signup: null,
+      lateSignup: null,
+      orders: [],
+      admin: [],
+      voucher: null,
+      incomplete: null,
+    };
+    referrals.push(record);
+    let orderSeq = 0;
+
+    const claim = async () => {
+      const idempotencyKey = r.uuid();
+      const copies = copiesOf(r);
+      const { first } = await withCopies(r, copies, () =>
+        http.send(
+          'POST',
+          '/v1/referrals',
+          keys.commerce,
+          { code: referrer.code, invitee: { email } },
+          { 'idempotency-key': idempotencyKey },
+        ),
+      );
+      counted('claim', copies);
+      if (first.status !== 201) {
+        record.incomplete = `claim answered ${first.status}`;
+        return false;
+      }
+      record.referralId = first.body.id as string;
+      record.claim = { createdAtMs: Date.parse(first.body.createdAt), expiresAtMs: Date.parse(first.body.expiresAt) };
+      return true;
+    };
+
+    const signup = async (occurredAtMs: number, via: 'code' | 'referral') => {
+      const eventId = r.uuid();
+      const copies = copiesOf(r);
+      const body = {
+        eventId,
+        customerId: refereeId,
+        ...(via === 'referral' && record.referralId ? { referralId: record.referralId } : { code: referrer.code }),
+        email,
+        occurredAt: new Date(occurredAtMs).toISOString(),
+        ...(referrer.context && record.flagged ? { context: referrer.context } : {}),
+      };
+      const { first, all } = await withCopies(r, copies, () =>
+        http.send('POST', '/v1/events/signups', keys.commerce, body),
+      );
+      counted('signup', copies);
+      // the first answer that decided it (a copy sent at once may have been the one to register it)
+      // A copy whose first attempt registered it but lost the answer is told `duplicate` with the same body.
+      const registeredBy = (a: Answer) =>
+        a.status === 201 || (a.status === 200 && a.body?.duplicate === true && typeof a.body?.referralId === 'string');
+      const decided = all.find((a) => a.status === 201) ?? all.find(registeredBy) ?? first;
+      record.signup = {
+        eventId,
+        occurredAtMs,
+        status: registeredBy(decided) ? 201 : decided.status,
+        code: (decided.body?.code as string | undefined) ?? null,
+        answeredAtMs: decided.at,
+      };
+      if (registeredBy(decided)) {
+        record.referralId ??= decided.body.referralId as string;
+        options.hooks.signupRegistered();
+        const registrations = all.filter((a) => a.status === 201 && a.body?.duplicate !== true).length;
+        if (registrations > 1)
+          counters.answerMismatches.push(`${record.key}: signup ${eventId} registered ${registrations} times`);
+      }
+      return registeredBy(decided);
+    };
+
+    const order = async (status: OrderStatus, amount: number, occurredAtMs: number, orderId?: string) => {
+      const id = orderId ?? `${refereeId}-o${(orderSeq += 1)}`;
+      const eventId = r.uuid();
+      const copies = copiesOf(r);
+      const body = {
+        eventId,
+        customerId: refereeId,
+        orderId: id,
+        status,
+        amount,
+        currency,
+        occurredAt: new Date(occurredAtMs).toISOString(),
+      };
+      const sent: SentOrder = {
+        eventId,
+        orderId: id,
+        status,
+        amount,
+        occurredAtMs,
+        acceptedAtMs: null,
+        copies,
+        firstAcceptances: 0,
+      };
+      record.orders.push(sent);
+      const { all } = await withCopies(r, copies, async () => {
+        const answer = await http.send('POST', '/v1/events/orders', keys.commerce, body);
+        if (answer.status === 202) {
+          if (answer.body?.duplicate === false) options.hooks.orderAccepted(eventId);
+          sent.acceptedAtMs = Math.min(sent.acceptedAtMs ?? Infinity, answer.at);
+        }
+        return answer;
+      });
+      counted('order', copies);
+      sent.firstAcceptances = all.filter((a) => a.status === 202 && a.body?.duplicate === false).length;
+      const refused = all.filter((a) => a.status !== 202);
+      if (refused.length > 0)
+        counters.answerMismatches.push(
+          `${record.key}: order event ${eventId} answered ${refused.map((a) => a.status).join(',')}, not 202`,
+        );
+      return id;
+    };
+
+    const admin = async (action: SentAdmin['action'], byMs?: number) => {
+      if (!record.referralId) return;
+      const requestId = r.uuid();
+      const copies = copiesOf(r);
+      const body = {
+        requestId,
+        ...(action === 'reject' ? { reason: 'chaos run' } : {}),
+        ...(action === 'extend' ? { by: `${Math.round(byMs! / 1000)}s` } : {}),
+      };
+      const { first, all } = await withCopies(r, copies, () =>
+        http.send('POST', `/v1/admin/referrals/${record.referralId}/${action}`, keys.admin, body),
+      );
+      counted(`admin_${action}`, copies);
+      record.admin.push({
+        action,
+        requestId,
+        ...(byMs !== undefined ? { byMs } : {}),
+        status: first.status,
+        code: (first.body?.code as string | undefined) ?? null,
+        answeredAtMs: first.at,
+        copies,
+        duplicateAnswers: all.filter((a) => a.body?.duplicate === true).length,
+      });
+      // the same request again says what the first did: the status must not differ between copies
+      const statuses = new Set(all.map((a) => a.status));
+      if (statuses.size > 1)
+        counters.answerMismatches.push(
+          `${record.key}: ${action} ${requestId} answered ${[...statuses].join(' and ')} to copies of one request`,
+        );
+    };
+
+    /** The referee uses their voucher at checkout, once; the same key again is a duplicate, another key refused. */
+    const useVoucher = async () => {
+      record.voucher = { code: null, redeemed: false, answers: [] };
+      const until = Date.now() + 20_000;
+      let code: string | null = null;
+      while (Date.now() < until && !options.aborted() && code === null) {
+        const list = await http.send('GET', `/v1/customers/${refereeId}/vouchers`, keys.commerce);
+        const active = Array.isArray(list.body)
+          ? (list.body as Array<{ code: string; status: string }>).find((v) => v.status === 'active')
+          : undefined;
+        if (active) code = active.code;
+        else await sleep(500);
+      }
+      if (!code) return;
+      record.voucher.code = code;
+      const redemptionKey = r.uuid();
+      const copies = copiesOf(r);
+      const { all } = await withCopies(r, copies, () =>
+        http.send('POST', `/v1/vouchers/${code}/redemptions`, keys.commerce, { redemptionKey }),
+      );
+      counted('voucher_redemption', copies);
+      record.voucher.answers = all.map((a) => `${a.status}${a.body?.duplicate ? ' duplicate' : ''}`);
+      const taken = all.filter((a) => a.status === 201 || a.status === 200);
+      record.voucher.redeemed = taken.length > 0;
+      if (all.filter((a) => a.status === 201).length > 1)
+        counters.answerMismatches.push(`${record.key}: voucher ${code} redeemed twice under one key`);
+      if (taken.length !== all.length)
+        counters.answerMismatches.push(
+          `${record.key}: voucher redemption answered ${record.voucher.answers.join(',')}`,
+        );
+      const other = await http.send('POST', `/v1/vouchers/${code}/redemptions`, keys.commerce, {
+        redemptionKey: r.uuid(),
+      });
+      counted('voucher_redemption', 1);
+      if (!(other.status === 409 && other.body?.code === 'voucher_already_redeemed'))
+        counters.answerMismatches.push(
+          `${record.key}: a second key on voucher ${code} answered ${other.status} ${other.body?.code ?? ''}`,
+        );
+    };
+
+    const W = p.qualificationWindowMs;
+    const H = p.rewardHoldMs;
+    const G = p.lateEventGraceMs;
+    const big = 60_000;
+    const small = 10_000;
+
+    // Claims come first for most kinds; a signup by code creates its referral directly.
+    const claimFirst = kind === 'claim_expires' || kind === 'no_orders' || r.chance(0.5);
+    if (claimFirst && !(await claim())) return;
+    if (kind === 'claim_expires') {
+      if (r.chance(0.5) && record.claim) {
+        // the invitee comes back after the claim lapsed, naming it: refused, the claim stays expired
+        await sleepUntil(record.claim.expiresAtMs + G + 5_000);
+        const answer = await http.send('POST', '/v1/events/signups', keys.commerce, {
+          eventId: r.uuid(),
+          customerId: refereeId,
+          referralId: record.referralId,
+          email,
+        });
+        counted('signup', 1);
+        record.lateSignup = { status: answer.status, code: (answer.body?.code as string | undefined) ?? null };
+      }
+      return;
+    }
+    if (claimFirst) await sleep(r.int(200, 1_500));
+
+    if (kind === 'orders_first') {
+      // The order is reported before the signup, which is reported late (dated before the order, or after it).
+      const orderAt = Date.now();
+      const counts = r.chance(0.7);
+      await order('completed', big, orderAt);
+      await sleep(r.int(500, 2_000));
+      const signedUp = await signup(counts ? orderAt - 1_000 : orderAt + 1_000, claimFirst ? 'referral' : 'code');
+      if (!signedUp) return;
+      if (r.chance(0.3)) await useVoucher();
+      return;
+    }
+
+    const T0 = Date.now();
+    if (!(await signup(T0, claimFirst ? 'referral' : 'code'))) return;
+
+    switch (kind) {
+      case 'no_orders':
+        if (r.chance(0.5)) await order('completed', small, Date.now());
+        return;
+      case 'qualifies': {
+        await sleepUntil(T0 + r.between(0.1, 0.4) * W);
+        const at = Date.now();
+        if (r.chance(0.5)) {
+          // out of order: the completion reported before the placement it follows
+          const id = await order('completed', big, at);
+          await order('placed', big, at - 2_000, id);
+        } else {
+          const id = await order('placed', big, at - 2_000);
+          await order('completed', big, at, id);
+        }
+        if (r.chance(0.4)) await useVoucher();
+        const extra = r.pick([0, 1, 2, 2]);
+        for (let i = 0; i < extra; i += 1) {
+          await sleepUntil(T0 + r.between(0.45, 0.9) * Math.min(W, p.milestoneWindowMs));
+          await order('completed', small, Date.now());
+        }
+        return;
+      }
+      case 'refund_in_hold': {
+        await sleepUntil(T0 + r.between(0.1, 0.3) * W);
+        const at = Date.now();
+        const id = await order('completed', big, at);
+        await sleepUntil(at + H / 3);
+        await order(r.pick(['refunded', 'cancelled'] as const), big, Date.now(), id);
+        if (r.chance(0.5)) {
+          await sleep(H / 6);
+          await order('completed', big, Date.now());
+        }
+        return;
+      }
+      case 'refund_after_hold': {
+        await sleepUntil(T0 + r.between(0.1, 0.3) * W);
+        const at = Date.now();
+        const id = await order('completed', big, at);
+        // dated after the hold ended: the reward the hold earned stands
+        await sleepUntil(at + H + 1_000);
+        await order('refunded', big, Date.now(), id);
+        return;
+      }
+      case 'late_in_grace':
+      case 'late_past_grace': {
+        // dated inside the window, reported after it: early in the grace, or once the grace is over
+        const dated = T0 + W - 1_000;
+        await sleepUntil(kind === 'late_in_grace' ? T0 + W + G * 0.15 : T0 + W + G + 5_000);
+        await order('completed', big, dated);
+        return;
+      }
+      case 'after_window':
+        await sleepUntil(T0 + W + 1_000);
+        await order('completed', big, Date.now());
+        return;
+      case 'cancel':
+      case 'reject':
+        if (r.chance(0.3)) await useVoucher();
+        await sleep(r.int(200, 1_000));
+        await admin(kind);
+        if (kind === 'cancel' && r.chance(0.5)) {
+          // another admin's cancel, after the first: refused, it changes nothing
+          const again = await http.send('POST', `/v1/admin/referrals/${record.referralId}/cancel`, keys.admin, {
+            requestId: r.uuid(),
+          });
+          counted('admin_cancel', 1);
+          if (again.status !== 409)
+            counters.answerMismatches.push(`${record.key}: a second cancel answered ${again.status}, not 409`);
+        }
+        return;
+      case 'extend': {
+        await sleep(r.int(200, 1_000));
+        await admin('extend', W);
+        await sleepUntil(T0 + 1.3 * W);
+        await order('completed', big, Date.now());
+        return;
+      }
+      case 'review_approve':
+        await sleep(r.int(500, 2_000));
+        await admin('approve');
+        await sleepUntil(T0 + r.between(0.2, 0.5) * W);
+        await order('completed', big, Date.now());
+        return;
+      case 'review_reject':
+        await sleep(r.int(500, 2_000));
+        await admin(r.chance(0.5) ? 'reject' : 'cancel');
+        return;
+      case 'review_expires':
+        return;
+      default:
+        return;
+    }
+  }
+
+  // --- points: redemptions for one customer at once, their copies, reversals, over-asks ---
+  const guaranteed = new Map(options.referrers.map((x) => [x.id, p.startingCredit]));
+  async function pointsRound(r: Prng): Promise<void> {
+    const referrer = r.pick(options.referrers);
+    const customerId = referrer.id;
+    const choice = r.weighted({ concurrent: 6, overAsk: 1, reverse: 3, unknownReversal: 1 });
+    const redeem = async (points: number, expected: 201 | 422) => {
+      const redemptionId = r.uuid();
+      const copies = copiesOf(r);
+      const redemption: Redemption = {
+        customerId,
+        redemptionId,
+        points,
+        expected,
+        status: 0,
+        code: null,
+        duplicateAnswers: 0,
+        takenFrom: [],
+        reversed: false,
+        reversalAnswers: [],
+      };
+      redemptions.push(redemption);
+      const { all } = await withCopies(r, copies, () =>
+        http.send('POST', `/v1/customers/${customerId}/points/redemptions`, keys.commerce, { redemptionId, points }),
+      );
+      counted('redemption', copies);
+      const decided = all.find((a) => a.status === 201) ?? all.find((a) => a.status === 200) ?? all[0]!;
+      redemption.status = decided.status;
+      redemption.code = (decided.body?.code as string | undefined) ?? null;
+      redemption.duplicateAnswers = all.filter((a) => a.body?.duplicate === true).length;
+      if (decided.status === 201 || decided.status === 200)
+        redemption.takenFrom = (decided.body.takenFrom as Redemption['takenFrom']) ?? [];
+      if (all.filter((a) => a.status === 201).length > 1)
+        counters.answerMismatches.push(`redemption ${redemptionId} answered 201 to ${all.length} copies`);
+    };
+    if (choice === 'concurrent') {
+      const n = r.int(2, 4);
+      const left = guaranteed.get(customerId)!;
+      const amounts = Array.from({ length: n }, () => r.int(10, 80)).filter(
+        (_, i, all) => all.slice(0, i + 1).reduce((s, x) => s + x, 0) <= left,
+      );
+      if (amounts.length === 0) return;
+      // taken now: the model's promise is that every one of these fits
+      guaranteed.set(customerId, left - amounts.reduce((s, x) => s + x, 0));
+      await Promise.all(amounts.map((a) => redeem(a, 201)));
+    } else if (choice === 'overAsk') {
+      await redeem(10_000_000, 422);
+    } else if (choice === 'reverse') {
+      const candidates = redemptions.filter(
+        (x) => x.customerId === customerId && (x.status === 201 || x.status === 200) && !x.reversed,
+      );
+      if (candidates.length === 0) return;
+      const target = r.pick(candidates);
+      const copies = copiesOf(r);
+      // a reversal beside a new redemption for the same customer
+      const [reversal] = await Promise.all([
+        withCopies(r, copies, () =>
+          http.send(
+            'POST',
+            `/v1/customers/${customerId}/points/redemptions/${target.redemptionId}/reversal`,
+            keys.commerce,
+          ),
+        ),
+        guaranteed.get(customerId)! >= 10
+          ? (guaranteed.set(customerId, guaranteed.get(customerId)! - 10), redeem(10, 201))
+          : Promise.resolve(),
+      ]);
+      counted('reversal', copies);
+      target.reversalAnswers.push(...reversal.all.map((a) => a.status));
+      target.reversed = reversal.all.some((a) => a.status === 200);
+    } else {
+      const answer = await http.send(
+        'POST',
+        `/v1/customers/${customerId}/points/redemptions/${r.uuid()}/reversal`,
+        keys.commerce,
+      );
+      counted('reversal', 1);
+      if (answer.status !== 404)
+        counters.answerMismatches.push(`a reversal of a redemption never made answered ${answer.status}, not 404`);
+    }
+  }
+
+  // --- the run: scenarios started one after another, points rounds beside them ---
+  const running: Array<Promise<void>> = [];
+  const scenarioPrng = prng.fork();
+  const pointsPrng = prng.fork();
+  let n = 0;
+  const pointsLoop = (async () => {
+    while (Date.now() < options.stopStartingAt && !options.aborted()) {
+      await sleep(pointsPrng.int(1_000, 4_000));
+      await pointsRound(pointsPrng.fork()).catch((error: unknown) =>
+        counters.answerMismatches.push(`points round failed: ${String(error)}`),
+      );
+    }
+  })();
+  while (Date.now() < options.stopStartingAt && n < options.maxReferrals && !options.aborted()) {
+    n += 1;
+    const kind = scenarioPrng.weighted(SCENARIO_WEIGHTS);
+    const own = scenarioPrng.fork();
+    running.push(
+      runScenario(n, kind, own).catch((error: unknown) => {
+        counters.answerMismatches.push(`scenario r${n} (${kind}) failed: ${String(error)}`);
+      }),
+    );
+    if (options.termMoves) {
+      // TERM MOVES HOOK: POST /v1/admin/programs/{id}/moves is being built; when it exists, move a random sample
+      // of open referrals to a new version here and teach the model the deadlines each move reports.
+      counters.termMovesSkipped += 1;
+    }
+    await sleep(scenarioPrng.int(Math.round(options.referralEveryMs / 2), Math.round(options.referralEveryMs * 1.5)));
+  }
+  await pointsLoop;
+  await Promise.all(running);
+  options.log(`workload: ${n} referrals started, ${redemptions.length} redemptions`);
+  return { referrals, redemptions, counters, adjustments };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
