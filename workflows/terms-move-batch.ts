@@ -22,6 +22,10 @@ export interface TermsMoveInput {
   dryRun: boolean;
   actor: string;
   reason: string | null;
+  /** referrals read per page (default 100) */
+  pageSize?: number | undefined;
+  /** history length after which the move continues as new, before the server suggests it (default 5,000) */
+  historyEventLimit?: number | undefined;
   /** where a run that continued as new goes on */
   resume?: { after: { createdAt: string; id: string } | null; index: number; reached: number } | undefined;
 }
@@ -36,10 +40,12 @@ export async function termsMoveWorkflow(input: TermsMoveInput): Promise<{ reache
   let after = input.resume?.after ?? null;
   let index = input.resume?.index ?? 0;
   let reached = input.resume?.reached ?? 0;
+  const pageSize = input.pageSize ?? PAGE_SIZE;
+  const historyLimit = input.historyEventLimit ?? HISTORY_LIMIT;
   for (;;) {
     let ids: string[];
     if ('referralIds' in selection) {
-      ids = selection.referralIds.slice(index, index + PAGE_SIZE);
+      ids = selection.referralIds.slice(index, index + pageSize);
       index += ids.length;
     } else {
       const page = await selectTermsMoveCandidates({
@@ -47,7 +53,7 @@ export async function termsMoveWorkflow(input: TermsMoveInput): Promise<{ reache
         toVersion: program.version,
         filter: selection.filter,
         after,
-        limit: PAGE_SIZE,
+        limit: pageSize,
       });
       ids = page.map((candidate) => candidate.id);
       after = page.at(-1) ?? after;
@@ -61,7 +67,7 @@ export async function termsMoveWorkflow(input: TermsMoveInput): Promise<{ reache
       );
       reached += outcomes.length;
     }
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT) {
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit) {
       log.info('continuing the move as new to keep its history bounded', { moveId, reached });
       await continueAsNew<typeof termsMoveWorkflow>({ ...input, resume: { after, index, reached } });
     }

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reserveTermsMove } from '../../db/term-moves';
+import { TASK_QUEUE } from '../../workflows/shared';
+import { termsMoveWorkflow, type TermsMoveInput } from '../../workflows/terms-move-batch';
 import { KEYS } from '../support/http';
 import { eventually, startStack, type Stack } from '../support/stack';
 
@@ -186,5 +189,48 @@ describe('moving open referrals to new terms over HTTP', () => {
     expect(
       (await stack.http.get(`/v1/admin/programs/${programId}/moves/x/referrals?cursor=abc`, KEYS.admin)).status,
     ).toBe(404);
+  });
+});
+
+describe('a move that outlives its run', () => {
+  it('given a move that continues as new after every page of one referral, then it resumes where it was and reaches each referral once', async () => {
+    const ids = [await claim('rio', 'sam'), await claim('rio', 'tao'), await claim('rio', 'uma')];
+    // the claims run under the newest version: the dry run looks at moving them back to the first
+    const program = (await stack.http.get(`/v1/admin/programs/${programId}`, KEYS.admin)).body;
+    const first = program.versions.find((v: { version: number }) => v.version === 1);
+    const moveId = randomUUID();
+    const selection = { referralIds: ids };
+    await reserveTermsMove(stack.db, {
+      moveId,
+      programId,
+      toVersion: 1,
+      dryRun: true,
+      selection,
+      actor: 'ops',
+      reason: null,
+      bodyHash: 'test',
+    });
+    const input: TermsMoveInput = {
+      moveId,
+      program: { id: programId, version: 1, currency: 'INR', terms: first.terms },
+      selection,
+      dryRun: true,
+      actor: 'ops',
+      reason: null,
+      pageSize: 1,
+      historyEventLimit: 1,
+    };
+    const handle = await stack.temporal.workflow.start(termsMoveWorkflow, {
+      taskQueue: TASK_QUEUE,
+      workflowId: `terms-move-${moveId}`,
+      args: [input],
+    });
+    expect(await handle.result()).toEqual({ reached: 3 });
+    // the first run handed over to the next rather than finishing itself
+    const firstRun = await stack.temporal.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
+    expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
+    const done = await finished(moveId);
+    expect(done.counts.wouldMove).toBe(3);
+    expect((await outcomes(moveId)).map((i) => i.referralId).sort()).toEqual([...ids].sort());
   });
 });

@@ -11,14 +11,15 @@ import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { ensureSearchAttributes } from '../../runtime/search-attributes';
-import { approveUpdate, cancelUpdate, extendUpdate, orderSignal, registerUpdate, rejectUpdate } from '../../workflows/messages';
+import { approveUpdate, cancelUpdate, extendUpdate, moveTermsUpdate, orderSignal, registerUpdate, rejectUpdate } from '../../workflows/messages';
+import { pointLotWorkflowId } from '../../workflows/lot-shared';
 import { referralWorkflow } from '../../workflows/referral';
 import { DEFAULT_REFERRAL_TERMS, referralWorkflowId, type ReferralInput } from '../../workflows/shared';
 import { fakeActivities } from '../support/fake-activities';
-import { testServerExecutable, WORKFLOWS_PATH } from '../support/temporal-binaries';
+import { startTimeSkippingServer } from '../support/referral-scenario';
+import { WORKFLOWS_PATH } from '../support/temporal-binaries';
 
 const { temporal } = proto;
 
@@ -28,8 +29,7 @@ if (!prefix || !/^v\d+$/.test(prefix)) {
   console.error('usage: npm run record-histories -- v<N>   (a new prefix; existing histories stay as they are)');
   process.exit(2);
 }
-const executable = testServerExecutable();
-const env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
+const env = await startTimeSkippingServer();
 await ensureSearchAttributes(env.connection, 'default');
 // 'broken' stands for a referee whose registration the projection cannot hold (a data error no retry can fix).
 const fakes = fakeActivities({
@@ -58,6 +58,14 @@ async function record(name: string, overrides: Partial<ReferralInput>, drive: (h
   // Binary protobuf: the same bytes the server stores, independent of JSON-mapping differences between SDK versions.
   await writeFile(path.join(HERE, `${prefix}-${name}.binpb`), temporal.api.history.v1.History.encode(history).finish());
   console.log(`recorded ${prefix}-${name}: ${history.events?.length} events`);
+  // The referrer's lot, where the referral paid one: credited, then expired (the fakes credit it expiring at once).
+  const lot = env.client.workflow.getHandle(pointLotWorkflowId(`referral-${referralId}`));
+  if (await lot.describe().then(() => true, () => false)) {
+    await lot.result().catch(() => undefined);
+    const lotHistory = await lot.fetchHistory();
+    await writeFile(path.join(HERE, `${prefix}-lot-of-${name}.binpb`), temporal.api.history.v1.History.encode(lotHistory).finish());
+    console.log(`recorded ${prefix}-lot-of-${name}: ${lotHistory.events?.length} events`);
+  }
 }
 
 const signup = async (refereeId = 'ben') => ({ eventId: randomUUID(), refereeId, occurredAt: await now() });
@@ -172,6 +180,23 @@ await worker.runUntil(async () => {
     await h.executeUpdate(extendUpdate, { args: [{ requestId: 'extend-1', actor: 'ops', by: '10 days' }] });
     await env.sleep('15 days');
     await h.executeUpdate(rejectUpdate, { args: [{ requestId: 'reject-1', actor: 'ops', reason: 'fraud' }] });
+  });
+  // Moves to new terms and a hold of 0 (v9 on).
+  await record('moved-to-new-terms-then-completes', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await env.sleep('20 days');
+    const program = { id: 'program-1', version: 2, currency: 'INR', terms: { ...DEFAULT_REFERRAL_TERMS, qualificationWindow: '45 days', rewardHold: '3 days' } };
+    await h.executeUpdate(moveTermsUpdate, { args: [{ requestId: 'move:m-1', actor: 'ops', program }] });
+    await h.executeUpdate(moveTermsUpdate, { args: [{ requestId: 'move:m-2', actor: 'ops', program: { ...program, terms: { ...program.terms, qualificationWindow: '10 days' } } }] }).catch(() => undefined);
+    await env.sleep('20 days');
+    await h.signal(orderSignal, await order('o-1', 'completed'));
+    await settle();
+    await env.sleep('4 days');
+  });
+  await record('hold-zero-completes-at-qualification', { program: { id: 'program-1', version: 1, currency: 'INR', terms: { ...DEFAULT_REFERRAL_TERMS, rewardHold: '0' } } }, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await h.signal(orderSignal, await order('o-1', 'completed'));
+    await settle();
   });
   await record('continue-as-new', { historyEventLimit: 40 }, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup()] });

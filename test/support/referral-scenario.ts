@@ -175,7 +175,7 @@ async function startDevServer(): Promise<TestWorkflowEnvironment> {
  * The SDK gives a new test server 5 s to answer; two JVMs starting at once on a busy 2-core machine can take longer.
  * A slow start is not a failure of the code under test: try again.
  */
-async function startTimeSkippingServer(attempts = 5): Promise<TestWorkflowEnvironment> {
+export async function startTimeSkippingServer(attempts = 5): Promise<TestWorkflowEnvironment> {
   const executable = testServerExecutable();
   for (let attempt = 1; ; attempt++) {
     try {
