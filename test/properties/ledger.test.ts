@@ -34,16 +34,14 @@ const START_MS = Date.parse('2026-03-01T00:00:00Z');
 // Ids holding LIKE's wildcards, its escape and the key separator: one adjustment's key must never find another's.
 const ADJUSTMENT_IDS = ['a', 'a_', 'ab', 'a%', 'a%b', 'a:b', 'a\\', 'a\\b'] as const;
 
+type Credit = { t: 'credit'; key: number; points: number; expiresInH: number; adjustment: boolean };
 type Concurrent =
+  | Credit
   | { t: 'redeem'; rid: number; points: number }
   | { t: 'reverse'; rid: number }
   | { t: 'debit'; aid: number; points: number }
   | { t: 'expire'; lot: number };
-type Command =
-  | Concurrent
-  | { t: 'credit'; key: number; points: number; expiresInH: number; adjustment: boolean }
-  | { t: 'tick'; minutes: number }
-  | { t: 'together'; commands: Concurrent[] };
+type Command = Concurrent | { t: 'tick'; minutes: number } | { t: 'together'; commands: Concurrent[] };
 
 const pointsArb = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 1, max: 40 }) },
@@ -57,24 +55,23 @@ const debitArb = fc.record({
   points: pointsArb.map((p) => -p),
 });
 const expireArb = fc.record({ t: fc.constant('expire' as const), lot: fc.nat({ max: 7 }) });
+const creditArb = fc.record({
+  t: fc.constant('credit' as const),
+  key: fc.nat({ max: 6 }),
+  points: pointsArb,
+  // few distinct lengths: lots often expire at the same instant, and then credit time and lot id decide
+  expiresInH: fc.constantFrom(1, 2, 2, 3, 5),
+  adjustment: fc.boolean(),
+});
 const concurrentArb: fc.Arbitrary<Concurrent> = fc.oneof(
+  { weight: 1, arbitrary: creditArb },
   { weight: 3, arbitrary: redeemArb },
   { weight: 2, arbitrary: reverseArb },
   { weight: 1, arbitrary: debitArb },
   { weight: 1, arbitrary: expireArb },
 );
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      t: fc.constant('credit' as const),
-      key: fc.nat({ max: 6 }),
-      points: pointsArb,
-      // few distinct lengths: lots often expire at the same instant, and then credit time and lot id decide
-      expiresInH: fc.constantFrom(1, 2, 2, 3, 5),
-      adjustment: fc.boolean(),
-    }),
-  },
+  { weight: 3, arbitrary: creditArb },
   { weight: 6, arbitrary: concurrentArb },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('tick' as const), minutes: fc.nat({ max: 180 }) }) },
   {
@@ -96,34 +93,10 @@ class Run {
   /** the customer's lots in credit order, as ids the ledger gave */
   readonly lotIds: string[] = [];
 
-  creditKey(command: Extract<Command, { t: 'credit' }>): string {
+  creditKey(command: Credit): string {
     return command.adjustment
       ? adjustmentCreditKey(this.customerId, ADJUSTMENT_IDS[command.key % ADJUSTMENT_IDS.length]!)
       : `referral:${this.customerId}:${command.key}`;
-  }
-
-  async credit(command: Extract<Command, { t: 'credit' }>): Promise<void> {
-    const creditKey = this.creditKey(command);
-    const expiresAtMs = this.nowMs + command.expiresInH * HOUR_MS;
-    const { lot, created } = await creditLot(db, {
-      customerId: this.customerId,
-      points: command.points,
-      creditedAt: new Date(this.nowMs),
-      expiresAt: new Date(expiresAtMs),
-      source: { kind: command.adjustment ? 'adjustment' : 'referral' },
-      creditKey,
-    });
-    const modelled = this.model.credit({
-      customerId: this.customerId,
-      lotId: lot.id,
-      creditKey,
-      source: command.adjustment ? 'adjustment' : 'referral',
-      points: command.points,
-      creditedAtMs: this.nowMs,
-      expiresAtMs,
-    });
-    expect({ lotId: lot.id, created }).toEqual(modelled);
-    if (created) this.lotIds.push(lot.id);
   }
 
   /** The ledger's answer, in the model's shape. */
@@ -131,6 +104,17 @@ class Run {
     const customerId = this.customerId;
     const now = new Date(this.nowMs);
     switch (command.t) {
+      case 'credit': {
+        const { lot, created } = await creditLot(db, {
+          customerId,
+          points: command.points,
+          creditedAt: now,
+          expiresAt: new Date(this.nowMs + command.expiresInH * HOUR_MS),
+          source: { kind: command.adjustment ? 'adjustment' : 'referral' },
+          creditKey: this.creditKey(command),
+        });
+        return { lotId: lot.id, created };
+      }
       case 'redeem': {
         const r = await redeemPoints(db, { customerId, redemptionId: `r${command.rid}`, points: command.points, now });
         if (r.outcome === 'redeemed') {
@@ -159,10 +143,21 @@ class Run {
     }
   }
 
-  onModel(model: LotsModel, command: Concurrent): unknown {
+  /** The model's answer; a credit takes the id the ledger gave its lot (`onLedger`'s answer). */
+  onModel(model: LotsModel, command: Concurrent, onLedger: unknown): unknown {
     const customerId = this.customerId;
     const nowMs = this.nowMs;
     switch (command.t) {
+      case 'credit':
+        return model.credit({
+          customerId,
+          lotId: (onLedger as { lotId: string }).lotId,
+          creditKey: this.creditKey(command),
+          source: command.adjustment ? 'adjustment' : 'referral',
+          points: command.points,
+          creditedAtMs: nowMs,
+          expiresAtMs: nowMs + command.expiresInH * HOUR_MS,
+        });
       case 'redeem':
         return model.redeem({ customerId, redemptionId: `r${command.rid}`, points: command.points, nowMs });
       case 'reverse':
@@ -174,6 +169,12 @@ class Run {
         return lotId === undefined ? { expired: 0 } : model.expire(lotId, nowMs);
       }
     }
+  }
+
+  /** A credit's new lot joins the lots that later expiries pick from. */
+  noteLots(outcome: unknown): void {
+    const credited = outcome as { lotId?: string; created?: boolean };
+    if (credited.created && credited.lotId) this.lotIds.push(credited.lotId);
   }
 
   /** A lot's timer fires at its expiry, never before: the clock moves there first. */
@@ -208,8 +209,9 @@ class Run {
     const reversal = command.t === 'reverse';
     const before = reversal ? await this.lots() : undefined;
     const product = await this.onLedger(command);
-    const expected = this.onModel(this.model, command);
+    const expected = this.onModel(this.model, command, product);
     expect({ command, outcome: product }).toEqual({ command, outcome: expected });
+    this.noteLots(product);
     if (before && product && (product as { duplicate?: boolean }).duplicate === false) {
       await this.expectRestored(command as Extract<Concurrent, { t: 'reverse' }>, before);
     }
@@ -244,10 +246,11 @@ class Run {
     for (const order of permutations(commands.map((_, i) => i))) {
       const model = this.model.clone();
       const outcomes: unknown[] = [];
-      for (const i of order) outcomes[i] = this.onModel(model, commands[i]!);
+      for (const i of order) outcomes[i] = this.onModel(model, commands[i]!, product[i]);
       const modelBooked = model.entriesOf(this.customerId).slice(entriesBefore);
       if (equal(outcomes, product) && equal(modelBooked, booked)) {
         Object.assign(this, { model });
+        for (const i of order) this.noteLots(product[i]);
         return;
       }
       tried.push({ order, outcomes, modelBooked });
@@ -303,8 +306,7 @@ describe('points ledger against the reference model', () => {
         fc.asyncProperty(fc.array(commandArb, { minLength: 1, maxLength: 16 }), async (commands) => {
           const run = new Run();
           for (const command of commands) {
-            if (command.t === 'credit') await run.credit(command);
-            else if (command.t === 'tick') run.nowMs += command.minutes * 60_000;
+            if (command.t === 'tick') run.nowMs += command.minutes * 60_000;
             else if (command.t === 'together') await run.together(command.commands);
             else await run.one(command);
           }
