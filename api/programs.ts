@@ -10,6 +10,7 @@ import {
 import { isTimeZone } from '../workflows/point-validity';
 import { FRAUD_FLAGS } from '../intake/fraud-flags';
 import {
+  creditedPoints,
   DEFAULT_REFERRAL_TERMS,
   DEFAULT_TIERS,
   reviewTerms,
@@ -215,6 +216,20 @@ function requireDistinctTiers(terms: z.infer<typeof TermsInput> | undefined): vo
 }
 
 /**
+ * The referrer's points at the highest tier must stay a number of points the ledger can credit: a lot the ledger
+ * refuses would leave its workflow retrying for ever. A rule across two terms, so 422.
+ */
+function requirePayableReferrerPoints(terms: z.infer<typeof TermsInput> | undefined): void {
+  const filled = withDefaults(terms);
+  const highest = Math.max(...tierTerms(filled).map((tier) => tier.multiplier));
+  const points = rewardTerms(filled).referrerPoints;
+  if (creditedPoints(points, highest) <= MAX_POINTS) return;
+  const path = terms?.referrerPoints !== undefined ? 'terms.referrerPoints' : 'terms.tiers';
+  const message = `${points} points at the highest tier (×${highest}) pass ${MAX_POINTS}, the most one credit may pay`;
+  throw new Problem(422, 'validation_failed', `${path}: ${message}`, [{ path, message }]);
+}
+
+/**
  * The terms a version is published with, every default filled in: a version keeps the terms it runs with, whatever
  * later becomes of the defaults in code.
  */
@@ -274,6 +289,7 @@ export const programRoutes = createRouter()
       const body = c.req.valid('json');
       requireKnownTimeZone(body.terms);
       requireDistinctTiers(body.terms);
+      requirePayableReferrerPoints(body.terms);
       const program = await createProgram(c.var.deps.db, {
         id: randomUUID(),
         name: body.name,
@@ -302,6 +318,7 @@ export const programRoutes = createRouter()
       const { terms } = c.req.valid('json');
       requireKnownTimeZone(terms);
       requireDistinctTiers(terms);
+      requirePayableReferrerPoints(terms);
       const program = await publishProgramVersion(c.var.deps.db, id, withDefaults(terms));
       if (!program) throw new Problem(404, 'not_found', `no programme ${id}`);
       c.var.deps.logger.info(

@@ -560,6 +560,38 @@ describe('programmes and codes', () => {
     expect(older.body.terms.tiers).toEqual(defaultTiers);
   });
 
+  it('when the referrer points at the highest tier would pass what one credit may pay, then 422 validation_failed and nothing is written; at the bound it is taken', async () => {
+    const existing = (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Payable', currency: 'INR' })).body.id;
+    const tiers = [
+      { name: 'BASE', minCompleted: 0, multiplier: 1 },
+      { name: 'TOP', minCompleted: 5, multiplier: 100 },
+    ];
+    const refused = await expectProblem(
+      api.post('/v1/admin/programs', KEYS.admin, {
+        name: 'x',
+        currency: 'INR',
+        terms: { referrerPoints: 10_000_001, tiers },
+      }),
+      422,
+      'validation_failed',
+    );
+    expect(refused.errors[0].path).toBe('terms.referrerPoints');
+    // the default tiers multiply by up to 3: a billion points cannot be paid at LEGEND
+    const byDefault = await expectProblem(
+      api.post(`/v1/admin/programs/${existing}/versions`, KEYS.admin, { terms: { referrerPoints: 1_000_000_000 } }),
+      422,
+      'validation_failed',
+    );
+    expect(byDefault.errors[0].path).toBe('terms.referrerPoints');
+    expect((await api.get(`/v1/admin/programs/${existing}`, KEYS.admin)).body.version).toBe(1);
+    const atBound = await api.post('/v1/admin/programs', KEYS.admin, {
+      name: 'x',
+      currency: 'INR',
+      terms: { referrerPoints: 10_000_000, tiers },
+    });
+    expect(atBound.status).toBe(201);
+  });
+
   it('when tiers are too many or none, a name, threshold or multiplier is out of bounds, no tier starts at 0 or a field is unknown, then 400 validation_failed naming it and nothing is written', async () => {
     const existing = (await api.post('/v1/admin/programs', KEYS.admin, { name: 'Tier bounds', currency: 'INR' })).body
       .id;
