@@ -48,26 +48,68 @@ export async function customerUsedIp(db: DB, customerId: string, ip: string): Pr
   return Boolean(used);
 }
 
+/** Who a claim was for: its code and its invitee's contact details, normalised as the projection keeps them. */
+export interface ClaimIdentity {
+  code: string;
+  email: string | null;
+  phone: string | null;
+}
+
 /**
  * Whether a device id came with any referral but `referralId` (as claimed, or as the referral of `customerId`), or
- * with a request of any customer but `customerId`.
+ * with a request of any customer but `customerId`. A claim of the same code for the same invitee (by e-mail or phone)
+ * is the same claim sent again (a double submit, a retry without an Idempotency-Key), not another referral: `claim`
+ * names the one being judged, and a judged referral already in the projection is compared by its own row.
  */
 export async function deviceSeenElsewhere(
   db: DB,
   deviceId: string,
-  apart: { referralId?: string | undefined; customerId?: string | undefined },
+  apart: { referralId?: string | undefined; customerId?: string | undefined; claim?: ClaimIdentity | undefined },
 ): Promise<boolean> {
+  const { referralId, customerId, claim } = apart;
   const { seen } = await db
     .selectNoFrom((eb) =>
       eb
         .or([
           eb.exists(
             eb
-              .selectFrom('referrals')
+              .selectFrom('referrals as other')
               .select(sql.lit(1).as('one'))
-              .where('device_id', '=', deviceId)
-              .$if(apart.referralId !== undefined, (q) => q.where('id', '<>', apart.referralId!))
-              .$if(apart.customerId !== undefined, (q) => q.where('referee_id', 'is distinct from', apart.customerId!)),
+              .where('other.device_id', '=', deviceId)
+              .$if(referralId !== undefined, (q) => q.where('other.id', '<>', referralId!))
+              .$if(customerId !== undefined, (q) => q.where('other.referee_id', 'is distinct from', customerId!))
+              .$if(claim !== undefined && (claim.email !== null || claim.phone !== null), (q) =>
+                q.where((other) =>
+                  other.not(
+                    other.and([
+                      other('other.code', '=', claim!.code),
+                      other.or([
+                        ...(claim!.email === null ? [] : [other('other.invitee_email', '=', claim!.email)]),
+                        ...(claim!.phone === null ? [] : [other('other.invitee_phone', '=', claim!.phone)]),
+                      ]),
+                    ]),
+                  ),
+                ),
+              )
+              .$if(referralId !== undefined, (q) =>
+                q.where((other) =>
+                  other.not(
+                    other.exists(
+                      other
+                        .selectFrom('referrals as own')
+                        .select(sql.lit(1).as('one'))
+                        .where('own.id', '=', referralId!)
+                        .whereRef('own.code', '=', 'other.code')
+                        .where((own) =>
+                          own.or([
+                            own('own.invitee_email', '=', own.ref('other.invitee_email')),
+                            own('own.invitee_phone', '=', own.ref('other.invitee_phone')),
+                          ]),
+                        ),
+                    ),
+                  ),
+                ),
+              ),
           ),
           eb.exists(
             eb
@@ -75,7 +117,7 @@ export async function deviceSeenElsewhere(
               .select(sql.lit(1).as('one'))
               .where('kind', '=', 'device')
               .where('value', '=', deviceId)
-              .$if(apart.customerId !== undefined, (q) => q.where('customer_id', '<>', apart.customerId!)),
+              .$if(customerId !== undefined, (q) => q.where('customer_id', '<>', customerId!)),
           ),
         ])
         .as('seen'),

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { DB } from '../db/connection';
-import { normaliseEmail } from '../db/contact';
+import { normaliseEmail, normalisePhone } from '../db/contact';
 import {
   countRecentReferrals,
   customerUsedIp,
@@ -31,6 +31,11 @@ export interface FraudCheck {
   referrerId: string;
   /** the referral being judged, once it has an id: its own claim is not "another referral" */
   referralId?: string | undefined;
+  /**
+   * the code a claim presents: with the invitee's e-mail or phone it names the claim, so the same claim sent again
+   * (a second referral with the same code and invitee) is not "another referral" either
+   */
+  code?: string | undefined;
   /** what is known of the referee: a claim's invitee and context, or a signup's customer, contact and context */
   referee?:
     | {
@@ -115,7 +120,8 @@ export async function recordCustomerContext(
  * - SAME_IP: the referee's IP is one the referrer used: sent with a request of the referrer's own (a code request,
  *   or whatever else records the referrer's context), or on the claim of the referral that brought the referrer in.
  * - DEVICE_REUSE: the referee's device came with another referral's claim, or with another customer's request
- *   (the referrer's included).
+ *   (the referrer's included). A claim of the same code for the same invitee is the same claim sent twice, not
+ *   another referral's: a double submit does not flag itself, at the claim or at its signup.
  * - EMAIL_ALIAS: the referee's e-mail reaches the referrer's mailbox under another spelling (`+tag`, Gmail's dots,
  *   googlemail.com). The same address is a self-referral, refused before flags matter, so it is not an alias.
  * - HIGH_VELOCITY: this referral makes more than `velocityLimit` of the referrer's referrals created within
@@ -124,10 +130,14 @@ export async function recordCustomerContext(
  */
 export async function computeFraudFlags(db: DB, check: FraudCheck): Promise<FraudFlag[]> {
   const { referrerId, referralId, referee, at, review } = check;
+  const claim =
+    check.code === undefined
+      ? undefined
+      : { code: check.code, email: normaliseEmail(referee?.email), phone: normalisePhone(referee?.phone) };
   const flags = await Promise.all([
     present(referee?.ip) && customerUsedIp(db, referrerId, referee.ip).then((used) => used && ('SAME_IP' as const)),
     present(referee?.deviceId) &&
-      deviceSeenElsewhere(db, referee.deviceId, { referralId, customerId: referee.customerId }).then(
+      deviceSeenElsewhere(db, referee.deviceId, { referralId, customerId: referee.customerId, claim }).then(
         (seen) => seen && ('DEVICE_REUSE' as const),
       ),
     isEmailAlias(db, referrerId, referee).then((alias) => alias && ('EMAIL_ALIAS' as const)),

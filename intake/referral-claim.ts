@@ -98,6 +98,7 @@ export async function claimReferral(
       flags: await claimFlags(deps, claim, {
         referralId,
         referrerId: code.customer_id,
+        code: code.code,
         at: createdAt,
         terms: snapshot.terms,
       }),
@@ -114,11 +115,12 @@ export async function claimReferral(
 const claimFlags = (
   deps: IntakeDependencies,
   claim: Claim,
-  on: { referralId: string; referrerId: string; at: Date; terms: ReferralTerms },
+  on: { referralId: string; referrerId: string; code: string; at: Date; terms: ReferralTerms },
 ): Promise<FraudFlag[]> =>
   computeFraudFlags(deps.db, {
     referrerId: on.referrerId,
     referralId: on.referralId,
+    code: on.code,
     referee: {
       email: claim.invitee?.email,
       phone: claim.invitee?.phone,
@@ -166,7 +168,13 @@ async function answerRepeat(
     if (!code || !program) throw new IntakeError('unknown_code', `no referral code ${claim.code}`);
     const { active: _active, ...snapshot } = program;
     const createdAt = deps.clock();
-    const on = { referralId: earlier.referral_id, referrerId: code.customer_id, at: createdAt, terms: snapshot.terms };
+    const on = {
+      referralId: earlier.referral_id,
+      referrerId: code.customer_id,
+      code: code.code,
+      at: createdAt,
+      terms: snapshot.terms,
+    };
     await startClaimedReferral(deps, {
       referralId: earlier.referral_id,
       program: snapshot,
