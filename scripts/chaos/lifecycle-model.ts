@@ -62,8 +62,20 @@ export interface ReferralRecord {
   refereeId: string;
   flagged: boolean;
   referralId: string | null;
-  claim: { createdAtMs: number; expiresAtMs: number } | null;
-  signup: { eventId: string; occurredAtMs: number; status: number; code: string | null; answeredAtMs: number } | null;
+  /**
+   * The claim, under its own referral id: a signup made in time but delivered after the claim lapsed (our outage
+   * delayed it) starts a referral of its own under the claim's code, and the claim stays expired.
+   */
+  claim: { referralId: string; createdAtMs: number; expiresAtMs: number } | null;
+  signup: {
+    eventId: string;
+    occurredAtMs: number;
+    status: number;
+    code: string | null;
+    /** when the first copy left: the registration happened between this and the answer */
+    sentAtMs: number;
+    answeredAtMs: number;
+  } | null;
   /** a signup naming the claim's referral id, sent after its expiry and grace */
   lateSignup: { status: number; code: string | null } | null;
   orders: SentOrder[];
@@ -161,11 +173,11 @@ export function expectReferral(r: ReferralRecord, p: Profile): Expectation {
   const signup = r.signup!;
   const registered = signup.status === 201;
   if (!registered) {
-    // A claim's signup is refused only once the claim's expiry is decided; one by code always registers.
-    const mayRefuse = r.claim !== null && signup.answeredAtMs > r.claim.expiresAtMs + G;
-    if (!mayRefuse) {
-      answerMismatches.push(`signup answered ${signup.status} ${signup.code ?? ''}, not 201`);
-    } else followedAnswer.push(`signup answered ${signup.status} after the claim's expiry was decided`);
+    // Made before the claim expired, a signup registers whenever it is delivered: to the claim, or, once the claim
+    // has lapsed, to a referral of its own under the claim's code (README "Where time and history meet"). Only a
+    // signup dated after the claim's expiry may be refused.
+    const mayRefuse = r.claim !== null && signup.occurredAtMs > r.claim.expiresAtMs;
+    if (!mayRefuse) answerMismatches.push(`signup answered ${signup.status} ${signup.code ?? ''}, not 201`);
     return expect(r.claim ? 'expired' : null, (r.claim?.expiresAtMs ?? 0) + G);
   }
 
@@ -188,25 +200,28 @@ export function expectReferral(r: ReferralRecord, p: Profile): Expectation {
   };
   if (r.flagged) {
     voucherIssued = false;
+    // The review's deadline runs from the registration, somewhere between the signup's sending and its answer: an
+    // action answered before the earliest it could be must have found the referral under review.
+    const decideByEarliest = signup.sentAtMs + p.decisionWindowMs;
     const decideByMs = signup.answeredAtMs + p.decisionWindowMs;
     const cancel = applied('cancel') ?? applied('reject');
-    if (cancel && admitted(cancel, decideByMs, cancel.action)) {
+    if (cancel && admitted(cancel, decideByEarliest, cancel.action)) {
       return expect(cancel.action === 'cancel' ? 'cancelled' : 'rejected', cancel.answeredAtMs);
     }
     const approve = applied('approve');
-    if (!approve || !admitted(approve, decideByMs, 'approve')) {
+    if (!approve || !admitted(approve, decideByEarliest, 'approve')) {
       // no decision in time: the review runs out (an admin's deadline, no grace)
       return expect('rejected', decideByMs);
     }
     voucherIssued = true;
   } else {
     const ender = applied('cancel') ?? applied('reject');
-    if (ender && admitted(ender, windowEndMs, ender.action)) {
+    if (ender && admitted(ender, windowEndMs + G, ender.action)) {
       const status: Status = ender.action === 'cancel' ? 'cancelled' : 'rejected';
       return expect(status, ender.answeredAtMs, { voucher: voucherEnd(status, true) });
     }
     const extend = applied('extend');
-    if (extend && admitted(extend, windowEndMs, 'extend')) windowEndMs += extend.byMs ?? 0;
+    if (extend && admitted(extend, windowEndMs + G, 'extend')) windowEndMs += extend.byMs ?? 0;
   }
 
   // --- qualification, in business time; a fact reported after its deadline's grace changes nothing ---

@@ -41,7 +41,7 @@ export function profileFor(name: Profile['name'], pgOutageMs: number): Profile {
       referralExpiryMs: 8_000,
       qualificationWindowMs: 10_000,
       rewardHoldMs: 3_000,
-      lateEventGraceMs: 60_000,
+      lateEventGraceMs: 90_000,
       milestoneWindowMs: 16_000,
       pointValidityMs: 20_000,
       decisionWindowMs: 10_000,

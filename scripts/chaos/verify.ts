@@ -133,6 +133,17 @@ export async function settleAndVerify(options: {
     const row = byId.get(record.referralId);
     const name = `${record.key} (${record.kind}, ${record.referralId})`;
     if (expected.status === null) continue;
+    if (record.claim && record.claim.referralId !== record.referralId) {
+      // the signup was delivered after the claim lapsed and started a referral of its own: the claim stays expired
+      const claimRow = byId.get(record.claim.referralId);
+      known.add(record.claim.referralId);
+      if (claimRow?.status !== 'expired')
+        mismatches.push(
+          `${name}: its lapsed claim ${record.claim.referralId} is ${claimRow?.status ?? 'missing'}, not expired`,
+        );
+      const lapsedInTime = record.signup !== null && record.signup.answeredAtMs > record.claim.expiresAtMs;
+      if (!lapsedInTime) mismatches.push(`${name}: the signup started a referral of its own before its claim expired`);
+    }
     if (!row) {
       eventsLost.push(`${name}: accepted, yet no referral in the projection`);
       continue;

@@ -188,7 +188,11 @@ export async function runWorkload(options: {
         return false;
       }
       record.referralId = first.body.id as string;
-      record.claim = { createdAtMs: Date.parse(first.body.createdAt), expiresAtMs: Date.parse(first.body.expiresAt) };
+      record.claim = {
+        referralId: first.body.id as string,
+        createdAtMs: Date.parse(first.body.createdAt),
+        expiresAtMs: Date.parse(first.body.expiresAt),
+      };
       return true;
     };
 
@@ -217,10 +221,12 @@ export async function runWorkload(options: {
         occurredAtMs,
         status: registeredBy(decided) ? 201 : decided.status,
         code: (decided.body?.code as string | undefined) ?? null,
+        sentAtMs: first.sentAt,
         answeredAtMs: decided.at,
       };
       if (registeredBy(decided)) {
-        record.referralId ??= decided.body.referralId as string;
+        // another id than the claim's: the claim had lapsed when the signup reached it, which made its own
+        record.referralId = decided.body.referralId as string;
         options.hooks.signupRegistered();
         const registrations = all.filter((a) => a.status === 201 && a.body?.duplicate !== true).length;
         if (registrations > 1)
