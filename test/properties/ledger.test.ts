@@ -296,7 +296,7 @@ const equal = (a: unknown, b: unknown): boolean => {
   }
 };
 
-const RUNS = 25;
+const RUNS = 20;
 
 describe('points ledger against the reference model', () => {
   it(

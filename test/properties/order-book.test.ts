@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { latestOrders } from '../../scripts/chaos/model/order-book';
 import { cappedSpend, qualify } from '../../scripts/chaos/model/qualification';
 import {
@@ -11,7 +11,7 @@ import {
 } from '../../workflows/order-book';
 import type { OrderFacts } from '../../workflows/shared';
 import { amountArb, BASE_MS, CURRENCIES, deliveryArb, eventOf, factsArb } from './arbitraries';
-import { assertProperty } from './settings';
+import { assertProperty, timeoutFor } from './settings';
 
 const bookOf = (events: readonly OrderFacts[]): OrderBook => {
   const book: OrderBook = new Map();
@@ -37,6 +37,8 @@ const ruleArb: fc.Arbitrary<QualificationRule> = fc
   }));
 
 const RUNS = 300;
+// A long run (PROPERTY_RUNS) gets the time it needs.
+vi.setConfig({ testTimeout: timeoutFor(RUNS * 3, 10) });
 
 describe('order book against the reference model', () => {
   it('given order events delivered in any order, some twice, in any RFC 3339 spelling, when applied one by one, then each order stands in the status of its latest event as the model says', () => {

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { addMonths, localDateOf, lotExpiryMs, pointValidity } from '../../scripts/chaos/model/calendar';
 import { addDurationMs, durationMs } from '../../scripts/chaos/model/durations';
 import { addDuration, durationToMs } from '../../workflows/durations';
 import { lotExpiresAt, parsePointValidity } from '../../workflows/point-validity';
-import { assertProperty } from './settings';
+import { assertProperty, timeoutFor } from './settings';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -126,6 +126,8 @@ const creditArb: fc.Arbitrary<{ creditedAtMs: number; timeZone: string; term: st
 );
 
 const RUNS = 300;
+// A long run (PROPERTY_RUNS) gets the time it needs.
+vi.setConfig({ testTimeout: timeoutFor(RUNS * 3, 15) });
 
 describe('point validity against the reference model', () => {
   it('given a credit at any instant in any time zone, when its lot is valid for calendar months, then it expires where the model says: the start of the local day after the same day N months on, clamped to the month', () => {

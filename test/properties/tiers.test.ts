@@ -1,9 +1,9 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { pointsAt, tierOf } from '../../scripts/chaos/model/tiers';
 import { MAX_POINTS } from '../../api/points';
 import { creditedPoints, DEFAULT_TIERS, tierFor, type Tier } from '../../workflows/shared';
-import { assertProperty } from './settings';
+import { assertProperty, timeoutFor } from './settings';
 
 /** What a programme may state (README "Tiers"): 1 to 10 tiers, thresholds unique, multipliers in hundredths up to 100. */
 const multiplierArb = fc.oneof(
@@ -30,6 +30,8 @@ const tiersArb = fc
   });
 
 const RUNS = 500;
+// A long run (PROPERTY_RUNS) gets the time it needs.
+vi.setConfig({ testTimeout: timeoutFor(RUNS * 3, 5) });
 
 describe('tiers against the reference model', () => {
   it('given any ladder in any order and any count of completions, when the tier is found, then it is the highest reached and the next is the lowest ahead, as the model says', () => {
