@@ -325,9 +325,9 @@ describe('points ledger against the reference model', () => {
 });
 
 describe('referrer lots the ledger can hold', () => {
-  // Known to fail (see the report in the commit that added it): a programme may pay up to MAX_POINTS (10^9) and a tier
-  // multiply it up to 100 times, but a lot's points are a PostgreSQL integer (at most 2^31 - 1): such a credit is
-  // refused by the database and the lot's workflow retries it for ever. Flip to `it` once the limits agree.
+  // Known to fail: a programme may pay up to MAX_POINTS (10^9) and a tier multiply that up to 100 times, but a lot's
+  // points are a PostgreSQL integer (at most 2^31 - 1). PostgreSQL refuses such a credit (SQLSTATE 22003, a permanent
+  // data fault), so the lot's workflow fails and the referrer is never paid. Turn it into `it` once the limits agree.
   it.fails(
     'given referrer points a programme may pay at any tier multiplier it may set, when the lot is credited, then the ledger takes it',
     async () => {
