@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { IntakeError } from '../intake/errors';
 import { listAdminAudit } from '../intake/admin-audit';
 import { createRouter } from './hono';
-import { Id, Instant, InstantOut, problems, ReferralId, Text } from './schemas';
+import { Id, Instant, InstantOut, PageQuery, problems, ReferralId } from './schemas';
 
 const AuditEntry = z
   .object({
@@ -32,18 +32,7 @@ const AuditQuery = z.object({
   actor: Id.optional().openapi({ description: 'actions asked for by this API key name' }),
   from: Instant.optional().openapi({ description: 'applied at or after this instant' }),
   to: Instant.optional().openapi({ description: 'applied before this instant' }),
-  // Digits only: z.coerce would also take 0x10, 1e1 and " 5 ", which the published integer does not allow.
-  limit: z
-    .string()
-    .regex(/^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, 'must be an integer from 1 to 200, in digits')
-    .transform(Number)
-    .optional()
-    .transform((value) => value ?? 50)
-    .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'page size, 1 to 200' }),
-  // A text the document allows that this list never gave out is refused by the intake, as a rule: 422, not 400.
-  cursor: Text(1, 500)
-    .optional()
-    .openapi({ description: 'nextCursor from the previous page, as given; one it did not give out is 422' }),
+  ...PageQuery('audit'),
 });
 
 /** Mounted at /v1/admin/audit. */

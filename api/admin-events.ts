@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listFailedEvents, redeliverFailedEvent } from '../intake/failed-events';
 import { createRouter } from './hono';
-import { Id, InstantOut, problems, Text } from './schemas';
+import { Id, InstantOut, PageQuery, problems } from './schemas';
 
 const FailedEvent = z
   .object({
@@ -17,18 +17,6 @@ const FailedEventPage = z
   .object({ items: z.array(FailedEvent), nextCursor: z.string().nullable() })
   .openapi('FailedEventPage');
 
-const PageQuery = z.object({
-  // Digits only: z.coerce would also take 0x10, 1e1 and " 5 ", which the published integer does not allow.
-  limit: z
-    .string()
-    .regex(/^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, 'must be an integer from 1 to 200, in digits')
-    .transform(Number)
-    .optional()
-    .transform((value) => value ?? 50)
-    .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'page size, 1 to 200' }),
-  cursor: Text(0, 500).optional().openapi({ description: 'nextCursor from the previous page' }),
-});
-
 export const adminEventRoutes = createRouter()
   .openapi(
     createRoute({
@@ -37,7 +25,7 @@ export const adminEventRoutes = createRouter()
       operationId: 'listFailedEvents',
       tags: ['Admin'],
       summary: 'Events the inbox relay set aside after repeated failed deliveries, most recently tried first',
-      request: { query: PageQuery },
+      request: { query: z.object(PageQuery('failed-events')) },
       responses: {
         200: { description: 'a page of failed events', content: { 'application/json': { schema: FailedEventPage } } },
         ...problems(400, 401, 403, 422, 500),

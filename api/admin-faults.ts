@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listReferralFaults } from '../intake/referral-faults';
 import { createRouter } from './hono';
-import { InstantOut, problems, Text } from './schemas';
+import { InstantOut, PageQuery, problems } from './schemas';
 
 const ReferralFault = z
   .object({
@@ -19,17 +19,6 @@ const ReferralFaultPage = z
   .object({ items: z.array(ReferralFault), nextCursor: z.string().nullable() })
   .openapi('ReferralFaultPage');
 
-const PageQuery = z.object({
-  limit: z
-    .string()
-    .regex(/^[1-9][0-9]{0,2}$/, 'a whole number from 1 to 200')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(200))
-    .optional()
-    .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50 }),
-  cursor: Text(0, 500).optional().openapi({ description: 'nextCursor from the previous page' }),
-});
-
 export const adminFaultRoutes = createRouter().openapi(
   createRoute({
     method: 'get',
@@ -39,7 +28,7 @@ export const adminFaultRoutes = createRouter().openapi(
     summary: 'Referrals stopped by a failure no retry could fix (a value the database refuses, say), newest first',
     description:
       'Each such referral recorded its fault, logged it at error level and failed its workflow (visible in the Temporal UI); a referee whose registration never reached the projection was released.',
-    request: { query: PageQuery },
+    request: { query: z.object(PageQuery('faults')) },
     responses: {
       200: { description: 'a page of faults', content: { 'application/json': { schema: ReferralFaultPage } } },
       ...problems(400, 401, 403, 422, 500),

@@ -19,6 +19,7 @@ import {
   Instant,
   InstantOut,
   jsonBody,
+  PageQuery,
   problems,
   ReferralId,
   ReferralStatusSchema,
@@ -51,23 +52,6 @@ const ReferralPage = z
   })
   .openapi('ReferralPage');
 
-const PageQuery = (list: ReferralList) => ({
-  // Digits only: z.coerce would also take 0x10, 1e1 and " 5 ", which the published integer does not allow.
-  limit: z
-    .string()
-    .regex(/^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, 'must be an integer from 1 to 200, in digits')
-    .transform(Number)
-    .optional()
-    .transform((value) => value ?? 50)
-    .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'page size, 1 to 200' }),
-  // A text the document allows that this list never gave out is refused by the intake, as a rule: 422, not 400.
-  cursor: Text(1, 500)
-    .optional()
-    .openapi({
-      description: `nextCursor from the previous page of this list, as given; one it did not give out is 422 validation_failed (${list})`,
-    }),
-});
-
 const InstantFilter = (description: string) => Instant.optional().openapi({ description });
 
 const ListQuery = z.object({
@@ -84,7 +68,7 @@ const ListQuery = z.object({
   createdTo: InstantFilter('created before this instant'),
   updatedFrom: InstantFilter('last changed at or after this instant'),
   updatedTo: InstantFilter('last changed before this instant'),
-  ...PageQuery('referrals'),
+  ...PageQuery('referrals' satisfies ReferralList),
 });
 
 /** A range whose end lies before its start: allowed by the document, refused as a rule (422), like a foreign cursor. */
@@ -274,7 +258,7 @@ export const adminReviewQueueRoutes = createRouter().openapi(
     summary: 'Referrals under review, waiting for an approve or reject: the longest waiting first',
     description:
       'Ordered by when each review started (not by when the referral was created: a claim made weeks before its signup waits from that signup). Pages follow (review start, id), which nothing changes while a referral waits: paging while reviews start and end lists none twice and passes over none that was waiting when the first page was read.',
-    request: { query: z.object(PageQuery('review-queue')) },
+    request: { query: z.object(PageQuery('review-queue' satisfies ReferralList)) },
     responses: {
       200: { description: 'a page of referrals', content: { 'application/json': { schema: ReferralPage } } },
       ...problems(400, 401, 403, 422, 500),

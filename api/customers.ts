@@ -7,7 +7,7 @@ import { recordCustomerContext } from '../intake/fraud-flags';
 import { createRouter } from './hono';
 import { Problem } from './problems';
 import { ReferralView } from './referral-view';
-import { Context, Email, Id, InstantOut, jsonBody, problems, Text } from './schemas';
+import { Context, Email, Id, InstantOut, jsonBody, PageQuery, problems, Text } from './schemas';
 
 const CustomerParams = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: 'cust-42' }) });
 const ReferralCodeView = z
@@ -48,20 +48,7 @@ const CustomerReferrals = z
   })
   .openapi('CustomerReferrals');
 
-const CustomerReferralsQuery = z.object({
-  // Digits only: z.coerce would also take 0x10, 1e1 and " 5 ", which the published integer does not allow.
-  limit: z
-    .string()
-    .regex(/^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$/, 'must be an integer from 1 to 200, in digits')
-    .transform(Number)
-    .optional()
-    .transform((value) => value ?? 50)
-    .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'page size, 1 to 200' }),
-  // A text the document allows that this list never gave out is refused by the intake, as a rule: 422, not 400.
-  cursor: Text(1, 500).optional().openapi({
-    description: 'nextCursor from the previous page, as given; one this list did not give out is 422 validation_failed',
-  }),
-});
+const CustomerReferralsQuery = z.object(PageQuery('customer-referrals'));
 
 export const customerRoutes = createRouter()
   .openapi(
