@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { DB } from './connection';
-import type { CustomerContextKind } from './schema';
+import type { CustomerContextKind, Database } from './schema';
 
 /** Keeps where a customer was seen from. A value seen before keeps its first sighting, so a retry writes nothing. */
 export async function insertCustomerContexts(
@@ -169,4 +169,36 @@ export async function findCustomerEmails(db: DB, customerIds: string[]): Promise
     .where('email_normalized', 'is not', null)
     .execute();
   return new Map(rows.map((row) => [row.id, row.email_normalized!]));
+}
+
+/**
+ * Runs `work` while holding the referrer's velocity lock (a transaction-scoped advisory lock, passed in as `trx`), so
+ * claims of one referrer are counted one after another, each seeing the ones before it. The lock is tried, not waited
+ * on: a burst of one referrer's claims sleeps between tries instead of holding every pooled connection while it waits.
+ */
+export async function withReferrerVelocityLock<T>(
+  db: DB,
+  referrerId: string,
+  work: (trx: Transaction<Database>) => Promise<T>,
+  options: { waitMs?: number } = {},
+): Promise<T> {
+  const giveUpAt = Date.now() + (options.waitMs ?? 15_000);
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await db.transaction().execute(async (trx) => {
+      const { rows } = await sql<{ locked: boolean }>`
+        select pg_try_advisory_xact_lock(hashtextextended(${`referrer-velocity:${referrerId}`}, 0)) as locked`.execute(
+        trx,
+      );
+      return rows[0]?.locked ? { value: await work(trx) } : undefined;
+    });
+    if (outcome) return outcome.value;
+    if (Date.now() >= giveUpAt) throw new Error(`referrer ${referrerId}'s claims stayed locked`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * Math.random()));
+  }
+}
+
+/** Whether the projection holds the referral yet: the claim's first write, made by its workflow. */
+export async function referralProjected(db: DB, referralId: string): Promise<boolean> {
+  const row = await db.selectFrom('referrals').select('id').where('id', '=', referralId).executeTakeFirst();
+  return row !== undefined;
 }

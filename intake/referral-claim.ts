@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { recordClaimResponse, reserveClaimRequest } from '../db/claim-requests';
+import { referralProjected, withReferrerVelocityLock } from '../db/customer-contexts';
 import { normaliseEmail, normalisePhone } from '../db/contact';
 import { payloadHash } from '../db/inbox';
 import { currentProgramSnapshot, findProgramTerms } from '../db/programs';
@@ -83,28 +84,7 @@ export async function claimReferral(
   const { code, program } = claimable;
 
   const { active: _active, ...snapshot } = program;
-  const createdAt = deps.clock();
-  const input: ReferralInput = {
-    referralId,
-    program: snapshot,
-    code: code.code,
-    referrerId: code.customer_id,
-    createdAt: createdAt.toISOString(),
-    origin: 'claim',
-    claim: {
-      channel: claim.channel,
-      invitee: claim.invitee,
-      context: claim.context,
-      flags: await claimFlags(deps, claim, {
-        referralId,
-        referrerId: code.customer_id,
-        code: code.code,
-        at: createdAt,
-        terms: snapshot.terms,
-      }),
-    },
-  };
-  await startClaimedReferral(deps, input);
+  await startCountedClaim(deps, claim, { referralId, code, program: snapshot });
   const referral = await readClaimed(deps, referralId, claim);
   if (idempotencyKey) await recordClaimResponse(deps.db, idempotencyKey, { ...referral });
   deps.logger.info({ referralId, code: code.code }, 'referral claimed');
@@ -167,32 +147,58 @@ async function answerRepeat(
   if (!(await loadReferralView(deps, earlier.referral_id))) {
     if (!code || !program) throw new IntakeError('unknown_code', `no referral code ${claim.code}`);
     const { active: _active, ...snapshot } = program;
-    const createdAt = deps.clock();
-    const on = {
-      referralId: earlier.referral_id,
-      referrerId: code.customer_id,
-      code: code.code,
-      at: createdAt,
-      terms: snapshot.terms,
-    };
-    await startClaimedReferral(deps, {
-      referralId: earlier.referral_id,
-      program: snapshot,
-      code: code.code,
-      referrerId: code.customer_id,
-      createdAt: createdAt.toISOString(),
-      origin: 'claim',
-      claim: {
-        channel: claim.channel,
-        invitee: claim.invitee,
-        context: claim.context,
-        flags: await claimFlags(deps, claim, on),
-      },
-    });
+    await startCountedClaim(deps, claim, { referralId: earlier.referral_id, code, program: snapshot });
   }
   const referral = await readClaimed(deps, earlier.referral_id, claim);
   await recordClaimResponse(deps.db, earlier.idempotency_key, { ...referral });
   return { referral, replayed: true };
+}
+
+/** How long a claim keeps its referrer's velocity lock waiting for its workflow's first projection write. */
+const PROJECTION_WAIT_MS = 5_000;
+
+/**
+ * Judges the claim and starts its referral under the referrer's velocity lock, held until the referral is in the
+ * projection: HIGH_VELOCITY counts the referrer's referrals there, and a claim judged while another's workflow had not
+ * written it yet would count one too few, so simultaneous claims could all pass the limit. A workflow slower than the
+ * wait (a busy worker) lets the next claim go on rather than hold every claim of the referrer.
+ */
+async function startCountedClaim(
+  deps: IntakeDependencies,
+  claim: Claim,
+  target: { referralId: string; code: ReferralCode; program: ProgramSnapshot },
+): Promise<void> {
+  const { referralId, code, program } = target;
+  await withReferrerVelocityLock(deps.db, code.customer_id, async (trx) => {
+    const createdAt = deps.clock();
+    const flags = await claimFlags({ ...deps, db: trx }, claim, {
+      referralId,
+      referrerId: code.customer_id,
+      code: code.code,
+      at: createdAt,
+      terms: program.terms,
+    });
+    await startClaimedReferral(deps, {
+      referralId,
+      program,
+      code: code.code,
+      referrerId: code.customer_id,
+      createdAt: createdAt.toISOString(),
+      origin: 'claim',
+      claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context, flags },
+    });
+    const giveUpAt = Date.now() + PROJECTION_WAIT_MS;
+    while (!(await referralProjected(trx, referralId))) {
+      if (Date.now() >= giveUpAt) {
+        deps.logger.warn(
+          { referralId },
+          'claim not yet projected; the next claim of its referrer is counted without it',
+        );
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
 }
 
 async function startClaimedReferral(deps: IntakeDependencies, input: ReferralInput): Promise<void> {
