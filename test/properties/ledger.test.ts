@@ -325,20 +325,28 @@ describe('points ledger against the reference model', () => {
 });
 
 describe('referrer lots the ledger can hold', () => {
-  // Known to fail: a programme may pay up to MAX_POINTS (10^9) and a tier multiply that up to 100 times, but a lot's
-  // points are a PostgreSQL integer (at most 2^31 - 1). PostgreSQL refuses such a credit (SQLSTATE 22003, a permanent
-  // data fault), so the lot's workflow fails and the referrer is never paid. Turn it into `it` once the limits agree.
-  it.fails(
-    'given referrer points a programme may pay at any tier multiplier it may set, when the lot is credited, then the ledger takes it',
+  // A programme's referrer points at its highest tier may pay at most MAX_POINTS (refused with 422 otherwise), and a
+  // lot's points are a PostgreSQL integer: every credit a programme may make must fit it, the largest included.
+  it(
+    'given referrer points and a tier multiplier a programme may state, when the lot is credited, then the ledger takes it',
     async () => {
       await assertAsyncProperty(
         fc.asyncProperty(
-          fc.integer({ min: 1, max: MAX_POINTS }),
-          fc.integer({ min: 1, max: 10_000 }).map((h) => h / 100),
-          async (points, multiplier) => {
+          fc
+            .integer({ min: 1, max: 10_000 })
+            .chain((hundredths) =>
+              fc.tuple(
+                fc.oneof(
+                  fc.integer({ min: 1, max: Math.floor((MAX_POINTS * 100) / hundredths) }),
+                  fc.constant(Math.floor((MAX_POINTS * 100) / hundredths)),
+                ),
+                fc.constant(hundredths / 100),
+              ),
+            ),
+          async ([points, multiplier]) => {
             const customerId = `c${(customers += 1)}`;
             const credited = creditedPoints(points, multiplier);
-            const { created } = await creditLot(db, {
+            const { lot, created } = await creditLot(db, {
               customerId,
               points: credited,
               creditedAt: new Date(START_MS),
@@ -346,7 +354,12 @@ describe('referrer lots the ledger can hold', () => {
               source: { kind: 'referral' },
               creditKey: `tier:${customerId}`,
             });
-            expect(created).toBe(true);
+            expect({ created, points: lot.points, remaining: lot.remaining }).toEqual({
+              created: true,
+              points: credited,
+              remaining: credited,
+            });
+            expect(credited).toBeLessThanOrEqual(MAX_POINTS);
           },
         ),
         RUNS,

@@ -59,4 +59,21 @@ describe('tiers against the reference model', () => {
       RUNS,
     );
   });
+
+  it('given any two multipliers and point amounts, then the credit never falls when either grows (so a ladder whose highest tier fits pays what the ledger holds at every tier)', () => {
+    assertProperty(
+      fc.property(
+        fc.integer({ min: 1, max: MAX_POINTS }),
+        fc.integer({ min: 0, max: 1_000 }),
+        multiplierArb,
+        multiplierArb,
+        (points, more, a, b) => {
+          const [low, high] = a <= b ? [a, b] : [b, a];
+          expect(creditedPoints(points, low)).toBeLessThanOrEqual(creditedPoints(points, high));
+          expect(creditedPoints(points, low)).toBeLessThanOrEqual(creditedPoints(points + more, low));
+        },
+      ),
+      RUNS,
+    );
+  });
 });
