@@ -228,6 +228,7 @@ async function deliverSignup(
       refusal && target.kind === 'pending' && closesTheClaim(refusal)
         ? await lapsedClaimFor(deps, target.referralId, signup)
         : undefined;
+    if (lapsedClaim === 'undecided') return deliveryDelayed(deps, signup, error);
     if (lapsedClaim) {
       const fresh = await keepingRefusals(deps, signup.eventId, async () => {
         const resolved = await newReferralTarget(deps, { ...signup, code: signup.code ?? lapsedClaim.code });
@@ -241,14 +242,7 @@ async function deliverSignup(
       if (refusal.final) await keepRefusal(deps, signup.eventId, refusal);
       throw refusal;
     }
-    deps.logger.warn({ err: error, eventId: signup.eventId }, 'signup accepted but not yet delivered');
-    await recordDeliveryFailure(deps.db, 'signup', signup.eventId, String(error));
-    throw new IntakeError(
-      'temporarily_unavailable',
-      'the signup is kept and will be applied; retry with the same eventId to read the result',
-      undefined,
-      { cause: error },
-    );
+    return deliveryDelayed(deps, signup, error);
   }
   const body = signupResult(snapshot);
   await markEvent(deps.db, 'signup', signup.eventId, {
@@ -314,6 +308,18 @@ async function keepingRefusals<T>(deps: IntakeDependencies, eventId: string, ste
   }
 }
 
+/** The signup is kept in the inbox for the relay to deliver again; the caller learns it will be applied. */
+async function deliveryDelayed(deps: IntakeDependencies, signup: SignupEvent, error: unknown): Promise<never> {
+  deps.logger.warn({ err: error, eventId: signup.eventId }, 'signup accepted but not yet delivered');
+  await recordDeliveryFailure(deps.db, 'signup', signup.eventId, String(error));
+  throw new IntakeError(
+    'temporarily_unavailable',
+    'the signup is kept and will be applied; retry with the same eventId to read the result',
+    undefined,
+    { cause: error },
+  );
+}
+
 const closesTheClaim = (refusal: IntakeError): boolean =>
   refusal.code === 'referral_closed' || refusal.code === 'referral_not_pending';
 
@@ -321,14 +327,19 @@ const closesTheClaim = (refusal: IntakeError): boolean =>
  * The claim this signup was meant for, when it lapsed unused before the signup reached it; undefined when it ended
  * otherwise (registered by someone else, cancelled by an admin). A lapsed claim does not refuse the signup for good if
  * the signup came with a code (a use of that code of its own) or happened before the claim's expiry (it was our
- * delivery that came late): either way it starts a referral of its own under the claim's code.
+ * delivery that came late): either way it starts a referral of its own under the claim's code. `undecided` while the
+ * projection still shows the claim pending.
  */
 async function lapsedClaimFor(
   deps: IntakeDependencies,
   referralId: string,
   signup: SignupEvent & { occurredAt: string },
-): Promise<{ code: string } | undefined> {
+): Promise<{ code: string } | 'undecided' | undefined> {
   const claim = await findReferral(deps.db, referralId);
+  // The workflow has refused the signup as the claim ends, and the projection does not show the end yet (its worker or
+  // PostgreSQL was down, or the expiry's grace is running): whether the claim lapsed is not known here yet, so the
+  // signup waits in the inbox for the relay rather than being refused for good.
+  if (claim?.status === 'pending') return 'undecided';
   if (!claim || claim.status !== 'expired' || claim.end_reason !== 'referral_expired') return undefined;
   const signedUpInTime = claim.expires_at !== null && Date.parse(signup.occurredAt) <= claim.expires_at.getTime();
   return signup.code || signedUpInTime ? { code: claim.code } : undefined;

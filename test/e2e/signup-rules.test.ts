@@ -140,6 +140,43 @@ describe('claims that lapsed before the signup', () => {
     expect(withCode).toMatchObject({ status: 201, body: { status: 'registered', refereeId: 'tess' } });
   });
 
+  it('given a claim whose workflow expired while its projection still shows it pending, when a signup made in time arrives, then it is kept for the relay, not refused, and registers once the expiry is projected', async () => {
+    const programId = await createProgram('Projection behind', { referralExpiry: '2s' });
+    const code = await codeFor('uwe', programId);
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code });
+    const expiry = Date.parse(claim.body.expiresAt);
+    await untilStatus(claim.body.id, 'expired');
+    // As if the worker had died before writing the expiry: the row still says pending.
+    const shown = () => stack.db.updateTable('referrals').where('id', '=', claim.body.id);
+    await shown().set({ status: 'pending', ended_at: null, end_reason: null, closed_at: null }).execute();
+
+    const eventId = randomUUID();
+    const signup = {
+      eventId,
+      customerId: 'yuki',
+      referralId: claim.body.id,
+      occurredAt: new Date(expiry - 1_000).toISOString(),
+    };
+    const first = await stack.http.post('/v1/events/signups', KEYS.commerce, signup);
+    expect(first).toMatchObject({ status: 503, body: { code: 'temporarily_unavailable' } });
+
+    await shown()
+      .set({ status: 'expired', ended_at: new Date(expiry), end_reason: 'referral_expired', closed_at: new Date() })
+      .execute();
+    const delivered = await eventually(
+      () =>
+        stack.db
+          .selectFrom('inbox_events')
+          .select(['state', 'referral_id'])
+          .where('event_id', '=', eventId)
+          .executeTakeFirstOrThrow(),
+      (row) => row.state === 'delivered',
+    );
+    expect(delivered.referral_id).not.toBe(claim.body.id);
+    const replay = await stack.http.post('/v1/events/signups', KEYS.commerce, signup);
+    expect(replay).toMatchObject({ body: { status: 'registered', refereeId: 'yuki', code, referrerId: 'uwe' } });
+  });
+
   it('given a claim an admin cancelled, when a signup that names it arrives with its code, then it is refused as closed, not replaced', async () => {
     const programId = await createProgram('Cancelled claims');
     const code = await codeFor('cleo', programId);
