@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --referrals N] [--concurrency C] [--quick] [--temporal dev|postgres] [--out DIR]`
+ * `npm run bench [-- --referrals N] [--concurrency C] [--quick] [--temporal dev|postgres] [--out DIR] [--cpu-prof DIR]`
  *
  * The referral engine under load on this machine, beside baselines measured in the same run on the same servers:
  * what a trivial workflow, a bare update-with-start, a plain insert and a bare timer cost here. Starts the embedded
@@ -18,7 +18,8 @@ import pino from 'pino';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime';
 import { startBaselines, type BaselineResults } from './baselines';
 import { httpClient, runClients } from './load';
-import { appSchemaBytes, referralCount, runProduct, type ProductRun } from './product';
+import { appSchemaBytes, appSchemaTables, referralCount, runProduct, type ProductRun } from './product';
+import { phaseCpu } from './cpu';
 import { figures, table, type Footprint } from './report';
 import { NotAvailable, startStack, type ServiceProcess, type Stack, type TemporalChoice } from './stack';
 
@@ -29,6 +30,7 @@ const USAGE = `usage: npm run bench -- [--referrals N] [--concurrency C] [--quic
   --quick           a short run (under a minute): what npm test runs
   --temporal KIND   dev: the Temporal dev server on WAL SQLite (default); postgres: a Temporal server on PostgreSQL
   --out DIR         where the JSON goes (default bench/results)
+  --cpu-prof DIR    write the service's CPU profiles (.cpuprofile, one per thread) to DIR as it stops
 TEMPORAL_ADDRESS and DATABASE_URL point it at servers it does not start.`;
 
 function fail(message: string, code: number): never {
@@ -45,6 +47,7 @@ try {
       quick: { type: 'boolean', default: false },
       temporal: { type: 'string' },
       out: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   }).values;
@@ -68,6 +71,7 @@ if (parsed.temporal !== undefined && parsed.temporal !== 'dev' && parsed.tempora
   fail(`--temporal is dev or postgres, not ${parsed.temporal}`, 2);
 const temporalChoice = parsed.temporal as TemporalChoice | undefined;
 const outDir = path.resolve(parsed.out ?? path.join(ROOT, 'bench/results'));
+const cpuProfileDir = parsed['cpu-prof'] === undefined ? undefined : path.resolve(parsed['cpu-prof']);
 const lifecycleReferrals = quick ? 4 : 20;
 // Each phase's own bound: a stack that stops answering ends the run, it does not hang it.
 const deadlineMs = quick ? 60_000 : Math.max(180_000, referrals * 1000);
@@ -77,8 +81,13 @@ installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
 const began = new Date();
 // Other work on the machine moves every figure: the load around the run is kept with them.
 const loadAtStart = os.loadavg()[0]!;
-const log = (line: string) =>
+let servicePid: number | undefined;
+const cpu = phaseCpu({ servicePid: () => servicePid, loadAverage: () => os.loadavg()[0]! });
+const log = (line: string) => {
+  // every baseline and product phase announces itself: the CPU each process spent is counted from there
+  if (/^(baseline|product): /.test(line)) cpu.mark(line);
   console.error(`bench: ${((Date.now() - began.getTime()) / 1000).toFixed(1).padStart(6)} s  ${line}`);
+};
 
 const runTag = began.getTime().toString(36);
 const problems: string[] = [];
@@ -112,7 +121,8 @@ try {
   log(
     `${referrals} referrals, ${concurrency} clients${quick ? ' (quick)' : ''}; servers in ${dir}; logs of the service in ${path.join(dir, 'service.log')}`,
   );
-  stack = await startStack({ dir, temporal: temporalChoice, cleanups, log });
+  if (cpuProfileDir) await mkdir(cpuProfileDir, { recursive: true });
+  stack = await startStack({ dir, temporal: temporalChoice, cleanups, log, cpuProfileDir });
   const emptyBytes = await appSchemaBytes(stack.db);
   const started = stack;
   // Both bundle their workflows: side by side, before anything is measured.
@@ -130,6 +140,8 @@ try {
     }),
   ]);
   service = serviceProcess;
+  servicePid = service.pid;
+  const readyRss = (await service.memory()).rss;
   log(`service running at ${service.apiUrl} (pid ${service.pid}); baselines first`);
   baseline = await baselines.run({
     referrals,
@@ -164,8 +176,10 @@ try {
   const memory = await service.memory();
   const totalBytes = await appSchemaBytes(stack.db);
   const total = await referralCount(stack.db);
+  const phases = cpu.finish();
   footprint = {
     openReferrals: open.openReferrals,
+    serviceReadyRssBytes: readyRss,
     serviceRssBytes: open.rss,
     servicePeakRssBytes: memory.peakRss,
     referrals: total,
@@ -173,6 +187,9 @@ try {
     postgresEmptyBytes: emptyBytes,
     // What the rows added: an empty schema's pages are not a referral's.
     postgresBytesPerReferral: total > 0 ? (totalBytes - emptyBytes) / total : 0,
+    postgresTables: await appSchemaTables(stack.db),
+    databasePool: memory.pool,
+    phases,
   };
 
   if (stack.temporalKind === 'external') {

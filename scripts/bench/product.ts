@@ -374,6 +374,24 @@ export async function appSchemaBytes(db: DB): Promise<number> {
   return Number(rows[0]!.bytes);
 }
 
+/** Each app table's bytes (heap, TOAST, indexes), largest first: where a referral's footprint goes. */
+export async function appSchemaTables(
+  db: DB,
+): Promise<Array<{ table: string; totalBytes: number; indexBytes: number; rows: number }>> {
+  const { rows } = await sql<{ table: string; total: string; indexes: string; rows: string }>`
+    select c.relname as table, pg_total_relation_size(c.oid)::bigint as total,
+           pg_indexes_size(c.oid)::bigint as indexes, c.reltuples::bigint as rows
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and c.relkind in ('r', 'm')
+    order by pg_total_relation_size(c.oid) desc`.execute(db);
+  return rows.map((r) => ({
+    table: r.table,
+    totalBytes: Number(r.total),
+    indexBytes: Number(r.indexes),
+    rows: Number(r.rows),
+  }));
+}
+
 export async function referralCount(db: DB): Promise<number> {
   return Number(
     (

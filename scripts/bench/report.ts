@@ -3,8 +3,10 @@
  * ratio between them, and the goal it is held to. Goals are reported, never enforced.
  */
 import type { BaselineResults } from './baselines';
+import type { PhaseCpu } from './cpu';
 import type { LatencySummary } from './load';
 import type { ProductResults } from './product';
+import type { PoolUse } from './service-process';
 
 export interface Figure {
   section: 'baseline' | 'product';
@@ -22,12 +24,20 @@ export interface Figure {
 
 export interface Footprint {
   openReferrals: number;
+  /** the service's RSS once ready, before any load: what the open referrals add is the difference */
+  serviceReadyRssBytes?: number;
   serviceRssBytes: number;
   servicePeakRssBytes: number;
   referrals: number;
   postgresBytes: number;
   postgresEmptyBytes: number;
   postgresBytesPerReferral: number;
+  /** per table, largest first, after the run (row counts as estimated by the last analyze) */
+  postgresTables?: Array<{ table: string; totalBytes: number; indexBytes: number; rows: number }>;
+  /** the service's PostgreSQL pool over the run: its size, and queries that waited for a connection */
+  databasePool?: PoolUse;
+  /** CPU seconds of each process per phase */
+  phases?: PhaseCpu[];
 }
 
 const MB = 1024 * 1024;

@@ -4,7 +4,7 @@
  * Driven by the benchmark over IPC: `start` → `ready` (or `failed`), `memory` → `memory`, `stop` → `stopped`.
  */
 import pino from 'pino';
-import { createDatabase } from '../../db/connection';
+import { createDatabase, poolUse } from '../../db/connection';
 import type { ApiKey } from '../../runtime/api-keys';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime';
 import { startReferralService, type RunningService } from '../../service';
@@ -17,8 +17,18 @@ export type ServiceRequest =
 export type ServiceReply =
   | { type: 'ready'; apiUrl: string }
   | { type: 'failed'; message: string }
-  | { type: 'memory'; rss: number; peakRss: number; heapUsed: number }
+  | { type: 'memory'; rss: number; peakRss: number; heapUsed: number; pool: PoolUse }
   | { type: 'stopped' };
+
+/** The service's database pool, sampled every 250 ms while the service runs. */
+export interface PoolUse {
+  size: number;
+  samples: number;
+  /** samples in which at least one query waited for a connection */
+  samplesWaiting: number;
+  maxWaiting: number;
+  maxTotal: number;
+}
 
 // Errors only, on stderr: the benchmark keeps them in a file and shows them when the service fails.
 const logger = pino({ level: 'error' }, pino.destination(2));
@@ -31,8 +41,17 @@ let stopping: Promise<void> | undefined;
 
 // The peak since the service was ready: the start's workflow bundling is not the service's working size.
 let peakRss = 0;
+const pool: PoolUse = { size: 0, samples: 0, samplesWaiting: 0, maxWaiting: 0, maxTotal: 0 };
 const sampler = setInterval(() => {
-  if (service) peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  if (!service) return;
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  const use = db ? poolUse(db) : undefined;
+  if (!use) return;
+  pool.size = use.size;
+  pool.samples += 1;
+  if (use.waiting > 0) pool.samplesWaiting += 1;
+  pool.maxWaiting = Math.max(pool.maxWaiting, use.waiting);
+  pool.maxTotal = Math.max(pool.maxTotal, use.total);
 }, 250);
 
 async function stop(): Promise<void> {
@@ -68,7 +87,7 @@ process.on('message', (message: ServiceRequest) => {
   } else if (message.type === 'memory') {
     const rss = process.memoryUsage.rss();
     peakRss = Math.max(peakRss, rss);
-    send({ type: 'memory', rss, peakRss, heapUsed: process.memoryUsage().heapUsed });
+    send({ type: 'memory', rss, peakRss, heapUsed: process.memoryUsage().heapUsed, pool: { ...pool } });
   } else if (message.type === 'stop') {
     void stop().then(() => {
       send({ type: 'stopped' });

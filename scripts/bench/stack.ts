@@ -18,7 +18,7 @@ import { migrateToLatest } from '../../db/migrate';
 import type { ApiKey } from '../../runtime/api-keys';
 import { freePort } from '../../runtime/free-port';
 import { startDevServer } from '../../runtime/temporal-dev-server';
-import type { ServiceReply, ServiceRequest } from './service-process';
+import type { PoolUse, ServiceReply, ServiceRequest } from './service-process';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_CLI = path.join(ROOT, '.tools/bin/temporal');
@@ -39,7 +39,7 @@ export interface Versions {
 export interface ServiceProcess {
   apiUrl: string;
   pid: number;
-  memory: () => Promise<{ rss: number; peakRss: number; heapUsed: number }>;
+  memory: () => Promise<{ rss: number; peakRss: number; heapUsed: number; pool: PoolUse }>;
   stop: () => Promise<void>;
 }
 
@@ -69,6 +69,8 @@ export async function startStack(options: {
   temporal: TemporalChoice | undefined;
   cleanups: Array<() => Promise<void>>;
   log: (line: string) => void;
+  /** a folder for the service's CPU profiles (main thread and workflow threads), written as it stops */
+  cpuProfileDir?: string | undefined;
 }): Promise<Stack> {
   const { dir, cleanups, log } = options;
   const externalTemporal = process.env.TEMPORAL_ADDRESS?.trim() || undefined;
@@ -156,6 +158,7 @@ export async function startStack(options: {
     startServiceProcess({
       dir,
       cleanups,
+      cpuProfileDir: options.cpuProfileDir,
       request: {
         type: 'start',
         databaseUrl,
@@ -299,12 +302,17 @@ async function cliVersion(cliPath: string): Promise<string> {
 async function startServiceProcess(options: {
   dir: string;
   cleanups: Array<() => Promise<void>>;
+  cpuProfileDir?: string | undefined;
   request: Extract<ServiceRequest, { type: 'start' }>;
 }): Promise<ServiceProcess> {
   const logFile = path.join(options.dir, 'service.log');
   const log = createWriteStream(logFile);
   const child: ChildProcess = fork(path.join(ROOT, 'scripts/bench/service-process.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+    ],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   child.stdout?.pipe(log, { end: false });
@@ -363,7 +371,7 @@ async function startServiceProcess(options: {
       child.send({ type: 'memory' } satisfies ServiceRequest);
       const memory = await answer;
       if (memory.type !== 'memory') throw new Error(memory.message);
-      return { rss: memory.rss, peakRss: memory.peakRss, heapUsed: memory.heapUsed };
+      return { rss: memory.rss, peakRss: memory.peakRss, heapUsed: memory.heapUsed, pool: memory.pool };
     },
     stop,
   };

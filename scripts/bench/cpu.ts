@@ -1,0 +1,106 @@
+/**
+ * CPU seconds per process of the stack, per phase of the run: which process a figure waited for. The service idling
+ * while the Temporal server is busy says the gap is in round trips to Temporal, not in the service's code. Read from
+ * /proc (Linux); elsewhere every phase reports no processes.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+export type ProcessGroup = 'service' | 'temporal' | 'postgres' | 'bench' | 'other';
+
+export interface PhaseCpu {
+  phase: string;
+  seconds: number;
+  /** CPU seconds in the phase, by process group (user + system, children that exited not included) */
+  cpuSeconds: Partial<Record<ProcessGroup, number>>;
+  /** the one-minute load average as the phase ended */
+  loadAverage: number;
+}
+
+const TICKS_PER_SECOND = 100;
+
+interface Stat {
+  pid: number;
+  ppid: number;
+  comm: string;
+  ticks: number;
+}
+
+function readStats(): Stat[] {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  const stats: Stat[] = [];
+  for (const pid of pids) {
+    try {
+      const raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // comm may hold spaces and parentheses: the fields after it start at the last ')'
+      const close = raw.lastIndexOf(')');
+      const comm = raw.slice(raw.indexOf('(') + 1, close);
+      const fields = raw.slice(close + 2).split(' ');
+      stats.push({ pid: Number(pid), ppid: Number(fields[1]), comm, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return stats;
+}
+
+/** This process and its descendants, grouped. */
+function sample(servicePid: () => number | undefined): Map<number, { group: ProcessGroup; ticks: number }> {
+  const stats = readStats();
+  const children = new Map<number, Stat[]>();
+  for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
+  const byPid = new Map(stats.map((s) => [s.pid, s]));
+  const service = servicePid();
+  const out = new Map<number, { group: ProcessGroup; ticks: number }>();
+  const visit = (pid: number, inherited: ProcessGroup | undefined) => {
+    const s = byPid.get(pid);
+    if (!s) return;
+    const group: ProcessGroup =
+      pid === process.pid
+        ? 'bench'
+        : pid === service
+          ? 'service'
+          : (inherited ?? (s.comm === 'temporal' ? 'temporal' : s.comm === 'postgres' ? 'postgres' : 'other'));
+    out.set(pid, { group, ticks: s.ticks });
+    for (const child of children.get(pid) ?? []) visit(child.pid, group === 'bench' ? undefined : group);
+  };
+  visit(process.pid, undefined);
+  return out;
+}
+
+/** Call `mark(phase)` as each phase starts; `finish()` closes the last one and returns them all. */
+export function phaseCpu(options: { servicePid: () => number | undefined; loadAverage: () => number }) {
+  const phases: PhaseCpu[] = [];
+  let current: { phase: string; at: number; ticks: Map<number, { group: ProcessGroup; ticks: number }> } | undefined;
+  const close = () => {
+    if (!current) return;
+    const now = sample(options.servicePid);
+    const cpu: Partial<Record<ProcessGroup, number>> = {};
+    for (const [pid, { group, ticks }] of now) {
+      // a process started during the phase counts from zero
+      const used = ticks - (current.ticks.get(pid)?.ticks ?? 0);
+      cpu[group] = (cpu[group] ?? 0) + used / TICKS_PER_SECOND;
+    }
+    phases.push({
+      phase: current.phase,
+      seconds: (performance.now() - current.at) / 1000,
+      cpuSeconds: cpu,
+      loadAverage: options.loadAverage(),
+    });
+  };
+  return {
+    mark(phase: string) {
+      close();
+      current = { phase, at: performance.now(), ticks: sample(options.servicePid) };
+    },
+    finish(): PhaseCpu[] {
+      close();
+      current = undefined;
+      return phases;
+    },
+  };
+}
