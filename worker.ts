@@ -19,7 +19,7 @@ const logger = createLogger('worker', config.logLevel);
 installTemporalRuntime(logger);
 const address = requireSetting(config.temporal.address, 'TEMPORAL_ADDRESS');
 const { namespace } = config.temporal;
-const db = createDatabase(requireSetting(config.databaseUrl, 'DATABASE_URL'));
+const db = createDatabase(requireSetting(config.databaseUrl, 'DATABASE_URL'), { max: config.databasePoolSize });
 await requireMigrated(db);
 
 // Workflows upsert the referral search attributes; they must exist before the first workflow task runs.

@@ -12,7 +12,7 @@ import { startApi } from './serve';
 
 const config = loadConfig();
 const logger = createLogger('api', config.logLevel);
-const db = createDatabase(requireSetting(config.databaseUrl, 'DATABASE_URL'));
+const db = createDatabase(requireSetting(config.databaseUrl, 'DATABASE_URL'), { max: config.databasePoolSize });
 await requireMigrated(db);
 const temporal = await connectTemporalClient({
   address: requireSetting(config.temporal.address, 'TEMPORAL_ADDRESS'),

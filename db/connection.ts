@@ -6,7 +6,11 @@ export type DB = Kysely<Database>;
 
 const pools = new WeakMap<DB, pg.Pool>();
 
-export const DEFAULT_POOL_SIZE = 10;
+/**
+ * Connections per process. The service runs the API (requests and the order deliveries after their 202) and the
+ * worker's activities over one pool: 10 left queries waiting for a connection under load (scripts/bench).
+ */
+export const DEFAULT_POOL_SIZE = 20;
 
 export function createDatabase(
   connectionString: string,

@@ -13,6 +13,11 @@ const Port = z
   .regex(/^\d{1,5}$/, 'must be a port number')
   .transform(Number)
   .pipe(z.number().int().min(1).max(65_535));
+const PositiveInt = z
+  .string()
+  .regex(/^\d{1,7}$/, 'must be a whole number')
+  .transform(Number)
+  .pipe(z.number().int().min(1));
 const Optional = z
   .string()
   .optional()
@@ -48,6 +53,7 @@ const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   // Checked by the worker that loads it (requireWorkflowBundle), not by every process that reads the configuration.
   WORKFLOW_BUNDLE_PATH: Optional,
+  DATABASE_POOL_SIZE: PositiveInt.optional(),
   UNREFERRED_ORDER_RETENTION: z
     .string()
     .trim()
@@ -76,6 +82,8 @@ export interface Config {
   workflowBundlePath: string | undefined;
   /** how long the inbox keeps orders of customers nobody referred (the inbox-retention schedule) */
   unreferredOrderRetention: string;
+  /** connections in each process's PostgreSQL pool; undefined means DEFAULT_POOL_SIZE (db/connection.ts) */
+  databasePoolSize: number | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -121,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH === undefined ? undefined : path.resolve(e.WORKFLOW_BUNDLE_PATH),
     unreferredOrderRetention: e.UNREFERRED_ORDER_RETENTION,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
   };
 }
 

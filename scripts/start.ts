@@ -104,6 +104,7 @@ async function start(): Promise<void> {
   }
 
   const db = createDatabase(databaseUrl, {
+    max: config.databasePoolSize,
     onIdleError: (error) => logger.warn({ err: error }, 'database connection lost'),
   });
   register({ name: 'database pool', stop: () => db.destroy(), stopped: 'database pool closed' });

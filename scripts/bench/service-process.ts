@@ -6,6 +6,7 @@
 import pino from 'pino';
 import { createDatabase, poolUse } from '../../db/connection';
 import type { ApiKey } from '../../runtime/api-keys';
+import { loadConfig } from '../../runtime/config';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime';
 import { startReferralService, type RunningService } from '../../service';
 
@@ -65,8 +66,9 @@ async function stop(): Promise<void> {
 
 process.on('message', (message: ServiceRequest) => {
   if (message.type === 'start') {
-    // The pool npm start gives the service (createDatabase's default size).
-    db = createDatabase(message.databaseUrl);
+    // What npm start gives the service: the default pool, or DATABASE_POOL_SIZE.
+    const config = loadConfig();
+    db = createDatabase(message.databaseUrl, { max: config.databasePoolSize });
     startReferralService({
       db,
       temporalAddress: message.temporalAddress,

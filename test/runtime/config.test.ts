@@ -37,6 +37,13 @@ describe('configuration', () => {
     expect(config.port).toBe(8_080);
   });
 
+  it('given pool and cache sizes, then they are whole numbers above 0; left out, the code defaults apply', () => {
+    expect(loadConfig({}).databasePoolSize).toBeUndefined();
+    expect(loadConfig({ DATABASE_POOL_SIZE: '30' }).databasePoolSize).toBe(30);
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE/);
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: 'ten' })).toThrow(/DATABASE_POOL_SIZE/);
+  });
+
   it('given variables set to nothing, then they take their defaults; ports are plain numbers with room for their neighbours', () => {
     expect(loadConfig({ PORT: '', TEMPORAL_NAMESPACE: '  ', LOG_LEVEL: '', DATA_DIR: '' })).toMatchObject({
       port: 3_000,
