@@ -18,6 +18,7 @@ import * as createCustomerContexts from './2026_11_25_0022_create_customer_conte
 import * as createReferrerCompletions from './2026_11_25_0023_create_referrer_completions';
 import * as orderReviewQueue from './2026_11_25_0024_order_review_queue';
 import * as createTermMoves from './2026_11_25_0025_create_term_moves';
+import * as dropUnreadIndexes from './2026_11_25_0026_drop_unread_indexes';
 
 /**
  * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
@@ -43,4 +44,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_0023_create_referrer_completions': createReferrerCompletions,
   '2026_11_25_0024_order_review_queue': orderReviewQueue,
   '2026_11_25_0025_create_term_moves': createTermMoves,
+  '2026_11_25_0026_drop_unread_indexes': dropUnreadIndexes,
 };
