@@ -50,9 +50,23 @@ export interface SentAdmin {
   byMs?: number;
   status: number;
   code: string | null;
+  sentAtMs: number;
   answeredAtMs: number;
   copies: number;
   duplicateAnswers: number;
+}
+
+/** A move of referrals to other terms (or its dry run) that selected this referral, and what it reported for it. */
+export interface SentMove {
+  moveId: string;
+  dryRun: boolean;
+  toVersion: number;
+  sentAtMs: number;
+  /** when the run saw the move finished: every referral it selected was reached by then */
+  finishedAtMs: number;
+  /** what GET …/moves/{moveId}/referrals says of this referral; null when it is not listed */
+  outcome: 'moved' | 'would_move' | 'unchanged' | 'refused' | null;
+  code: string | null;
 }
 
 export interface ReferralRecord {
@@ -76,6 +90,10 @@ export interface ReferralRecord {
     sentAtMs: number;
     answeredAtMs: number;
   } | null;
+  /** the programme version the referral started under, as the answer that made it said */
+  programVersion: number | null;
+  /** moves (and dry runs) that selected it, in the order they were sent */
+  moves: SentMove[];
   /** a signup naming the claim's referral id, sent after its expiry and grace */
   lateSignup: { status: number; code: string | null } | null;
   orders: SentOrder[];
@@ -93,6 +111,8 @@ export interface Expectation {
   milestone: boolean;
   /** epoch ms by which the referral must have ended and closed, lots credited; stuck if still open well after */
   settledByMs: number;
+  /** the version the referral runs under at the end: the one it started under, or the one a move took it to */
+  programVersion: number | null;
   /** answers the API gave that the model says it must not have */
   answerMismatches: string[];
   followedAnswer: string[];
@@ -143,10 +163,20 @@ function qualifiedAt(
   return null;
 }
 
-export function expectReferral(r: ReferralRecord, p: Profile): Expectation {
+/**
+ * `versions`: the terms of each programme version the run published, by number. A referral runs under the version it
+ * started with; a move it reports as `moved` puts it under the new version's terms (the window counted again from
+ * the registration, never before an admin's extension; everything else the run publishes is the same in both).
+ */
+export function expectReferral(r: ReferralRecord, versions: ReadonlyMap<number, Profile>): Expectation {
+  const startVersion = r.programVersion ?? 1;
+  const p = versions.get(startVersion) ?? versions.get(1)!;
   const G = p.lateEventGraceMs;
   const answerMismatches: string[] = [];
   const followedAnswer: string[] = [];
+  const moved = r.moves.find((m) => !m.dryRun && m.outcome === 'moved') ?? null;
+  const movedTo = moved ? versions.get(moved.toVersion) : undefined;
+  if (moved && !movedTo) answerMismatches.push(`moved to version ${moved.toVersion}, which the run never published`);
   const expect = (
     status: Status | null,
     settledByMs: number,
@@ -157,10 +187,12 @@ export function expectReferral(r: ReferralRecord, p: Profile): Expectation {
     referrerPoints: extra.referrerPoints ?? 0,
     milestone: extra.milestone ?? false,
     settledByMs,
+    programVersion: r.referralId ? (moved?.toVersion ?? startVersion) : null,
     answerMismatches,
     followedAnswer,
   });
   if (!r.referralId) return expect(null, 0);
+  answerMismatches.push(...checkMoves(r, p, versions));
 
   // --- the claim, and whether the signup registered it ---
   if (r.claim && r.signup === null) {
@@ -221,8 +253,21 @@ export function expectReferral(r: ReferralRecord, p: Profile): Expectation {
       return expect(status, ender.answeredAtMs, { voucher: voucherEnd(status, true) });
     }
     const extend = applied('extend');
-    if (extend && admitted(extend, windowEndMs + G, 'extend')) windowEndMs += extend.byMs ?? 0;
+    const extendedEnd = extend && admitted(extend, windowEndMs + G, 'extend') ? windowEndMs + (extend.byMs ?? 0) : null;
+    if (movedTo && moved) {
+      // The window is counted again from the registration with the new terms; an extension granted before the move
+      // holds (never before the instant the admin set), one granted after it extends the moved window.
+      const recounted = T0 + movedTo.qualificationWindowMs;
+      if (extendedEnd === null) windowEndMs = recounted;
+      else if (extend!.answeredAtMs <= moved.sentAtMs) windowEndMs = Math.max(recounted, extendedEnd);
+      else if (extend!.sentAtMs >= moved.finishedAtMs) windowEndMs = recounted + (extend!.byMs ?? 0);
+      else {
+        followedAnswer.push('an extension raced the move: the later of the two readings');
+        windowEndMs = Math.max(recounted, extendedEnd) + (extend!.byMs ?? 0);
+      }
+    } else if (extendedEnd !== null) windowEndMs = extendedEnd;
   }
+  if (r.flagged && movedTo) windowEndMs = T0 + movedTo.qualificationWindowMs;
 
   // --- qualification, in business time; a fact reported after its deadline's grace changes nothing ---
   const decideWindowMs = windowEndMs + G;
@@ -263,4 +308,52 @@ export function expectReferral(r: ReferralRecord, p: Profile): Expectation {
     referrerPoints: p.referrerPoints,
     milestone,
   });
+}
+
+/**
+ * What each move (or dry run) had to report for the referral, where the model can tell: a referral already on the
+ * version is unchanged; one that had ended, or whose stage was surely decided, before the move was sent is refused;
+ * one surely open and undecided from the move's sending to its end is moved (a dry run: would move). In between, the
+ * report decides, and the prediction follows it.
+ */
+function checkMoves(r: ReferralRecord, p: Profile, versions: ReadonlyMap<number, Profile>): string[] {
+  const problems: string[] = [];
+  let current = r.programVersion ?? 1;
+  const signup = r.signup;
+  const ender = r.admin.find((a) => (a.action === 'cancel' || a.action === 'reject') && a.status === 200);
+  const extension = r.admin.find((a) => a.action === 'extend' && a.status === 200)?.byMs ?? 0;
+  for (const m of r.moves) {
+    const what = `${m.dryRun ? 'dry run' : 'move'} ${m.moveId} to version ${m.toVersion}`;
+    const movable = m.dryRun ? 'would_move' : 'moved';
+    if (m.outcome === null) {
+      problems.push(`${what}: selected it, yet lists no outcome for it (${m.code ?? 'not listed'})`);
+      continue;
+    }
+    const registeredBefore = signup?.status === 201 && signup.answeredAtMs < m.sentAtMs;
+    const T0 = signup?.occurredAtMs ?? 0;
+    const terms = versions.get(current) ?? p;
+    // every stage of a registered referral is decided by the window's end, its grace and a hold at the latest
+    const decidedBy = T0 + terms.qualificationWindowMs + extension + p.lateEventGraceMs + p.rewardHoldMs;
+    const endedBefore =
+      (ender !== undefined && ender.answeredAtMs < m.sentAtMs) || (registeredBefore && decidedBy < m.sentAtMs);
+    // no stage of a registered referral is decided before its registration's instant plus the grace
+    const openThroughout =
+      registeredBefore &&
+      !r.flagged &&
+      (ender === undefined || ender.sentAtMs > m.finishedAtMs) &&
+      m.finishedAtMs < T0 + p.lateEventGraceMs - 2_000;
+    if (current === m.toVersion) {
+      if (m.outcome !== 'unchanged' && !(m.outcome === 'refused' && m.code === 'ended'))
+        problems.push(`${what}: already on that version, yet reported ${m.outcome} ${m.code ?? ''}, not unchanged`);
+    } else if (endedBefore) {
+      if (m.outcome !== 'refused')
+        problems.push(`${what}: ended or decided before the move, yet reported ${m.outcome}`);
+    } else if (openThroughout && m.outcome !== movable) {
+      problems.push(
+        `${what}: open and undecided throughout, yet reported ${m.outcome} ${m.code ?? ''}, not ${movable}`,
+      );
+    }
+    if (!m.dryRun && m.outcome === 'moved') current = m.toVersion;
+  }
+  return problems;
 }

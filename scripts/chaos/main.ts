@@ -55,7 +55,7 @@ export interface ChaosResult {
 function usage(message: string): never {
   console.error(`chaos: ${message}`);
   console.error(
-    'usage: npm run chaos -- --minutes M --seed S [--temporal dev|postgres] [--profile short|long] [--faults-per-kind N] [--pg-outage-seconds N] [--max-referrals N] [--out DIR]',
+    'usage: npm run chaos -- --minutes M --seed S [--temporal dev|postgres] [--profile short|long] [--faults-per-kind N] [--pg-outage-seconds N] [--grace-seconds N] [--max-referrals N] [--out DIR]',
   );
   process.exit(2);
 }
@@ -68,6 +68,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     'faults-per-kind': { type: 'string' },
     'pg-outage-seconds': { type: 'string', default: '10' },
+    'grace-seconds': { type: 'string', default: '90' },
     'max-referrals': { type: 'string' },
     out: { type: 'string', default: path.join(ROOT, '.data/chaos') },
   },
@@ -85,10 +86,12 @@ const perKind = Number(values['faults-per-kind'] ?? Math.max(1, Math.round(minut
 if (!Number.isInteger(perKind) || perKind < 0 || perKind > 100) usage('--faults-per-kind must be 0 to 100');
 const pgOutageMs = Number(values['pg-outage-seconds']) * 1000;
 if (!(pgOutageMs >= 0 && pgOutageMs <= 120_000)) usage('--pg-outage-seconds must be 0 to 120');
+const graceMs = Number(values['grace-seconds']) * 1000;
+if (!(graceMs >= 30_000 && graceMs <= 600_000)) usage('--grace-seconds must be 30 to 600');
 const maxReferrals = Number(values['max-referrals'] ?? 5_000);
 if (!Number.isInteger(maxReferrals) || maxReferrals < 1) usage('--max-referrals must be a positive integer');
 
-const profile = profileFor(profileName, pgOutageMs);
+const profile = profileFor(profileName, pgOutageMs, graceMs);
 const command = [
   'npm run chaos --',
   `--minutes ${minutes}`,
@@ -97,6 +100,7 @@ const command = [
   `--profile ${profileName}`,
   `--faults-per-kind ${perKind}`,
   `--pg-outage-seconds ${pgOutageMs / 1000}`,
+  `--grace-seconds ${graceMs / 1000}`,
   ...(values['max-referrals'] ? [`--max-referrals ${maxReferrals}`] : []),
 ].join(' ');
 
@@ -151,14 +155,6 @@ try {
     if (answer.status !== 201 && answer.status !== 200) throw new Error(`no code for ${id}: ${answer.status}`);
     referrers.push({ id, code: answer.body.code as string, context });
   }
-  // TERM MOVES HOOK: the route is being built; the workload moves referrals once it answers anything but 404/405.
-  const moves = await http.send('POST', `/v1/admin/programs/${programId}/moves`, stack.keys.admin, {
-    moveId: prng.fork().uuid(),
-    toVersion: 1,
-    dryRun: true,
-  });
-  const termMoves = moves.status !== 404 && moves.status !== 405;
-  log(termMoves ? 'term moves route found (hook only: not driven yet)' : 'term moves route not there yet: skipped');
 
   const workStart = Date.now();
   const stopStartingAt = workStart + minutes * 60_000;
@@ -173,7 +169,14 @@ try {
     aborted: () => aborted,
     log,
   });
-  const faultRun = injector.run();
+  // A fault whose recovery failed ends the run with the table and the replay command, not an unhandled rejection.
+  let faultError: unknown = null;
+  const faultRun = injector.run().catch((caught: unknown) => {
+    faultError = caught;
+    // the stack is not whole again: nothing the workload sends from here on can be judged
+    aborted = true;
+    return [] as InjectedFault[];
+  });
   workload = await runWorkload({
     http,
     keys: stack.keys,
@@ -188,9 +191,10 @@ try {
     hooks: injector.hooks,
     aborted: () => aborted,
     log,
-    termMoves,
+    termMoves: true,
   });
   faults = await faultRun;
+  if (faultError !== null) throw faultError;
   if (aborted) throw new Error('interrupted');
   findings = await settleAndVerify({ stack, http, workload, profile, log, aborted: () => aborted });
   if (aborted) throw new Error('interrupted');

@@ -26,7 +26,7 @@ export interface Profile {
 
 const seconds = (ms: number): string => `${Math.round(ms / 1000)}s`;
 
-export function profileFor(name: Profile['name'], pgOutageMs: number): Profile {
+export function profileFor(name: Profile['name'], pgOutageMs: number, graceMs = 90_000): Profile {
   const common = {
     minSpend: 50_000,
     referrerPoints: 300,
@@ -41,7 +41,7 @@ export function profileFor(name: Profile['name'], pgOutageMs: number): Profile {
       referralExpiryMs: 8_000,
       qualificationWindowMs: 10_000,
       rewardHoldMs: 3_000,
-      lateEventGraceMs: 90_000,
+      lateEventGraceMs: graceMs,
       milestoneWindowMs: 16_000,
       pointValidityMs: 20_000,
       decisionWindowMs: 10_000,
@@ -54,13 +54,23 @@ export function profileFor(name: Profile['name'], pgOutageMs: number): Profile {
     referralExpiryMs: 30_000,
     qualificationWindowMs: 30_000,
     rewardHoldMs: 8_000,
-    lateEventGraceMs: 90_000,
+    lateEventGraceMs: graceMs,
     milestoneWindowMs: 45_000,
     pointValidityMs: 60_000,
     decisionWindowMs: 30_000,
     settleMs: 90_000,
     ...common,
   };
+}
+
+/**
+ * The version the run publishes mid-way and moves open referrals to: longer windows (the claim's expiry and the
+ * qualification window), everything else as before, so a moved referral's end differs from its unmoved one only where
+ * its window does (an order after the old window, a fact reported past the old window's grace). Referrals started
+ * after it is published run under it from the start.
+ */
+export function secondVersion(p: Profile): Profile {
+  return { ...p, referralExpiryMs: 2 * p.referralExpiryMs, qualificationWindowMs: 3 * p.qualificationWindowMs };
 }
 
 /** The programme terms as the API takes them. */

@@ -126,16 +126,29 @@ export async function startChaosStack(options: {
       temporalPidFile = path.join(dir, 'temporal-server', 'temporal-server.pid');
     } else {
       const dbFile = path.join(dir, 'temporal.db');
-      const dev = await startDevServer({
-        dbFile,
-        port: ports.temporal,
-        httpPort: ports.temporalHttp,
-        metricsPort: ports.temporalMetrics,
-        onSpawned: (stop) => {
-          temporalStop = stop;
-        },
-      });
-      temporalAddress = dev.address;
+      // While it is down, another process on this machine may take one of its ports. Nothing connects to the HTTP
+      // and metrics ports, so those move; the frontend port is the one everything dials, so it is waited for.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const dev = await startDevServer({
+            dbFile,
+            port: ports.temporal,
+            httpPort: ports.temporalHttp,
+            metricsPort: ports.temporalMetrics,
+            onSpawned: (stop) => {
+              temporalStop = stop;
+            },
+          });
+          temporalAddress = dev.address;
+          break;
+        } catch (error) {
+          if (attempt >= 5 || !String(error).includes('address already in use')) throw error;
+          log(`temporal dev server: a port was taken while it was down (attempt ${attempt}); trying again`);
+          ports.temporalHttp = await freePort();
+          ports.temporalMetrics = await freePort();
+          await new Promise((resolve) => setTimeout(resolve, 2_000));
+        }
+      }
       temporalPidFile = `${dbFile}.pid`;
     }
   };

@@ -13,6 +13,7 @@
 import { sql } from 'kysely';
 import { checkLedger } from '../../db/ledger';
 import type { ChaosHttp } from './http';
+import { replayLedger } from './ledger-replay';
 import { expectReferral, type Expectation, type ReferralRecord } from './lifecycle-model';
 import type { Profile } from './profile';
 import type { ChaosStack } from './stack';
@@ -34,6 +35,7 @@ export interface Findings {
 interface ReferralRow {
   id: string;
   status: string;
+  program_version: number;
   referee_id: string | null;
   closed_at: Date | null;
 }
@@ -60,7 +62,9 @@ export async function settleAndVerify(options: {
   const { stack, workload, profile: p, log } = options;
   const db = stack.db;
   const temporal = await stack.temporal();
-  const expectations = new Map<ReferralRecord, Expectation>(workload.referrals.map((r) => [r, expectReferral(r, p)]));
+  const expectations = new Map<ReferralRecord, Expectation>(
+    workload.referrals.map((r) => [r, expectReferral(r, workload.versions)]),
+  );
   const lastSettle = Math.max(Date.now(), ...[...expectations.values()].map((e) => e.settledByMs));
   const giveUpAt = lastSettle + p.settleMs;
   const waitStarted = Date.now();
@@ -97,7 +101,7 @@ export async function settleAndVerify(options: {
 
   const rows = (await db
     .selectFrom('referrals')
-    .select(['id', 'status', 'referee_id', 'closed_at'])
+    .select(['id', 'status', 'program_version', 'referee_id', 'closed_at'])
     .execute()) as ReferralRow[];
   const byId = new Map(rows.map((row) => [row.id, row]));
   const lots = (await db
@@ -151,6 +155,8 @@ export async function settleAndVerify(options: {
     if (row.closed_at === null) stuck.push(`${name}: still open as ${row.status}`);
     if (row.status !== expected.status)
       mismatches.push(`${name}: ${row.status} in the projection, the model says ${expected.status}`);
+    if (row.program_version !== expected.programVersion)
+      mismatches.push(`${name}: under version ${row.program_version}, the model says ${expected.programVersion}`);
 
     // The workflow's own state: a finished referral's workflow returns its last snapshot (the admin view shows live
     // state only while it runs), read from its history without a replay.
@@ -287,6 +293,9 @@ export async function settleAndVerify(options: {
     for (const c of credits) perLot.set(c.lot_id ?? '-', (perLot.get(c.lot_id ?? '-') ?? 0) + 1);
     for (const [lotId, n] of perLot) if (n > 1) rewardsDoubled.push(`${name}: lot ${lotId} credited ${n} times`);
   }
+
+  // --- every customer's lots, entries and balance, as the model of lots replays the ledger ---
+  mismatches.push(...(await replayLedger(db, workload)));
 
   // --- the ledger's own invariants ---
   findings.invariantBreaks = (await checkLedger(db)).map((o) => `${o.rule}: ${o.subject} (${o.detail})`);

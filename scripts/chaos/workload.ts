@@ -6,9 +6,9 @@
  * answered, for the model; it judges nothing itself.
  */
 import type { ChaosHttp, Answer } from './http';
-import type { ReferralRecord, ScenarioKind, SentAdmin, SentOrder, OrderStatus } from './lifecycle-model';
+import type { ReferralRecord, ScenarioKind, SentAdmin, SentOrder, OrderStatus, SentMove } from './lifecycle-model';
 import type { Prng } from './prng';
-import type { Profile } from './profile';
+import { programTerms, secondVersion, type Profile } from './profile';
 
 export interface Referrer {
   id: string;
@@ -37,7 +37,6 @@ export interface WorkloadCounters {
   byKind: Record<string, number>;
   /** answers that did not match what the request itself promises (a duplicate not flagged as one, say) */
   answerMismatches: string[];
-  termMovesSkipped: number;
 }
 
 export interface FaultHooks {
@@ -52,6 +51,9 @@ export interface Workload {
   redemptions: Redemption[];
   counters: WorkloadCounters;
   adjustments: Array<{ customerId: string; adjustmentId: string; points: number; status: number }>;
+  /** the terms of each version the run published, by number */
+  versions: Map<number, Profile>;
+  moves: Array<{ moveId: string; dryRun: boolean; selected: number; counts: unknown; finished: boolean }>;
 }
 
 const SCENARIO_WEIGHTS: Record<ScenarioKind, number> = {
@@ -90,7 +92,7 @@ export async function runWorkload(options: {
   hooks: FaultHooks;
   aborted: () => boolean;
   log: (line: string) => void;
-  /** the route that moves open referrals to new terms, once it exists (probed at start) */
+  /** publish a second version mid-run and move open referrals to it (with a dry run first) */
   termMoves: boolean;
 }): Promise<Workload> {
   const { http, keys, profile: p, prng, currency } = options;
@@ -99,7 +101,19 @@ export async function runWorkload(options: {
     duplicates: 0,
     byKind: {},
     answerMismatches: [],
-    termMovesSkipped: 0,
+  };
+  const versions = new Map<number, Profile>([[1, p]]);
+  const moves: Workload['moves'] = [];
+  /** when version 2 was published: a referral made before it started under 1, one made after it under 2 */
+  let published: { sentAtMs: number; answeredAtMs: number } | null = null;
+  /** a referral's first answer says which version it started under; the instant it was made says which it must be */
+  const startedUnder = (record: ReferralRecord, answer: Answer) => {
+    const version = typeof answer.body?.programVersion === 'number' ? (answer.body.programVersion as number) : null;
+    record.programVersion = version;
+    const due =
+      published === null || answer.at < published.sentAtMs ? 1 : answer.sentAt > published.answeredAtMs ? 2 : null;
+    if (due !== null && version !== due)
+      counters.answerMismatches.push(`${record.key}: started under version ${version}, made when ${due} was current`);
   };
   const referrals: ReferralRecord[] = [];
   const redemptions: Redemption[] = [];
@@ -159,6 +173,8 @@ export async function runWorkload(options: {
       refereeId,
       flagged: FLAGGED.has(kind),
       referralId: null,
+      programVersion: null,
+      moves: [],
       claim: null,
       signup: null,
       lateSignup: null,
@@ -188,6 +204,7 @@ export async function runWorkload(options: {
         return false;
       }
       record.referralId = first.body.id as string;
+      startedUnder(record, first);
       record.claim = {
         referralId: first.body.id as string,
         createdAtMs: Date.parse(first.body.createdAt),
@@ -226,6 +243,7 @@ export async function runWorkload(options: {
       };
       if (registeredBy(decided)) {
         // another id than the claim's: the claim had lapsed when the signup reached it, which made its own
+        if (record.referralId !== decided.body.referralId) startedUnder(record, decided);
         record.referralId = decided.body.referralId as string;
         options.hooks.signupRegistered();
         const registrations = all.filter((a) => a.status === 201 && a.body?.duplicate !== true).length;
@@ -296,6 +314,7 @@ export async function runWorkload(options: {
         ...(byMs !== undefined ? { byMs } : {}),
         status: first.status,
         code: (first.body?.code as string | undefined) ?? null,
+        sentAtMs: first.sentAt,
         answeredAtMs: first.at,
         copies,
         duplicateAnswers: all.filter((a) => a.body?.duplicate === true).length,
@@ -566,11 +585,189 @@ export async function runWorkload(options: {
     }
   }
 
+  // --- term moves: a second version with longer windows, published mid-run; open referrals moved to it ---
+  const workStart = Date.now();
+  const span = options.stopStartingAt - workStart;
+  const inMoves = new Set<ReferralRecord>();
+  const MOVE_FINISH_BUDGET_MS = 240_000;
+
+  /**
+   * The move API's two shapes: the move keyed by `requestId`, whose dry run is a move of its own read like the move
+   * (`status: finished`, outcomes moved / would_move / unchanged / refused); or keyed by `moveId`, whose dry run
+   * answers at once (200) with each referral `allowed` or not, and whose move reads `state: done` with outcomes moved /
+   * skipped / failed. The first answer says which one runs; both come down to the same outcomes for the model.
+   */
+  let keyedBy: 'moveId' | 'requestId' = 'moveId';
+  type Outcome = { outcome: SentMove['outcome']; code: string | null };
+  const codeOf = (reason: unknown): string | null =>
+    typeof reason === 'string' ? (/^[a-z_]+/.exec(reason)?.[0] ?? null) : null;
+  const normalised = (outcome: string, code: string | null): Outcome => {
+    if (outcome === 'skipped') return { outcome: code === 'same_version' ? 'unchanged' : 'refused', code };
+    if (outcome === 'failed') return { outcome: null, code: `failed ${code ?? ''}` };
+    return { outcome: outcome as SentMove['outcome'], code };
+  };
+
+  /** Sends a move (or its dry run), waits until it has reached every referral, and gives each record its outcome. */
+  async function move(r: Prng, selected: ReferralRecord[], dryRun: boolean): Promise<void> {
+    const moveId = r.uuid();
+    const referralIds = selected.map((x) => x.referralId!);
+    const bodyFor = () => ({
+      [keyedBy]: moveId,
+      toVersion: 2,
+      referralIds,
+      ...(dryRun ? { dryRun } : {}),
+      reason: 'chaos run: longer windows',
+    });
+    const copies = copiesOf(r);
+    const send = () => http.send('POST', `/v1/admin/programs/${options.programId}/moves`, keys.admin, bodyFor());
+    let sent = await withCopies(r, copies, send);
+    if (sent.first.status === 400 && JSON.stringify(sent.first.body).includes(`"${keyedBy}`)) {
+      keyedBy = keyedBy === 'moveId' ? 'requestId' : 'moveId';
+      sent = await withCopies(r, copies, send);
+    }
+    const { first, all } = sent;
+    counted(dryRun ? 'term_move_dry_run' : 'term_move', copies);
+    const sentAtMs = first.sentAt;
+    const items = new Map<string, Outcome>();
+    let finished = false;
+    let counts: unknown = null;
+    if (dryRun && first.status === 200 && Array.isArray(first.body?.items)) {
+      // answered at once; every copy says the same, nothing is kept
+      finished = true;
+      for (const item of first.body.items as Array<{ referralId: string; allowed: boolean; reason?: string }>) {
+        const code = codeOf(item.reason);
+        items.set(
+          item.referralId,
+          item.allowed
+            ? { outcome: 'would_move', code: null }
+            : { outcome: code === 'same_version' ? 'unchanged' : 'refused', code },
+        );
+      }
+      if (all.some((a) => a.status !== 200))
+        counters.answerMismatches.push(`dry run ${moveId}: answered ${all.map((a) => a.status).join(',')}, not 200`);
+    } else {
+      if (all.some((a) => a.status !== 202))
+        counters.answerMismatches.push(
+          `move ${moveId}: answered ${all.map((a) => `${a.status} ${a.body?.detail ?? ''}`).join(',')} to copies of one request, not 202`,
+        );
+      if (all.filter((a) => a.status === 202 && a.body?.duplicate === false).length > 1)
+        counters.answerMismatches.push(`move ${moveId}: started more than once`);
+      const until = Date.now() + (first.status === 202 ? MOVE_FINISH_BUDGET_MS : 0);
+      let view: Answer | null = null;
+      const done = (a: Answer | null) =>
+        a?.status === 200 && (a.body?.status === 'finished' || a.body?.state === 'done');
+      while (Date.now() < until && !options.aborted()) {
+        view = await http.send('GET', `/v1/admin/programs/${options.programId}/moves/${moveId}`, keys.admin);
+        if (done(view)) break;
+        await sleep(500);
+      }
+      finished = done(view);
+      counts =
+        view?.body?.counts ??
+        (view?.body ? { moved: view.body.moved, skipped: view.body.skipped, failed: view.body.failed } : null);
+      if (first.status === 202 && !finished)
+        counters.answerMismatches.push(`move ${moveId}: not finished ${MOVE_FINISH_BUDGET_MS / 1000} s on`);
+      let cursor: string | null = null;
+      while (first.status === 202) {
+        const page = await http.send(
+          'GET',
+          `/v1/admin/programs/${options.programId}/moves/${moveId}/referrals?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+          keys.admin,
+        );
+        if (page.status !== 200) {
+          counters.answerMismatches.push(`move ${moveId}: its referrals answered ${page.status}`);
+          break;
+        }
+        for (const item of page.body.items as Array<{ referralId: string; outcome: string; code: string | null }>)
+          items.set(item.referralId, normalised(item.outcome, item.code));
+        cursor = page.body.nextCursor as string | null;
+        if (!cursor) break;
+      }
+    }
+    const finishedAtMs = Date.now();
+    moves.push({ moveId, dryRun, selected: selected.length, counts, finished });
+    for (const record of selected) {
+      const item = items.get(record.referralId!);
+      record.moves.push({
+        moveId,
+        dryRun,
+        toVersion: 2,
+        sentAtMs,
+        finishedAtMs,
+        outcome: item?.outcome ?? null,
+        code: item?.code ?? null,
+      });
+    }
+    const outcomes = [...items.values()].map((i) => i.outcome);
+    options.log(
+      `${dryRun ? 'dry run' : 'move'} ${moveId}: ${selected.length} selected, ${outcomes.filter((o) => o === 'moved' || o === 'would_move').length} ${dryRun ? 'would move' : 'moved'}, ${outcomes.filter((o) => o === 'unchanged').length} unchanged, ${outcomes.filter((o) => o === 'refused').length} refused`,
+    );
+  }
+
+  async function publishAndMove(r: Prng): Promise<void> {
+    await sleepUntil(workStart + span * 0.3);
+    if (options.aborted()) return;
+    const two = secondVersion(p);
+    const sent = Date.now();
+    const answer = await http.send('POST', `/v1/admin/programs/${options.programId}/versions`, keys.admin, {
+      terms: programTerms(two),
+    });
+    counted('program_version', 1);
+    if (answer.status !== 201 || answer.body?.version !== 2) {
+      counters.answerMismatches.push(
+        `publishing version 2 answered ${answer.status} (current version ${answer.body?.version ?? '-'})`,
+      );
+      return;
+    }
+    published = { sentAtMs: sent, answeredAtMs: answer.at };
+    versions.set(2, two);
+    for (const at of [0.4, 0.65]) {
+      await sleepUntil(workStart + span * at);
+      if (options.aborted()) return;
+      const now = Date.now();
+      // open for a while yet: registered lately, not under review, no admin action of its own still to come
+      const fresh = r.shuffle(
+        referrals.filter(
+          (x) =>
+            !inMoves.has(x) &&
+            !x.flagged &&
+            x.programVersion === 1 &&
+            x.signup?.status === 201 &&
+            x.referralId !== null &&
+            now - x.signup.answeredAtMs < p.lateEventGraceMs * 0.3 &&
+            !['cancel', 'reject'].includes(x.kind) &&
+            (x.kind !== 'extend' || x.admin.some((a) => a.action === 'extend')),
+        ),
+      );
+      // beside them: one that an admin ended (refused) and one that started under version 2 (unchanged)
+      const ended = referrals.find(
+        (x) =>
+          x.referralId !== null &&
+          x.admin.some((a) => (a.action === 'cancel' || a.action === 'reject') && a.status === 200),
+      );
+      const onTwo = referrals.find((x) => x.referralId !== null && x.programVersion === 2 && x.signup?.status === 201);
+      const chosen = [...fresh.slice(0, 4), ...(ended ? [ended] : []), ...(onTwo ? [onTwo] : [])].filter(
+        (x, i, list) => list.indexOf(x) === i,
+      );
+      if (chosen.length === 0) continue;
+      // the dry run takes one more, which the move leaves where it is: a dry run changes nothing
+      const dryOnly = fresh[4];
+      for (const x of [...chosen, ...(dryOnly ? [dryOnly] : [])]) inMoves.add(x);
+      await move(r.fork(), [...chosen, ...(dryOnly ? [dryOnly] : [])], true);
+      await move(r.fork(), chosen, false);
+    }
+  }
+
   // --- the run: scenarios started one after another, points rounds beside them ---
   const running: Array<Promise<void>> = [];
   const scenarioPrng = prng.fork();
   const pointsPrng = prng.fork();
   let n = 0;
+  const movesRun = options.termMoves
+    ? publishAndMove(prng.fork()).catch((error: unknown) =>
+        counters.answerMismatches.push(`term moves failed: ${String(error)}`),
+      )
+    : Promise.resolve();
   const pointsLoop = (async () => {
     while (Date.now() < options.stopStartingAt && !options.aborted()) {
       await sleep(pointsPrng.int(1_000, 4_000));
@@ -588,17 +785,13 @@ export async function runWorkload(options: {
         counters.answerMismatches.push(`scenario r${n} (${kind}) failed: ${String(error)}`);
       }),
     );
-    if (options.termMoves) {
-      // TERM MOVES HOOK: POST /v1/admin/programs/{id}/moves is being built; when it exists, move a random sample
-      // of open referrals to a new version here and teach the model the deadlines each move reports.
-      counters.termMovesSkipped += 1;
-    }
     await sleep(scenarioPrng.int(Math.round(options.referralEveryMs / 2), Math.round(options.referralEveryMs * 1.5)));
   }
   await pointsLoop;
+  await movesRun;
   await Promise.all(running);
-  options.log(`workload: ${n} referrals started, ${redemptions.length} redemptions`);
-  return { referrals, redemptions, counters, adjustments };
+  options.log(`workload: ${n} referrals started, ${redemptions.length} redemptions, ${moves.length} moves`);
+  return { referrals, redemptions, counters, adjustments, versions, moves };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

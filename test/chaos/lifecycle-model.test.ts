@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { expectReferral, type ReferralRecord, type SentMove } from '../../scripts/chaos/lifecycle-model';
+import { profileFor, secondVersion } from '../../scripts/chaos/profile';
+
+const v1 = profileFor('short', 10_000, 60_000);
+const versions = new Map([
+  [1, v1],
+  [2, secondVersion(v1)],
+]);
+const T0 = Date.parse('2026-11-25T12:00:00Z');
+const W = v1.qualificationWindowMs;
+const G = v1.lateEventGraceMs;
+
+function referral(overrides: Partial<ReferralRecord> = {}): ReferralRecord {
+  return {
+    key: 'r1',
+    kind: 'after_window',
+    referrerId: 'anna',
+    refereeId: 'ben',
+    flagged: false,
+    referralId: 'a1a1a1a1-0000-4000-8000-000000000001',
+    programVersion: 1,
+    moves: [],
+    claim: null,
+    signup: { eventId: 'e1', occurredAtMs: T0, status: 201, code: null, sentAtMs: T0, answeredAtMs: T0 + 100 },
+    lateSignup: null,
+    // dated after the first version's window, inside the second's
+    orders: [
+      {
+        eventId: 'o1',
+        orderId: 'o1',
+        status: 'completed',
+        amount: 60_000,
+        occurredAtMs: T0 + W + 1_000,
+        acceptedAtMs: T0 + W + 1_100,
+        copies: 1,
+        firstAcceptances: 1,
+      },
+    ],
+    admin: [],
+    voucher: null,
+    incomplete: null,
+    ...overrides,
+  };
+}
+
+const move = (overrides: Partial<SentMove> = {}): SentMove => ({
+  moveId: 'm1',
+  dryRun: false,
+  toVersion: 2,
+  sentAtMs: T0 + 2_000,
+  finishedAtMs: T0 + 4_000,
+  outcome: 'moved',
+  code: null,
+  ...overrides,
+});
+
+describe('the lifecycle model under term moves', () => {
+  it('given an order after the first window, when the referral is not moved, then it expires under version 1', () => {
+    const expected = expectReferral(referral(), versions);
+    expect(expected.status).toBe('expired');
+    expect(expected.programVersion).toBe(1);
+    expect(expected.answerMismatches).toEqual([]);
+  });
+
+  it('given the same order, when a move reports the referral moved, then the longer window counts it and it completes', () => {
+    const expected = expectReferral(referral({ moves: [move()] }), versions);
+    expect(expected.status).toBe('completed');
+    expect(expected.programVersion).toBe(2);
+    expect(expected.answerMismatches).toEqual([]);
+  });
+
+  it('given a dry run only, when it reports would_move, then nothing changes', () => {
+    const expected = expectReferral(referral({ moves: [move({ dryRun: true, outcome: 'would_move' })] }), versions);
+    expect(expected.status).toBe('expired');
+    expect(expected.programVersion).toBe(1);
+    expect(expected.answerMismatches).toEqual([]);
+  });
+
+  it('given a referral an admin cancelled before the move, when the move reports it moved, then that is a mismatch', () => {
+    const cancelled = referral({
+      admin: [
+        {
+          action: 'cancel',
+          requestId: 'c1',
+          status: 200,
+          code: null,
+          sentAtMs: T0 + 500,
+          answeredAtMs: T0 + 600,
+          copies: 1,
+          duplicateAnswers: 0,
+        },
+      ],
+      moves: [move()],
+    });
+    expect(expectReferral(cancelled, versions).answerMismatches).toEqual([
+      expect.stringContaining('ended or decided before the move'),
+    ]);
+  });
+
+  it('given an open referral well inside its grace, when the move refuses it, then that is a mismatch', () => {
+    const refused = referral({ moves: [move({ outcome: 'refused', code: 'stage_decided' })] });
+    expect(expectReferral(refused, versions).answerMismatches).toEqual([
+      expect.stringContaining('open and undecided throughout'),
+    ]);
+  });
+
+  it('given a referral past its window and grace, when the move reaches it, then it must be refused', () => {
+    const late = referral({
+      moves: [move({ sentAtMs: T0 + W + G + v1.rewardHoldMs + 1_000, finishedAtMs: T0 + W + G + 10_000 })],
+    });
+    expect(expectReferral(late, versions).answerMismatches).toEqual([
+      expect.stringContaining('ended or decided before the move'),
+    ]);
+  });
+
+  it('given an extension granted before the move, when the new window ends sooner, then the extension holds', () => {
+    const extended = referral({
+      kind: 'extend',
+      orders: [
+        {
+          eventId: 'o1',
+          orderId: 'o1',
+          status: 'completed',
+          amount: 60_000,
+          occurredAtMs: T0 + 3.5 * W,
+          acceptedAtMs: T0 + 3.5 * W + 100,
+          copies: 1,
+          firstAcceptances: 1,
+        },
+      ],
+      admin: [
+        {
+          action: 'extend',
+          requestId: 'x1',
+          byMs: 3 * W,
+          status: 200,
+          code: null,
+          sentAtMs: T0 + 500,
+          answeredAtMs: T0 + 600,
+          copies: 1,
+          duplicateAnswers: 0,
+        },
+      ],
+      moves: [move()],
+    });
+    expect(expectReferral(extended, versions).status).toBe('completed');
+  });
+
+  it('given a referral started under version 2, when a move to 2 reports it unchanged, then that is what it owes', () => {
+    const onTwo = referral({ programVersion: 2, moves: [move({ outcome: 'unchanged', code: 'same_version' })] });
+    const expected = expectReferral(onTwo, versions);
+    expect(expected.answerMismatches).toEqual([]);
+    expect(expected.status).toBe('completed');
+  });
+});
