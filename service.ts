@@ -33,6 +33,8 @@ export async function startReferralService(options: {
   relay?: ({ intervalMs?: number } & Partial<RelayPolicy>) | undefined;
   /** how long orders of customers nobody referred are kept (the inbox-retention schedule) */
   unreferredOrderRetention?: string | undefined;
+  /** referrals the worker keeps in memory; runtime/worker.ts's default when left out */
+  maxCachedWorkflows?: number | undefined;
 }): Promise<RunningService> {
   const admin = await Connection.connect({ address: options.temporalAddress });
   try {
@@ -46,6 +48,7 @@ export async function startReferralService(options: {
     connection: workerConnection,
     namespace: options.namespace,
     db: options.db,
+    maxCachedWorkflows: options.maxCachedWorkflows,
   });
   const workerRun = worker.run();
   let temporal: Client | undefined;

@@ -35,7 +35,13 @@ const connection = await NativeConnection.connect({ address });
 // The image's prebuilt bundle (scripts/bundle-workflows.ts) spares every start a webpack build.
 const bundleFile = requireWorkflowBundle(config);
 const workflowBundle = bundleFile ? { codePath: bundleFile } : undefined;
-const worker = await createReferralWorker({ connection, namespace, db, workflowBundle });
+const worker = await createReferralWorker({
+  connection,
+  namespace,
+  db,
+  workflowBundle,
+  maxCachedWorkflows: config.workerMaxCachedWorkflows,
+});
 logger.info({ temporal: address, namespace }, 'worker running');
 // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, drains, then resolves.
 await worker.run();

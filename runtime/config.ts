@@ -54,6 +54,7 @@ const ConfigSchema = z.object({
   // Checked by the worker that loads it (requireWorkflowBundle), not by every process that reads the configuration.
   WORKFLOW_BUNDLE_PATH: Optional,
   DATABASE_POOL_SIZE: PositiveInt.optional(),
+  WORKER_MAX_CACHED_WORKFLOWS: PositiveInt.optional(),
   UNREFERRED_ORDER_RETENTION: z
     .string()
     .trim()
@@ -84,6 +85,8 @@ export interface Config {
   unreferredOrderRetention: string;
   /** connections in each process's PostgreSQL pool; undefined means DEFAULT_POOL_SIZE (db/connection.ts) */
   databasePoolSize: number | undefined;
+  /** referrals the worker keeps in memory between their tasks; undefined means runtime/worker.ts's default */
+  workerMaxCachedWorkflows: number | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -130,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH === undefined ? undefined : path.resolve(e.WORKFLOW_BUNDLE_PATH),
     unreferredOrderRetention: e.UNREFERRED_ORDER_RETENTION,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
   };
 }
 

@@ -121,6 +121,7 @@ async function start(): Promise<void> {
     port,
     logger,
     unreferredOrderRetention: config.unreferredOrderRetention,
+    maxCachedWorkflows: config.workerMaxCachedWorkflows,
   });
   register({ name: 'API and worker', stop: service.stop, stopped: 'worker stopped' });
   checkpoint();

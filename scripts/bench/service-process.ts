@@ -66,7 +66,7 @@ async function stop(): Promise<void> {
 
 process.on('message', (message: ServiceRequest) => {
   if (message.type === 'start') {
-    // What npm start gives the service: the default pool, or DATABASE_POOL_SIZE.
+    // What npm start gives the service: the defaults, or DATABASE_POOL_SIZE and WORKER_MAX_CACHED_WORKFLOWS.
     const config = loadConfig();
     db = createDatabase(message.databaseUrl, { max: config.databasePoolSize });
     startReferralService({
@@ -77,6 +77,7 @@ process.on('message', (message: ServiceRequest) => {
       port: 0,
       hostname: '127.0.0.1',
       logger,
+      maxCachedWorkflows: config.workerMaxCachedWorkflows,
     }).then(
       (running) => {
         service = running;
