@@ -243,34 +243,32 @@ export interface ReferrerCompletionTable {
   completed_at: Timestamp;
 }
 
-/** An admin's move of open referrals to another programme version; its id is the admin's requestId. */
+/** An admin's move of open referrals to another programme version; its id is the admin's moveId. */
 export interface TermMoveTable {
   move_id: string;
   program_id: string;
   to_version: number;
-  /** a dry run says what the move would do and changes nothing */
-  dry_run: boolean;
-  /** which referrals: a list of ids, or a filter over the programme's open referrals */
+  /** which referrals: a list of ids and/or a filter over the programme's open referrals */
   selection: JSONColumnType<Record<string, unknown>>;
   actor: string;
   reason: string | null;
-  /** sha-256 of the request, canonical: a repeat of the requestId with another body is refused */
+  /** sha-256 of the request, canonical: a repeat of the moveId with another body is refused */
   body_hash: string;
-  status: 'running' | 'finished';
+  state: 'running' | 'done';
   created_at: DefaultTimestamp;
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
-/** What one move did (or would do) to one referral. */
+/** What one move did to one referral. */
 export interface TermMoveItemTable {
   move_id: string;
   referral_id: string;
-  outcome: 'moved' | 'would_move' | 'unchanged' | 'refused';
+  outcome: 'moved' | 'skipped' | 'failed';
   from_version: number | null;
-  /** why a referral was refused or left unchanged (workflows/terms-move.ts) */
+  /** why a referral was skipped or failed (workflows/terms-move.ts, activities/term-moves.ts) */
   code: string | null;
   reason: string | null;
-  /** the deadlines and terms that changed */
+  /** the deadlines, the qualification instant and the terms that changed */
   changes: JSONColumnType<Record<string, unknown>> | null;
   at: Timestamp;
 }

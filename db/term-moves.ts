@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import type { DB } from './connection';
-import type { TermMoveItemRow, TermMoveItemTable, TermMoveRow } from './schema';
-import type { ReferralStatus } from '../workflows/shared';
-import type { TermsMoveFilter, TermsMoveSelection } from '../workflows/terms-move';
+import type { ReferralRow, TermMoveItemRow, TermMoveItemTable, TermMoveRow } from './schema';
+import { isTerminal, type ProgramSnapshot, type ReferralStatus } from '../workflows/shared';
+import { TERMS_MOVE_REFUSALS, type TermsMoveSelection } from '../workflows/terms-move';
 
 /** Records a move under its id; a later request with the same id gets the existing row. */
 export async function reserveTermsMove(
@@ -11,7 +11,6 @@ export async function reserveTermsMove(
     moveId: string;
     programId: string;
     toVersion: number;
-    dryRun: boolean;
     selection: TermsMoveSelection;
     actor: string;
     reason: string | null;
@@ -24,12 +23,11 @@ export async function reserveTermsMove(
       move_id: move.moveId,
       program_id: move.programId,
       to_version: move.toVersion,
-      dry_run: move.dryRun,
       selection: JSON.stringify(move.selection),
       actor: move.actor,
       reason: move.reason,
       body_hash: move.bodyHash,
-      status: 'running',
+      state: 'running',
     })
     .onConflict((oc) => oc.column('move_id').doNothing())
     .returningAll()
@@ -51,7 +49,7 @@ export async function countTermsMoveItems(db: DB, moveId: string): Promise<Terms
     .where('move_id', '=', moveId)
     .groupBy('outcome')
     .execute();
-  const counts: TermsMoveCounts = { moved: 0, would_move: 0, unchanged: 0, refused: 0 };
+  const counts: TermsMoveCounts = { moved: 0, skipped: 0, failed: 0 };
   for (const row of rows) counts[row.outcome] = Number(row.count);
   return counts;
 }
@@ -96,54 +94,62 @@ export async function recordTermsMoveItem(
 export async function finishTermsMove(db: DB, moveId: string, at: Date): Promise<void> {
   await db
     .updateTable('term_moves')
-    .set({ status: 'finished', finished_at: at })
+    .set({ state: 'done', finished_at: at })
     .where('move_id', '=', moveId)
-    .where('status', '=', 'running')
+    .where('state', '=', 'running')
     .execute();
 }
 
 /** The open statuses a move may take; ended referrals are never moved. */
-export const MOVABLE_STATUSES: readonly ReferralStatus[] = ['pending', 'registered', 'under_review', 'qualified'];
+export const MOVABLE_STATUSES = [
+  'pending',
+  'registered',
+  'under_review',
+  'qualified',
+] as const satisfies readonly ReferralStatus[];
+
+/** A page of candidates, and where the next one starts (PostgreSQL's own text of the instant: microseconds kept). */
+export interface TermsMoveCandidates {
+  ids: string[];
+  after: { createdAt: string; id: string } | null;
+}
 
 /**
  * The next page of the programme's open referrals the filter selects, not yet under `toVersion`, in (created_at, id)
- * order, which no change to a referral moves: a move resumed after a stop goes on where it was.
+ * order, which no move changes: a move resumed after a stop goes on where it was. Served by
+ * referrals_open_by_program_idx.
  */
-export function selectTermsMoveCandidates(
+export async function selectTermsMoveCandidates(
   db: DB,
   query: {
     programId: string;
     toVersion: number;
-    filter: TermsMoveFilter;
+    selection: TermsMoveSelection;
     after: { createdAt: string; id: string } | null;
     limit: number;
   },
-): Promise<Array<{ id: string; createdAt: string }>> {
-  const { filter, after } = query;
-  const statuses = filter.statuses?.length ? filter.statuses : MOVABLE_STATUSES;
-  return db
+): Promise<TermsMoveCandidates> {
+  const { selection, after } = query;
+  const statuses = selection.status ? [selection.status] : [...MOVABLE_STATUSES];
+  const rows = await db
     .selectFrom('referrals')
-    .select(['id', 'created_at'])
+    .select(['id', sql<string>`created_at::text`.as('created_at_text')])
     .where('program_id', '=', query.programId)
     .where('closed_at', 'is', null)
-    .where('status', 'in', [...statuses])
+    .where('status', 'in', statuses)
     .where('program_version', '<>', query.toVersion)
-    .$if(filter.fromVersion !== undefined, (q) => q.where('program_version', '=', filter.fromVersion!))
-    .$if(filter.createdFrom !== undefined, (q) => q.where('created_at', '>=', new Date(filter.createdFrom!)))
-    .$if(filter.createdTo !== undefined, (q) => q.where('created_at', '<', new Date(filter.createdTo!)))
+    .$if(selection.fromVersion !== undefined, (q) => q.where('program_version', '=', selection.fromVersion!))
+    .$if(selection.createdFrom !== undefined, (q) => q.where('created_at', '>=', new Date(selection.createdFrom!)))
+    .$if(selection.createdTo !== undefined, (q) => q.where('created_at', '<', new Date(selection.createdTo!)))
     .$if(after !== null, (q) =>
-      q.where((eb) =>
-        eb.or([
-          eb('created_at', '>', new Date(after!.createdAt)),
-          eb.and([eb('created_at', '=', new Date(after!.createdAt)), eb('id', '>', after!.id)]),
-        ]),
-      ),
+      q.where(sql<boolean>`(created_at, id) > (${after!.createdAt}::timestamptz, ${after!.id}::uuid)`),
     )
     .orderBy('created_at')
     .orderBy('id')
     .limit(query.limit)
-    .execute()
-    .then((rows) => rows.map((row) => ({ id: row.id, createdAt: row.created_at.toISOString() })));
+    .execute();
+  const last = rows.at(-1);
+  return { ids: rows.map((row) => row.id), after: last ? { createdAt: last.created_at_text, id: last.id } : after };
 }
 
 /** The timeline entry a referral's workflow wrote as it applied the move request `requestId`. */
@@ -155,3 +161,33 @@ export const findTermsMovedEntry = (db: DB, referralId: string, requestId: strin
     .where('kind', '=', 'terms_moved')
     .where(sql<string>`detail->>'requestId'`, '=', requestId)
     .executeTakeFirst();
+
+/**
+ * Why the projection already says a referral is not for this move, before its workflow is asked: unknown, another
+ * programme's, ended, outside the selection, or already under the version. Undefined when its workflow decides.
+ */
+export function screenForMove(
+  row: ReferralRow | undefined,
+  program: ProgramSnapshot,
+  selection: TermsMoveSelection,
+): { code: string; reason: string } | undefined {
+  if (!row) return { code: 'not_found', reason: 'no such referral' };
+  if (row.program_id !== program.id)
+    return { code: TERMS_MOVE_REFUSALS.otherProgramme, reason: `the referral belongs to programme ${row.program_id}` };
+  if (row.closed_at || isTerminal(row.status))
+    return { code: TERMS_MOVE_REFUSALS.ended, reason: `the referral has ended as ${row.status}` };
+  const created = row.created_at.getTime();
+  if (
+    (selection.status !== undefined && row.status !== selection.status) ||
+    (selection.fromVersion !== undefined && row.program_version !== selection.fromVersion) ||
+    (selection.createdFrom !== undefined && created < Date.parse(selection.createdFrom)) ||
+    (selection.createdTo !== undefined && created >= Date.parse(selection.createdTo))
+  )
+    return { code: 'not_selected', reason: 'the referral does not match the move’s status, version or dates' };
+  if (row.program_version === program.version)
+    return {
+      code: TERMS_MOVE_REFUSALS.sameVersion,
+      reason: `the referral already runs under version ${program.version}`,
+    };
+  return undefined;
+}

@@ -224,7 +224,24 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   // An admin's extension of the reward hold is a floor: a refund that moves the hold never brings it before that.
   let holdFloor: string | null = carried.holdFloor ?? null;
   // The expiry and the window as an admin extended them: a move to new terms never cuts them.
-  const extendedDeadlines: Partial<ReferralDeadlines> = { ...carried.extendedDeadlines };
+  const extendedDeadlines: Partial<ReferralDeadlines> = carried.extendedDeadlines
+    ? { ...carried.extendedDeadlines }
+    : extensionsCarriedUnrecorded();
+
+  /**
+   * A run carried over before extensions were kept knows its deadlines, not which an admin set: any that is not what
+   * the terms give is taken for an extension, so a move never cuts it.
+   */
+  function extensionsCarriedUnrecorded(): Partial<ReferralDeadlines> {
+    if (!input.carried) return {};
+    const found: Partial<ReferralDeadlines> = {};
+    const { expiresAt, qualifyBy } = carried.deadlines;
+    if (expiresAt && expiresAt !== addDuration(input.createdAt, terms.referralExpiry)) found.expiresAt = expiresAt;
+    const registeredAt = carried.registration?.registeredAt;
+    if (qualifyBy && registeredAt && qualifyBy !== addDuration(registeredAt, terms.qualificationWindow))
+      found.qualifyBy = qualifyBy;
+    return found;
+  }
 
   // Facts recorded by handlers, consumed by the loop.
   let ordersVersion = 0;
@@ -358,6 +375,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         qualifiedAt: state.qualifiedAt,
         deadlines: { ...state.deadlines },
         extended: { ...extendedDeadlines, ...(holdFloor ? { holdUntil: holdFloor } : {}) },
+        grace: graceEnabled ? lateEventGrace() : '0',
       },
       to,
       atMs,
@@ -371,6 +389,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         });
         return qualifiedAtMs === null ? null : new Date(qualifiedAtMs).toISOString();
       },
+      graceEnabled ? (to.terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace ?? '0') : '0',
     );
   }
 
@@ -869,7 +888,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       review: reviewDue,
       adminRequestsApplied: [...adminApplied],
       holdFloor,
-      ...(Object.keys(extendedDeadlines).length > 0 ? { extendedDeadlines: { ...extendedDeadlines } } : {}),
+      extendedDeadlines: { ...extendedDeadlines },
     };
     const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
       typedSearchAttributes: workflowInfo().typedSearchAttributes,
@@ -1029,6 +1048,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     deadlines: { ...state.deadlines },
     review: reviewDue ? { ...reviewDue } : null,
     programVersion: program.version,
+    qualifiedAt: state.qualifiedAt,
   });
 
   /**
@@ -1101,6 +1121,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       toVersion: plan.toVersion,
       deadlines: plan.changes.deadlines,
       terms: plan.changes.terms,
+      ...(plan.changes.qualifiedAt ? { qualifiedAt: plan.changes.qualifiedAt } : {}),
     });
   }
 

@@ -289,6 +289,7 @@ export interface AdminActionView {
   deadlines: ReferralDeadlines;
   review: { decideBy: string } | null;
   programVersion?: number | undefined;
+  qualifiedAt?: string | null | undefined;
 }
 
 export interface ReferralDeadlines {

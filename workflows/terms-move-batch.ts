@@ -1,25 +1,32 @@
-import { continueAsNew, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, continueAsNew, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { MoveReferralOutcome } from '../activities/term-moves';
 import type { ReferralActivities } from '../activities';
 import type { ProgramSnapshot } from './shared';
 import type { TermsMoveSelection } from './terms-move';
 
 /**
- * An admin's move of open referrals to another programme version (or its dry run), one referral at a time through
- * the referral's own workflow, which decides by the rule of terms-move.ts. Resumable by construction: its progress is
- * in its history (and carried over when it continues as new), each referral's step is idempotent by the move's id,
- * and the candidates come in an order no move changes.
+ * An admin's move of open referrals to another programme version, one referral at a time through the referral's own
+ * workflow, which decides by the rule of terms-move.ts. Resumable by construction: its progress is in its history (and
+ * carried over when it continues as new), each referral's step is idempotent by the move's id, and the candidates
+ * come in an order no move changes.
  */
-const { selectTermsMoveCandidates, moveReferralToTerms, finishTermsMove } = proxyActivities<ReferralActivities>({
+const { selectTermsMoveCandidates, finishTermsMove, recordTermsMoveFailure } = proxyActivities<ReferralActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+/**
+ * One referral's step, retried for a while (Temporal or PostgreSQL away, a worker restarting), then given up as failed:
+ * one referral that cannot be reached never holds up the others.
+ */
+const { moveReferralToTerms } = proxyActivities<ReferralActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
 export interface TermsMoveInput {
   moveId: string;
   program: ProgramSnapshot;
   selection: TermsMoveSelection;
-  dryRun: boolean;
   actor: string;
   reason: string | null;
   /** referrals read per page (default 100) */
@@ -36,35 +43,41 @@ const CONCURRENCY = 8;
 const HISTORY_LIMIT = 5_000;
 
 export async function termsMoveWorkflow(input: TermsMoveInput): Promise<{ reached: number }> {
-  const { moveId, program, selection, dryRun, actor, reason } = input;
+  const { moveId, program, selection, actor, reason } = input;
   let after = input.resume?.after ?? null;
   let index = input.resume?.index ?? 0;
   let reached = input.resume?.reached ?? 0;
   const pageSize = input.pageSize ?? PAGE_SIZE;
   const historyLimit = input.historyEventLimit ?? HISTORY_LIMIT;
+
+  const moveOne = (referralId: string): Promise<MoveReferralOutcome> =>
+    moveReferralToTerms({ moveId, referralId, program, selection, actor, reason }).catch(async (error: unknown) => {
+      if (!(error instanceof ActivityFailure)) throw error;
+      const why = error.cause?.message ?? error.message;
+      log.warn('a referral could not be moved', { moveId, referralId, error: why });
+      await recordTermsMoveFailure({ moveId, referralId, error: why });
+      return { outcome: 'failed', code: 'unreachable' };
+    });
+
   for (;;) {
     let ids: string[];
-    if ('referralIds' in selection) {
+    if (selection.referralIds) {
       ids = selection.referralIds.slice(index, index + pageSize);
       index += ids.length;
     } else {
       const page = await selectTermsMoveCandidates({
         programId: program.id,
         toVersion: program.version,
-        filter: selection.filter,
+        selection,
         after,
         limit: pageSize,
       });
-      ids = page.map((candidate) => candidate.id);
-      after = page.at(-1) ?? after;
+      ids = page.ids;
+      after = page.after;
     }
     if (ids.length === 0) break;
     for (let i = 0; i < ids.length; i += CONCURRENCY) {
-      const outcomes: MoveReferralOutcome[] = await Promise.all(
-        ids
-          .slice(i, i + CONCURRENCY)
-          .map((referralId) => moveReferralToTerms({ moveId, referralId, program, dryRun, actor, reason })),
-      );
+      const outcomes = await Promise.all(ids.slice(i, i + CONCURRENCY).map(moveOne));
       reached += outcomes.length;
     }
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit) {

@@ -1,6 +1,10 @@
 import { addDuration } from './durations';
 import {
+  DEFAULT_REFERRAL_TERMS,
   isTerminal,
+  reviewTerms,
+  rewardTerms,
+  tierTerms,
   type ProgramSnapshot,
   type ReferralDeadlines,
   type ReferralStatus,
@@ -16,7 +20,10 @@ import {
  * - each running deadline is counted again from its anchor with the new terms (the expiry from the claim, the
  *   qualification window from the registration, the hold from the qualification), but never before a deadline an admin
  *   set by extension;
- * - a deadline may move earlier only to an instant still ahead: a window is never cut to an end already past;
+ * - a deadline is decided once its grace has passed after it (the grace of the terms in force); a move never brings a
+ *   decision that is still ahead to an instant already past, whether by an earlier deadline or a shorter grace, so a
+ *   fact that happened in time and is reported within the grace it was promised still counts;
+ * - once the current stage's deadline and grace have passed, its decision is due: the stage is not reopened;
  * - a qualified referral stays qualified: terms its counted orders would not meet are refused for it;
  * - the review's decision instant stays (it was granted to an admin); the rewards, the review rule, the tiers and the
  *   grace of the new terms apply from the move on (a voucher already issued stays as it is).
@@ -27,20 +34,22 @@ export const TERMS_MOVE_REFUSALS = {
   otherProgramme: 'other_programme',
   sameVersion: 'same_version',
   windowPastNewEnd: 'window_past_new_end',
+  stageDecided: 'stage_decided',
   wouldLoseQualification: 'would_lose_qualification',
 } as const;
 export type TermsMoveRefusal = (typeof TERMS_MOVE_REFUSALS)[keyof typeof TERMS_MOVE_REFUSALS];
 
-/** The programme's open referrals a move takes when it is not given their ids. */
-export interface TermsMoveFilter {
-  statuses?: ReferralStatus[] | undefined;
+/**
+ * Which referrals a move takes: the ids given, or else the programme's open referrals; either way only those matching
+ * the status, version and creation range given.
+ */
+export interface TermsMoveSelection {
+  referralIds?: string[] | undefined;
+  status?: ReferralStatus | undefined;
   fromVersion?: number | undefined;
   createdFrom?: string | undefined;
   createdTo?: string | undefined;
 }
-
-/** Which referrals a move takes: the ids given, or the programme's open referrals matching a filter. */
-export type TermsMoveSelection = { referralIds: string[] } | { filter: TermsMoveFilter };
 
 /** What a move needs to know of a referral as it is now. */
 export interface TermsMoveSubject {
@@ -54,6 +63,8 @@ export interface TermsMoveSubject {
   deadlines: ReferralDeadlines;
   /** deadlines an admin extended: a move never brings one before the instant the admin set */
   extended: Partial<ReferralDeadlines>;
+  /** the late-event grace in force (`0` for referrals that decide at their deadlines) */
+  grace: string;
 }
 
 export interface DeadlineChange {
@@ -73,11 +84,24 @@ export type TermsMovePlan =
       outcome: 'move';
       fromVersion: number;
       toVersion: number;
+      /** the deadlines as they are, and as the move makes them */
+      before: ReferralDeadlines;
       deadlines: ReferralDeadlines;
       qualifiedAt: string | null;
-      changes: { deadlines: DeadlineChange[]; terms: TermChange[] };
+      changes: {
+        deadlines: DeadlineChange[];
+        terms: TermChange[];
+        qualifiedAt?: { from: string | null; to: string | null } | undefined;
+      };
     }
-  | { outcome: 'refused'; fromVersion: number; toVersion: number; code: TermsMoveRefusal; reason: string };
+  | {
+      outcome: 'refused';
+      fromVersion: number;
+      toVersion: number;
+      before: ReferralDeadlines;
+      code: TermsMoveRefusal;
+      reason: string;
+    };
 
 /** When the referral's counted orders meet the given criteria inside the window ending at `qualifyBy`, or null. */
 export type QualifiedAtUnder = (criteria: { minOrders: number; minSpend: number; qualifyBy: string }) => string | null;
@@ -89,8 +113,10 @@ export function planTermsMove(
   to: ProgramSnapshot,
   nowMs: number,
   qualifiedAtUnder: QualifiedAtUnder,
+  /** the grace the referral will decide with under the new terms */
+  newGrace: string,
 ): TermsMovePlan {
-  const versions = { fromVersion: subject.programVersion, toVersion: to.version };
+  const versions = { fromVersion: subject.programVersion, toVersion: to.version, before: { ...subject.deadlines } };
   const refuse = (code: TermsMoveRefusal, reason: string): TermsMovePlan => ({
     outcome: 'refused',
     ...versions,
@@ -126,34 +152,65 @@ export function planTermsMove(
     recount('holdUntil', qualifiedAt, terms.rewardHold, true);
   }
 
+  const decides = (deadline: string | null, grace: string): number | null =>
+    deadline === null ? null : Date.parse(addDuration(deadline, grace, { allowZero: true }));
+  const stage = STAGE_DEADLINE[subject.status];
+  const stageDecides = stage ? decides(subject.deadlines[stage], subject.grace) : null;
+  if (stageDecides !== null && stageDecides <= nowMs)
+    return refuse(
+      'stage_decided',
+      `the ${stage} deadline ${subject.deadlines[stage!]} and its grace have passed: the stage is being decided`,
+    );
   const changed: DeadlineChange[] = [];
   for (const deadline of ['expiresAt', 'qualifyBy', 'holdUntil'] as const) {
     const from = subject.deadlines[deadline];
     const next = deadlines[deadline];
-    if (from === next) continue;
-    if (from && next && Date.parse(next) < Date.parse(from) && Date.parse(next) <= nowMs)
+    const before = decides(from, subject.grace);
+    const after = decides(next, newGrace);
+    if (before !== null && after !== null && before > nowMs && after < before && after <= nowMs)
       return refuse(
         'window_past_new_end',
-        `${deadline} would move from ${from} to ${next}, which has passed: a move never cuts a window to an end already past`,
+        `${deadline} would be decided at ${new Date(after).toISOString()} (${next} plus a grace of ${newGrace}), which has passed: a move never cuts a window to an end already past`,
       );
-    changed.push({ deadline, from, to: next });
+    if (from !== next) changed.push({ deadline, from, to: next });
   }
   return {
     outcome: 'move',
     ...versions,
     deadlines,
     qualifiedAt,
-    changes: { deadlines: changed, terms: termChanges(subject.terms, terms) },
+    changes: {
+      deadlines: changed,
+      terms: termChanges(subject.terms, terms),
+      ...(qualifiedAt !== subject.qualifiedAt ? { qualifiedAt: { from: subject.qualifiedAt, to: qualifiedAt } } : {}),
+    },
   };
 }
 
-/** The terms that differ between two versions, by name. */
-export function termChanges(from: ReferralTerms, to: ReferralTerms): TermChange[] {
+/** The deadline that ends each open stage; under review the admin's decideBy ends it, which a move never changes. */
+const STAGE_DEADLINE: Partial<Record<ReferralStatus, keyof ReferralDeadlines>> = {
+  pending: 'expiresAt',
+  registered: 'qualifyBy',
+  qualified: 'holdUntil',
+};
+
+/** The terms that differ between two versions, by name, each with its defaults filled in (as the referral runs it). */
+export function termChanges(fromTerms: ReferralTerms, toTerms: ReferralTerms): TermChange[] {
+  const from = filled(fromTerms);
+  const to = filled(toTerms);
   const names = [...new Set([...Object.keys(from), ...Object.keys(to)])].sort() as Array<keyof ReferralTerms>;
   return names
     .filter((term) => canonical(from[term] ?? null) !== canonical(to[term] ?? null))
     .map((term) => ({ term, from: from[term] ?? null, to: to[term] ?? null }));
 }
+
+const filled = (terms: ReferralTerms): ReferralTerms => ({
+  ...DEFAULT_REFERRAL_TERMS,
+  ...terms,
+  ...rewardTerms(terms),
+  review: reviewTerms(terms),
+  tiers: tierTerms(terms),
+});
 
 /** JSON with object keys sorted: stored terms come back from PostgreSQL with their keys in its own order. */
 function canonical(value: unknown): string {

@@ -38,6 +38,7 @@ import { computeFraudFlags, recordCustomerContext } from '../../intake/fraud-fla
 import { handleOrder } from '../../intake/order-delivery';
 import { encodeCursor } from '../../intake/page-cursor';
 import { listReferrals, listReviewQueue, type ReferralListQuery } from '../../intake/referral-list';
+import { selectTermsMoveCandidates } from '../../db/term-moves';
 import { claimReferral } from '../../intake/referral-claim';
 import { readRewards } from '../../intake/referral-rewards';
 import { handleSignup } from '../../intake/signup-registration';
@@ -379,6 +380,17 @@ describe('query plans on the request path', () => {
           limit: 1_000,
         }),
       ['inbox_events_unreferred_orders_idx'],
+    );
+  });
+
+  it('given 20,000 open referrals of a programme, when a move to new terms pages through them, then each page is read through an index in its order', async () => {
+    const query = { programId: PROGRAM, toVersion: 2, selection: {}, after: null, limit: 100 };
+    const first = await selectTermsMoveCandidates(db, query);
+    expect(first.ids).toHaveLength(100);
+    // one programme here: its open-referral index and the (created_at, id) one serve the page equally
+    await expectIndexed((database) => selectTermsMoveCandidates(database, { ...query, after: first.after }));
+    await expectIndexed((database) =>
+      selectTermsMoveCandidates(database, { ...query, selection: { status: 'pending' }, after: first.after }),
     );
   });
 

@@ -58,11 +58,11 @@ async function register(referralId: string, referee: string): Promise<void> {
 
 const read = async (referralId: string) => (await stack.http.get(`/v1/admin/referrals/${referralId}`, KEYS.admin)).body;
 
-async function finished(moveId: string) {
+async function done(moveId: string) {
   return (
     await eventually(
       () => stack.http.get(`/v1/admin/programs/${programId}/moves/${moveId}`, KEYS.admin),
-      (r) => r.status === 200 && r.body.status === 'finished',
+      (r) => r.status === 200 && r.body.state === 'done',
     )
   ).body;
 }
@@ -76,7 +76,7 @@ const outcomes = async (moveId: string) =>
   }>;
 
 describe('moving open referrals to new terms over HTTP', () => {
-  it('given a registered, a pending and a cancelled referral, when an admin dry-runs then moves them to longer windows, then the dry run changes nothing, the move applies the rule to each and audits it, and a repeat is answered', async () => {
+  it('given a registered, a pending and a cancelled referral, when an admin dry-runs then moves them to longer windows, then the dry run answers what would change and changes nothing, the move applies the rule to each and audits it, and a repeat is answered', async () => {
     const registered = await claim('mia', 'noa');
     await register(registered, 'noa');
     const pending = await claim('mia', 'oli');
@@ -97,39 +97,39 @@ describe('moving open referrals to new terms over HTTP', () => {
 
     // The dry run: every open referral of the programme, what would change; nothing does.
     const dryRun = await stack.http.post(`/v1/admin/programs/${programId}/moves`, KEYS.admin, {
-      requestId: randomUUID(),
+      moveId: randomUUID(),
       toVersion,
-      filter: {},
       dryRun: true,
     });
-    expect(dryRun).toMatchObject({ status: 202, body: { dryRun: true, duplicate: false } });
-    const dryDone = await finished(dryRun.body.moveId);
-    expect(dryDone.counts.wouldMove).toBeGreaterThanOrEqual(2);
-    const dryItems = await outcomes(dryRun.body.moveId);
+    expect(dryRun).toMatchObject({ status: 200, body: { truncated: false } });
     const qualifyBy = new Date(Date.parse(before.registeredAt) + 10 * MINUTE).toISOString();
-    expect(dryItems.find((i) => i.referralId === registered)).toMatchObject({
-      outcome: 'would_move',
+    const preview = dryRun.body.items as Array<Record<string, unknown>>;
+    expect(preview.find((i) => i.referralId === registered)).toMatchObject({
+      allowed: true,
+      deadlinesBefore: before.deadlines,
+      deadlinesAfter: { qualifyBy },
       changes: { deadlines: [{ deadline: 'qualifyBy', from: before.deadlines.qualifyBy, to: qualifyBy }] },
     });
-    expect(dryItems.find((i) => i.referralId === pending)?.outcome).toBe('would_move');
-    expect(dryItems.some((i) => i.referralId === cancelled)).toBe(false);
+    expect(preview.find((i) => i.referralId === pending)?.allowed).toBe(true);
+    expect(preview.some((i) => i.referralId === cancelled)).toBe(false);
     expect((await read(registered)).programVersion).toBe(1);
 
-    // The move, by ids: the open ones move, the ended one and an unknown id are refused, each with why.
+    // The move, by ids: the open ones move, the ended one and an unknown id are skipped, each with why.
     const unknown = randomUUID();
     const body = {
-      requestId: randomUUID(),
+      moveId: randomUUID(),
       toVersion,
       referralIds: [registered, pending, cancelled, unknown],
       reason: 'spring terms',
+      dryRun: false,
     };
     const started = await stack.http.post(`/v1/admin/programs/${programId}/moves`, KEYS.admin, body);
-    expect(started).toMatchObject({ status: 202, body: { moveId: body.requestId, dryRun: false, actor: 'ops' } });
-    const done = await finished(body.requestId);
-    expect(done.counts).toEqual({ moved: 2, wouldMove: 0, unchanged: 0, refused: 2 });
-    const items = await outcomes(body.requestId);
-    expect(items.find((i) => i.referralId === cancelled)).toMatchObject({ outcome: 'refused', code: 'ended' });
-    expect(items.find((i) => i.referralId === unknown)).toMatchObject({ outcome: 'refused', code: 'not_found' });
+    expect(started).toMatchObject({ status: 202, body: { moveId: body.moveId, actor: 'ops', duplicate: false } });
+    const finished = await done(body.moveId);
+    expect(finished).toMatchObject({ moveId: body.moveId, state: 'done', moved: 2, skipped: 2, failed: 0 });
+    const items = await outcomes(body.moveId);
+    expect(items.find((i) => i.referralId === cancelled)).toMatchObject({ outcome: 'skipped', code: 'ended' });
+    expect(items.find((i) => i.referralId === unknown)).toMatchObject({ outcome: 'skipped', code: 'not_found' });
 
     const after = await read(registered);
     expect(after).toMatchObject({
@@ -161,41 +161,47 @@ describe('moving open referrals to new terms over HTTP', () => {
 
     // The same request again is that move; the id under another body is a conflict.
     const again = await stack.http.post(`/v1/admin/programs/${programId}/moves`, KEYS.admin, body);
-    expect(again).toMatchObject({ status: 202, body: { duplicate: true, counts: done.counts } });
+    expect(again).toMatchObject({ status: 202, body: { duplicate: true, moved: 2, skipped: 2 } });
     const reused = await stack.http.post(`/v1/admin/programs/${programId}/moves`, KEYS.admin, {
       ...body,
-      dryRun: true,
+      reason: 'other',
     });
     expect(reused).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
     expect((await read(registered)).timeline.filter((e: { kind: string }) => e.kind === 'terms_moved')).toHaveLength(1);
   });
 
-  it('refuses what cannot be a move, changing nothing: an unknown version (422), programme (404), a commerce key (403), both or neither selection (400)', async () => {
+  it('refuses what cannot be a move, changing nothing: an unknown version (422), programme (404), a commerce key (403), a malformed body (400)', async () => {
     const move = (path: string, key: string, payload: Record<string, unknown>) =>
-      stack.http.post(`/v1/admin/programs/${path}/moves`, key, { requestId: randomUUID(), ...payload });
-    expect(await move(programId, KEYS.admin, { toVersion: 99, filter: {} })).toMatchObject({
+      stack.http.post(`/v1/admin/programs/${path}/moves`, key, { moveId: randomUUID(), ...payload });
+    expect(await move(programId, KEYS.admin, { toVersion: 99 })).toMatchObject({
       status: 422,
       body: { code: 'validation_failed' },
     });
-    expect((await move('no-such-programme', KEYS.admin, { toVersion: 1, filter: {} })).status).toBe(404);
-    expect((await move(programId, KEYS.commerce, { toVersion: 1, filter: {} })).status).toBe(403);
-    expect((await move(programId, KEYS.admin, { toVersion: 1, filter: {}, referralIds: [randomUUID()] })).status).toBe(
-      400,
-    );
-    expect((await move(programId, KEYS.admin, { toVersion: 1 })).status).toBe(400);
+    expect(await move(programId, KEYS.admin, { toVersion: 99, dryRun: true })).toMatchObject({ status: 422 });
+    expect((await move('no-such-programme', KEYS.admin, { toVersion: 1 })).status).toBe(404);
+    expect((await move(programId, KEYS.commerce, { toVersion: 1 })).status).toBe(403);
+    expect((await move(programId, KEYS.admin, { toVersion: 1, status: 'completed' })).status).toBe(400);
+    expect((await move(programId, KEYS.admin, { toVersion: 1, referralIds: [] })).status).toBe(400);
+    const twice = randomUUID();
+    expect(await move(programId, KEYS.admin, { toVersion: 1, referralIds: [twice, twice] })).toMatchObject({
+      status: 422,
+    });
     expect((await stack.http.get(`/v1/admin/programs/${programId}/moves/${randomUUID()}`, KEYS.admin)).status).toBe(
       404,
     );
     expect(
       (await stack.http.get(`/v1/admin/programs/${programId}/moves/x/referrals?cursor=abc`, KEYS.admin)).status,
     ).toBe(404);
+    expect(await stack.db.selectFrom('term_moves').select('move_id').where('to_version', '=', 99).execute()).toEqual(
+      [],
+    );
   });
 });
 
 describe('a move that outlives its run', () => {
   it('given a move that continues as new after every page of one referral, then it resumes where it was and reaches each referral once', async () => {
     const ids = [await claim('rio', 'sam'), await claim('rio', 'tao'), await claim('rio', 'uma')];
-    // the claims run under the newest version: the dry run looks at moving them back to the first
+    // the claims run under the newest version: the move takes them back to the first
     const program = (await stack.http.get(`/v1/admin/programs/${programId}`, KEYS.admin)).body;
     const first = program.versions.find((v: { version: number }) => v.version === 1);
     const moveId = randomUUID();
@@ -204,7 +210,6 @@ describe('a move that outlives its run', () => {
       moveId,
       programId,
       toVersion: 1,
-      dryRun: true,
       selection,
       actor: 'ops',
       reason: null,
@@ -214,7 +219,6 @@ describe('a move that outlives its run', () => {
       moveId,
       program: { id: programId, version: 1, currency: 'INR', terms: first.terms },
       selection,
-      dryRun: true,
       actor: 'ops',
       reason: null,
       pageSize: 1,
@@ -229,8 +233,8 @@ describe('a move that outlives its run', () => {
     // the first run handed over to the next rather than finishing itself
     const firstRun = await stack.temporal.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
     expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
-    const done = await finished(moveId);
-    expect(done.counts.wouldMove).toBe(3);
+    // moving back to the first version: each is moved (the windows are the first version's, still ahead)
+    expect(await done(moveId)).toMatchObject({ moved: 3, skipped: 0, failed: 0 });
     expect((await outcomes(moveId)).map((i) => i.referralId).sort()).toEqual([...ids].sort());
   });
 });

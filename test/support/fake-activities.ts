@@ -89,8 +89,9 @@ export function fakeActivities(
     takeOrdersAwaitingSignup: tracked(async () => options.earlyOrders ?? []),
     purgeUnreferredOrders: tracked(async () => 0),
     // moves run against real referral workflows and PostgreSQL (test/e2e/terms-moves.test.ts)
-    selectTermsMoveCandidates: tracked(async () => []),
-    moveReferralToTerms: tracked(async () => ({ outcome: 'refused' as const, code: 'not_found' })),
+    selectTermsMoveCandidates: tracked(async () => ({ ids: [], after: null })),
+    moveReferralToTerms: tracked(async () => ({ outcome: 'skipped' as const, code: 'not_found' })),
+    recordTermsMoveFailure: tracked(async () => {}),
     finishTermsMove: tracked(async () => {}),
     recordReferrerCompletion: tracked(async ({ referralId }: { referralId: string }) => {
       if (!completions.includes(referralId)) completions.push(referralId);

@@ -8,6 +8,7 @@ import { stateQuery } from '../../workflows/messages';
 import { referralWorkflow } from '../../workflows/referral';
 import {
   referralWorkflowId,
+  type CarriedReferral,
   type OrderFacts,
   type ReferralInput,
   type ReferralSnapshot,
@@ -42,6 +43,8 @@ export type ScenarioOptions = {
   terms?: Partial<ReferralTerms>;
   origin?: ReferralInput['origin'];
   historyEventLimit?: number;
+  /** starts the referral as a run carried over by continue-as-new, in this state (given the scenario's start) */
+  carried?: (now: string) => CarriedReferral;
   fakes?: Parameters<typeof fakeActivities>[0];
 };
 
@@ -105,6 +108,7 @@ export function useReferralTestEnvironment(
       origin: options.origin ?? 'claim',
       historyEventLimit: options.historyEventLimit,
     };
+    if (options.carried) input.carried = options.carried(input.createdAt);
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(referralWorkflow, {
         taskQueue,
