@@ -274,9 +274,10 @@ export async function runProduct(options: {
   retried('lifecycle', lifecycleRetries);
 
   // Mass expiry: signups dated one shared instant, so every qualification window closes together. The window leaves
-  // room to register them all at the signup rate measured above.
+  // room to register them all at the signup rate measured above, with a margin: on a shared machine the rate halves
+  // from one minute to the next, and referrals still registering after the instant would be timed as expiring late.
   const signupRate = signups.seconds > 0 && signups.ok > 0 ? signups.ok / signups.seconds : 10;
-  const windowSeconds = Math.ceil((n / signupRate) * 1.1 + 1.5);
+  const windowSeconds = Math.ceil((n / signupRate) * 1.6 + 5);
   const expiry = await programme('expiry', { qualificationWindow: `${windowSeconds}s`, lateEventGrace: '0' });
   const registeredAt = new Date();
   const expiresAt = registeredAt.getTime() + windowSeconds * 1000;
