@@ -134,6 +134,8 @@ export async function settleAndVerify(options: {
       continue;
     }
     known.add(record.referralId);
+    // counted before any check of this referral, so that its status alone puts it in the report's details
+    const before = mismatches.length + stuck.length + eventsLost.length;
     const row = byId.get(record.referralId);
     const name = `${record.key} (${record.kind}, ${record.referralId})`;
     if (expected.status === null) continue;
@@ -178,8 +180,6 @@ export async function settleAndVerify(options: {
       if (paid !== expected.referrerPoints)
         mismatches.push(`${name}: the workflow paid ${paid} points, the model says ${expected.referrerPoints}`);
     }
-    const before = mismatches.length + stuck.length + eventsLost.length;
-
     const own = vouchersOf.get(record.referralId) ?? [];
     if (own.length > 1) rewardsDoubled.push(`${name}: ${own.length} vouchers`);
     const voucher = own[0]?.status ?? 'none';
