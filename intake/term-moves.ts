@@ -200,7 +200,7 @@ export async function previewTermsMove(
     truncated = page.ids.length > MAX_DRY_RUN_REFERRALS;
     ids = page.ids.slice(0, MAX_DRY_RUN_REFERRALS);
   }
-  const items: TermsMovePreviewItem[] = new Array(ids.length);
+  const items: TermsMovePreviewItem[] = [];
   let next = 0;
   const work = async () => {
     while (next < ids.length) {
