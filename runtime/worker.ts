@@ -12,8 +12,8 @@ export const WORKFLOWS_PATH = path.resolve(path.dirname(fileURLToPath(import.met
 /**
  * Referrals kept in memory between their workflow tasks. The SDK sizes its cache from the heap limit (about 2,300 on a
  * 4 GB heap), so every open referral stayed cached: measured with scripts/bench, 600 open referrals held 677 MB with
- * all of them cached and 445 MB with 50 (about 0.45 MB per cached referral), and a thousand held a gigabyte. 250 bounds
- * the cache at about 110 MB however many are open. The price: a referral out of the cache replays its history on its
+ * all of them cached and 445 MB with 50 (about 0.4 MB per cached referral), and a thousand held a gigabyte. 250 bounds
+ * the cache at about 100 MB however many are open. The price: a referral out of the cache replays its history on its
  * next task, about 50 ms of worker CPU at 60 to 80 events; most open referrals wait days between tasks, and the few
  * tasks of one signup or one order follow each other within a second, so they stay cached.
  */
