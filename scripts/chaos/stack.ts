@@ -325,7 +325,19 @@ function managedProcess(options: {
   const setpriv = findSetpriv(process.env.PATH ?? '');
   const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
 
+  // A process that exits while it starts (say the worker, when Temporal on PostgreSQL answers before its hosts serve)
+  // is started again at once, as a supervisor would, a few times; each such exit is recorded as unplanned. At once:
+  // the supervisor's own restart after an exit sees the new process and leaves it be.
   const start = async (): Promise<void> => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await startOnce();
+      } catch (error) {
+        if (attempt >= 5 || stopping || !String(error).includes('before it was ready')) throw error;
+      }
+    }
+  };
+  const startOnce = async (): Promise<void> => {
     if (running()) return;
     log ??= createWriteStream(options.logFile, { flags: 'a' });
     expected = false;

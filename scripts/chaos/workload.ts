@@ -135,8 +135,20 @@ export async function runWorkload(options: {
   async function withCopies(
     r: Prng,
     copies: number,
-    send: () => Promise<Answer>,
+    sendOnce: () => Promise<Answer>,
   ): Promise<{ first: Answer; all: Answer[] }> {
+    // A request that got no deciding answer within its budget (a long run of outages) may still have been applied:
+    // it is sent again, under the same key, until an answer says what became of it, as a careful client would. The
+    // answer keeps the first attempt's sending time.
+    const send = async (): Promise<Answer> => {
+      const answer = await sendOnce();
+      let decided = answer;
+      for (let again = 0; again < 3 && decided.status === 0 && !options.aborted(); again += 1)
+        decided = await sendOnce();
+      return decided === answer
+        ? answer
+        : { ...decided, sentAt: answer.sentAt, retries: answer.retries + decided.retries };
+    };
     const together = r.int(0, copies - 1);
     const delays = Array.from({ length: copies - 1 - together }, () => r.int(200, 3_000));
     const firstAndTogether = await Promise.all(Array.from({ length: together + 1 }, () => send()));
@@ -724,31 +736,43 @@ export async function runWorkload(options: {
     for (const at of [0.4, 0.65]) {
       await sleepUntil(workStart + span * at);
       if (options.aborted()) return;
-      const now = Date.now();
-      // open for a while yet: registered lately, not under review, no admin action of its own still to come
-      const fresh = r.shuffle(
-        referrals.filter(
+      // open for a while yet: registered lately, not under review, no admin action of its own still to come; while
+      // outages hold every signup's answer back there may be none, so the move waits for some (a while at most)
+      const pick = () => {
+        const now = Date.now();
+        const fresh = r.shuffle(
+          referrals.filter(
+            (x) =>
+              !inMoves.has(x) &&
+              !x.flagged &&
+              x.programVersion === 1 &&
+              x.signup?.status === 201 &&
+              x.referralId !== null &&
+              now - x.signup.answeredAtMs < p.lateEventGraceMs * 0.3 &&
+              !['cancel', 'reject'].includes(x.kind) &&
+              (x.kind !== 'extend' || x.admin.some((a) => a.action === 'extend')),
+          ),
+        );
+        // beside them: one that an admin ended (refused) and one that started under version 2 (unchanged)
+        const ended = referrals.find(
           (x) =>
-            !inMoves.has(x) &&
-            !x.flagged &&
-            x.programVersion === 1 &&
-            x.signup?.status === 201 &&
             x.referralId !== null &&
-            now - x.signup.answeredAtMs < p.lateEventGraceMs * 0.3 &&
-            !['cancel', 'reject'].includes(x.kind) &&
-            (x.kind !== 'extend' || x.admin.some((a) => a.action === 'extend')),
-        ),
-      );
-      // beside them: one that an admin ended (refused) and one that started under version 2 (unchanged)
-      const ended = referrals.find(
-        (x) =>
-          x.referralId !== null &&
-          x.admin.some((a) => (a.action === 'cancel' || a.action === 'reject') && a.status === 200),
-      );
-      const onTwo = referrals.find((x) => x.referralId !== null && x.programVersion === 2 && x.signup?.status === 201);
-      const chosen = [...fresh.slice(0, 4), ...(ended ? [ended] : []), ...(onTwo ? [onTwo] : [])].filter(
-        (x, i, list) => list.indexOf(x) === i,
-      );
+            x.admin.some((a) => (a.action === 'cancel' || a.action === 'reject') && a.status === 200),
+        );
+        const onTwo = referrals.find(
+          (x) => x.referralId !== null && x.programVersion === 2 && x.signup?.status === 201,
+        );
+        const chosen = [...fresh.slice(0, 4), ...(ended ? [ended] : []), ...(onTwo ? [onTwo] : [])].filter(
+          (x, i, list) => list.indexOf(x) === i,
+        );
+        return { fresh, chosen: fresh.length > 0 ? chosen : [] };
+      };
+      let { fresh, chosen } = pick();
+      const waitUntil = workStart + span * (at + 0.2);
+      while (chosen.length === 0 && Date.now() < waitUntil && !options.aborted()) {
+        await sleep(2_000);
+        ({ fresh, chosen } = pick());
+      }
       if (chosen.length === 0) continue;
       // the dry run takes one more, which the move leaves where it is: a dry run changes nothing
       const dryOnly = fresh[4];
