@@ -231,11 +231,11 @@ describe('refused at the edge, nothing written', () => {
     it.each([
       ['referralExpiry', '300000 years'],
       ['qualificationWindow', '3651 days'],
-      ['rewardHold', '0s'],
+      ['referralExpiry', '0s'],
       ['lateEventGrace', '300000 years'],
       ['lateEventGrace', '87601 hours'],
       ['referralExpiry', '30 fortnights'],
-      ['rewardHold', '0.5'],
+      ['qualificationWindow', '0.5'],
       ['qualificationWindow', '0.0000001 days'],
       ['referralExpiry', `1.${'0'.repeat(100)} days`],
     ])('when %s is %j, then 400 naming terms.%s', (term, value) =>
