@@ -209,7 +209,11 @@ async function deliverSignup(
   const referrerId =
     target.kind === 'new'
       ? target.input.referrerId
-      : target.referrerId || ((await findReferral(deps.db, target.referralId))?.referrer_id ?? '');
+      : target.referrerId || (await findReferral(deps.db, target.referralId))?.referrer_id;
+  // A claim answered from its workflow before its first projection write (its worker died): the fraud flags compare
+  // the referee with the referrer, so the signup waits in the inbox until the projection names the referrer.
+  if (!referrerId)
+    return deliveryDelayed(deps, signup, new Error(`referral ${target.referralId} is not in the projection yet`));
   const facts: SignupFacts = {
     eventId: signup.eventId,
     refereeId: signup.customerId,
