@@ -209,11 +209,7 @@ async function deliverSignup(
   const referrerId =
     target.kind === 'new'
       ? target.input.referrerId
-      : target.referrerId || (await findReferral(deps.db, target.referralId))?.referrer_id;
-  // A claim answered from its workflow before its first projection write (its worker died): the fraud flags compare
-  // the referee with the referrer, so the signup waits in the inbox until the projection names the referrer.
-  if (!referrerId)
-    return deliveryDelayed(deps, signup, new Error(`referral ${target.referralId} is not in the projection yet`));
+      : target.referrerId || ((await findReferral(deps.db, target.referralId))?.referrer_id ?? '');
   const facts: SignupFacts = {
     eventId: signup.eventId,
     refereeId: signup.customerId,
