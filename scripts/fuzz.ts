@@ -18,7 +18,7 @@ import pino from 'pino';
 import { createDatabase } from '../db/connection';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../db/embedded-postgres';
 import { migrateToLatest } from '../db/migrate';
-import { freePort } from '../runtime/free-port';
+import { freePort, onFreePorts } from '../runtime/free-port';
 import { startDevServer } from '../runtime/temporal-dev-server';
 import { installTemporalRuntime } from '../runtime/temporal-runtime';
 import { startReferralService } from '../service';
@@ -180,7 +180,9 @@ async function withFreshStack<T>(
   let service: Awaited<ReturnType<typeof startReferralService>> | undefined;
   try {
     await migrateToLatest(db);
-    dev = await startDevServer({ port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() });
+    dev = await onFreePorts(3, ([port, httpPort, metricsPort]) =>
+      startDevServer({ port: port!, httpPort: httpPort!, metricsPort: metricsPort! }),
+    );
     service = await startReferralService({
       db,
       temporalAddress: dev.address,

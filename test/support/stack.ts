@@ -5,7 +5,7 @@ import { startReferralService } from '../../service';
 import { startDevServer } from '../../runtime/temporal-dev-server';
 import { createTestDatabase } from './database';
 import { API_KEYS, httpClient } from './http';
-import { freePort } from '../../runtime/free-port';
+import { onFreePorts } from '../../runtime/free-port';
 
 export interface Stack {
   http: ReturnType<typeof httpClient>;
@@ -20,11 +20,9 @@ export interface Stack {
  */
 export async function startStack(): Promise<Stack> {
   const database = await createTestDatabase();
-  const devServer = await startDevServer({
-    port: await freePort(),
-    httpPort: await freePort(),
-    metricsPort: await freePort(),
-  });
+  const devServer = await onFreePorts(3, ([port, httpPort, metricsPort]) =>
+    startDevServer({ port: port!, httpPort: httpPort!, metricsPort: metricsPort! }),
+  );
   const service = await startReferralService({
     db: database.db,
     temporalAddress: devServer.address,
