@@ -1,4 +1,3 @@
-import type { WorkflowUpdateFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import {
   moveTermsUpdate,
@@ -7,22 +6,12 @@ import {
   stateQuery,
   termsMovePreviewQuery,
 } from '../../workflows/messages';
-import type { ProgramSnapshot, ReferralTerms } from '../../workflows/shared';
-import { TEST_TERMS, useReferralTestEnvironment, waitForStatus } from '../support/referral-scenario';
+import { useReferralTestEnvironment, waitForStatus } from '../support/referral-scenario';
+import { DAY, move, refusal, version2 } from '../support/terms-move';
 
 /** The rule's safeguards: what a move to new terms never takes away from a referral. */
 const referrals = useReferralTestEnvironment();
 const { scenario, signup, order } = referrals;
-
-const DAY = 86_400_000;
-const version2 = (terms: Partial<ReferralTerms>): ProgramSnapshot => ({
-  id: 'program-1',
-  version: 2,
-  currency: 'INR',
-  terms: { ...TEST_TERMS, ...terms },
-});
-const move = (program: ProgramSnapshot, requestId = 'move-1') => ({ requestId, actor: 'ops', program });
-const refusal = (error: unknown) => (error as WorkflowUpdateFailedError).cause as { type?: string; message?: string };
 
 describe('what a move never takes away', () => {
   it('given a window that has ended and whose grace is running, when moved to terms without a grace, then the move is refused and a fact reported in the grace still counts', async () => {

@@ -1,4 +1,3 @@
-import type { WorkflowUpdateFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import {
   extendUpdate,
@@ -8,21 +7,11 @@ import {
   stateQuery,
   termsMovePreviewQuery,
 } from '../../workflows/messages';
-import type { ProgramSnapshot, ReferralTerms } from '../../workflows/shared';
-import { TEST_TERMS, useReferralTestEnvironment, waitForStatus } from '../support/referral-scenario';
+import { useReferralTestEnvironment, waitForStatus } from '../support/referral-scenario';
+import { DAY, move, refusal, version2 } from '../support/terms-move';
 
 const referrals = useReferralTestEnvironment();
 const { scenario, signup, order } = referrals;
-
-const DAY = 86_400_000;
-const version2 = (terms: Partial<ReferralTerms>): ProgramSnapshot => ({
-  id: 'program-1',
-  version: 2,
-  currency: 'INR',
-  terms: { ...TEST_TERMS, ...terms },
-});
-const move = (program: ProgramSnapshot, requestId = 'move-1') => ({ requestId, actor: 'ops', program });
-const refusal = (error: unknown) => (error as WorkflowUpdateFailedError).cause as { type?: string; message?: string };
 
 describe('moving a referral to new terms', () => {
   it('given a registered referral on day 20 of 30, when it is moved to a 45-day window, then the dry run says so, the move applies it and an order on day 40 qualifies it', async () => {
