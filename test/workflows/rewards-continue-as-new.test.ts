@@ -2,14 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { orderSignal, registerUpdate } from '../../workflows/messages';
 import { useReferralTestEnvironment, waitForState, waitForStatus } from '../support/referral-scenario';
 
-const referrals = useReferralTestEnvironment();
+// The dev server: the time-skipping test server does not continue a workflow as new atomically, and the orders
+// signalled across the hand-over here could be lost there (or leave a query waiting on the new run).
+const referrals = useReferralTestEnvironment({ server: 'dev' });
 const { scenario, signup, order } = referrals;
 
-// One scenario per file: a referral that credited lots leaves the time-skipping server's clock to the next file's server.
 describe('referral rewards', () => {
   it('given a referral that continued as new while qualifying, when it completes, then the referrer is credited once', async () => {
     await scenario(
-      { historyEventLimit: 60, terms: { minOrders: 1, minSpend: 400_000, milestone: { orders: 100 } } },
+      {
+        historyEventLimit: 60,
+        terms: {
+          minOrders: 1,
+          minSpend: 400_000,
+          rewardHold: '2 seconds',
+          lateEventGrace: '1 second',
+          milestone: { orders: 100 },
+        },
+      },
       async ({ handle, fakes }) => {
         const firstRunId = (await handle.describe()).runId;
         await handle.executeUpdate(registerUpdate, { args: [await signup()] });
@@ -18,7 +28,6 @@ describe('referral rewards', () => {
         expect((await referrals.env.client.workflow.getHandle(handle.workflowId).describe()).runId).not.toBe(
           firstRunId,
         );
-        await referrals.env.sleep('8 days');
         const completed = await waitForStatus(handle, 'completed');
         await waitForState(handle, () => fakes.creditCalls.length > 0);
         const referrerLots = fakes.creditCalls.filter((c) => c.source.kind === 'referral');
