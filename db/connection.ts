@@ -14,12 +14,33 @@ export const DEFAULT_POOL_SIZE = 20;
 
 export function createDatabase(
   connectionString: string,
-  options: { max?: number | undefined; onIdleError?: (error: Error) => void } = {},
+  options: {
+    max?: number | undefined;
+    /**
+     * A connection the server ended while no statement ran on it: idle in the pool, or held by a transaction between
+     * its statements. Told so it can be logged; the process goes on.
+     */
+    onIdleError?: (error: Error) => void;
+  } = {},
 ): DB {
   const pool = new pg.Pool({ connectionString, max: options.max ?? DEFAULT_POOL_SIZE });
+  const report = (error: Error) => options.onIdleError?.(error);
   // An idle connection dropped by the server (restart, failover, shutdown) must not crash the process;
   // the pool replaces it on the next query.
-  pool.on('error', (error) => options.onIdleError?.(error));
+  pool.on('error', report);
+  // The pool listens to its idle connections only. One checked out (a transaction waiting on Temporal, or between two
+  // statements) with no query under way emits 'error' on the client itself when the server ends it (57P01 on a fast
+  // shutdown, "Connection terminated unexpectedly" on a crash): unheard, that event ended the process. Heard, the
+  // transaction's next statement fails, and the pool discards the connection when it is released.
+  const checkedOut = new WeakSet<pg.PoolClient>();
+  pool.on('acquire', (client) => checkedOut.add(client));
+  pool.on('release', (_error, client) => checkedOut.delete(client));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => {
+      // an idle one is reported by the pool's 'error' above
+      if (checkedOut.has(client)) report(error);
+    });
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, pool);
   return db;
@@ -31,4 +52,41 @@ export function poolUse(db: DB): { size: number; total: number; idle: number; wa
   return pool
     ? { size: pool.options.max, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }
     : undefined;
+}
+
+/** Node's socket errors for a server that is not there (yet), or that went away mid-conversation. */
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
+
+/**
+ * Whether an error says PostgreSQL cannot be reached right now, rather than that a statement is wrong: the server is
+ * down, starting, shutting down or in recovery (SQLSTATE class 08, 57P01 to 57P03), or the connection broke. Asking
+ * again later may succeed.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (CONNECTION_ERRNOS.has(code)) return true;
+      if (/^08[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03'].includes(code)) return true;
+    }
+    if (
+      /^Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(
+        current.message,
+      )
+    )
+      return true;
+    if (current instanceof AggregateError && current.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+  }
+  return false;
 }
