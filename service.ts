@@ -1,14 +1,23 @@
-import { Connection } from '@temporalio/client';
-import type { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { startApi } from './api/serve';
 import type { DB } from './db/connection';
 import type { RelayPolicy } from './intake/inbox-relay';
 import type { ApiKey } from './runtime/api-keys';
 import type { Logger } from './runtime/logger';
-import { DEFAULT_UNREFERRED_ORDER_RETENTION, ensureInboxRetentionSchedule } from './runtime/inbox-retention';
+import {
+  connectTemporal,
+  isTemporalTransient,
+  keepTrying,
+  retrying,
+  type BackgroundTask,
+} from './runtime/dependencies';
+import {
+  DEFAULT_UNREFERRED_ORDER_RETENTION,
+  ensureInboxRetentionSchedule,
+  requireRetention,
+} from './runtime/inbox-retention';
 import { ensureSearchAttributes } from './runtime/search-attributes';
-import { connectTemporalClient } from './runtime/temporal-client';
 import { createReferralWorker } from './runtime/worker';
 
 export interface RunningService {
@@ -19,8 +28,8 @@ export interface RunningService {
 }
 
 /**
- * The worker and the API in one process, over a migrated database and a reachable Temporal: what `npm start`,
- * the end-to-end tests and the benchmark all run.
+ * The worker and the API in one process, over a migrated database and a Temporal it waits for if it does not answer
+ * yet: what `npm start`, the end-to-end tests and the benchmark all run.
  */
 export async function startReferralService(options: {
   db: DB;
@@ -36,55 +45,75 @@ export async function startReferralService(options: {
   /** referrals the worker keeps in memory; runtime/worker.ts's default when left out */
   maxCachedWorkflows?: number | undefined;
 }): Promise<RunningService> {
-  const admin = await Connection.connect({ address: options.temporalAddress });
+  const retention = requireRetention(options.unreferredOrderRetention ?? DEFAULT_UNREFERRED_ORDER_RETENTION);
+  const { logger } = options;
+  const temporalCall = { logger, isTransient: isTemporalTransient };
+  const connection = await connectTemporal({ address: options.temporalAddress, namespace: options.namespace, logger });
+  const temporal = new Client({ connection, namespace: options.namespace });
+  let workerConnection: NativeConnection | undefined;
+  let worker: Worker | undefined;
+  let workerRun: Promise<void> | undefined;
+  let schedule: BackgroundTask | undefined;
   try {
-    await ensureSearchAttributes(admin, options.namespace);
-  } finally {
-    await admin.close();
-  }
-
-  const workerConnection = await NativeConnection.connect({ address: options.temporalAddress });
-  const worker = await createReferralWorker({
-    connection: workerConnection,
-    namespace: options.namespace,
-    db: options.db,
-    maxCachedWorkflows: options.maxCachedWorkflows,
-  });
-  const workerRun = worker.run();
-  let temporal: Client | undefined;
-  let api: Awaited<ReturnType<typeof startApi>>;
-  try {
-    temporal = await connectTemporalClient({ address: options.temporalAddress, namespace: options.namespace });
-    await ensureInboxRetentionSchedule(temporal, {
-      retention: options.unreferredOrderRetention ?? DEFAULT_UNREFERRED_ORDER_RETENTION,
-    });
-    api = await startApi({
+    await retrying(
+      'registering the search attributes',
+      () => ensureSearchAttributes(connection, options.namespace),
+      temporalCall,
+    );
+    const nativeConnection = await retrying(
+      'connecting the worker',
+      () => NativeConnection.connect({ address: options.temporalAddress }),
+      temporalCall,
+    );
+    workerConnection = nativeConnection;
+    worker = await retrying(
+      'creating the worker',
+      () =>
+        createReferralWorker({
+          connection: nativeConnection,
+          namespace: options.namespace,
+          db: options.db,
+          maxCachedWorkflows: options.maxCachedWorkflows,
+        }),
+      temporalCall,
+    );
+    workerRun = worker.run();
+    // Beside the service, not before it: see worker.ts.
+    schedule = keepTrying(
+      'ensuring the inbox retention schedule',
+      () => ensureInboxRetentionSchedule(temporal, { retention }),
+      { logger },
+    );
+    const api = await startApi({
       db: options.db,
       temporal,
       apiKeys: options.apiKeys,
       port: options.port,
       hostname: options.hostname,
-      logger: options.logger,
+      logger,
       relay: options.relay,
     });
+    const [running, runningSchedule, connected] = [worker, schedule, workerConnection];
+    return {
+      apiUrl: api.url,
+      temporal,
+      stop: async () => {
+        await api.stop();
+        logger.info('API stopped');
+        await runningSchedule.stop();
+        if (running.getState() === 'RUNNING') running.shutdown();
+        await workerRun;
+        await connected.close();
+        await connection.close();
+      },
+    };
   } catch (error) {
     // A port in use, say: stop what already runs, or the process would hang on a worker nobody stops.
-    if (worker.getState() === 'RUNNING') worker.shutdown();
-    await workerRun.catch(() => undefined);
-    await workerConnection.close();
-    await temporal?.connection.close();
+    await schedule?.stop();
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
+    await workerRun?.catch(() => undefined);
+    await workerConnection?.close();
+    await connection.close();
     throw error;
   }
-  return {
-    apiUrl: api.url,
-    temporal,
-    stop: async () => {
-      await api.stop();
-      options.logger.info('API stopped');
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await workerRun;
-      await workerConnection.close();
-      await temporal.connection.close();
-    },
-  };
 }

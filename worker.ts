@@ -1,15 +1,15 @@
 /**
  * The referral worker as its own process (the production shape). Reads DATABASE_URL, TEMPORAL_ADDRESS,
  * TEMPORAL_NAMESPACE, LOG_LEVEL, WORKFLOW_BUNDLE_PATH; the schema is migrated beforehand (`npm run migrate`, the
- * compose migration job).
+ * compose migration job). PostgreSQL or Temporal down while it starts is waited for (runtime/dependencies.ts).
  */
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createDatabase } from './db/connection';
-import { requireMigrated } from './db/migrate';
 import { loadConfig, requireSetting, requireWorkflowBundle } from './runtime/config';
+import { connectTemporal, isTemporalTransient, keepTrying, retrying, waitForDatabase } from './runtime/dependencies';
 import { createLogger } from './runtime/logger';
-import { ensureInboxRetentionSchedule } from './runtime/inbox-retention';
+import { ensureInboxRetentionSchedule, requireRetention } from './runtime/inbox-retention';
 import { ensureSearchAttributes } from './runtime/search-attributes';
 import { installTemporalRuntime } from './runtime/temporal-runtime';
 import { createReferralWorker } from './runtime/worker';
@@ -19,32 +19,57 @@ const logger = createLogger('worker', config.logLevel);
 installTemporalRuntime(logger);
 const address = requireSetting(config.temporal.address, 'TEMPORAL_ADDRESS');
 const { namespace } = config.temporal;
-const db = createDatabase(requireSetting(config.databaseUrl, 'DATABASE_URL'), { max: config.databasePoolSize });
-await requireMigrated(db);
-
-// Workflows upsert the referral search attributes; they must exist before the first workflow task runs.
-const admin = await Connection.connect({ address });
-await ensureSearchAttributes(admin, namespace);
-// The worker owns what runs on its task queue, the inbox's retention schedule included.
-await ensureInboxRetentionSchedule(new Client({ connection: admin, namespace }), {
-  retention: config.unreferredOrderRetention,
-});
-await admin.close();
-
-const connection = await NativeConnection.connect({ address });
+const retention = requireRetention(config.unreferredOrderRetention);
 // The image's prebuilt bundle (scripts/bundle-workflows.ts) spares every start a webpack build.
 const bundleFile = requireWorkflowBundle(config);
 const workflowBundle = bundleFile ? { codePath: bundleFile } : undefined;
-const worker = await createReferralWorker({
-  connection,
-  namespace,
-  db,
-  workflowBundle,
-  maxCachedWorkflows: config.workerMaxCachedWorkflows,
-});
-logger.info({ temporal: address, namespace }, 'worker running');
+
+// Until the worker runs, a signal has nothing to drain: the start, however long it waits, just ends. Once it runs,
 // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, drains, then resolves.
+let worker: Worker | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (worker) return;
+    logger.info({ signal }, 'worker stopped while starting');
+    process.exit(0);
+  });
+}
+
+const db = createDatabase(requireSetting(config.databaseUrl, 'DATABASE_URL'), {
+  max: config.databasePoolSize,
+  onIdleError: (error) => logger.warn({ err: error }, 'database connection lost'),
+});
+await waitForDatabase(db, { logger });
+
+const admin = await connectTemporal({ address, namespace, logger });
+const temporalCall = { logger, isTransient: isTemporalTransient };
+// Workflows upsert the referral search attributes; they must exist before the first workflow task runs.
+await retrying('registering the search attributes', () => ensureSearchAttributes(admin, namespace), temporalCall);
+const connection = await retrying('connecting the worker', () => NativeConnection.connect({ address }), temporalCall);
+worker = await retrying(
+  'creating the worker',
+  () =>
+    createReferralWorker({
+      connection,
+      namespace,
+      db,
+      workflowBundle,
+      maxCachedWorkflows: config.workerMaxCachedWorkflows,
+    }),
+  temporalCall,
+);
+// The worker owns what runs on its task queue, the inbox's retention schedule included; referrals do not wait for
+// it, so a Temporal that takes schedules later than workflows (its hosts still joining after a restart) does not
+// hold the worker back.
+const schedule = keepTrying(
+  'ensuring the inbox retention schedule',
+  () => ensureInboxRetentionSchedule(new Client({ connection: admin, namespace }), { retention }),
+  { logger },
+);
+logger.info({ temporal: address, namespace }, 'worker running');
 await worker.run();
+await schedule.stop();
+await admin.close();
 await connection.close();
 await db.destroy();
 logger.info('worker stopped');

@@ -12,6 +12,13 @@ export const DEFAULT_UNREFERRED_ORDER_RETENTION = '90 days';
 
 export const INBOX_RETENTION_SCHEDULE_ID = 'inbox-retention';
 
+/** The retention setting, checked before anything starts: a schedule retried in the background must not hide it. */
+export function requireRetention(retention: string): string {
+  if (durationToMs(retention) === undefined)
+    throw new TypeError(`not a retention period: ${JSON.stringify(retention)}`);
+  return retention;
+}
+
 /**
  * The Temporal Schedule that runs the inbox's retention once a day (visible under Schedules in the Web UI; paused,
  * triggered or deleted there). Created on first start, brought in line with the current settings on every later one.
@@ -20,8 +27,7 @@ export async function ensureInboxRetentionSchedule(
   client: Client,
   options: { retention: string; every?: `${number} ${'seconds' | 'minutes' | 'hours' | 'days'}`; taskQueue?: string },
 ): Promise<void> {
-  if (durationToMs(options.retention) === undefined)
-    throw new TypeError(`not a retention period: ${JSON.stringify(options.retention)}`);
+  requireRetention(options.retention);
   const action = {
     type: 'startWorkflow' as const,
     workflowType: inboxRetentionWorkflow,

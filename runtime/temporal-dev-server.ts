@@ -55,6 +55,8 @@ export async function startDevServer(options: {
   uiPort?: number;
   portSettings?: DevServerPortSettings;
   log?: (line: string) => void;
+  /** dynamic config values, e.g. `{ 'frontend.enableSchedules': false }`: a server that refuses what production may */
+  dynamicConfig?: Record<string, string | number | boolean>;
   /** called as soon as the server is spawned, before it serves, with what stops it */
   onSpawned?: (stop: () => Promise<void>) => void;
 }): Promise<DevServer> {
@@ -95,6 +97,11 @@ export async function startDevServer(options: {
     '--log-level',
     'warn',
     ...REFERRAL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${CLI_TYPE[key.type]}`]),
+    // the CLI reads each value as JSON
+    ...Object.entries(options.dynamicConfig ?? {}).flatMap(([key, value]) => [
+      '--dynamic-config-value',
+      `${key}=${JSON.stringify(value)}`,
+    ]),
   ];
   const child = spawnServer(requireCli(options.cliPath ?? DEFAULT_CLI_PATH), args, { stopSignal: 'SIGTERM' });
   // After SIGTERM it needs a moment to exit: a new server on the same file before then fails with SQLITE_BUSY.

@@ -1,0 +1,174 @@
+import { Connection, isGrpcServiceError } from '@temporalio/client';
+import { isDatabaseUnavailable, type DB } from '../db/connection';
+import { requireMigrated } from '../db/migrate';
+import type { Logger } from './logger';
+
+/**
+ * Waiting for PostgreSQL and Temporal instead of exiting: a process started while one of them restarts (after a
+ * crash of the machine, a deploy of the database, a failover) serves as soon as it is back, and a supervisor's
+ * restart loop is not what brings it up. What cannot get better by waiting (a schema that lags the code, a namespace
+ * the credentials may not use, a setting at fault) still ends the start at once.
+ */
+
+/** Between tries: doubling from the first pause, capped, so a long outage is polled without flooding the log. */
+export interface Backoff {
+  firstMs: number;
+  maxMs: number;
+}
+
+export const STARTUP_BACKOFF: Backoff = { firstMs: 250, maxMs: 5_000 };
+
+/** For a step nothing waits on (the inbox's retention schedule): tried again for as long as the process runs. */
+export const BACKGROUND_BACKOFF: Backoff = { firstMs: 1_000, maxMs: 30_000 };
+
+export class Stopped extends Error {
+  constructor(what: string) {
+    super(`stopped while waiting for ${what}`);
+  }
+}
+
+const pause = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
+  new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Runs `attempt` until it succeeds, pausing after each failure `isTransient` accepts; any other failure is thrown.
+ * Each failure is logged (a warning: the process is not serving what needs it), and so is the success after them.
+ */
+export async function retrying<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  options: {
+    logger: Logger;
+    isTransient: (error: unknown) => boolean;
+    signal?: AbortSignal | undefined;
+    backoff?: Backoff;
+  },
+): Promise<T> {
+  const { firstMs, maxMs } = options.backoff ?? STARTUP_BACKOFF;
+  const since = Date.now();
+  for (let failures = 0; ; failures += 1) {
+    if (options.signal?.aborted) throw new Stopped(what);
+    try {
+      const value = await attempt();
+      if (failures > 0) options.logger.info({ what, failures, ms: Date.now() - since }, `${what}: done after failures`);
+      return value;
+    } catch (error) {
+      if (options.signal?.aborted) throw new Stopped(what);
+      if (!options.isTransient(error)) throw error;
+      const delay = Math.min(maxMs, firstMs * 2 ** Math.min(failures, 20));
+      options.logger.warn(
+        { what, failures: failures + 1, retryInMs: delay, reason: describe(error) },
+        `${what}: failed, trying again`,
+      );
+      await pause(delay, options.signal);
+    }
+  }
+}
+
+/** The schema check once PostgreSQL answers: a database that is down is waited for, one that lags the code is not. */
+export const waitForDatabase = (db: DB, options: { logger: Logger; signal?: AbortSignal | undefined }) =>
+  retrying('reaching PostgreSQL', () => requireMigrated(db), { ...options, isTransient: isDatabaseUnavailable });
+
+/** gRPC statuses a client may be refused with for good: waiting does not change credentials, arguments or versions. */
+const PERMANENT_GRPC_CODES = new Set([
+  3, // INVALID_ARGUMENT
+  6, // ALREADY_EXISTS
+  7, // PERMISSION_DENIED
+  9, // FAILED_PRECONDITION
+  11, // OUT_OF_RANGE
+  12, // UNIMPLEMENTED
+  15, // DATA_LOSS
+  16, // UNAUTHENTICATED
+]);
+
+/**
+ * Whether Temporal may answer if asked again: it is down or restarting (UNAVAILABLE, "Not enough hosts to serve the
+ * request" while its services join the ring after a restart on PostgreSQL), slow, or its namespace is not set up yet
+ * (NOT_FOUND while the namespace job runs). The worker's native connection reports a refused connection as a plain
+ * error without a status: also worth another try. A programming or setting error (a TypeError and the like) is not.
+ */
+export function isTemporalTransient(error: unknown): boolean {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (isGrpcServiceError(current)) return !PERMANENT_GRPC_CODES.has(current.code);
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'number' && Number.isInteger(code) && code >= 0 && code <= 16 && 'details' in current)
+      return !PERMANENT_GRPC_CODES.has(code);
+  }
+  return !(error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError);
+}
+
+/**
+ * A client connection to Temporal once its frontend answers for the namespace (describeNamespace reads it from
+ * Temporal's persistence, so a server up before its database is not taken for ready).
+ */
+export async function connectTemporal(options: {
+  address: string;
+  namespace: string;
+  logger: Logger;
+  signal?: AbortSignal | undefined;
+}): Promise<Connection> {
+  return retrying(
+    'reaching Temporal',
+    async () => {
+      const connection = await Connection.connect({ address: options.address });
+      try {
+        await connection.withDeadline(Date.now() + 10_000, () =>
+          connection.workflowService.describeNamespace({ namespace: options.namespace }),
+        );
+        return connection;
+      } catch (error) {
+        await connection.close().catch(() => undefined);
+        throw error;
+      }
+    },
+    { logger: options.logger, signal: options.signal, isTransient: isTemporalTransient },
+  );
+}
+
+export interface BackgroundTask {
+  /** resolves once the task succeeded, or gave up because it was stopped */
+  done: Promise<void>;
+  /** stops trying again; resolves once no try is under way */
+  stop: () => Promise<void>;
+}
+
+/**
+ * A step the process can serve without, done beside it: tried until it succeeds, each failure logged, none of them
+ * ending the process. It was a step of the start, and "Not enough hosts to serve the request" from a Temporal still
+ * joining its hosts after a restart then exited the worker.
+ */
+export function keepTrying(
+  what: string,
+  attempt: () => Promise<void>,
+  options: { logger: Logger; backoff?: Backoff },
+): BackgroundTask {
+  const controller = new AbortController();
+  const done = retrying(what, attempt, {
+    logger: options.logger,
+    signal: controller.signal,
+    backoff: options.backoff ?? BACKGROUND_BACKOFF,
+    isTransient: () => true,
+  }).then(
+    () => undefined,
+    (error: unknown) => {
+      if (!(error instanceof Stopped)) options.logger.error({ err: error, what }, `${what}: gave up`);
+    },
+  );
+  return {
+    done,
+    stop: async () => {
+      controller.abort();
+      await done;
+    },
+  };
+}
