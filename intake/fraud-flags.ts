@@ -130,6 +130,8 @@ export async function recordCustomerContext(
  */
 export async function computeFraudFlags(db: DB, check: FraudCheck): Promise<FraudFlag[]> {
   const { referrerId, referralId, referee, at, review } = check;
+  // Judged against nobody, SAME_IP, EMAIL_ALIAS and HIGH_VELOCITY could never be found: a flagged referee would pass.
+  if (referrerId.trim() === '') throw new Error('fraud flags are judged against the referrer, and none was given');
   const claim =
     check.code === undefined
       ? undefined

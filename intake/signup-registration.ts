@@ -21,7 +21,7 @@ import type { IntakeDependencies } from './deps';
 import { IntakeError, isIntakeErrorCode } from './errors';
 import { computeFraudFlags, recordCustomerContext, type FraudFlag } from './fraud-flags';
 import { uuidFromKey } from './ids';
-import { loadReferralView } from './referral-lookup';
+import { loadReferralView, queryLiveState } from './referral-lookup';
 import { callWorkflow, isWorkflowGone, refusalFromWorkflow } from './workflow-failures';
 
 export interface SignupEvent {
@@ -58,10 +58,13 @@ export type SignupResult =
       deadlines: ReferralSnapshot['deadlines'];
     };
 
-/** Where a signup lands: a pending claim it completes, or a new referral it creates. */
-type Target =
+/** Where a signup lands, as resolved from its facts: a pending claim it completes, or a new referral it creates. */
+type ResolvedTarget =
   | { kind: 'pending'; referralId: string; referrerId: string }
   | { kind: 'new'; referralId: string; input: ReferralInput };
+
+/** Where a signup lands; one the relay resumes knows the pending referral by its id alone. */
+type Target = ResolvedTarget | { kind: 'pending'; referralId: string };
 
 /** A referral a signup creates is named after the signup's event id, so every retry reaches the same one. */
 const signupReferralId = (eventId: string): string => uuidFromKey('signup', eventId);
@@ -111,7 +114,7 @@ export async function handleSignup(deps: IntakeDependencies, sent: SignupEvent):
     return recordPlainSignup(deps, signup);
   }
 
-  let target: Target;
+  let target: ResolvedTarget;
   try {
     target = await resolveTarget(deps, signup);
     await refuseIfRulesBroken(deps, signup, target);
@@ -140,7 +143,7 @@ export async function handleSignup(deps: IntakeDependencies, sent: SignupEvent):
 export async function resumeSignup(deps: IntakeDependencies, event: InboxEvent): Promise<SignupOutcome> {
   const signup = event.payload as unknown as SignupEvent & { occurredAt: string };
   if (!event.referral_id) return recordPlainSignup(deps, signup);
-  let target: Target = { kind: 'pending', referralId: event.referral_id, referrerId: '' };
+  let target: Target = { kind: 'pending', referralId: event.referral_id };
   // A referral this signup creates is resolved again only if its workflow was never started: once it runs, the
   // signup goes to it whatever happened to the code or the programme since.
   if (event.referral_id === signupReferralId(signup.eventId) && !(await workflowExists(deps, event.referral_id))) {
@@ -205,22 +208,26 @@ async function deliverSignup(
   signup: SignupEvent & { occurredAt: string },
   target: Target,
 ): Promise<SignupOutcome> {
-  // A signup the relay resumes knows its referral, not yet its referrer: the projection does.
-  const referrerId =
-    target.kind === 'new'
-      ? target.input.referrerId
-      : target.referrerId || ((await findReferral(deps.db, target.referralId))?.referrer_id ?? '');
-  const facts: SignupFacts = {
+  let referral: JudgedReferral | undefined;
+  try {
+    referral = await judgedReferral(deps, target);
+  } catch (error) {
+    // Its workflow could not be asked (Temporal or the workers are down): nothing is judged against no referrer.
+    return deliveryDelayed(deps, signup, error);
+  }
+  const facts: SignupFacts | undefined = referral && {
     eventId: signup.eventId,
     refereeId: signup.customerId,
     email: signup.email,
     phone: signup.phone,
     occurredAt: signup.occurredAt,
     context: signup.context,
-    flags: await signupFlags(deps, signup, target.referralId, referrerId, await referralFacts(deps, target)),
+    flags: await signupFlags(deps, signup, target.referralId, referral),
   };
   let snapshot: ReferralSnapshot;
   try {
+    // No projection row and no workflow: the referral is gone, as registering at it would find.
+    if (!facts) throw new IntakeError('referral_closed', `referral ${target.referralId} has ended`);
     snapshot = await registerAt(deps, target, facts);
   } catch (error) {
     const refusal = error instanceof IntakeError ? error : refusalFromWorkflow(error);
@@ -262,11 +269,10 @@ async function signupFlags(
   deps: IntakeDependencies,
   signup: SignupEvent & { occurredAt: string },
   referralId: string,
-  referrerId: string,
-  referral: { terms: ReferralTerms | undefined; createdAt: Date | undefined },
+  referral: JudgedReferral,
 ): Promise<FraudFlag[]> {
   const flags = await computeFraudFlags(deps.db, {
-    referrerId,
+    referrerId: referral.referrerId,
     referralId,
     referee: {
       customerId: signup.customerId,
@@ -282,20 +288,31 @@ async function signupFlags(
   return flags;
 }
 
-/** The terms the target referral runs under: a new one's from its input, a pending one's from its programme version. */
+/** What a signup's flags are judged against: the referral's referrer, its terms, and when it was created. */
+interface JudgedReferral {
+  referrerId: string;
+  terms: ReferralTerms | undefined;
+  /** a claim's velocity is counted up to its claim, not up to a signup that came later */
+  createdAt: Date | undefined;
+}
+
 /**
- * The terms the target referral runs under and when it was created (a claim's velocity is counted up to its claim,
- * not up to a signup that came later): a new one's from its input, a pending one's from the projection.
+ * The referral a signup lands on, as its flags judge it: a new one's from its input; a pending one's from the
+ * projection, or, while the projection does not show it yet, from its workflow (a claim whose first write is not in,
+ * or a referral this signup started, whose row appears only once it registers). The referrer is never guessed: a flag
+ * judged against no referrer would let a flagged signup skip the review. Undefined when there is no such referral.
  */
-async function referralFacts(
-  deps: IntakeDependencies,
-  target: Target,
-): Promise<{ terms: ReferralTerms | undefined; createdAt: Date | undefined }> {
-  if (target.kind === 'new') return { terms: target.input.program.terms, createdAt: undefined };
-  const referral = await findReferral(deps.db, target.referralId);
-  if (!referral) return { terms: undefined, createdAt: undefined };
-  const terms = await findProgramTerms(deps.db, referral.program_id, referral.program_version);
-  return { terms, createdAt: referral.created_at };
+async function judgedReferral(deps: IntakeDependencies, target: Target): Promise<JudgedReferral | undefined> {
+  if (target.kind === 'new')
+    return { referrerId: target.input.referrerId, terms: target.input.program.terms, createdAt: undefined };
+  const row = await findReferral(deps.db, target.referralId);
+  if (row) {
+    const terms = await findProgramTerms(deps.db, row.program_id, row.program_version);
+    return { referrerId: row.referrer_id, terms, createdAt: row.created_at };
+  }
+  const live = await queryLiveState(deps, target.referralId);
+  if (!live) return undefined;
+  return { referrerId: live.referrerId, terms: live.terms, createdAt: new Date(live.createdAt) };
 }
 
 /** Runs a step of an accepted signup's delivery; a final refusal from it is kept on the event for replays. */
@@ -387,7 +404,10 @@ async function registerAt(deps: IntakeDependencies, target: Target, facts: Signu
   }
 }
 
-async function resolveTarget(deps: IntakeDependencies, signup: SignupEvent & { occurredAt: string }): Promise<Target> {
+async function resolveTarget(
+  deps: IntakeDependencies,
+  signup: SignupEvent & { occurredAt: string },
+): Promise<ResolvedTarget> {
   if (signup.referralId) {
     const referral = await loadReferralView(deps, signup.referralId);
     if (!referral) throw new IntakeError('not_found', `no referral ${signup.referralId}`);
@@ -436,7 +456,11 @@ async function newReferralTarget(
 }
 
 /** The same rules the registration activity enforces atomically, checked first so a refusal writes nothing. */
-async function refuseIfRulesBroken(deps: IntakeDependencies, signup: SignupEvent, target: Target): Promise<void> {
+async function refuseIfRulesBroken(
+  deps: IntakeDependencies,
+  signup: SignupEvent,
+  target: ResolvedTarget,
+): Promise<void> {
   const referrerId = target.kind === 'new' ? target.input.referrerId : target.referrerId;
   if (signup.customerId === referrerId) throw new IntakeError('self_referral', 'a customer cannot use their own code');
   const [referee, referrer] = await Promise.all([
