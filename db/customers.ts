@@ -41,3 +41,35 @@ export const findRefereeReferral = (
     ])
     .where('customers.id', '=', customerId)
     .executeTakeFirst();
+
+/**
+ * Frees a customer held by a referral that ended without registering anyone: its registration reserved them in a
+ * workflow task that was lost (the worker and Temporal died before recording it), and the referral then lapsed. Such
+ * a hold refers nobody, and left standing it would refuse the customer as already referred for ever. Only a
+ * reservation by that referral is cleared, and only once the projection shows it ended unregistered, which it never
+ * leaves. Returns whether the customer was held so and is free now.
+ */
+export async function releaseReservationOfUnregisteredReferral(
+  db: DB,
+  customerId: string,
+  referralId: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('customers')
+    .set({ referred_by_referral_id: null, updated_at: new Date() })
+    .where('id', '=', customerId)
+    .where('referred_by_referral_id', '=', referralId)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('referrals')
+          .select('referrals.id')
+          .where('referrals.id', '=', referralId)
+          .where('referrals.status', 'in', ['expired', 'rejected', 'cancelled'])
+          .where('referrals.registered_at', 'is', null)
+          .where('referrals.referee_id', 'is', null),
+      ),
+    )
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}

@@ -1,6 +1,6 @@
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { normaliseEmail, normalisePhone } from '../db/contact';
-import { findCustomer, upsertCustomer } from '../db/customers';
+import { findCustomer, releaseReservationOfUnregisteredReferral, upsertCustomer } from '../db/customers';
 import { acceptEvent, findInboxEvent, markEvent, payloadHash, recordDeliveryFailure, retargetEvent } from '../db/inbox';
 import { currentProgramSnapshot, findProgramTerms } from '../db/programs';
 import { findReferralCode } from '../db/referral-codes';
@@ -148,9 +148,20 @@ export async function resumeSignup(deps: IntakeDependencies, event: InboxEvent):
   // signup goes to it whatever happened to the code or the programme since.
   if (event.referral_id === signupReferralId(signup.eventId) && !(await workflowExists(deps, event.referral_id))) {
     // The code or programme may have gone away since the signup was accepted: a final answer, not one to retry.
-    target = await keepingRefusals(deps, signup.eventId, () => newReferralTarget(deps, signup));
+    target = await keepingRefusals(deps, signup.eventId, async () =>
+      newReferralTarget(deps, { ...signup, code: signup.code ?? (await lapsedClaimCode(deps, signup)) }),
+    );
   }
   return deliverSignup(deps, signup, target);
+}
+
+/**
+ * The code of the claim a signup named, for a signup that names only the claim and was moved to a referral of its own
+ * when the claim lapsed: a delivery that stopped after the move and before that referral started resumes under it.
+ */
+async function lapsedClaimCode(deps: IntakeDependencies, signup: SignupEvent): Promise<string | undefined> {
+  if (!signup.referralId) return undefined;
+  return (await findReferral(deps.db, signup.referralId))?.code;
 }
 
 async function workflowExists(deps: IntakeDependencies, referralId: string): Promise<boolean> {
@@ -455,7 +466,10 @@ async function newReferralTarget(
   };
 }
 
-/** The same rules the registration activity enforces atomically, checked first so a refusal writes nothing. */
+/**
+ * The same rules the registration activity enforces atomically, checked first so a refusal writes nothing. A hold on
+ * the referee left by a referral that ended without registering them is released first: it referred nobody.
+ */
 async function refuseIfRulesBroken(
   deps: IntakeDependencies,
   signup: SignupEvent,
@@ -467,7 +481,12 @@ async function refuseIfRulesBroken(
     findCustomer(deps.db, signup.customerId),
     findCustomer(deps.db, referrerId),
   ]);
-  if (referee?.referred_by_referral_id && referee.referred_by_referral_id !== target.referralId) {
+  const heldBy = referee?.referred_by_referral_id;
+  if (
+    heldBy &&
+    heldBy !== target.referralId &&
+    !(await releaseReservationOfUnregisteredReferral(deps.db, signup.customerId, heldBy))
+  ) {
     throw new IntakeError('already_referred', `customer ${signup.customerId} was already referred`);
   }
   const email = normaliseEmail(signup.email) ?? referee?.email_normalized ?? null;

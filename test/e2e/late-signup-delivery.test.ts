@@ -37,6 +37,11 @@ const codeFor = async (customerId: string, programId: string, extra: Record<stri
   (await stack.http.post(`/v1/customers/${customerId}/referral-code`, KEYS.commerce, { programId, ...extra })).body
     .code as string;
 const readReferral = (id: string) => stack.http.get(`/v1/referrals/${id}`, KEYS.commerce);
+const untilStatus = (id: string, status: string) =>
+  eventually(
+    () => readReferral(id),
+    (r) => r.body?.status === status,
+  );
 /** The referral a signup creates when it has none to complete: named after its event id. */
 const ownReferralOf = (eventId: string) => uuidFromKey('signup', eventId);
 
@@ -113,5 +118,93 @@ describe('a signup the relay delivers before its referral is in the projection',
     expect(read.body.flags).toEqual(['DEVICE_REUSE', 'SAME_IP']);
     // nothing paid while it waits
     expect((await stack.http.get('/v1/customers/olaf/vouchers', KEYS.commerce)).body).toEqual([]);
+  });
+});
+
+describe('a signup made before its claim expired, delivered after the claim lapsed', () => {
+  it('given a claim that lapsed still holding the invitee (its registration was lost in a crash), when the signup made in time arrives, then the hold is released and the signup registers to a referral of its own, the one its answer names', async () => {
+    const programId = await createProgram('Lapsed hold', { referralExpiry: '2s' });
+    const code = await codeFor('vera', programId);
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, {
+      code,
+      invitee: { email: 'wes@example.com' },
+    });
+    expect(claim.status).toBe(201);
+    const claimId: string = claim.body.id;
+    // What the claim's registration wrote before the worker and Temporal died under it, unrecorded: the invitee held.
+    await stack.db
+      .insertInto('customers')
+      .values({
+        id: 'wes',
+        email_normalized: 'wes@example.com',
+        phone_normalized: null,
+        referred_by_referral_id: claimId,
+      })
+      .execute();
+    await untilStatus(claimId, 'expired');
+
+    const signup = {
+      eventId: randomUUID(),
+      customerId: 'wes',
+      referralId: claimId,
+      email: 'wes@example.com',
+      occurredAt: new Date(Date.parse(claim.body.expiresAt) - 1_000).toISOString(),
+    };
+    const answer = await stack.http.post('/v1/events/signups', KEYS.commerce, signup);
+    expect(answer).toMatchObject({
+      status: 201,
+      body: { status: 'registered', refereeId: 'wes', referrerId: 'vera', code },
+    });
+    const referralId: string = answer.body.referralId;
+    expect(referralId).toBe(ownReferralOf(signup.eventId));
+    expect(referralId).not.toBe(claimId);
+
+    // one referral for the invitee, the one the answer named; the claim stays expired, with no referee
+    const held = await stack.db
+      .selectFrom('customers')
+      .select('referred_by_referral_id')
+      .where('id', '=', 'wes')
+      .executeTakeFirstOrThrow();
+    expect(held.referred_by_referral_id).toBe(referralId);
+    const rows = await stack.db
+      .selectFrom('referrals')
+      .select(['id', 'status', 'referee_id'])
+      .where('id', 'in', [claimId, referralId])
+      .orderBy('status')
+      .execute();
+    expect(rows).toEqual([
+      { id: claimId, status: 'expired', referee_id: null },
+      { id: referralId, status: 'registered', referee_id: 'wes' },
+    ]);
+    const replay = await stack.http.post('/v1/events/signups', KEYS.commerce, signup);
+    expect(replay).toMatchObject({ status: 200, body: { duplicate: true, referralId, refereeId: 'wes' } });
+  });
+
+  it('given a signup naming only its lapsed claim, moved to a referral of its own just before the API died, when the relay delivers it, then it registers under the claim’s code', async () => {
+    const programId = await createProgram('Moved, then died', { referralExpiry: '2s' });
+    const code = await codeFor('xena', programId);
+    const claim = await stack.http.post('/v1/referrals', KEYS.commerce, { code });
+    expect(claim.status).toBe(201);
+    const claimId: string = claim.body.id;
+    await untilStatus(claimId, 'expired');
+
+    // Accepted for the claim, found it lapsed, moved to its own referral; the API died before starting it.
+    const signup = {
+      eventId: randomUUID(),
+      customerId: 'yann',
+      referralId: claimId,
+      occurredAt: new Date(Date.parse(claim.body.expiresAt) - 1_000).toISOString(),
+    };
+    const referralId = ownReferralOf(signup.eventId);
+    await keptForTheRelay(signup, referralId);
+
+    const event = await settled(signup.eventId);
+    expect(event).toMatchObject({
+      state: 'delivered',
+      referral_id: referralId,
+      response: { referralId, status: 'registered', refereeId: 'yann', code },
+    });
+    expect((await readReferral(referralId)).body).toMatchObject({ status: 'registered', referrerId: 'xena' });
+    expect((await readReferral(claimId)).body.status).toBe('expired');
   });
 });
