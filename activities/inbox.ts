@@ -8,33 +8,13 @@ export function createInboxActivities({ db }: { db: DB }) {
      * Order events that reached the inbox before their customer's signup. Marks them delivered to this referral
      * and returns them, together with any it already took: a retry after a lost reply still gets every order.
      */
-    async takeOrdersAwaitingSignup({
-      referralId,
-      refereeId,
-    }: {
-      referralId: string;
-      refereeId: string;
-    }): Promise<OrderFacts[]> {
-      const rows = await db
-        .updateTable('inbox_events')
-        .set({ state: 'delivered', referral_id: referralId, delivered_at: new Date() })
-        .where('kind', '=', 'order')
-        .where('customer_id', '=', refereeId)
-        .where((eb) => eb.or([eb('state', 'in', ['received', 'awaiting_signup']), eb('referral_id', '=', referralId)]))
-        .returning(['payload'])
-        .execute();
-      return rows
-        .map(({ payload }) => payload as unknown as OrderFacts & { customerId: string })
-        .map(({ eventId, orderId, status, amount, currency, occurredAt }) => ({
-          eventId,
-          orderId,
-          status,
-          amount,
-          currency,
-          occurredAt,
-        }))
-        .sort((a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt));
-    },
+    takeOrdersAwaitingSignup: (request: { referralId: string; refereeId: string }) => takeRefereeOrders(db, request),
+
+    /**
+     * Before one of its deadlines is decided: the referee's orders the intake accepted and has not delivered yet (its
+     * delivery was cut off by a restart or an outage), with those already delivered to this referral.
+     */
+    takeReportedOrders: (request: { referralId: string; refereeId: string }) => takeRefereeOrders(db, request),
 
     /**
      * Deletes up to `limit` orders of customers nobody referred that were received before `receivedBefore`, oldest
@@ -59,4 +39,28 @@ export function createInboxActivities({ db }: { db: DB }) {
       return Number(result.numAffectedRows ?? 0n);
     },
   };
+}
+
+/**
+ * The referee's order events not delivered yet, marked delivered to this referral, with every one delivered to it
+ * before: each with the instant the intake accepted it. Repeating it returns the same events.
+ */
+async function takeRefereeOrders(
+  db: DB,
+  { referralId, refereeId }: { referralId: string; refereeId: string },
+): Promise<OrderFacts[]> {
+  const rows = await db
+    .updateTable('inbox_events')
+    .set({ state: 'delivered', referral_id: referralId, delivered_at: new Date() })
+    .where('kind', '=', 'order')
+    .where('customer_id', '=', refereeId)
+    .where((eb) => eb.or([eb('state', 'in', ['received', 'awaiting_signup']), eb('referral_id', '=', referralId)]))
+    .returning(['payload', 'received_at'])
+    .execute();
+  return rows
+    .map(({ payload, received_at }) => {
+      const { eventId, orderId, status, amount, currency, occurredAt } = payload as unknown as OrderFacts;
+      return { eventId, orderId, status, amount, currency, occurredAt, reportedAt: received_at.toISOString() };
+    })
+    .sort((a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt));
 }

@@ -82,7 +82,7 @@ export async function relayUndeliveredEvents(
 
 async function attemptDelivery(deps: IntakeDependencies, event: InboxEvent): Promise<Attempt> {
   try {
-    if (event.kind === 'order') await deliverOrder(deps, event.payload as unknown as OrderEvent);
+    if (event.kind === 'order') await deliverOrder(deps, event.payload as unknown as OrderEvent, event.received_at);
     else await resumeSignup(deps, event);
     return 'done';
   } catch (error) {

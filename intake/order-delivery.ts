@@ -36,7 +36,7 @@ export async function handleOrder(deps: IntakeDependencies, order: OrderEvent): 
     return { duplicate: true };
   }
   // Kept, so it is acknowledged now and delivered after the answer; a delivery that fails is the relay's to finish.
-  const deliver = () => deliverOrder(deps, normalised);
+  const deliver = () => deliverOrder(deps, normalised, acceptance.event.received_at);
   if (!deps.deliveries?.offer(deliver)) await deliver().catch(() => undefined);
   return { duplicate: false };
 }
@@ -45,7 +45,11 @@ export async function handleOrder(deps: IntakeDependencies, order: OrderEvent): 
  * Signals the order to its customer's referral; what became of it is recorded on the inbox event. A signal that
  * fails is recorded too, then thrown, so the caller can tell a down Temporal from a fault of this event.
  */
-export async function deliverOrder(deps: IntakeDependencies, order: OrderEvent): Promise<OrderDelivery> {
+export async function deliverOrder(
+  deps: IntakeDependencies,
+  order: OrderEvent,
+  reportedAt: Date,
+): Promise<OrderDelivery> {
   // Read after the event is in the inbox: a registration that reserves this customer later takes it from there.
   const referee = await findRefereeReferral(deps.db, order.customerId);
   const referralId = referee?.referralId;
@@ -57,7 +61,8 @@ export async function deliverOrder(deps: IntakeDependencies, order: OrderEvent):
   // than completed (a completed one counts on for its milestone) while its workflow writes its close.
   const ended = referee.status !== null && isTerminal(referee.status) && referee.status !== 'completed';
   if (referee.closedAt || ended) return settleAfterEnd(deps, referralId, order);
-  const { customerId: _customer, ...facts } = order;
+  const { customerId: _customer, ...rest } = order;
+  const facts: OrderFacts = { ...rest, reportedAt: reportedAt.toISOString() };
   try {
     await callWorkflow(deps, () =>
       deps.temporal.workflow.getHandle(referralWorkflowId(referralId)).signal(orderSignal, facts),

@@ -32,8 +32,13 @@ import {
 } from './messages';
 import {
   applyOrderEvent,
+  assessHeldQualification,
   assessQualification,
+  bookAsOf,
+  historyOf,
+  recordOrderEvent,
   type OrderBook,
+  type OrderHistory,
   type Qualification,
   type QualificationRule,
 } from './order-book';
@@ -116,6 +121,7 @@ const PATCHES = {
   fraudReview: 'referral-fraud-review',
   tierMultiplier: 'referral-tier-multiplier',
   ordersAfterEnd: 'referral-orders-after-end',
+  ordersByReport: 'referral-orders-by-report-time',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -138,7 +144,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   // The programme version in force: the one it started under, until an admin moves it to another (moveTerms).
   let program = input.program;
   let terms = program.terms;
-  const { projectReferral, registerReferee, takeOrdersAwaitingSignup } = patched(PATCHES.localActivities)
+  const { projectReferral, registerReferee, takeOrdersAwaitingSignup, takeReportedOrders } = patched(
+    PATCHES.localActivities,
+  )
     ? local
     : remote;
   /**
@@ -180,6 +188,14 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   };
   const state = { ...carried, deadlines: { ...carried.deadlines } };
   const orders: OrderBook = new Map(carried.orders.map((order) => [order.orderId, order]));
+  /**
+   * Events reach the workflow in any order and any time after they were reported: lateness is judged by when the
+   * intake accepted an event, a deadline is decided only with what was reported in time (taken from the inbox if its
+   * delivery is still under way), and qualification follows each order's history in business time, so a completion
+   * that arrives after its own refund still counted until the refund. Referrals started before this judge by arrival.
+   */
+  const ordersByReport = patched(PATCHES.ordersByReport);
+  const orderHistory: OrderHistory = historyOf(carried.orderHistory ?? carried.orders);
   // During a deadline's grace, order events dated after it wait until it is decided: it is decided as of its instant.
   let heldBackOrders: OrderFacts[] = [...(carried.heldBackOrders ?? [])];
   // Order events dated inside the closed window but reported after its grace: kept for the timeline, never counted.
@@ -272,8 +288,30 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       : null;
   const qualification = (): Qualification | null => {
     const rule = windowRule();
-    return rule ? assessQualification(orders, rule) : null;
+    if (!rule) return null;
+    if (!ordersByReport) return assessQualification(orders, rule);
+    const holdUntil = state.deadlines.holdUntil;
+    if ((state.status === 'qualified' || state.status === 'completed') && holdUntil) {
+      // the hold decides with what happened up to its end and was reported by its grace
+      const holdEndMs = Date.parse(holdUntil);
+      return assessQualification(bookAsOf(orderHistory, holdEndMs, decidedAtMs(holdEndMs)), rule);
+    }
+    return assessHeldQualification(orderHistory, rule, holdEndAfter, decidedAtMs);
   };
+  const isoAt = (ms: number): string => new Date(ms).toISOString();
+  const holdEndAfter = (qualifiedAtMs: number): number =>
+    Date.parse(addDuration(isoAt(qualifiedAtMs), terms.rewardHold, { allowZero: true }));
+  const decidedAtMs = (deadlineMs: number): number => Date.parse(decidesAt(isoAt(deadlineMs))!);
+  /** When the intake accepted the event; events from before it was sent count as reported now. */
+  const reportedAtMs = (order: OrderFacts): number =>
+    ordersByReport && order.reportedAt ? Date.parse(order.reportedAt) : Date.now();
+
+  /** Puts an order event in the book (and its order's history); a change wakes the stage waiting on orders. */
+  function bookOrderEvent(order: OrderFacts): void {
+    const latestChanged = applyOrderEvent(orders, order);
+    const recorded = ordersByReport && recordOrderEvent(orderHistory, order);
+    if (latestChanged || recorded) ordersVersion += 1;
+  }
 
   /** When a deadline is decided: the deadline itself, plus the grace for facts dated before it and reported late. */
   const decidesAt = (deadline: string | null): string | null =>
@@ -302,7 +340,12 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   function reportedAfterWindowClosed(order: OrderFacts): boolean {
     const rule = windowRule();
     const closesAt = decidesAt(state.deadlines.qualifyBy);
-    if (!graceEnabled || !rule || !closesAt || Date.now() <= Date.parse(closesAt)) return false;
+    if (!graceEnabled || !rule || !closesAt || reportedAtMs(order) <= Date.parse(closesAt)) return false;
+    if (ordersByReport) {
+      // a completion the window would count; its history is not the window's to rewrite any more
+      const at = Date.parse(order.occurredAt);
+      return order.status === 'completed' && order.currency === rule.currency && at >= rule.fromMs && at <= rule.toMs;
+    }
     const current = orders.get(order.orderId);
     const probe: OrderBook = new Map(current ? [[order.orderId, current]] : []);
     const before = assessQualification(probe, rule);
@@ -571,7 +614,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     }
   }
 
-  setHandler(orderSignal, (order) => {
+  setHandler(orderSignal, acceptOrderEvent);
+
+  /** An order event, signalled or taken from the inbox: counted, held back for a decision, or kept as late. */
+  function acceptOrderEvent(order: OrderFacts): void {
     // Ended other than completed (a completed referral counts on for its milestone): shown, never counted.
     if (isTerminal(state.status) && state.status !== 'completed' && patched(PATCHES.ordersAfterEnd)) {
       if (!lateEventIds.has(order.eventId) && !ordersAfterEnd.some((o) => o.eventId === order.eventId))
@@ -599,8 +645,8 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       heldBackOrders.push(order);
       return;
     }
-    if (applyOrderEvent(orders, order)) ordersVersion += 1;
-  });
+    bookOrderEvent(order);
+  }
 
   /**
    * While qualified, the hold is decided by business time: an event dated after `holdUntil` (reported early, up to the
@@ -610,7 +656,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   function holdDecidedByBusinessTime(order: OrderFacts): boolean {
     const holdUntil = state.deadlines.holdUntil;
     if (!holdUntil) return false;
-    return Date.parse(order.occurredAt) > Date.parse(holdUntil) || Date.now() > Date.parse(decidesAt(holdUntil)!);
+    return (
+      Date.parse(order.occurredAt) > Date.parse(holdUntil) || reportedAtMs(order) > Date.parse(decidesAt(holdUntil)!)
+    );
   }
 
   setHandler(
@@ -813,7 +861,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     heldBackOrders = [];
     for (const order of waiting) {
       if (state.status === 'completed') {
-        if (applyOrderEvent(orders, order)) ordersVersion += 1;
+        bookOrderEvent(order);
         continue;
       }
       await record('late_fact', {
@@ -834,7 +882,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     heldBackOrders = [];
     for (const order of waiting) {
       if (inGrace !== null && Date.parse(order.occurredAt) > inGrace) heldBackOrders.push(order);
-      else if (applyOrderEvent(orders, order)) ordersVersion += 1;
+      else bookOrderEvent(order);
     }
   }
 
@@ -877,6 +925,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     const next: CarriedReferral = {
       ...state,
       orders: [...orders.values()],
+      ...(ordersByReport ? { orderHistory: [...orderHistory.values()].flat() } : {}),
       projectedProgress,
       heldBackOrders,
       lateOrders,
@@ -934,7 +983,21 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     }
     // Orders reported before this signup was: read only now that the referee is reserved, so none slips between.
     const early = await takeOrdersAwaitingSignup({ referralId, refereeId: state.refereeId! });
-    for (const order of early) if (applyOrderEvent(orders, order)) ordersVersion += 1;
+    // judged like any other delivery: one reported after the window's grace is as late as if it had been signalled
+    for (const order of early) (ordersByReport ? acceptOrderEvent : bookOrderEvent)(order);
+  }
+
+  /**
+   * Before a deadline is decided: the referee's orders the intake accepted whose delivery is still under way (our own
+   * outage or restart delayed it) are taken from the inbox, so a fact reported in time is never decided without.
+   * Returns whether they changed what the stage sees (it then runs again).
+   */
+  async function takeOrdersReportedInTime(): Promise<boolean> {
+    if (!ordersByReport || !state.refereeId) return false;
+    const seen = ordersVersion;
+    const late = lateOrders.length;
+    for (const order of await takeReportedOrders({ referralId, refereeId: state.refereeId })) acceptOrderEvent(order);
+    return ordersVersion !== seen || lateOrders.length !== late;
   }
 
   async function awaitQualification(): Promise<void> {
@@ -946,6 +1009,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (await cancelIfRequested()) return;
     if (await applyAdminRequests()) return;
     if (!woke) {
+      if (await takeOrdersReportedInTime()) return;
       const last = qualification()!;
       if (last.qualifiedAtMs !== null) return enterQualified(last);
       await moveTo('expired', 'qualification_window_closed', {
@@ -988,6 +1052,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (await cancelIfRequested()) return;
     if (await applyAdminRequests()) return;
     if (!woke) {
+      if (await takeOrdersReportedInTime()) return;
       state.completedAt = now();
       let tier: { name: string; multiplier: number } | null = null;
       if (referrerPointsEnabled && !rewards.referrerPoints) {

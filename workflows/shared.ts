@@ -244,6 +244,11 @@ export interface OrderFacts {
   currency: string;
   /** RFC 3339 business time of this status change */
   occurredAt: string;
+  /**
+   * When the intake accepted the event (its 202): lateness is judged by when a fact was reported, not by when its
+   * workflow got it, so an outage of ours between the two never makes it late. Absent from events sent before it.
+   */
+  reportedAt?: string | undefined;
 }
 
 export interface CancelRequest {
@@ -361,6 +366,8 @@ export interface OrderRecord {
   currency: string;
   /** epoch ms of the status change that is the order's latest */
   occurredAtMs: number;
+  /** epoch ms the intake accepted the event, where known (kept in the order's history) */
+  reportedAtMs?: number | undefined;
 }
 
 export interface CarriedReferral {
@@ -374,6 +381,8 @@ export interface CarriedReferral {
   endReason: string | null;
   deadlines: ReferralDeadlines;
   orders: OrderRecord[];
+  /** every status each order went through (absent in runs carried over before it was kept) */
+  orderHistory?: OrderRecord[] | undefined;
   recentTimeline: TimelineEntry[];
   /** counted orders/spend as last projected (absent in runs carried over before it was added) */
   projectedProgress?: string | undefined;

@@ -223,3 +223,45 @@ describe('takeOrdersAwaitingSignup', () => {
     expect(first[0]).not.toHaveProperty('customerId');
   });
 });
+
+describe('takeReportedOrders', () => {
+  it('given an order accepted whose delivery was cut off, when a deadline takes it, then it comes with the instant it was accepted and is delivered', async () => {
+    const eventId = randomUUID();
+    const accepted = await acceptEvent(db, {
+      kind: 'order',
+      eventId,
+      customerId: 'dora',
+      orderId: 'o-1',
+      payload: {
+        eventId,
+        customerId: 'dora',
+        orderId: 'o-1',
+        status: 'completed',
+        amount: 100,
+        currency: 'INR',
+        occurredAt: '2026-11-01T00:00:00.000Z',
+      },
+    });
+    if (!accepted.accepted) throw new Error('not accepted');
+    const referralId = randomUUID();
+    const taken = await env.run(activities.takeReportedOrders, { referralId, refereeId: 'dora' });
+    expect(taken).toEqual([
+      {
+        eventId,
+        orderId: 'o-1',
+        status: 'completed',
+        amount: 100,
+        currency: 'INR',
+        occurredAt: '2026-11-01T00:00:00.000Z',
+        reportedAt: accepted.event.received_at.toISOString(),
+      },
+    ]);
+    const row = await db
+      .selectFrom('inbox_events')
+      .selectAll()
+      .where('event_id', '=', eventId)
+      .executeTakeFirstOrThrow();
+    expect(row.state).toBe('delivered');
+    expect(row.referral_id).toBe(referralId);
+  });
+});

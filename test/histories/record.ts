@@ -16,7 +16,7 @@ import { ensureSearchAttributes } from '../../runtime/search-attributes';
 import { approveUpdate, cancelUpdate, extendUpdate, moveTermsUpdate, orderSignal, registerUpdate, rejectUpdate } from '../../workflows/messages';
 import { pointLotWorkflowId } from '../../workflows/lot-shared';
 import { referralWorkflow } from '../../workflows/referral';
-import { DEFAULT_REFERRAL_TERMS, referralWorkflowId, type ReferralInput } from '../../workflows/shared';
+import { DEFAULT_REFERRAL_TERMS, referralWorkflowId, type OrderFacts, type ReferralInput } from '../../workflows/shared';
 import { fakeActivities } from '../support/fake-activities';
 import { startTimeSkippingServer } from '../support/referral-scenario';
 import { WORKFLOWS_PATH } from '../support/temporal-binaries';
@@ -32,7 +32,12 @@ if (!prefix || !/^v\d+$/.test(prefix)) {
 const env = await startTimeSkippingServer();
 await ensureSearchAttributes(env.connection, 'default');
 // 'broken' stands for a referee whose registration the projection cannot hold (a data error no retry can fix).
+// Orders the inbox hands a registration (early) or a deadline's decision (reported), set by the scenarios below.
+const early: OrderFacts[] = [];
+let reported: OrderFacts[] = [];
 const fakes = fakeActivities({
+  earlyOrders: early,
+  reportedOrders: () => reported,
   alreadyReferred: ['taken'],
   failProjection: (write) =>
     write.referral.refereeId === 'broken'
@@ -203,6 +208,34 @@ await worker.runUntil(async () => {
     for (let i = 0; i < 30; i++) await h.signal(orderSignal, await order(`o-${i}`, 'completed', 1_000));
     await settle();
     await h.executeUpdate(cancelUpdate, { args: [{ actor: 'ops' }] });
+  });
+  // Orders judged by when the intake accepted them (v10 on).
+  const day = 86_400_000;
+  await record('completion-delivered-after-its-refund-completes', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    const completion = { ...(await order('o-1', 'completed')), reportedAt: await now() };
+    await env.sleep('8 days');
+    await h.signal(orderSignal, { ...(await order('o-1', 'refunded')), reportedAt: await now() });
+    await h.signal(orderSignal, completion);
+    await settle();
+    await env.sleep('1 day');
+  });
+  await record('order-reported-in-time-taken-at-window-end', {}, async (h) => {
+    await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    await env.sleep('1 day');
+    reported = [{ ...(await order('o-1', 'completed')), reportedAt: await now() }];
+    await env.sleep('30 days');
+    await settle();
+    await env.sleep('8 days');
+    reported = [];
+  });
+  await record('early-order-reported-after-grace-is-late', {}, async (h) => {
+    const t0 = Date.parse(await now());
+    early.push({ ...(await order('o-1', 'completed', 60_000, new Date(t0 + 2 * day).toISOString())), reportedAt: new Date(t0 + 35 * day).toISOString() });
+    await env.sleep('40 days');
+    await h.executeUpdate(registerUpdate, { args: [{ ...(await signup()), occurredAt: new Date(t0 + day).toISOString() }] });
+    await settle();
+    early.length = 0;
   });
 });
 await env.teardown();
