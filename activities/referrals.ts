@@ -249,7 +249,8 @@ export function createReferralActivities({ db }: { db: DB }) {
             .forUpdate()
             .executeTakeFirstOrThrow();
 
-          if (referee.referred_by_referral_id && referee.referred_by_referral_id !== referralId) {
+          const holder = referee.referred_by_referral_id;
+          if (holder && holder !== referralId && !(await endedUnregistered(trx, holder))) {
             refuse(REFUSALS.alreadyReferred, `customer ${signup.refereeId} was already referred`);
           }
 
@@ -285,4 +286,21 @@ export function createReferralActivities({ db }: { db: DB }) {
       }
     },
   };
+}
+
+/**
+ * A hold left by a referral that ended without registering anyone: its registration reserved the customer in a
+ * workflow task that was lost (the worker and Temporal died before recording it), then it lapsed. Such a hold refers
+ * nobody; the projection never takes such a referral out of that state, so the customer is free to register.
+ */
+async function endedUnregistered(trx: Transaction<Database>, referralId: string): Promise<boolean> {
+  const referral = await trx
+    .selectFrom('referrals')
+    .select('id')
+    .where('id', '=', referralId)
+    .where('status', 'in', ['expired', 'rejected', 'cancelled'])
+    .where('registered_at', 'is', null)
+    .where('referee_id', 'is', null)
+    .executeTakeFirst();
+  return referral !== undefined;
 }

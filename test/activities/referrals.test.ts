@@ -174,6 +174,25 @@ describe('registerReferee', () => {
     expect(await register(randomUUID(), 'ben')).toMatchObject({ outcome: 'refused', code: 'already_referred' });
   });
 
+  it('given a customer held by a referral that expired without registering anyone, when another referral registers them, then it does', async () => {
+    const lapsed = randomUUID();
+    await env.run(activities.projectReferral, projection(lapsed, 1, 'pending'));
+    // its registration reserved ben in a workflow task that was lost, then it expired
+    expect(await register(lapsed, 'ben')).toEqual({ outcome: 'registered' });
+    await env.run(activities.projectReferral, projection(lapsed, 1, 'expired'));
+    const next = randomUUID();
+    expect(await register(next, 'ben')).toEqual({ outcome: 'registered' });
+    const ben = await db.selectFrom('customers').selectAll().where('id', '=', 'ben').executeTakeFirstOrThrow();
+    expect(ben.referred_by_referral_id).toBe(next);
+  });
+
+  it('given a customer held by a referral that registered them and then expired, when another referral registers them, then it is refused', async () => {
+    const first = randomUUID();
+    expect(await register(first, 'ben')).toEqual({ outcome: 'registered' });
+    await env.run(activities.projectReferral, projection(first, 2, 'expired'));
+    expect(await register(randomUUID(), 'ben')).toMatchObject({ outcome: 'refused', code: 'already_referred' });
+  });
+
   it('given the referrer, when they register with their own id, e-mail or phone, then it is refused and nothing is written', async () => {
     await upsertCustomer(db, { id: 'anna', email: 'anna@example.com', phone: '+91 98765 43210' });
     expect(await register(randomUUID(), 'anna')).toMatchObject({ outcome: 'refused', code: 'self_referral' });
