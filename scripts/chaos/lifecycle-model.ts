@@ -191,7 +191,12 @@ export function expectReferral(r: ReferralRecord, versions: ReadonlyMap<number, 
     answerMismatches,
     followedAnswer,
   });
-  if (!r.referralId) return expect(null, 0);
+  if (!r.referralId) {
+    // A signup by a valid code is never refused: it registers however late it is delivered, so it owes a 201.
+    if (r.signup && r.signup.status !== 201)
+      answerMismatches.push(`signup answered ${r.signup.status} ${r.signup.code ?? ''}, not 201`);
+    return expect(null, 0);
+  }
   answerMismatches.push(...checkMoves(r, p, versions));
 
   // --- the claim, and whether the signup registered it ---
