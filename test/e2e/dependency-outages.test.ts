@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../db/connection';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../db/embedded-postgres';
 import { migrateToLatest } from '../../db/migrate';
@@ -97,6 +97,13 @@ async function stopProcesses(): Promise<void> {
   await Promise.all(processes.splice(0).map((p) => p.kill()));
 }
 
+/** Each test begins with both dependencies up and no process running, whatever the one before left. */
+beforeEach(async () => {
+  if (!postgres) await startPostgres();
+  if (!devServer) await startTemporal();
+}, 120_000);
+afterEach(stopProcesses);
+
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'referrals-outages-'));
   ports = {
@@ -144,7 +151,6 @@ describe('the worker and the API through outages of their dependencies', () => {
     await eventually(readiness, (r) => r.status === 200, 30_000);
     await referralCode();
     expect(apiProcess.alive()).toBe(true);
-    await stopProcesses();
   }, 120_000);
 
   it('given PostgreSQL down, when the worker and the API start, then they wait for it and serve once it is up', async () => {
@@ -160,7 +166,6 @@ describe('the worker and the API through outages of their dependencies', () => {
     await worker.waitFor('"worker running"');
     await apiProcess.waitFor('"api listening"');
     await claimServed();
-    await stopProcesses();
   }, 180_000);
 
   it('given Temporal stopped under the running worker and API, and down when they start again, then they stay up, wait for it and serve once it is back', async () => {
@@ -187,7 +192,6 @@ describe('the worker and the API through outages of their dependencies', () => {
     await worker.waitFor('"worker running"');
     await apiProcess.waitFor('"api listening"');
     await claimServed();
-    await stopProcesses();
   }, 240_000);
 
   it('given a Temporal that refuses schedules, when the worker starts, then it runs without the retention schedule and creates it once Temporal takes it', async () => {
@@ -218,6 +222,6 @@ describe('the worker and the API through outages of their dependencies', () => {
       await connection.close();
     }
     expect(worker.alive()).toBe(true);
-    await stopProcesses();
+    await stopTemporal();
   }, 240_000);
 });
