@@ -142,7 +142,7 @@ describe('the worker and the API through outages of their dependencies', () => {
     await stopPostgres();
     await Promise.all(claims);
     await pause(2_000);
-    expect(apiProcess.exit(), apiProcess.output().slice(-3_000)).toBeUndefined();
+    apiProcess.assertAlive();
     const down = await readiness();
     expect(down).toMatchObject({ status: 503, body: { database: 'unavailable' } });
     expect(apiProcess.output()).toContain('database connection lost');
@@ -150,7 +150,7 @@ describe('the worker and the API through outages of their dependencies', () => {
     await startPostgres();
     await eventually(readiness, (r) => r.status === 200, 30_000);
     await referralCode();
-    expect(apiProcess.alive()).toBe(true);
+    apiProcess.assertAlive();
   }, 120_000);
 
   it('given PostgreSQL down, when the worker and the API start, then they wait for it and serve once it is up', async () => {
@@ -160,7 +160,8 @@ describe('the worker and the API through outages of their dependencies', () => {
     await worker.waitFor('reaching PostgreSQL: failed');
     await apiProcess.waitFor('reaching PostgreSQL: failed');
     await pause(2_000);
-    expect(worker.alive() && apiProcess.alive()).toBe(true);
+    worker.assertAlive();
+    apiProcess.assertAlive();
 
     await startPostgres();
     await worker.waitFor('"worker running"');
@@ -175,7 +176,8 @@ describe('the worker and the API through outages of their dependencies', () => {
     await apiProcess.waitFor('"api listening"');
     await stopTemporal();
     await pause(5_000);
-    expect(worker.alive() && apiProcess.alive()).toBe(true);
+    worker.assertAlive();
+    apiProcess.assertAlive();
     expect(await readiness()).toMatchObject({ status: 503, body: { temporal: 'unavailable' } });
     await startTemporal();
     await claimServed();
@@ -187,7 +189,8 @@ describe('the worker and the API through outages of their dependencies', () => {
     await worker.waitFor('reaching Temporal: failed');
     await apiProcess.waitFor('reaching Temporal: failed');
     await pause(2_000);
-    expect(worker.alive() && apiProcess.alive()).toBe(true);
+    worker.assertAlive();
+    apiProcess.assertAlive();
     await startTemporal();
     await worker.waitFor('"worker running"');
     await apiProcess.waitFor('"api listening"');
@@ -205,7 +208,7 @@ describe('the worker and the API through outages of their dependencies', () => {
     await worker.waitFor('ensuring the inbox retention schedule: failed');
     await apiProcess.waitFor('"api listening"');
     await claimServed();
-    expect(worker.alive()).toBe(true);
+    worker.assertAlive();
 
     await stopTemporal();
     await startTemporal({ file });
@@ -221,7 +224,7 @@ describe('the worker and the API through outages of their dependencies', () => {
     } finally {
       await connection.close();
     }
-    expect(worker.alive()).toBe(true);
+    worker.assertAlive();
     await stopTemporal();
   }, 240_000);
 });

@@ -13,9 +13,10 @@ export interface ServiceProcess {
   child: ChildProcess;
   /** everything it wrote to stdout and stderr so far */
   output: () => string;
-  alive: () => boolean;
   /** how it ended, once it did */
   exit: () => string | undefined;
+  /** throws, with the end of its output, when it ended */
+  assertAlive: () => void;
   /** resolves once the output contains `text`; rejects when the process exits first or the time is up */
   waitFor: (text: string, timeoutMs?: number) => Promise<void>;
   /** SIGKILL, then waits for the exit */
@@ -65,8 +66,11 @@ export function spawnServiceProcess(
   return {
     child,
     output: () => output,
-    alive: () => exit() === undefined,
     exit,
+    assertAlive: () => {
+      const how = exit();
+      if (how) throw new Error(`${entry} ended (${how}):\n${output.slice(-4_000)}`);
+    },
     waitFor: async (text, timeoutMs = 90_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!output.includes(text)) {
