@@ -12,7 +12,7 @@ import { IntakeError, type IntakeRefusalRecord } from './errors';
 import type { AdminReferralView } from './referral-admin';
 import { readRewards, type ReferralRewards } from './referral-rewards';
 import { referralViewFromRow } from './referral-view';
-import { callWorkflow } from './workflow-failures';
+import { callWorkflow, isTemporalUnavailable } from './workflow-failures';
 
 export type AdminAction = 'approve' | 'reject' | 'cancel' | 'extend';
 
@@ -116,8 +116,13 @@ async function answerRepeat(
   const kept = earlier.response;
   if (kept && 'refusal' in kept) throw IntakeError.fromRecord(kept.refusal as IntakeRefusalRecord);
   if (kept) return { ...(kept as unknown as AdminActionView), duplicate: true };
-  // The first request has not answered: still under way, or it stopped. The same update id reaches the same update,
-  // and the workflow applies an action once per requestId, so asking again finishes it without doing it twice.
+  // The first request has not answered: still under way, or it stopped. Its workflow may have applied and projected
+  // the action and be held up before it answers (its worker restarting, its tasks retried): the projection says so
+  // without waiting on it.
+  if (await appliedInProjection(deps, request))
+    return { ...(await answerApplied(deps, request, null)), duplicate: true };
+  // Not shown yet: the same update id reaches the same update, and the workflow applies an action once per requestId,
+  // so asking again finishes it without doing it twice.
   return { ...(await apply(deps, request)), duplicate: true };
 }
 
@@ -131,9 +136,14 @@ async function apply(deps: IntakeDependencies, request: AdminActionRequest): Pro
     live = await callWorkflow(deps, () => send(deps, request));
   } catch (error) {
     const refusal = error instanceof IntakeError ? error : refusalOf(request, error);
-    if (!refusal) throw error;
-    // An earlier attempt of this request was applied, and the referral ended or stopped since: it stands.
-    if (!(await findAuditOfRequest(deps.db, request))) return refuse(deps, request, refusal);
+    if (refusal) {
+      // An earlier attempt of this request was applied, and the referral ended or stopped since: it stands.
+      if (!(await appliedInProjection(deps, request))) return refuse(deps, request, refusal);
+    } else if (!isTemporalUnavailable(error) || !(await appliedInProjection(deps, request))) {
+      // Temporal did not answer in time and the projection does not show the action: the caller retries. When it
+      // does show it, the workflow applied it and is held up before it answers: that is the outcome.
+      throw error;
+    }
   }
   // Accepted while the referral was reaching another end (its completion being written): that end stands.
   if (request.action === 'cancel' && live && live.status !== 'cancelled') {
@@ -143,6 +153,15 @@ async function apply(deps: IntakeDependencies, request: AdminActionRequest): Pro
       new IntakeError('referral_closed', `the referral ended as ${live.status} before the cancel could apply`),
     );
   }
+  return answerApplied(deps, request, live);
+}
+
+/** The applied action's answer: the referral as the projection has it now, kept as this request's answer. */
+async function answerApplied(
+  deps: IntakeDependencies,
+  request: AdminActionRequest,
+  live: ReferralSnapshot | null,
+): Promise<AdminActionView> {
   const view = await readBack(deps, request.referralId, live);
   await recordAdminResponse(deps.db, request.requestId, { ...view });
   deps.logger.info(
@@ -156,6 +175,26 @@ async function apply(deps: IntakeDependencies, request: AdminActionRequest): Pro
     'admin action applied',
   );
   return view;
+}
+
+/** The timeline entry each action leaves as its workflow applies it, its requestId in the detail. */
+const APPLIED_ENTRY: Record<AdminAction, string> = {
+  approve: 'review_approved',
+  reject: 'rejected',
+  cancel: 'cancelled',
+  extend: 'deadline_extended',
+};
+
+/**
+ * Whether the projection shows this request applied: its timeline entry, written as the workflow applied it and
+ * before the workflow answers the update, or its audit row. Either is final: the decision is in the workflow's
+ * history, and a replay makes it again.
+ */
+async function appliedInProjection(deps: IntakeDependencies, request: AdminActionRequest): Promise<boolean> {
+  const timeline = await findTimeline(deps.db, request.referralId);
+  const kind = APPLIED_ENTRY[request.action];
+  if (timeline.some((entry) => entry.kind === kind && entry.detail?.requestId === request.requestId)) return true;
+  return (await findAuditOfRequest(deps.db, request)) !== undefined;
 }
 
 /** Keeps a final refusal under the requestId, so the same request again gets it too, then throws it. */

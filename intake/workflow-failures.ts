@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  isGrpcCancelledError,
   isGrpcDeadlineError,
   isGrpcServiceError,
   WorkflowNotFoundError,
@@ -49,10 +50,12 @@ export function isTemporalUnreachable(error: unknown): boolean {
 
 /**
  * Temporal did not answer in time, or could not be reached: the caller may retry (the event stays in the inbox). A
- * deadline alone may be one workflow that does not answer, so the relay counts it against that event.
+ * deadline alone may be one workflow that does not answer, so the relay counts it against that event. A call
+ * cancelled is one too: the intake cancels none of its calls, and a server whose side of the deadline ran out first
+ * resets the stream with CANCEL, which grpc-js reports as CANCELLED, not DEADLINE_EXCEEDED.
  */
 export const isTemporalUnavailable = (error: unknown): boolean =>
-  isGrpcDeadlineError(error) || isTemporalUnreachable(error);
+  isGrpcDeadlineError(error) || isGrpcCancelledError(error) || isTemporalUnreachable(error);
 
 /** Runs one Temporal call for an event under the intake's deadline. */
 export const callWorkflow = <T>(deps: IntakeDependencies, call: () => Promise<T>): Promise<T> =>
