@@ -59,6 +59,48 @@ export function createTermsMoveActivities({ db }: { db: DB }) {
     return { outcome: item.outcome, code: item.code ?? null };
   }
 
+  /**
+   * One referral's part of a move: the moveTerms update of its workflow, once per move whatever retries (the update
+   * carries the move's request id, and a step that finds the move already on the referral's timeline reports it).
+   * What it did is kept as the move's item for the referral.
+   */
+  async function moveOne(input: MoveReferralInput): Promise<MoveReferralOutcome> {
+    const requestId = termsMoveRequestId(input.moveId);
+    // Moved by an earlier attempt of this step, whatever became of the referral since: the timeline says what changed.
+    const applied = await findTermsMovedEntry(db, input.referralId, requestId);
+    if (applied) {
+      const fromVersion = typeof applied.detail?.fromVersion === 'number' ? applied.detail.fromVersion : null;
+      return settle(input, { outcome: 'moved', fromVersion, changes: changesOf(applied.detail) });
+    }
+    const row = await findReferral(db, input.referralId);
+    const screened = screenForMove(row, input.program, input.selection);
+    if (screened) return settle(input, { outcome: 'skipped', fromVersion: row?.program_version ?? null, ...screened });
+    const fromVersion = row!.program_version;
+    const context = Context.current();
+    try {
+      // A try the server gave up on (its heartbeat missed) stops waiting; the next one reaches the same update.
+      await context.client.withAbortSignal(context.cancellationSignal, () =>
+        context.client.workflow.getHandle(referralWorkflowId(input.referralId)).executeUpdate(moveTermsUpdate, {
+          updateId: requestId,
+          args: [
+            {
+              requestId,
+              actor: input.actor,
+              program: input.program,
+              ...(input.reason !== null ? { reason: input.reason } : {}),
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      const refusal = refusalOf(error);
+      if (!refusal) throw error;
+      return settle(input, { outcome: 'skipped', fromVersion, ...refusal });
+    }
+    const entry = await findTermsMovedEntry(db, input.referralId, requestId);
+    return settle(input, { outcome: 'moved', fromVersion, changes: changesOf(entry?.detail) });
+  }
+
   return {
     /** The next page of the programme's open referrals a move's selection takes (see selectTermsMoveCandidates). */
     async selectTermsMoveCandidates(query: {
@@ -71,48 +113,9 @@ export function createTermsMoveActivities({ db }: { db: DB }) {
       return selectTermsMoveCandidates(db, query);
     },
 
-    /**
-     * One referral's part of a move: the moveTerms update of its workflow, once per move whatever retries (the update
-     * carries the move's request id, and a step that finds the move already on the referral's timeline reports it).
-     * What it did is kept as the move's item for the referral.
-     */
-    async moveReferralToTerms(input: MoveReferralInput): Promise<MoveReferralOutcome> {
-      const requestId = termsMoveRequestId(input.moveId);
-      // Moved by an earlier attempt of this step, whatever became of the referral since: the timeline says what changed.
-      const applied = await findTermsMovedEntry(db, input.referralId, requestId);
-      if (applied) {
-        const fromVersion = typeof applied.detail?.fromVersion === 'number' ? applied.detail.fromVersion : null;
-        return settle(input, { outcome: 'moved', fromVersion, changes: changesOf(applied.detail) });
-      }
-      const row = await findReferral(db, input.referralId);
-      const screened = screenForMove(row, input.program, input.selection);
-      if (screened)
-        return settle(input, { outcome: 'skipped', fromVersion: row?.program_version ?? null, ...screened });
-      const fromVersion = row!.program_version;
-      try {
-        await Context.current()
-          .client.workflow.getHandle(referralWorkflowId(input.referralId))
-          .executeUpdate(moveTermsUpdate, {
-            updateId: requestId,
-            args: [
-              {
-                requestId,
-                actor: input.actor,
-                program: input.program,
-                ...(input.reason !== null ? { reason: input.reason } : {}),
-              },
-            ],
-          });
-      } catch (error) {
-        const refusal = refusalOf(error);
-        if (!refusal) throw error;
-        return settle(input, { outcome: 'skipped', fromVersion, ...refusal });
-      }
-      const entry = await findTermsMovedEntry(db, input.referralId, requestId);
-      return settle(input, { outcome: 'moved', fromVersion, changes: changesOf(entry?.detail) });
-    },
+    moveReferralToTerms: (input: MoveReferralInput): Promise<MoveReferralOutcome> => whileAlive(() => moveOne(input)),
 
-    /** A referral the move could not reach after every retry: kept as failed, with why, and the move goes on. */
+    /** A referral the move could not reach for its whole budget: kept as failed, with why, and the move goes on. */
     async recordTermsMoveFailure(input: { moveId: string; referralId: string; error: string }): Promise<void> {
       const row = await findReferral(db, input.referralId);
       await settle(input, {
@@ -127,6 +130,24 @@ export function createTermsMoveActivities({ db }: { db: DB }) {
       await finishTermsMove(db, moveId, new Date());
     },
   };
+}
+
+/** How often a step says it is alive: well inside the step's heartbeat timeout (terms-move-batch.ts, 10 s). */
+const HEARTBEAT_EVERY_MS = 2_000;
+
+/**
+ * Runs `work` heartbeating: a step can wait on its referral's workflow for as long as its try lasts, and the heartbeat
+ * is what tells the server the worker running it is still there.
+ */
+async function whileAlive<T>(work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  context.heartbeat();
+  const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(beat);
+  }
 }
 
 /** The workflow's refusal of the move, with the rule's code; undefined for anything that is not one. */

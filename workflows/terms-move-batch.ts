@@ -15,12 +15,19 @@ const { selectTermsMoveCandidates, finishTermsMove, recordTermsMoveFailure } = p
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 /**
- * One referral's step, retried for a while (Temporal or PostgreSQL away, a worker restarting), then given up as failed:
- * one referral that cannot be reached never holds up the others.
+ * One referral's step. It waits on the referral's own workflow, which faults hold up for minutes at a time (its worker
+ * killed again and again, Temporal or PostgreSQL away, its tasks retried), and each of those fails a try at once: so
+ * it is tried every few seconds, to answer soon after the referral does, for as long as STEP_BUDGET, and only then
+ * given up as failed, so one referral that cannot be reached never holds up the others for longer. Its heartbeat lets
+ * a step whose worker died be tried again within seconds instead of after its minute. (Options are no part of the
+ * replay's determinism check, which compares each activity's id and type: running moves take them up as they go.)
  */
+const STEP_BUDGET = '10 minutes';
 const { moveReferralToTerms } = proxyActivities<ReferralActivities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+  heartbeatTimeout: '10 seconds',
+  scheduleToCloseTimeout: STEP_BUDGET,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 seconds' },
 });
 
 export interface TermsMoveInput {
@@ -53,7 +60,8 @@ export async function termsMoveWorkflow(input: TermsMoveInput): Promise<{ reache
   const moveOne = (referralId: string): Promise<MoveReferralOutcome> =>
     moveReferralToTerms({ moveId, referralId, program, selection, actor, reason }).catch(async (error: unknown) => {
       if (!(error instanceof ActivityFailure)) throw error;
-      const why = error.cause?.message ?? error.message;
+      // Out of budget, the step fails with its timeout, the last try's error beneath it.
+      const why = lastCause(error).message;
       log.warn('a referral could not be moved', { moveId, referralId, error: why });
       await recordTermsMoveFailure({ moveId, referralId, error: why });
       return { outcome: 'failed', code: 'unreachable' };
@@ -87,4 +95,11 @@ export async function termsMoveWorkflow(input: TermsMoveInput): Promise<{ reache
   }
   await finishTermsMove({ moveId });
   return { reached };
+}
+
+/** The innermost failure: what the step's last try ran into. */
+function lastCause(error: Error): Error {
+  let found = error;
+  while (found.cause instanceof Error) found = found.cause;
+  return found;
 }
