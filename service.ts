@@ -10,6 +10,7 @@ import {
   isTemporalTransient,
   keepTrying,
   retrying,
+  withinTry,
   type BackgroundTask,
 } from './runtime/dependencies';
 import {
@@ -57,7 +58,7 @@ export async function startReferralService(options: {
   try {
     await retrying(
       'registering the search attributes',
-      () => ensureSearchAttributes(connection, options.namespace),
+      () => withinTry(connection, () => ensureSearchAttributes(connection, options.namespace)),
       temporalCall,
     );
     const nativeConnection = await retrying(
@@ -81,7 +82,7 @@ export async function startReferralService(options: {
     // Beside the service, not before it: see worker.ts.
     schedule = keepTrying(
       'ensuring the inbox retention schedule',
-      () => ensureInboxRetentionSchedule(temporal, { retention }),
+      () => withinTry(connection, () => ensureInboxRetentionSchedule(temporal, { retention })),
       { logger },
     );
     const api = await startApi({

@@ -7,7 +7,14 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createDatabase } from './db/connection';
 import { loadConfig, requireSetting, requireWorkflowBundle } from './runtime/config';
-import { connectTemporal, isTemporalTransient, keepTrying, retrying, waitForDatabase } from './runtime/dependencies';
+import {
+  connectTemporal,
+  isTemporalTransient,
+  keepTrying,
+  retrying,
+  waitForDatabase,
+  withinTry,
+} from './runtime/dependencies';
 import { createLogger } from './runtime/logger';
 import { ensureInboxRetentionSchedule, requireRetention } from './runtime/inbox-retention';
 import { ensureSearchAttributes } from './runtime/search-attributes';
@@ -44,7 +51,11 @@ await waitForDatabase(db, { logger });
 const admin = await connectTemporal({ address, namespace, logger });
 const temporalCall = { logger, isTransient: isTemporalTransient };
 // Workflows upsert the referral search attributes; they must exist before the first workflow task runs.
-await retrying('registering the search attributes', () => ensureSearchAttributes(admin, namespace), temporalCall);
+await retrying(
+  'registering the search attributes',
+  () => withinTry(admin, () => ensureSearchAttributes(admin, namespace)),
+  temporalCall,
+);
 const connection = await retrying('connecting the worker', () => NativeConnection.connect({ address }), temporalCall);
 worker = await retrying(
   'creating the worker',
@@ -63,7 +74,8 @@ worker = await retrying(
 // hold the worker back.
 const schedule = keepTrying(
   'ensuring the inbox retention schedule',
-  () => ensureInboxRetentionSchedule(new Client({ connection: admin, namespace }), { retention }),
+  () =>
+    withinTry(admin, () => ensureInboxRetentionSchedule(new Client({ connection: admin, namespace }), { retention })),
   { logger },
 );
 logger.info({ temporal: address, namespace }, 'worker running');

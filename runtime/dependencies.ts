@@ -21,9 +21,10 @@ export const STARTUP_BACKOFF: Backoff = { firstMs: 250, maxMs: 5_000 };
 /** For a step nothing waits on (the inbox's retention schedule): tried again for as long as the process runs. */
 export const BACKGROUND_BACKOFF: Backoff = { firstMs: 1_000, maxMs: 30_000 };
 
+/** What a wait ends with when its signal aborts it: the process is stopping, not failing. */
 export class Stopped extends Error {
   constructor(what: string) {
-    super(`stopped while waiting for ${what}`);
+    super(`${what}: stopped`);
   }
 }
 
@@ -122,7 +123,7 @@ export async function connectTemporal(options: {
     async () => {
       const connection = await Connection.connect({ address: options.address });
       try {
-        await connection.withDeadline(Date.now() + 10_000, () =>
+        await withinTry(connection, () =>
           connection.workflowService.describeNamespace({ namespace: options.namespace }),
         );
         return connection;
@@ -134,6 +135,14 @@ export async function connectTemporal(options: {
     { logger: options.logger, signal: options.signal, isTransient: isTemporalTransient },
   );
 }
+
+/**
+ * A call to Temporal given a deadline, so a server that takes the connection but does not answer (its persistence
+ * stuck) fails the try, which is then logged and made again, instead of holding the start, or a stop, for ever.
+ */
+export const TEMPORAL_TRY_MS = 15_000;
+export const withinTry = <T>(connection: Connection, call: () => Promise<T>): Promise<T> =>
+  connection.withDeadline(Date.now() + TEMPORAL_TRY_MS, call);
 
 export interface BackgroundTask {
   /** resolves once the task succeeded, or gave up because it was stopped */
