@@ -152,10 +152,21 @@ export async function startChaosStack(options: {
       temporalPidFile = `${dbFile}.pid`;
     }
   };
+  // Supervised as compose supervises it (`restart: unless-stopped`): the Temporal server exits on its own when its
+  // database goes away while it starts (the scanner of its worker service, "context deadline exceeded"), and nothing
+  // would serve again. Each such exit is recorded as unplanned, like the worker's and the API's.
+  let temporalSupervised = false;
+  let temporalRestart: Promise<void> | undefined;
+  const startTemporalSupervised = async () => {
+    await startTemporal();
+    temporalSupervised = true;
+  };
   const stopTemporal = async () => {
+    temporalSupervised = false;
+    await temporalRestart;
     await temporalStop?.();
   };
-  await startTemporal();
+  await startTemporalSupervised();
   cleanups.push(stopTemporal);
   const temporalPid = async () => (await readLivePidFile(temporalPidFile))?.pid;
 
@@ -177,6 +188,33 @@ export async function startChaosStack(options: {
     WORKFLOW_BUNDLE_PATH: bundle,
   });
   const unplanned: Array<{ process: string; at: string; how: string }> = [];
+  let temporalDown = false;
+  let killedTemporal: number | undefined;
+  const temporalWatch = setInterval(() => {
+    if (!temporalSupervised || temporalRestart) return;
+    void temporalPid().then((pid) => {
+      if (pid !== undefined || !temporalSupervised || temporalRestart) return;
+      if (!temporalDown) {
+        temporalDown = true;
+        unplanned.push({ process: 'temporal', at: new Date().toISOString(), how: 'exited' });
+        log('temporal: exited on its own; starting it again, as a supervisor would');
+      }
+      // a start that fails (its database still down) is made again on a later tick
+      temporalRestart = startTemporal()
+        .then(() => {
+          temporalDown = false;
+        })
+        .catch((error: unknown) => log(`temporal: could not start again: ${String(error)}`))
+        .finally(() => {
+          temporalRestart = undefined;
+        });
+    });
+  }, 1_000);
+  cleanups.push(async () => {
+    temporalSupervised = false;
+    clearInterval(temporalWatch);
+    await temporalRestart;
+  });
   const worker = managedProcess({
     name: 'worker',
     entry: 'worker.ts',
@@ -230,12 +268,17 @@ export async function startChaosStack(options: {
     },
     startPostgres,
     stopTemporal,
-    startTemporal,
+    startTemporal: async () => {
+      await temporalRestart;
+      if (!temporalSupervised) await startTemporalSupervised();
+    },
     killEverything: () => {
+      temporalSupervised = false;
       const pids = [worker.handle.pid(), api.handle.pid()];
       const postmaster = postmasterPid();
       if (postmaster) pids.push(postmaster, ...childrenOf(postmaster));
       const temporalServer = readTemporalPidSync(temporalPidFile);
+      killedTemporal = temporalServer;
       if (temporalServer) pids.push(temporalServer);
       worker.expectExit();
       api.expectExit();
@@ -249,9 +292,12 @@ export async function startChaosStack(options: {
       }
     },
     startEverything: async () => {
-      await waitGone([postmasterPid(), await temporalPid()]);
+      await waitGone([postmasterPid(), killedTemporal]);
+      // a restart by the supervision that raced the kill: stopped, so everything starts again in order
+      await temporalRestart;
+      if ((await temporalPid()) !== undefined) await temporalStop?.();
       await startPostgres();
-      await startTemporal();
+      await startTemporalSupervised();
       // side by side: each takes seconds of CPU to load, and neither waits for the other in production
       await Promise.all([worker.handle.start(), api.handle.start()]);
     },
