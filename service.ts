@@ -21,6 +21,8 @@ import {
 import { ensureSearchAttributes } from './runtime/search-attributes';
 import { createReferralWorker } from './runtime/worker';
 
+export const DEFAULT_TEMPORAL_WAIT_MS = 60_000;
+
 export interface RunningService {
   apiUrl: string;
   temporal: Client;
@@ -45,11 +47,21 @@ export async function startReferralService(options: {
   unreferredOrderRetention?: string | undefined;
   /** referrals the worker keeps in memory; runtime/worker.ts's default when left out */
   maxCachedWorkflows?: number | undefined;
+  /** ends the wait for a Temporal that does not answer yet (a stop asked for while starting) */
+  signal?: AbortSignal | undefined;
+  /** how long a Temporal that does not answer is waited for before the start fails; a minute when left out */
+  temporalWaitMs?: number | undefined;
 }): Promise<RunningService> {
   const retention = requireRetention(options.unreferredOrderRetention ?? DEFAULT_UNREFERRED_ORDER_RETENTION);
   const { logger } = options;
-  const temporalCall = { logger, isTransient: isTemporalTransient };
-  const connection = await connectTemporal({ address: options.temporalAddress, namespace: options.namespace, logger });
+  // Bounded, unlike the worker's and the API's own processes: `npm start` stops on a signal only once its start settles.
+  const waiting = { logger, signal: options.signal, giveUpAfterMs: options.temporalWaitMs ?? DEFAULT_TEMPORAL_WAIT_MS };
+  const temporalCall = { ...waiting, isTransient: isTemporalTransient };
+  const connection = await connectTemporal({
+    ...waiting,
+    address: options.temporalAddress,
+    namespace: options.namespace,
+  });
   const temporal = new Client({ connection, namespace: options.namespace });
   let workerConnection: NativeConnection | undefined;
   let worker: Worker | undefined;

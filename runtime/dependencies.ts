@@ -53,6 +53,8 @@ export async function retrying<T>(
     isTransient: (error: unknown) => boolean;
     signal?: AbortSignal | undefined;
     backoff?: Backoff;
+    /** for a caller that must not wait for ever: the last failure is thrown once this much time has gone by */
+    giveUpAfterMs?: number | undefined;
   },
 ): Promise<T> {
   const { firstMs, maxMs } = options.backoff ?? STARTUP_BACKOFF;
@@ -67,6 +69,7 @@ export async function retrying<T>(
       if (options.signal?.aborted) throw new Stopped(what);
       if (!options.isTransient(error)) throw error;
       const delay = Math.min(maxMs, firstMs * 2 ** Math.min(failures, 20));
+      if (options.giveUpAfterMs !== undefined && Date.now() + delay - since > options.giveUpAfterMs) throw error;
       options.logger.warn(
         { what, failures: failures + 1, retryInMs: delay, reason: describe(error) },
         `${what}: failed, trying again`,
@@ -117,6 +120,7 @@ export async function connectTemporal(options: {
   namespace: string;
   logger: Logger;
   signal?: AbortSignal | undefined;
+  giveUpAfterMs?: number | undefined;
 }): Promise<Connection> {
   return retrying(
     'reaching Temporal',
@@ -132,7 +136,12 @@ export async function connectTemporal(options: {
         throw error;
       }
     },
-    { logger: options.logger, signal: options.signal, isTransient: isTemporalTransient },
+    {
+      logger: options.logger,
+      signal: options.signal,
+      giveUpAfterMs: options.giveUpAfterMs,
+      isTransient: isTemporalTransient,
+    },
   );
 }
 

@@ -115,6 +115,20 @@ describe('retrying', () => {
     expect(tries).toBe(1);
   });
 
+  it('given a caller that must not wait for ever, when the outage outlasts its bound, then the last failure is thrown', async () => {
+    let tries = 0;
+    const attempt = async () => {
+      tries += 1;
+      throw new Error(`down ${tries}`);
+    };
+    const started = Date.now();
+    await expect(
+      retrying('a step', attempt, { logger, isTransient: () => true, backoff: fast, giveUpAfterMs: 100 }),
+    ).rejects.toThrow(`down`);
+    expect(tries).toBeGreaterThan(1);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('given PostgreSQL nowhere to be found, when the start waits for it, then it waits until stopped', async () => {
     const nowhere = createDatabase(`postgres://postgres:postgres@127.0.0.1:${await freePort()}/referrals`, { max: 1 });
     try {
