@@ -166,6 +166,8 @@ describe('the worker and the API through outages of their dependencies', () => {
     await startPostgres();
     await worker.waitFor('"worker running"');
     await apiProcess.waitFor('"api listening"');
+    for (const started of [worker, apiProcess])
+      expect(started.output()).toContain('reaching PostgreSQL: done after failures');
     await claimServed();
   }, 180_000);
 
