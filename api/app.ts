@@ -1,6 +1,7 @@
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
+import { isDatabaseUnavailable } from '../db/connection';
 import { IntakeError } from '../intake/errors';
 import { isTemporalUnavailable } from '../intake/workflow-failures';
 import { adminAuditRoutes } from './admin-audit';
@@ -132,6 +133,15 @@ export function createApp(deps: AppDependencies) {
       deps.logger.warn({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'Temporal unavailable');
       return problemResponse(
         new Problem(503, 'temporarily_unavailable', 'Temporal did not answer in time; retry'),
+        c.req.path,
+      );
+    }
+    if (isDatabaseUnavailable(error)) {
+      // The outage, not the request, is at fault: the pool reconnects once PostgreSQL is back, so the same request
+      // then succeeds. A statement PostgreSQL refused stays a 500 below.
+      deps.logger.warn({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'PostgreSQL unavailable');
+      return problemResponse(
+        new Problem(503, 'temporarily_unavailable', 'PostgreSQL could not be reached; retry'),
         c.req.path,
       );
     }

@@ -211,7 +211,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   413: 'payload_too_large: bodies are limited to 64 KiB, on every route that may carry one (a route that takes none ignores a smaller one)',
   415: 'unsupported_media_type: the body must be application/json',
   422: 'refused by a business rule (see `code`)',
-  503: 'temporarily_unavailable: Temporal did not answer in time; retry',
+  503: 'temporarily_unavailable: Temporal did not answer in time, or PostgreSQL could not be reached; retry',
 };
 
 /** Declares problem responses in a route, so the OpenAPI document lists every error a client can get. */
