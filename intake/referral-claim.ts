@@ -204,7 +204,7 @@ async function startCountedClaim(
 async function startClaimedReferral(deps: IntakeDependencies, input: ReferralInput): Promise<void> {
   try {
     await callWorkflow(deps, () =>
-      deps.temporal.workflow.start('referralWorkflow', {
+      deps.temporal.workflow.start('referralLifecycle', {
         taskQueue: deps.taskQueue,
         workflowId: referralWorkflowId(input.referralId),
         args: [input],

@@ -386,7 +386,7 @@ async function registerAt(deps: IntakeDependencies, target: Target, facts: Signu
       deps.temporal.workflow.getHandle(workflowId).executeUpdate(registerUpdate, { args: [facts], updateId }),
     );
   }
-  const start = new WithStartWorkflowOperation('referralWorkflow', {
+  const start = new WithStartWorkflowOperation('referralLifecycle', {
     taskQueue: deps.taskQueue,
     workflowId,
     args: [target.input],

@@ -1,4 +1,4 @@
 export { pointLotWorkflow } from './lot';
-export { referralWorkflow } from './referral';
+export { referralLifecycle, referralWorkflow } from './referral';
 export { inboxRetentionWorkflow } from './inbox-retention';
 export { termsMoveWorkflow } from './terms-move-batch';

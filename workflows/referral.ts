@@ -103,7 +103,10 @@ const decided = proxyActivities<ReferralActivities>({ ...DATABASE_WRITE, startTo
 /** How long a referral created by a signup waits for that signup's registration before it gives up. */
 const SIGNUP_REGISTRATION_TIMEOUT = '1 day';
 
-/** Changes to running referrals, each behind `patched()` until no open history predates it. */
+/**
+ * Changes made to running referrals of the first workflow type (`referralWorkflow`), each behind `patched()` there.
+ * `referralLifecycle` runs with all of them, unmarked; a change from now on goes behind `patched()` in both types.
+ */
 const PATCHES = {
   projectProgress: 'referral-project-progress',
   localActivities: 'referral-local-activities',
@@ -139,12 +142,29 @@ interface PermanentFailure {
 const RECENT_TIMELINE_SIZE = 50;
 const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
 
-export async function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot> {
+/**
+ * Referrals started before `referralLifecycle` existed: every change since they began is taken behind `patched()`,
+ * so their histories replay as they were made. Their next continue-as-new carries them over to the new type.
+ */
+export function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot> {
+  return runReferral(input, patched);
+}
+
+/**
+ * The referral's lifecycle as referrals start now: every change in PATCHES in force without a marker. A patch costs
+ * each history two events (its marker and a search attribute upsert), a fifth of a short referral's history.
+ */
+export function referralLifecycle(input: ReferralInput): Promise<ReferralSnapshot> {
+  return runReferral(input, () => true);
+}
+
+/** `since(change)`: whether this run follows a change listed in PATCHES (for the first type, `patched()`). */
+async function runReferral(input: ReferralInput, since: (change: string) => boolean): Promise<ReferralSnapshot> {
   const { referralId } = input;
   // The programme version in force: the one it started under, until an admin moves it to another (moveTerms).
   let program = input.program;
   let terms = program.terms;
-  const { projectReferral, registerReferee, takeOrdersAwaitingSignup, takeReportedOrders } = patched(
+  const { projectReferral, registerReferee, takeOrdersAwaitingSignup, takeReportedOrders } = since(
     PATCHES.localActivities,
   )
     ? local
@@ -154,7 +174,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * once `lateEventGrace` has passed after it, counting facts dated up to the deadline; a fact dated earlier but
    * reported later still is shown as late and changes nothing. Referrals started before this decide at the deadline.
    */
-  const graceEnabled = patched(PATCHES.lateEventGrace);
+  const graceEnabled = since(PATCHES.lateEventGrace);
   const lateEventGrace = (): string => terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace ?? '0';
   /**
    * A local activity writes inside the workflow task that made the decision. If that task is lost (the worker dies
@@ -163,14 +183,14 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * schedules the write, and the decision is in history before it runs; a retried write repeats a decision that stands.
    * The price, measured on the dev server: a signup's update answers in ~140 ms at p50 instead of ~70 ms.
    */
-  const projectDecidedOnly = patched(PATCHES.projectDecided);
+  const projectDecidedOnly = since(PATCHES.projectDecided);
   /**
    * Rewards (DESIGN §4): the referee's voucher at registration (voided if the referral fails), the referrer's points
    * at completion, then the milestone. Referrals started before each existed replay without it.
    */
-  const voucherEnabled = patched(PATCHES.refereeVoucher);
-  const referrerPointsEnabled = patched(PATCHES.referrerPoints);
-  const milestoneEnabled = patched(PATCHES.milestone);
+  const voucherEnabled = since(PATCHES.refereeVoucher);
+  const referrerPointsEnabled = since(PATCHES.referrerPoints);
+  const milestoneEnabled = since(PATCHES.milestone);
   let reward = rewardTerms(terms);
 
   const carried: CarriedReferral = input.carried ?? {
@@ -194,7 +214,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * delivery is still under way), and qualification follows each order's history in business time, so a completion
    * that arrives after its own refund still counted until the refund. Referrals started before this judge by arrival.
    */
-  const ordersByReport = patched(PATCHES.ordersByReport);
+  const ordersByReport = since(PATCHES.ordersByReport);
   const orderHistory: OrderHistory = historyOf(carried.orderHistory ?? carried.orders);
   // During a deadline's grace, order events dated after it wait until it is decided: it is decided as of its instant.
   let heldBackOrders: OrderFacts[] = [...(carried.heldBackOrders ?? [])];
@@ -225,7 +245,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * registration waits for an admin (under_review) and nothing is paid meanwhile; no decision by `decideBy` rejects it.
    * The qualification window keeps running in business time: orders during the review count once it is approved.
    */
-  const reviewEnabled = patched(PATCHES.fraudReview);
+  const reviewEnabled = since(PATCHES.fraudReview);
   let review = reviewTerms(terms);
   let flags: string[] = [...(carried.flags ?? input.claim?.flags ?? [])];
   let reviewDue: { decideBy: string } | null = carried.review ?? null;
@@ -494,7 +514,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
         }
         // Reported after the expiry's grace (in the same moment as its timer): the expiry is decided, whatever runs first.
         const decided = decidesAt(expiresAt);
-        if (graceEnabled && decided && Date.now() > Date.parse(decided) && patched(PATCHES.graceByBusinessTime)) {
+        if (graceEnabled && decided && Date.now() > Date.parse(decided) && since(PATCHES.graceByBusinessTime)) {
           throw ApplicationFailure.create({
             type: REFUSALS.notPending,
             message: `referral ${referralId} expired at ${expiresAt}; this signup was reported after its grace`,
@@ -546,14 +566,14 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    */
   function permanentFailure(error: unknown, activity: string): PermanentFailure | undefined {
     if (error instanceof ActivityFailure) {
-      if (!patched(PATCHES.surfaceFaults)) return undefined;
+      if (!since(PATCHES.surfaceFaults)) return undefined;
       const cause = error.cause;
       const type =
         cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause?.name ?? 'unknown');
       return { activity: error.activityType, type, message: cause?.message ?? error.message };
     }
     if (error instanceof ApplicationFailure && error.nonRetryable && error.type && DATABASE_FAULTS.has(error.type)) {
-      if (!patched(PATCHES.surfaceLocalFaults)) return undefined;
+      if (!since(PATCHES.surfaceLocalFaults)) return undefined;
       return { activity, type: error.type, message: error.message };
     }
     return undefined;
@@ -589,10 +609,10 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   async function stopOnFault(failure: PermanentFailure): Promise<never> {
     stopping = true;
     // A registration being checked right now finishes first: the referee it reserves is released with the rest.
-    if (patched(PATCHES.surfaceLocalFaults)) await condition(() => !registering());
+    if (since(PATCHES.surfaceLocalFaults)) await condition(() => !registering());
     const released = state.refereeId && !registrationProjected ? state.refereeId : null;
     if (released) await remote.releaseReferee({ referralId, refereeId: released });
-    if (rewards.voucher && patched(PATCHES.voidVoucherOnFault)) await voidVoucherOfStoppedReferral();
+    if (rewards.voucher && since(PATCHES.voidVoucherOnFault)) await voidVoucherOfStoppedReferral();
     fault = await recordFault(failure, `seq-${state.seq}-${failure.activity}`);
     if (released)
       log.warn('referee released: the registration never reached the projection', { referralId, refereeId: released });
@@ -619,7 +639,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   /** An order event, signalled or taken from the inbox: counted, held back for a decision, or kept as late. */
   function acceptOrderEvent(order: OrderFacts): void {
     // Ended other than completed (a completed referral counts on for its milestone): shown, never counted.
-    if (isTerminal(state.status) && state.status !== 'completed' && patched(PATCHES.ordersAfterEnd)) {
+    if (isTerminal(state.status) && state.status !== 'completed' && since(PATCHES.ordersAfterEnd)) {
       if (!lateEventIds.has(order.eventId) && !ordersAfterEnd.some((o) => o.eventId === order.eventId))
         ordersAfterEnd.push(order);
       return;
@@ -627,7 +647,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     if (reportedAfterWindowClosed(order)) {
       // once on the timeline, however often it is redelivered
       const seen = lateEventIds.has(order.eventId) || lateOrders.some((late) => late.eventId === order.eventId);
-      if (!(seen && patched(PATCHES.graceByBusinessTime))) lateOrders.push(order);
+      if (!(seen && since(PATCHES.graceByBusinessTime))) lateOrders.push(order);
       if (!lateWindowOrders.some((late) => late.eventId === order.eventId)) lateWindowOrders.push(order);
       return;
     }
@@ -640,7 +660,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       graceEnabled &&
       state.status === 'qualified' &&
       holdDecidedByBusinessTime(order) &&
-      patched(PATCHES.graceByBusinessTime)
+      since(PATCHES.graceByBusinessTime)
     ) {
       heldBackOrders.push(order);
       return;
@@ -785,7 +805,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * show progress. Histories recorded before this existed replay without it.
    */
   async function projectProgressIfChanged(q: Qualification): Promise<boolean> {
-    if (progressKey(q) === projectedProgress || !patched(PATCHES.projectProgress)) return false;
+    if (progressKey(q) === projectedProgress || !since(PATCHES.projectProgress)) return false;
     await record('orders_counted', { countedOrders: q.countedOrders, countedSpend: q.countedSpend });
     return true;
   }
@@ -856,7 +876,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
    * order book takes them (its orders go on mattering after completion); any other end shows them on the timeline.
    */
   async function settleHeldBackOrders(): Promise<void> {
-    if (heldBackOrders.length === 0 || !patched(PATCHES.graceByBusinessTime)) return;
+    if (heldBackOrders.length === 0 || !since(PATCHES.graceByBusinessTime)) return;
     const waiting = heldBackOrders;
     heldBackOrders = [];
     for (const order of waiting) {
@@ -939,7 +959,9 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       holdFloor,
       extendedDeadlines: { ...extendedDeadlines },
     };
-    const continueReferral = makeContinueAsNewFunc<typeof referralWorkflow>({
+    // as the current type: the next run follows every change, as a new run of the first type would
+    const continueReferral = makeContinueAsNewFunc<typeof referralLifecycle>({
+      workflowType: 'referralLifecycle',
       typedSearchAttributes: workflowInfo().typedSearchAttributes,
     });
     // a moved referral goes on under the version it was moved to
@@ -1057,7 +1079,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
       let tier: { name: string; multiplier: number } | null = null;
       if (referrerPointsEnabled && !rewards.referrerPoints) {
         const counted = qualification()!.counted.map((order) => order.orderId);
-        tier = patched(PATCHES.tierMultiplier) ? await referrerTier(state.completedAt) : null;
+        tier = since(PATCHES.tierMultiplier) ? await referrerTier(state.completedAt) : null;
         rewards.referrerPoints = await requestLot(
           'referral',
           reward.referrerPoints,
@@ -1306,7 +1328,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
     // A cancel accepted while the completion was being written came too late: its update answers with the completion.
     cancelRequest = null;
     refuseWaitingAdminRequests();
-    countsLateWindowOrders = patched(PATCHES.milestoneCountsLateWindowOrders);
+    countsLateWindowOrders = since(PATCHES.milestoneCountsLateWindowOrders);
     while (m.outcome === null) {
       applyHeldBackOrders();
       await recordLateFacts();
@@ -1362,7 +1384,7 @@ export async function referralWorkflow(input: ReferralInput): Promise<ReferralSn
   await recordLateFacts();
   await recordOrdersAfterEnd();
   // A referral that never reached the projection (a refused signup's) has no row to close.
-  if (state.seq > 0 && patched(PATCHES.closedInProjection)) {
+  if (state.seq > 0 && since(PATCHES.closedInProjection)) {
     await decided.markReferralClosed({ referralId, closedAt: now() });
     // reported while the close was being written: still shown
     await recordLateFacts();

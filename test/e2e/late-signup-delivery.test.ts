@@ -93,7 +93,7 @@ describe('a signup the relay delivers before its referral is in the projection',
       createdAt: occurredAt,
       origin: 'signup',
     };
-    await stack.temporal.workflow.start('referralWorkflow', {
+    await stack.temporal.workflow.start('referralLifecycle', {
       taskQueue: TASK_QUEUE,
       workflowId: referralWorkflowId(referralId),
       args: [input],

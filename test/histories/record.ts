@@ -11,11 +11,12 @@ import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { ensureSearchAttributes } from '../../runtime/search-attributes';
 import { approveUpdate, cancelUpdate, extendUpdate, moveTermsUpdate, orderSignal, registerUpdate, rejectUpdate } from '../../workflows/messages';
 import { pointLotWorkflowId } from '../../workflows/lot-shared';
-import { referralWorkflow } from '../../workflows/referral';
+import { referralLifecycle } from '../../workflows/referral';
 import { DEFAULT_REFERRAL_TERMS, referralWorkflowId, type OrderFacts, type ReferralInput } from '../../workflows/shared';
 import { fakeActivities } from '../support/fake-activities';
 import { startTimeSkippingServer } from '../support/referral-scenario';
@@ -29,8 +30,10 @@ if (!prefix || !/^v\d+$/.test(prefix)) {
   console.error('usage: npm run record-histories -- v<N>   (a new prefix; existing histories stay as they are)');
   process.exit(2);
 }
-const env = await startTimeSkippingServer();
-await ensureSearchAttributes(env.connection, 'default');
+// A fresh server per scenario: one scenario's leftovers (a child or an activity still running) can hold the
+// time-skipping clock of the next.
+let env: TestWorkflowEnvironment;
+const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
 // 'broken' stands for a referee whose registration the projection cannot hold (a data error no retry can fix).
 // Orders the inbox hands a registration (early) or a deadline's decision (reported), set by the scenarios below.
 const early: OrderFacts[] = [];
@@ -45,14 +48,24 @@ const fakes = fakeActivities({
       : undefined,
 });
 const taskQueue = 'record-histories';
-const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fakes.activities });
 
 const now = async () => new Date(await env.currentTimeMs()).toISOString();
-type Handle = WorkflowHandle<typeof referralWorkflow>;
+type Handle = WorkflowHandle<typeof referralLifecycle>;
 
 async function record(name: string, overrides: Partial<ReferralInput>, drive: (handle: Handle) => Promise<void>) {
+  env = await startTimeSkippingServer();
+  try {
+    await ensureSearchAttributes(env.connection, 'default');
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: fakes.activities });
+    await worker.runUntil(() => recordOn(name, overrides, drive));
+  } finally {
+    await env.teardown();
+  }
+}
+
+async function recordOn(name: string, overrides: Partial<ReferralInput>, drive: (handle: Handle) => Promise<void>) {
   const referralId = randomUUID();
-  const handle = await env.client.workflow.start(referralWorkflow, {
+  const handle = await env.client.workflow.start(referralLifecycle, {
     taskQueue,
     workflowId: referralWorkflowId(referralId),
     args: [{ referralId, program: { id: 'program-1', version: 1, currency: 'INR', terms: DEFAULT_REFERRAL_TERMS }, code: 'ANNA2026', referrerId: 'anna', createdAt: await now(), origin: 'claim', ...overrides }],
@@ -71,6 +84,9 @@ async function record(name: string, overrides: Partial<ReferralInput>, drive: (h
     await writeFile(path.join(HERE, `${prefix}-lot-of-${name}.binpb`), temporal.api.history.v1.History.encode(lotHistory).finish());
     console.log(`recorded ${prefix}-lot-of-${name}: ${lotHistory.events?.length} events`);
   }
+  // A milestone lot left running would hold the time-skipping server's clock for the next scenario: let it end.
+  const milestoneLot = env.client.workflow.getHandle(pointLotWorkflowId(`milestone-${referralId}`));
+  if (await milestoneLot.describe().then(() => true, () => false)) await milestoneLot.result().catch(() => undefined);
 }
 
 const signup = async (refereeId = 'ben') => ({ eventId: randomUUID(), refereeId, occurredAt: await now() });
@@ -78,7 +94,7 @@ const order = async (orderId: string, status: 'completed' | 'refunded', amount =
 const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
 
-await worker.runUntil(async () => {
+{
   await record('claim-register-qualify-complete', {}, async (h) => {
     await h.executeUpdate(registerUpdate, { args: [await signup()] });
     await env.sleep('29 days');
@@ -237,5 +253,4 @@ await worker.runUntil(async () => {
     await settle();
     early.length = 0;
   });
-});
-await env.teardown();
+}

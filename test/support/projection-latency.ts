@@ -11,7 +11,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { freePort } from '../../runtime/free-port';
 import { startDevServer } from '../../runtime/temporal-dev-server';
 import { cancelUpdate, registerUpdate } from '../../workflows/messages';
-import { referralWorkflow } from '../../workflows/referral';
+import { referralLifecycle } from '../../workflows/referral';
 import { referralWorkflowId } from '../../workflows/shared';
 import { fakeActivities } from './fake-activities';
 import { TEST_TERMS } from './referral-scenario';
@@ -40,7 +40,7 @@ let events = 0;
 await worker.runUntil(async () => {
   for (let i = 0; i < n + 5; i++) {
     const referralId = randomUUID();
-    const handle = await client.workflow.start(referralWorkflow, {
+    const handle = await client.workflow.start(referralLifecycle, {
       taskQueue,
       workflowId: referralWorkflowId(referralId),
       args: [

@@ -5,7 +5,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { ensureSearchAttributes } from '../../runtime/search-attributes';
 import { pointLotWorkflowId } from '../../workflows/lot-shared';
 import { stateQuery } from '../../workflows/messages';
-import { referralWorkflow } from '../../workflows/referral';
+import { referralLifecycle } from '../../workflows/referral';
 import {
   referralWorkflowId,
   type CarriedReferral,
@@ -85,7 +85,7 @@ export function useReferralTestEnvironment(
   async function scenario(
     options: ScenarioOptions,
     body: (ctx: {
-      handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof referralWorkflow>>>;
+      handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof referralLifecycle>>>;
       fakes: ReturnType<typeof fakeActivities>;
       input: ReferralInput;
     }) => Promise<void>,
@@ -110,7 +110,7 @@ export function useReferralTestEnvironment(
     };
     if (options.carried) input.carried = options.carried(input.createdAt);
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(referralWorkflow, {
+      const handle = await env.client.workflow.start(referralLifecycle, {
         taskQueue,
         workflowId: referralWorkflowId(referralId),
         args: [input],

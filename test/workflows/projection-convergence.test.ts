@@ -11,7 +11,7 @@ import type { ProjectReferralInput } from '../../activities/referrals';
 import { freePort } from '../../runtime/free-port';
 import { startDevServer, type DevServer } from '../../runtime/temporal-dev-server';
 import { orderSignal, registerUpdate, stateQuery } from '../../workflows/messages';
-import { referralWorkflow } from '../../workflows/referral';
+import { referralLifecycle } from '../../workflows/referral';
 import { referralWorkflowId, type OrderFacts, type ReferralInput, type ReferralSnapshot } from '../../workflows/shared';
 import { fakeActivities, projectedState } from '../support/fake-activities';
 import { quietLogger, TEST_TERMS } from '../support/referral-scenario';
@@ -107,7 +107,7 @@ describe('the projection after a lost workflow task', () => {
       createdAt: new Date().toISOString(),
       origin: 'claim',
     };
-    const handle = await client.workflow.start(referralWorkflow, {
+    const handle = await client.workflow.start(referralLifecycle, {
       taskQueue,
       workflowId: referralWorkflowId(referralId),
       args: [input],
