@@ -10,6 +10,7 @@
  * - stuck: a referral still open, or a lot not expired, past every deadline plus grace plus the settle margin;
  * - mismatches: anything else the model predicted otherwise (status, live state, voucher, points, balance, answers).
  */
+import type { Client } from '@temporalio/client';
 import { sql } from 'kysely';
 import { checkLedger } from '../../db/ledger';
 import type { ChaosHttp } from './http';
@@ -49,6 +50,41 @@ interface LotRow {
   source_kind: string;
   referral_id: string | null;
   credit_key: string;
+}
+
+/**
+ * Past the abort, how long the retries of a call may still run. Temporal answers a long poll empty 1 s before the
+ * call's deadline (at once when less is left), and the result is asked again: a deadline at the abort would end in a
+ * second of such calls.
+ */
+const RETRY_TAIL_MS = 2_000;
+
+/**
+ * A workflow's result, or why there is none within `limitMs`. The call is ended, not just outraced: one left behind
+ * kept retrying a Temporal that did not answer, and its next try on the connection closed at cleanup threw "Channel
+ * has been shut down" from a timer, which ended the run. The abort cancels the attempt in flight; it does not reach a
+ * retry the client makes after that attempt failed, nor a call made once the signal has fired, so a deadline shortly
+ * after it ends those.
+ */
+export async function workflowResultWithin<T>(
+  temporal: Client,
+  workflowId: string,
+  limitMs: number,
+): Promise<T | { failed: string }> {
+  const handle = temporal.workflow.getHandle(workflowId);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), limitMs);
+  try {
+    return await temporal.withDeadline(Date.now() + limitMs + RETRY_TAIL_MS, () =>
+      temporal.withAbortSignal(controller.signal, () => handle.result() as Promise<T>),
+    );
+  } catch (error) {
+    return {
+      failed: controller.signal.aborted ? `no result within ${limitMs / 1000} s (${String(error)})` : String(error),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function settleAndVerify(options: {
@@ -162,16 +198,10 @@ export async function settleAndVerify(options: {
 
     // The workflow's own state: a finished referral's workflow returns its last snapshot (the admin view shows live
     // state only while it runs), read from its history without a replay.
-    const handle = temporal.workflow.getHandle(`referral-${record.referralId}`);
-    const live = await Promise.race([
-      handle.result().then(
-        (snapshot: { status?: string; rewards?: { referrerPoints?: { points?: number } | null } }) => snapshot,
-        (error: unknown) => ({ failed: String(error) }),
-      ),
-      new Promise<{ failed: string }>((resolve) =>
-        setTimeout(() => resolve({ failed: 'no result within 10 s' }), 10_000),
-      ),
-    ]);
+    const live = await workflowResultWithin<{
+      status?: string;
+      rewards?: { referrerPoints?: { points?: number } | null };
+    }>(temporal, `referral-${record.referralId}`, 10_000);
     if ('failed' in live) stuck.push(`${name}: its workflow has no result (${live.failed})`);
     else {
       if (live.status !== expected.status)
