@@ -47,9 +47,14 @@ export function faultInjector(options: {
   // the next moment the workload reaches, for faults that must land on it
   let onSignup: (() => void) | null = null;
   let onOrder: ((eventId: string) => void) | null = null;
+  // what the workload counts its patience from: a fault's span runs from its start until the stack is whole again
+  let faultSince: number | null = null;
+  let lastRecoveredAt: number | null = null;
   const hooks: FaultHooks = {
     signupRegistered: () => onSignup?.(),
     orderAccepted: (eventId) => onOrder?.(eventId),
+    lastRecoveredAt: () => lastRecoveredAt,
+    faultSince: () => faultSince,
   };
   const waitFor = <T>(arm: (resolve: (value: T) => void) => void, timeoutMs: number): Promise<T | null> =>
     new Promise((resolve) => {
@@ -142,9 +147,12 @@ export function faultInjector(options: {
       while (Date.now() < at && !options.aborted()) await sleep(Math.min(500, at - Date.now()));
       if (options.aborted()) break;
       const started = Date.now();
+      faultSince = started;
       log(`fault ${i + 1}/${plan.length}: ${kind}`);
       try {
         const detail = await inject(kind);
+        lastRecoveredAt = Date.now();
+        faultSince = null;
         injected.push({ kind, at: new Date(started).toISOString(), recoveredAfterMs: Date.now() - started, detail });
         log(`  recovered in ${Date.now() - started} ms: ${detail}`);
       } catch (error) {

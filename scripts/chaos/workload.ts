@@ -44,6 +44,75 @@ export interface FaultHooks {
   signupRegistered: () => void;
   /** an order's 202 has just arrived: the API's delivery of it may still be under way */
   orderAccepted: (eventId: string) => void;
+  /** when the stack was last whole again after a fault, epoch ms; null before the first fault ends */
+  lastRecoveredAt: () => number | null;
+  /** when the fault under way began, epoch ms; null while none is */
+  faultSince: () => number | null;
+}
+export type FaultTimes = Pick<FaultHooks, 'lastRecoveredAt' | 'faultSince'>;
+
+/**
+ * How long the product itself keeps at one referral before it gives up: a move's step for one referral is tried for
+ * ten minutes (`workflows/terms-move-batch.ts`, STEP_BUDGET) and then counted failed.
+ */
+const PRODUCT_RETRY_BUDGET_MS = 10 * 60_000;
+/**
+ * A request that got no answer or a 5xx is sent again (http.ts retries each send inside its own budget) for as long as
+ * the product keeps at a referral, counted from its sending or from the end of the last fault since, whichever is
+ * later: under a fault every 20 to 30 s a fixed span from the sending ran out while the product was still held back.
+ */
+export const REQUEST_PATIENCE_MS = PRODUCT_RETRY_BUDGET_MS;
+/**
+ * A move answered 202 finishes, each referral's step within the product's budget; two minutes more for the move's own
+ * workflow to take its steps up and record the end once the faults let it.
+ */
+export const MOVE_FINISH_BUDGET_MS = PRODUCT_RETRY_BUDGET_MS + 2 * 60_000;
+/**
+ * Faults start no later than the workload's last start and each waits for the stack to be whole again, so they may
+ * run on past it (restarts took 4 to 31 s each). Patience is counted from no fault that ends later than this after
+ * that instant: the run ends however the faults go.
+ */
+export const FAULTS_OVERRUN_MS = 10 * 60_000;
+
+/**
+ * When patience of `budgetMs` with something begun at `startedAt` runs out. A fault eats none of it: it is counted from
+ * the later of the start and the end of the last fault (one under way ends no sooner than now), but from no later than
+ * `latestFrom`.
+ */
+export function patienceEnds(
+  startedAt: number,
+  budgetMs: number,
+  faults: FaultTimes,
+  latestFrom: number,
+  now = Date.now(),
+): number {
+  const faultEnded = faults.faultSince() !== null ? now : (faults.lastRecoveredAt() ?? startedAt);
+  return Math.min(Math.max(startedAt, faultEnded), Math.max(startedAt, latestFrom)) + budgetMs;
+}
+
+/**
+ * The run's requests, each sent again under its key while it got no deciding answer and patience lasts: a request
+ * that outlived http.ts's budget through a run of outages may still have been applied, and a careful client asks again
+ * until an answer says what became of it. The answer keeps the first attempt's sending time.
+ */
+export function patientHttp(
+  http: ChaosHttp,
+  patienceFrom: (sentAt: number) => number,
+  aborted: () => boolean,
+): ChaosHttp {
+  return {
+    stats: http.stats,
+    send: async (...request) => {
+      const first = await http.send(...request);
+      let decided = first;
+      let retries = first.retries;
+      while (decided.status === 0 && !aborted() && Date.now() < patienceFrom(first.sentAt)) {
+        decided = await http.send(...request);
+        retries += 1 + decided.retries;
+      }
+      return decided === first ? first : { ...decided, sentAt: first.sentAt, retries };
+    },
+  };
 }
 
 export interface Workload {
@@ -95,7 +164,11 @@ export async function runWorkload(options: {
   /** publish a second version mid-run and move open referrals to it (with a dry run first) */
   termMoves: boolean;
 }): Promise<Workload> {
-  const { http, keys, profile: p, prng, currency } = options;
+  const { keys, profile: p, prng, currency } = options;
+  const latestFrom = options.stopStartingAt + FAULTS_OVERRUN_MS;
+  const patience = (startedAt: number, budgetMs: number) =>
+    patienceEnds(startedAt, budgetMs, options.hooks, latestFrom);
+  const http = patientHttp(options.http, (sentAt) => patience(sentAt, REQUEST_PATIENCE_MS), options.aborted);
   const counters: WorkloadCounters = {
     eventsSent: 0,
     duplicates: 0,
@@ -135,20 +208,8 @@ export async function runWorkload(options: {
   async function withCopies(
     r: Prng,
     copies: number,
-    sendOnce: () => Promise<Answer>,
+    send: () => Promise<Answer>,
   ): Promise<{ first: Answer; all: Answer[] }> {
-    // A request that got no deciding answer within its budget (a long run of outages) may still have been applied:
-    // it is sent again, under the same key, until an answer says what became of it, as a careful client would. The
-    // answer keeps the first attempt's sending time.
-    const send = async (): Promise<Answer> => {
-      const answer = await sendOnce();
-      let decided = answer;
-      for (let again = 0; again < 3 && decided.status === 0 && !options.aborted(); again += 1)
-        decided = await sendOnce();
-      return decided === answer
-        ? answer
-        : { ...decided, sentAt: answer.sentAt, retries: answer.retries + decided.retries };
-    };
     const together = r.int(0, copies - 1);
     const delays = Array.from({ length: copies - 1 - together }, () => r.int(200, 3_000));
     const firstAndTogether = await Promise.all(Array.from({ length: together + 1 }, () => send()));
@@ -342,9 +403,10 @@ export async function runWorkload(options: {
     /** The referee uses their voucher at checkout, once; the same key again is a duplicate, another key refused. */
     const useVoucher = async () => {
       record.voucher = { code: null, redeemed: false, answers: [] };
-      const until = Date.now() + 20_000;
+      // issued by the worker once the referral completes: a fault holds it back
+      const lookedFrom = Date.now();
       let code: string | null = null;
-      while (Date.now() < until && !options.aborted() && code === null) {
+      while (Date.now() < patience(lookedFrom, 20_000) && !options.aborted() && code === null) {
         const list = await http.send('GET', `/v1/customers/${refereeId}/vouchers`, keys.commerce);
         const active = Array.isArray(list.body)
           ? (list.body as Array<{ code: string; status: string }>).find((v) => v.status === 'active')
@@ -601,7 +663,6 @@ export async function runWorkload(options: {
   const workStart = Date.now();
   const span = options.stopStartingAt - workStart;
   const inMoves = new Set<ReferralRecord>();
-  const MOVE_FINISH_BUDGET_MS = 240_000;
 
   /**
    * The move API's two shapes: the move keyed by `requestId`, whose dry run is a move of its own read like the move
@@ -664,11 +725,10 @@ export async function runWorkload(options: {
         );
       if (all.filter((a) => a.status === 202 && a.body?.duplicate === false).length > 1)
         counters.answerMismatches.push(`move ${moveId}: started more than once`);
-      const until = Date.now() + (first.status === 202 ? MOVE_FINISH_BUDGET_MS : 0);
       let view: Answer | null = null;
       const done = (a: Answer | null) =>
         a?.status === 200 && (a.body?.status === 'finished' || a.body?.state === 'done');
-      while (Date.now() < until && !options.aborted()) {
+      while (first.status === 202 && Date.now() < patience(sentAtMs, MOVE_FINISH_BUDGET_MS) && !options.aborted()) {
         view = await http.send('GET', `/v1/admin/programs/${options.programId}/moves/${moveId}`, keys.admin);
         if (done(view)) break;
         await sleep(500);
@@ -678,7 +738,9 @@ export async function runWorkload(options: {
         view?.body?.counts ??
         (view?.body ? { moved: view.body.moved, skipped: view.body.skipped, failed: view.body.failed } : null);
       if (first.status === 202 && !finished)
-        counters.answerMismatches.push(`move ${moveId}: not finished ${MOVE_FINISH_BUDGET_MS / 1000} s on`);
+        counters.answerMismatches.push(
+          `move ${moveId}: not finished ${Math.round((Date.now() - sentAtMs) / 1000)} s after it was sent, ${MOVE_FINISH_BUDGET_MS / 1000} s after the later of that and the end of the last fault`,
+        );
       let cursor: string | null = null;
       while (first.status === 202) {
         const page = await http.send(
