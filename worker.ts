@@ -46,17 +46,27 @@ const db = createDatabase(requireSetting(config.databaseUrl, 'DATABASE_URL'), {
   max: config.databasePoolSize,
   onIdleError: (error) => logger.warn({ err: error }, 'database connection lost'),
 });
-await waitForDatabase(db, { logger });
+// What waiting does not mend (a namespace that does not exist, a workflow bundle that cannot be read) ends the start
+// with the reason in the log and exit 1, for the supervisor and whoever reads its log.
+const failedStart = (error: unknown): never => {
+  logger.fatal({ err: error }, `worker could not start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+};
+await waitForDatabase(db, { logger }).catch(failedStart);
 
-const admin = await connectTemporal({ address, namespace, logger });
+const admin = await connectTemporal({ address, namespace, logger }).catch(failedStart);
 const temporalCall = { logger, isTransient: isTemporalTransient };
 // Workflows upsert the referral search attributes; they must exist before the first workflow task runs.
 await retrying(
   'registering the search attributes',
   () => withinTry(admin, () => ensureSearchAttributes(admin, namespace)),
   temporalCall,
-);
-const connection = await retrying('connecting the worker', () => NativeConnection.connect({ address }), temporalCall);
+).catch(failedStart);
+const connection = await retrying(
+  'connecting the worker',
+  () => NativeConnection.connect({ address }),
+  temporalCall,
+).catch(failedStart);
 worker = await retrying(
   'creating the worker',
   () =>
@@ -68,7 +78,7 @@ worker = await retrying(
       maxCachedWorkflows: config.workerMaxCachedWorkflows,
     }),
   temporalCall,
-);
+).catch(failedStart);
 // The worker owns what runs on its task queue, the inbox's retention schedule included; referrals do not wait for
 // it, so a Temporal that takes schedules later than workflows (its hosts still joining after a restart) does not
 // hold the worker back.

@@ -7,7 +7,8 @@ import type { Logger } from './logger';
  * Waiting for PostgreSQL and Temporal instead of exiting: a process started while one of them restarts (after a
  * crash of the machine, a deploy of the database, a failover) serves as soon as it is back, and a supervisor's
  * restart loop is not what brings it up. What cannot get better by waiting (a schema that lags the code, a namespace
- * the credentials may not use, a setting at fault) still ends the start at once.
+ * that does not exist or the credentials may not use, a workflow bundle that cannot be read, a setting at fault) still
+ * ends the start at once.
  */
 
 /** Between tries: doubling from the first pause, capped, so a long outage is polled without flooding the log. */
@@ -83,32 +84,44 @@ export async function retrying<T>(
 export const waitForDatabase = (db: DB, options: { logger: Logger; signal?: AbortSignal | undefined }) =>
   retrying('reaching PostgreSQL', () => requireMigrated(db), { ...options, isTransient: isDatabaseUnavailable });
 
-/** gRPC statuses a client may be refused with for good: waiting does not change credentials, arguments or versions. */
-const PERMANENT_GRPC_CODES = new Set([
-  3, // INVALID_ARGUMENT
-  6, // ALREADY_EXISTS
-  7, // PERMISSION_DENIED
-  9, // FAILED_PRECONDITION
-  11, // OUT_OF_RANGE
-  12, // UNIMPLEMENTED
-  15, // DATA_LOSS
-  16, // UNAUTHENTICATED
+/**
+ * gRPC statuses that tell of a Temporal down, restarting or slow: UNAVAILABLE (its frontend gone, or "Not enough hosts
+ * to serve the request" while its services join the ring after a restart on PostgreSQL), DEADLINE_EXCEEDED, CANCELLED
+ * (the server resetting a call at its deadline) and RESOURCE_EXHAUSTED (its rate limits). Every other status (a
+ * namespace NOT_FOUND, refused credentials, a bad argument) is an answer that asking again does not change.
+ */
+const TRANSIENT_GRPC_CODES = new Set([
+  1, // CANCELLED
+  4, // DEADLINE_EXCEEDED
+  8, // RESOURCE_EXHAUSTED
+  14, // UNAVAILABLE
 ]);
 
 /**
- * Whether Temporal may answer if asked again: it is down or restarting (UNAVAILABLE, "Not enough hosts to serve the
- * request" while its services join the ring after a restart on PostgreSQL), slow, or its namespace is not set up yet
- * (NOT_FOUND while the namespace job runs). The worker's native connection reports a refused connection as a plain
- * error without a status: also worth another try. A programming or setting error (a TypeError and the like) is not.
+ * The worker's native connection reports a connection that fails without a gRPC status, as a plain error (or a
+ * TransportError) whose message alone tells what happened: these are the ones a restarting server gives.
+ */
+const CONNECTION_FAILURE =
+  /failed to connect|connection refused|econnrefused|econnreset|connection reset|tcp connect error|broken pipe|connection closed|timed out|deadline|not enough hosts|unavailable|channel has been shut down|transport error/i;
+const REFUSAL = /not found|permission|unauthenticated|invalid/i;
+
+/**
+ * Whether Temporal may answer if asked again: it is down, restarting or slow. Anything else ends the start at once
+ * with its message: a namespace that does not exist (a mistyped TEMPORAL_NAMESPACE; the compose file starts the
+ * services after the namespace job), a workflow bundle that cannot be read, a programming error.
  */
 export function isTemporalTransient(error: unknown): boolean {
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (isGrpcServiceError(current)) return !PERMANENT_GRPC_CODES.has(current.code);
+    if (isGrpcServiceError(current)) return TRANSIENT_GRPC_CODES.has(current.code);
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'number' && Number.isInteger(code) && code >= 0 && code <= 16 && 'details' in current)
-      return !PERMANENT_GRPC_CODES.has(code);
+      return TRANSIENT_GRPC_CODES.has(code);
   }
-  return !(error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError);
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (REFUSAL.test(current.message)) return false;
+    if (CONNECTION_FAILURE.test(current.message)) return true;
+  }
+  return false;
 }
 
 /**

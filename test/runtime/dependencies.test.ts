@@ -70,7 +70,7 @@ describe('whether waiting may help', () => {
     expect(isDatabaseUnavailable(new Error('the database lacks migrations 0042'))).toBe(false);
   });
 
-  it('given Temporal down, restarting, slow or its namespace not there yet, then it is waited for; refusals for good are not', () => {
+  it('given Temporal down, restarting or slow, then it is waited for; refusals and settings at fault are not', () => {
     expect(
       isTemporalTransient(
         new ServiceError('Failed to create schedule', {
@@ -79,8 +79,24 @@ describe('whether waiting may help', () => {
       ),
     ).toBe(true);
     expect(isTemporalTransient(grpcError(4, 'deadline exceeded'))).toBe(true);
-    expect(isTemporalTransient(grpcError(5, 'Namespace default is not found.'))).toBe(true);
+    expect(isTemporalTransient(grpcError(1, 'Call cancelled'))).toBe(true);
+    expect(isTemporalTransient(grpcError(14, 'No connection established'))).toBe(true);
     expect(isTemporalTransient(new Error('Failed to connect before the deadline'))).toBe(true);
+    expect(isTemporalTransient(Object.assign(new Error('tcp connect error: Connection refused (os error 111)')))).toBe(
+      true,
+    );
+
+    // a mistyped TEMPORAL_NAMESPACE: the compose file starts the services once the namespace job made it
+    expect(isTemporalTransient(grpcError(5, 'Namespace default is not found.'))).toBe(false);
+    const transportError = Object.assign(new Error('Namespace no-such-namespace is not found.'), {
+      name: 'TransportError',
+    });
+    expect(isTemporalTransient(transportError)).toBe(false);
+    // a corrupt WORKFLOW_BUNDLE_PATH
+    expect(isTemporalTransient(new Error("Can't extract inlined source map from the provided Workflow Bundle"))).toBe(
+      false,
+    );
+    expect(isTemporalTransient(grpcError(3, 'invalid argument'))).toBe(false);
 
     expect(isTemporalTransient(grpcError(16, 'unauthenticated'))).toBe(false);
     expect(isTemporalTransient(grpcError(7, 'Schedules are disabled'))).toBe(false);
