@@ -115,8 +115,18 @@ export function createTermsMoveActivities({ db }: { db: DB }) {
 
     moveReferralToTerms: (input: MoveReferralInput): Promise<MoveReferralOutcome> => whileAlive(() => moveOne(input)),
 
-    /** A referral the move could not reach for its whole budget: kept as failed, with why, and the move goes on. */
+    /**
+     * A referral the move could not reach for its whole budget: kept as failed, with why, and the move goes on. The
+     * budget can run out after the update was admitted, so a referral whose timeline shows the move is kept as moved;
+     * a try still running that settles it moved later wins over this (recordTermsMoveItem).
+     */
     async recordTermsMoveFailure(input: { moveId: string; referralId: string; error: string }): Promise<void> {
+      const applied = await findTermsMovedEntry(db, input.referralId, termsMoveRequestId(input.moveId));
+      if (applied) {
+        const fromVersion = typeof applied.detail?.fromVersion === 'number' ? applied.detail.fromVersion : null;
+        await settle(input, { outcome: 'moved', fromVersion, changes: changesOf(applied.detail) });
+        return;
+      }
       const row = await findReferral(db, input.referralId);
       await settle(input, {
         outcome: 'failed',

@@ -69,7 +69,10 @@ export const listTermsMoveItems = (
     .limit(page.limit)
     .execute();
 
-/** What the move did to one referral; a retry of the same step writes the same row again. */
+/**
+ * What the move did to one referral; a retry of the same step writes the same row again. A failure never replaces a
+ * moved: the step's budget may run out while a try already moved the referral and settles after the failure is kept.
+ */
 export async function recordTermsMoveItem(
   db: DB,
   item: Omit<TermMoveItemRow, 'changes' | 'at'> & { changes: Record<string, unknown> | null; at: Date },
@@ -79,14 +82,17 @@ export async function recordTermsMoveItem(
     .insertInto('term_move_items')
     .values(row)
     .onConflict((oc) =>
-      oc.columns(['move_id', 'referral_id']).doUpdateSet({
-        outcome: row.outcome,
-        from_version: row.from_version,
-        code: row.code,
-        reason: row.reason,
-        changes: row.changes,
-        at: row.at,
-      }),
+      oc
+        .columns(['move_id', 'referral_id'])
+        .doUpdateSet({
+          outcome: row.outcome,
+          from_version: row.from_version,
+          code: row.code,
+          reason: row.reason,
+          changes: row.changes,
+          at: row.at,
+        })
+        .where(sql<boolean>`not (term_move_items.outcome = 'moved' and excluded.outcome = 'failed')`),
     )
     .execute();
 }
