@@ -156,14 +156,19 @@ async function apply(deps: IntakeDependencies, request: AdminActionRequest): Pro
   return answerApplied(deps, request, live);
 }
 
-/** The applied action's answer: the referral as the projection has it now, kept as this request's answer. */
+/**
+ * The applied action's answer: the referral as the projection has it now. It is kept as this request's answer once
+ * the workflow answered (the action and what follows from it projected) or the referral has closed. Read while the
+ * workflow is held up, the projection may lack what the action goes on to do (an approval's voucher): a repeat reads
+ * it again instead of getting that for good.
+ */
 async function answerApplied(
   deps: IntakeDependencies,
   request: AdminActionRequest,
   live: ReferralSnapshot | null,
 ): Promise<AdminActionView> {
-  const view = await readBack(deps, request.referralId, live);
-  await recordAdminResponse(deps.db, request.requestId, { ...view });
+  const { view, closed } = await readBack(deps, request.referralId, live);
+  if (live !== null || closed) await recordAdminResponse(deps.db, request.requestId, { ...view });
   deps.logger.info(
     {
       actor: request.actor,
@@ -269,12 +274,15 @@ async function readBack(
   deps: IntakeDependencies,
   referralId: string,
   live: ReferralSnapshot | null,
-): Promise<AdminActionView> {
+): Promise<{ view: AdminActionView; closed: boolean }> {
   const [row, timeline, rewards] = await Promise.all([
     findReferral(deps.db, referralId),
     findTimeline(deps.db, referralId),
     readRewards(deps, referralId),
   ]);
   if (!row) throw new Error(`referral ${referralId} was found and is gone`);
-  return { ...referralViewFromRow(row), live, timeline: timeline.map(timelineItem), rewards };
+  return {
+    view: { ...referralViewFromRow(row), live, timeline: timeline.map(timelineItem), rewards },
+    closed: row.closed_at !== null,
+  };
 }

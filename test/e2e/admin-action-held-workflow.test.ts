@@ -188,6 +188,27 @@ describe('an admin action whose workflow is held up after applying it', () => {
     expect(audit).toEqual([expect.objectContaining({ action: 'cancel', requestId })]);
   }, 120_000);
 
+  it('given an approve answered from the projection before its voucher was issued, when the voucher is projected, then the same request again shows the voucher', async () => {
+    const referralId = await referral('under_review');
+    const requestId = randomUUID();
+    const approve = () => api.post(`/v1/admin/referrals/${referralId}/approve`, KEYS.admin, { requestId });
+    // the workflow has projected the approval and is held up before it goes on to the voucher
+    const answering = hold(referralId, 'review_approved', 'after');
+    const first = await approve();
+    expect(first).toMatchObject({ status: 200, body: { status: 'registered', duplicate: false, live: null } });
+    expect(first.body.rewards.voucher).toBeNull();
+
+    answering.open();
+    await eventually(
+      () => api.get(`/v1/admin/referrals/${referralId}`, KEYS.admin),
+      (read) => read.body.rewards?.voucher != null,
+    );
+    const again = await approve();
+    expect(again).toMatchObject({ status: 200, body: { status: 'registered', duplicate: true } });
+    expect(again.body.rewards.voucher).not.toBeNull();
+    expect(again.body.timeline.map((entry: { kind: string }) => entry.kind)).toContain('voucher_issued');
+  }, 60_000);
+
   const actions = [
     { action: 'reject', kind: 'rejected', from: 'registered', body: { reason: 'duplicate account' }, to: 'rejected' },
     { action: 'extend', kind: 'deadline_extended', from: 'registered', body: { by: '5 minutes' }, to: 'registered' },
