@@ -12,9 +12,20 @@ export function createInboxActivities({ db }: { db: DB }) {
 
     /**
      * Before one of its deadlines is decided: the referee's orders the intake accepted and has not delivered yet (its
-     * delivery was cut off by a restart or an outage), with those already delivered to this referral.
+     * delivery was cut off by a restart or an outage). Read only: their delivery stays the API's and the relay's, whose
+     * signal the referral absorbs as a repeat, so a retry of this call sees the same events and it never grows with
+     * the orders already delivered.
      */
-    takeReportedOrders: (request: { referralId: string; refereeId: string }) => takeRefereeOrders(db, request),
+    async takeReportedOrders({ refereeId }: { referralId: string; refereeId: string }): Promise<OrderFacts[]> {
+      const rows = await db
+        .selectFrom('inbox_events')
+        .select(['payload', 'received_at'])
+        .where('kind', '=', 'order')
+        .where('customer_id', '=', refereeId)
+        .where('state', 'in', ['received', 'awaiting_signup'])
+        .execute();
+      return toOrderFacts(rows);
+    },
 
     /**
      * Deletes up to `limit` orders of customers nobody referred that were received before `receivedBefore`, oldest
@@ -57,6 +68,11 @@ async function takeRefereeOrders(
     .where((eb) => eb.or([eb('state', 'in', ['received', 'awaiting_signup']), eb('referral_id', '=', referralId)]))
     .returning(['payload', 'received_at'])
     .execute();
+  return toOrderFacts(rows);
+}
+
+/** Inbox rows as the order facts a referral takes, each with the instant the intake accepted it, oldest first. */
+function toOrderFacts(rows: Array<{ payload: unknown; received_at: Date }>): OrderFacts[] {
   return rows
     .map(({ payload, received_at }) => {
       const { eventId, orderId, status, amount, currency, occurredAt } = payload as unknown as OrderFacts;

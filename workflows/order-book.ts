@@ -98,12 +98,16 @@ function someCompletionTakenBack(history: OrderHistory): boolean {
   return false;
 }
 
+/** Orders taken back within their holds, in one history, judged at most this often: a bound on the work per call. */
+const MAX_HOLD_CHECKS = 64;
+
 /**
  * Qualification judged in business time, as a referral living through the events in the order they happened would
- * have been judged: it qualifies at the first instant its counted orders met the criteria and kept meeting them
- * through the reward hold after it (`holdEndMs`), counting a refund or cancel dated inside the hold and reported
+ * have been judged: it qualifies at the first instant its counted orders met the criteria and still met them at the
+ * end of the reward hold after it (`holdEndMs`), counting a refund or cancel dated inside the hold and reported
  * before the hold's grace ended (`decidedMs`). A refund dated after the hold does not take back a reward it earned,
- * whichever arrived first.
+ * whichever arrived first. One pass over the events in business time finds the instants the criteria were met; only
+ * those are checked against their hold, and at most MAX_HOLD_CHECKS of them (each a pass over the orders).
  */
 export function assessHeldQualification(
   history: OrderHistory,
@@ -113,23 +117,32 @@ export function assessHeldQualification(
 ): Qualification {
   const latest = assessQualification(bookAsOf(history, Infinity), rule);
   if (!someCompletionTakenBack(history)) return latest;
-  const instants = [
-    ...new Set(
-      [...history.values()]
-        .flat()
-        .filter((r) => r.status === 'completed' && r.occurredAtMs >= rule.fromMs && r.occurredAtMs <= rule.toMs)
-        .map((r) => r.occurredAtMs),
-    ),
-  ].sort((a, b) => a - b);
-  for (const instant of instants) {
-    let qualifiedAtMs = assessQualification(bookAsOf(history, instant), rule).qualifiedAtMs;
-    // each step moves the candidate later or drops it, so this ends
-    while (qualifiedAtMs !== null) {
-      const holdEnd = holdEndMs(qualifiedAtMs);
-      const held = assessQualification(bookAsOf(history, holdEnd, decidedMs(holdEnd)), rule);
-      if (held.qualifiedAtMs === qualifiedAtMs) return held;
-      qualifiedAtMs = held.qualifiedAtMs !== null && held.qualifiedAtMs > qualifiedAtMs ? held.qualifiedAtMs : null;
+  const events = [...history.values()]
+    .flat()
+    .sort((a, b) => a.occurredAtMs - b.occurredAtMs || STATUS_RANK[a.status] - STATUS_RANK[b.status]);
+  // each order's counted amount as the events stood at the instant reached
+  const counted = new Map<string, number>();
+  let spend = 0;
+  let checks = 0;
+  for (let i = 0; i < events.length;) {
+    const at = events[i]!.occurredAtMs;
+    for (; i < events.length && events[i]!.occurredAtMs === at; i++) {
+      const event = events[i]!;
+      const before = counted.get(event.orderId);
+      if (before !== undefined) {
+        spend -= before;
+        counted.delete(event.orderId);
+      }
+      if (event.status === 'completed' && event.currency === rule.currency && at >= rule.fromMs && at <= rule.toMs) {
+        counted.set(event.orderId, event.amount);
+        spend += event.amount;
+      }
     }
+    if (at < rule.fromMs || at > rule.toMs || counted.size < rule.minOrders || spend < rule.minSpend) continue;
+    if (++checks > MAX_HOLD_CHECKS) break;
+    const holdEnd = holdEndMs(at);
+    const held = assessQualification(bookAsOf(history, holdEnd, decidedMs(holdEnd)), rule);
+    if (held.qualifiedAtMs !== null && held.qualifiedAtMs <= at) return held;
   }
   return { ...latest, qualifiedAtMs: null };
 }

@@ -105,7 +105,8 @@ const SIGNUP_REGISTRATION_TIMEOUT = '1 day';
 
 /**
  * Changes made to running referrals of the first workflow type (`referralWorkflow`), each behind `patched()` there.
- * `referralLifecycle` runs with all of them, unmarked; a change from now on goes behind `patched()` in both types.
+ * `referralLifecycle` runs with those it was born with (LIFECYCLE_BORN_WITH), unmarked; one added from now on is
+ * taken with `patched()` in both types.
  */
 const PATCHES = {
   projectProgress: 'referral-project-progress',
@@ -125,6 +126,7 @@ const PATCHES = {
   tierMultiplier: 'referral-tier-multiplier',
   ordersAfterEnd: 'referral-orders-after-end',
   ordersByReport: 'referral-orders-by-report-time',
+  dueWithoutTimer: 'referral-due-without-timer',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -155,8 +157,33 @@ export function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot
  * each history two events (its marker and a search attribute upsert), a fifth of a short referral's history.
  */
 export function referralLifecycle(input: ReferralInput): Promise<ReferralSnapshot> {
-  return runReferral(input, () => true);
+  return runReferral(input, (change) => LIFECYCLE_BORN_WITH.has(change) || patched(change));
 }
+
+/**
+ * The changes `referralLifecycle` has had from its first run: all of PATCHES when it was made. Listed, not derived,
+ * so that a change added to PATCHES later is taken with `patched()` in this type too and its open runs replay.
+ */
+const LIFECYCLE_BORN_WITH: ReadonlySet<string> = new Set([
+  PATCHES.projectProgress,
+  PATCHES.localActivities,
+  PATCHES.lateEventGrace,
+  PATCHES.projectDecided,
+  PATCHES.surfaceFaults,
+  PATCHES.refereeVoucher,
+  PATCHES.referrerPoints,
+  PATCHES.milestone,
+  PATCHES.surfaceLocalFaults,
+  PATCHES.graceByBusinessTime,
+  PATCHES.closedInProjection,
+  PATCHES.milestoneCountsLateWindowOrders,
+  PATCHES.voidVoucherOnFault,
+  PATCHES.fraudReview,
+  PATCHES.tierMultiplier,
+  PATCHES.ordersAfterEnd,
+  PATCHES.ordersByReport,
+  PATCHES.dueWithoutTimer,
+]);
 
 /** `since(change)`: whether this run follows a change listed in PATCHES (for the first type, `patched()`). */
 async function runReferral(input: ReferralInput, since: (change: string) => boolean): Promise<ReferralSnapshot> {
@@ -306,21 +333,35 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
           minSpend: terms.minSpend,
         }
       : null;
+  // what the last assessment saw, as `orders version|status|window|hold|floor|terms`, and what it found
+  let assessed: { key: string; q: Qualification } | null = null;
   const qualification = (): Qualification | null => {
     const rule = windowRule();
     if (!rule) return null;
     if (!ordersByReport) return assessQualification(orders, rule);
     const holdUntil = state.deadlines.holdUntil;
-    if ((state.status === 'qualified' || state.status === 'completed') && holdUntil) {
+    const judgedAtHold = (state.status === 'qualified' || state.status === 'completed') && holdUntil !== null;
+    // the state query and every projection write ask for it: judged once per change, not per question
+    const key = [ordersVersion, judgedAtHold, rule.fromMs, rule.toMs, holdUntil, holdFloor, JSON.stringify(terms)].join(
+      '|',
+    );
+    if (assessed?.key === key) return assessed.q;
+    let q: Qualification;
+    if (judgedAtHold) {
       // the hold decides with what happened up to its end and was reported by its grace
       const holdEndMs = Date.parse(holdUntil);
-      return assessQualification(bookAsOf(orderHistory, holdEndMs, decidedAtMs(holdEndMs)), rule);
-    }
-    return assessHeldQualification(orderHistory, rule, holdEndAfter, decidedAtMs);
+      q = assessQualification(bookAsOf(orderHistory, holdEndMs, decidedAtMs(holdEndMs)), rule);
+    } else q = assessHeldQualification(orderHistory, rule, holdEndAfter, decidedAtMs);
+    assessed = { key, q };
+    return q;
   };
   const isoAt = (ms: number): string => new Date(ms).toISOString();
+  /** The hold after qualifying at that instant: never before an admin's extension of it. */
   const holdEndAfter = (qualifiedAtMs: number): number =>
-    Date.parse(addDuration(isoAt(qualifiedAtMs), terms.rewardHold, { allowZero: true }));
+    Math.max(
+      Date.parse(addDuration(isoAt(qualifiedAtMs), terms.rewardHold, { allowZero: true })),
+      holdFloor ? Date.parse(holdFloor) : -Infinity,
+    );
   const decidedAtMs = (deadlineMs: number): number => Date.parse(decidesAt(isoAt(deadlineMs))!);
   /** When the intake accepted the event; events from before it was sent count as reported now. */
   const reportedAtMs = (order: OrderFacts): number =>
@@ -653,7 +694,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     }
     const inGrace = deadlineInGrace();
     if (inGrace !== null && Date.parse(order.occurredAt) > inGrace) {
-      heldBackOrders.push(order);
+      holdBack(order);
       return;
     }
     if (
@@ -662,10 +703,16 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       holdDecidedByBusinessTime(order) &&
       since(PATCHES.graceByBusinessTime)
     ) {
-      heldBackOrders.push(order);
+      holdBack(order);
       return;
     }
     bookOrderEvent(order);
+  }
+
+  /** Waits for its deadline's decision; once, however often it is delivered or taken from the inbox. */
+  function holdBack(order: OrderFacts): void {
+    if (ordersByReport && heldBackOrders.some((held) => held.eventId === order.eventId)) return;
+    heldBackOrders.push(order);
   }
 
   /**
@@ -839,11 +886,18 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    * Waits until `wake` holds, a cancel or an admin action arrives, history grows long, or the deadline passes (returns
    * false). A deadline of business facts waits out the grace after it; an admin's deadline (`grace: false`) does not.
    */
-  const waitFor = (wake: () => boolean, deadline: string | null, options: { grace?: boolean } = {}): Promise<boolean> =>
-    condition(
-      () => wake() || cancelRequest !== null || adminQueue.length > 0 || lateOrders.length > 0 || historyIsLong(),
-      msUntil(options.grace === false ? deadline : decidesAt(deadline)),
-    );
+  const waitFor = async (
+    wake: () => boolean,
+    deadline: string | null,
+    options: { grace?: boolean } = {},
+  ): Promise<boolean> => {
+    const woken = () =>
+      wake() || cancelRequest !== null || adminQueue.length > 0 || lateOrders.length > 0 || historyIsLong();
+    const ms = msUntil(options.grace === false ? deadline : decidesAt(deadline));
+    // A deadline already due is decided now: a timer of 0 ms is a server round trip, about a second on the dev server.
+    if (ms === 0 && since(PATCHES.dueWithoutTimer)) return woken();
+    return condition(woken, ms);
+  };
 
   /** Order events that change nothing, each shown on the timeline once as a `late_fact` with why. */
   async function recordLate(queue: OrderFacts[], reason: string): Promise<void> {
@@ -1044,8 +1098,10 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
 
   async function enterQualified(q: Qualification): Promise<void> {
     state.qualifiedAt = new Date(q.qualifiedAtMs!).toISOString();
-    // A hold of 0 completes the referral as it qualifies.
-    state.deadlines.holdUntil = addDuration(state.qualifiedAt, terms.rewardHold, { allowZero: true });
+    // A hold of 0 completes the referral as it qualifies; qualifying again never ends before an admin's extension.
+    state.deadlines.holdUntil = ordersByReport
+      ? isoAt(holdEndAfter(q.qualifiedAtMs!))
+      : addDuration(state.qualifiedAt, terms.rewardHold, { allowZero: true });
     await moveTo('qualified', 'qualified', {
       qualifiedAt: state.qualifiedAt,
       countedOrders: q.countedOrders,

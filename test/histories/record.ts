@@ -53,7 +53,7 @@ const now = async () => new Date(await env.currentTimeMs()).toISOString();
 type Handle = WorkflowHandle<typeof referralLifecycle>;
 
 async function record(name: string, overrides: Partial<ReferralInput>, drive: (handle: Handle) => Promise<void>) {
-  env = await startTimeSkippingServer();
+  env = await startTimeSkippingServer(20);
   try {
     await ensureSearchAttributes(env.connection, 'default');
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: fakes.activities });

@@ -60,3 +60,34 @@ describe('qualification over each order’s history', () => {
     expect(history.get('o-1')).toHaveLength(1);
   });
 });
+
+describe('qualification over each order’s history, at its edges', () => {
+  it('given a refund reported late that is dated before the qualifying instant, then the orders still qualify', () => {
+    const rule = { ...WINDOW, minOrders: 2, minSpend: 0 };
+    const hour = 60 * 60_000;
+    const events = [
+      event('a', 'completed', 1),
+      event('a', 'refunded', 2, 10),
+      event('b', 'completed', 3, 15),
+      event('c', 'completed', 5, 16),
+    ];
+    const history: OrderHistory = new Map();
+    for (const e of events) recordOrderEvent(history, e);
+    const q = assessHeldQualification(
+      history,
+      rule,
+      (ms) => ms + DAY,
+      (ms) => ms + hour,
+    );
+    expect(q.qualifiedAtMs).not.toBeNull();
+  });
+
+  it('given 2,000 orders each completed and refunded inside its hold, then it is judged not qualified, with bounded work', () => {
+    const events: OrderFacts[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const day = (i % 25) + i / 10_000;
+      events.push(event(`o-${i}`, 'completed', day), event(`o-${i}`, 'refunded', day + 1));
+    }
+    expect(judge(events).qualifiedAtMs).toBeNull();
+  });
+});
