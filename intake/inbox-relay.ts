@@ -1,4 +1,4 @@
-import { isGrpcDeadlineError } from '@temporalio/client';
+import { isGrpcCancelledError, isGrpcDeadlineError } from '@temporalio/client';
 import { leaseNextUndeliveredEvent, markEvent, rescheduleEvent } from '../db/inbox';
 import type { InboxEvent } from '../db/schema';
 import type { IntakeDependencies } from './deps';
@@ -98,7 +98,8 @@ async function attemptDelivery(deps: IntakeDependencies, event: InboxEvent): Pro
     // Not final: the workflow call behind it failed, and why decides whether this event is at fault.
     const cause = error instanceof IntakeError && error.cause !== undefined ? error.cause : error;
     if (isTemporalUnreachable(cause)) return 'unavailable';
-    return { error: describe(cause), deadline: isGrpcDeadlineError(cause) };
+    // The intake cancels none of its calls: CANCELLED is the server resetting the call at its deadline.
+    return { error: describe(cause), deadline: isGrpcDeadlineError(cause) || isGrpcCancelledError(cause) };
   }
 }
 
