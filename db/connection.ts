@@ -70,15 +70,16 @@ const CONNECTION_ERRNOS = new Set([
 
 /**
  * Whether an error says PostgreSQL cannot be reached right now, rather than that a statement is wrong: the server is
- * down, starting, shutting down or in recovery (SQLSTATE class 08, 57P01 to 57P03), or the connection broke. Asking
- * again later may succeed.
+ * down, starting, shutting down or in recovery (SQLSTATE class 08 but 08P01, 57P01 to 57P03), or the connection
+ * broke. Asking again later may succeed.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') {
       if (CONNECTION_ERRNOS.has(code)) return true;
-      if (/^08[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03'].includes(code)) return true;
+      // 08P01 (protocol violation) is in the class but is the statement's fault: a bad bind, too many parameters.
+      if ((/^08[0-9A-Z]{3}$/.test(code) && code !== '08P01') || ['57P01', '57P02', '57P03'].includes(code)) return true;
     }
     if (
       /^Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(

@@ -67,6 +67,13 @@ describe('whether waiting may help', () => {
 
     expect(isDatabaseUnavailable(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
     expect(isDatabaseUnavailable(Object.assign(new Error('no such table'), { code: '42P01' }))).toBe(false);
+    const protocolViolation = Object.assign(
+      new Error('bind message supplies 2 parameters, but prepared statement "" requires 1'),
+      {
+        code: '08P01',
+      },
+    );
+    expect(isDatabaseUnavailable(protocolViolation)).toBe(false);
     expect(isDatabaseUnavailable(new Error('the database lacks migrations 0042'))).toBe(false);
   });
 
