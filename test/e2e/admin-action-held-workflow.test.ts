@@ -201,7 +201,9 @@ describe('an admin action whose workflow is held up after applying it', () => {
     answering.open();
     await eventually(
       () => api.get(`/v1/admin/referrals/${referralId}`, KEYS.admin),
-      (read) => read.body.rewards?.voucher != null,
+      (read) =>
+        read.body.rewards?.voucher != null &&
+        read.body.timeline?.some((entry: { kind: string }) => entry.kind === 'voucher_issued') === true,
     );
     const again = await approve();
     expect(again).toMatchObject({ status: 200, body: { status: 'registered', duplicate: true } });
