@@ -32,6 +32,16 @@ const unavailable = () =>
     }),
   });
 
+// as seen in a chaos run: the server reset the call at its deadline ("1 CANCELLED: Call cancelled")
+const cancelled = () =>
+  new Error('Failed to signal', {
+    cause: Object.assign(new Error('1 CANCELLED: Call cancelled'), {
+      code: 1,
+      details: 'Call cancelled',
+      metadata: {},
+    }),
+  });
+
 /** A Temporal client whose order signals run `signal(workflowId, eventId)`, with `pollers` workers polling. */
 function fakeTemporal(signal: (workflowId: string, eventId: string) => Promise<void>, pollers = 1): Client {
   return {
@@ -239,5 +249,34 @@ describe('inbox relay', () => {
     ]);
     expect(first + second).toBe(30);
     expect(deliveries.sort()).toEqual(ids);
+  });
+});
+
+describe('inbox relay, a call cancelled at its deadline', () => {
+  it('given no worker polling, when every attempt is cancelled, then the event waits without using up its attempts and is not set aside', async () => {
+    await acceptOrders('pat', ['o-cancelled']);
+    let now = Date.now() + 60_000;
+    for (let round = 0; round < 3; round += 1) {
+      const at = now;
+      await relayUndeliveredEvents(
+        deps(
+          fakeTemporal(async () => Promise.reject(cancelled()), 0),
+          () => new Date(at),
+        ),
+        { olderThanMs: 0, maxAttempts: 1 },
+      );
+      now += 60 * 60_000;
+    }
+    expect((await inbox())[0]).toMatchObject({
+      state: 'received',
+      attempts: 0,
+      last_error: 'Temporal or its workers unavailable',
+    });
+  });
+
+  it('given workers polling, when the attempt is cancelled, then it counts against the event, as a deadline does', async () => {
+    await acceptOrders('pat', ['o-slow']);
+    await relayUndeliveredEvents(deps(fakeTemporal(async () => Promise.reject(cancelled()), 1)), { olderThanMs: 0 });
+    expect((await inbox())[0]).toMatchObject({ state: 'received', attempts: 1 });
   });
 });
