@@ -2,6 +2,7 @@ import { sql, type Transaction } from 'kysely';
 import type { DB } from '../db/connection';
 import { normaliseEmail, normalisePhone } from '../db/contact';
 import type { Database, NewReferralRow } from '../db/schema';
+import { settleFailedItemAsMoved } from '../db/term-moves';
 import {
   REFUSALS,
   type ClaimContext,
@@ -189,6 +190,8 @@ export function createReferralActivities({ db }: { db: DB }) {
             })),
           )
           .execute();
+        if (entry.kind === 'terms_moved' && entry.detail)
+          await settleFailedItemAsMoved(trx, { referralId: referral.referralId, detail: entry.detail, at: entry.at });
       });
     },
 

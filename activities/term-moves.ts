@@ -9,6 +9,8 @@ import {
   recordTermsMoveItem,
   screenForMove,
   selectTermsMoveCandidates,
+  termsMoveChanges,
+  termsMoveRequestId,
   type TermsMoveCandidates,
 } from '../db/term-moves';
 import { moveTermsUpdate } from '../workflows/messages';
@@ -28,9 +30,6 @@ export interface MoveReferralOutcome {
   outcome: TermMoveItemTable['outcome'];
   code: string | null;
 }
-
-/** The request id a move's update carries: one per move, so each referral applies a move once. */
-export const termsMoveRequestId = (moveId: string): string => `move:${moveId}`;
 
 const REFUSAL_CODES = new Set<string>(Object.values(TERMS_MOVE_REFUSALS));
 
@@ -70,7 +69,7 @@ export function createTermsMoveActivities({ db }: { db: DB }) {
     const applied = await findTermsMovedEntry(db, input.referralId, requestId);
     if (applied) {
       const fromVersion = typeof applied.detail?.fromVersion === 'number' ? applied.detail.fromVersion : null;
-      return settle(input, { outcome: 'moved', fromVersion, changes: changesOf(applied.detail) });
+      return settle(input, { outcome: 'moved', fromVersion, changes: termsMoveChanges(applied.detail) });
     }
     const row = await findReferral(db, input.referralId);
     const screened = screenForMove(row, input.program, input.selection);
@@ -98,7 +97,7 @@ export function createTermsMoveActivities({ db }: { db: DB }) {
       return settle(input, { outcome: 'skipped', fromVersion, ...refusal });
     }
     const entry = await findTermsMovedEntry(db, input.referralId, requestId);
-    return settle(input, { outcome: 'moved', fromVersion, changes: changesOf(entry?.detail) });
+    return settle(input, { outcome: 'moved', fromVersion, changes: termsMoveChanges(entry?.detail) });
   }
 
   return {
@@ -124,7 +123,7 @@ export function createTermsMoveActivities({ db }: { db: DB }) {
       const applied = await findTermsMovedEntry(db, input.referralId, termsMoveRequestId(input.moveId));
       if (applied) {
         const fromVersion = typeof applied.detail?.fromVersion === 'number' ? applied.detail.fromVersion : null;
-        await settle(input, { outcome: 'moved', fromVersion, changes: changesOf(applied.detail) });
+        await settle(input, { outcome: 'moved', fromVersion, changes: termsMoveChanges(applied.detail) });
         return;
       }
       const row = await findReferral(db, input.referralId);
@@ -178,9 +177,3 @@ export function refusalFromMessage(message: string): { code: string; reason: str
     ? { code, reason: message.slice(code.length + 2) }
     : { code: TERMS_MOVE_REFUSALS.ended, reason: message };
 }
-
-const changesOf = (detail: Record<string, unknown> | null | undefined): Record<string, unknown> => ({
-  deadlines: detail?.deadlines ?? [],
-  terms: detail?.terms ?? [],
-  ...(detail?.qualifiedAt ? { qualifiedAt: detail.qualifiedAt } : {}),
-});

@@ -1,8 +1,23 @@
 import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB } from './connection';
-import type { ReferralRow, TermMoveItemRow, TermMoveItemTable, TermMoveRow } from './schema';
+import type { Database, ReferralRow, TermMoveItemRow, TermMoveItemTable, TermMoveRow } from './schema';
 import { isTerminal, type ProgramSnapshot, type ReferralStatus } from '../workflows/shared';
 import { TERMS_MOVE_REFUSALS, type TermsMoveSelection } from '../workflows/terms-move';
+
+/** The request id a move's update carries: one per move, so each referral applies a move once. */
+export const termsMoveRequestId = (moveId: string): string => `move:${moveId}`;
+
+/** The move a request id names, for the timeline's terms_moved entries; undefined for any other request. */
+export const moveIdOfRequest = (requestId: unknown): string | undefined =>
+  typeof requestId === 'string' && requestId.startsWith('move:') ? requestId.slice('move:'.length) : undefined;
+
+/** What a terms_moved timeline entry says changed, as a move's item keeps it. */
+export const termsMoveChanges = (detail: Record<string, unknown> | null | undefined): Record<string, unknown> => ({
+  deadlines: detail?.deadlines ?? [],
+  terms: detail?.terms ?? [],
+  ...(detail?.qualifiedAt ? { qualifiedAt: detail.qualifiedAt } : {}),
+});
 
 /** Records a move under its id; a later request with the same id gets the existing row. */
 export async function reserveTermsMove(
@@ -94,6 +109,34 @@ export async function recordTermsMoveItem(
         })
         .where(sql<boolean>`not (term_move_items.outcome = 'moved' and excluded.outcome = 'failed')`),
     )
+    .execute();
+}
+
+/**
+ * The referral's workflow applied the move: an item kept as failed (the step's budget ran out while its update was
+ * still to be applied) becomes moved, as the projection writes the terms_moved entry. Only a failed item changes: a
+ * step that settles later writes the same moved row itself.
+ */
+export async function settleFailedItemAsMoved(
+  db: Kysely<Database>,
+  entry: { referralId: string; detail: Record<string, unknown>; at: string },
+): Promise<void> {
+  const moveId = moveIdOfRequest(entry.detail.requestId);
+  if (!moveId) return;
+  const { fromVersion } = entry.detail;
+  await db
+    .updateTable('term_move_items')
+    .set({
+      outcome: 'moved',
+      from_version: typeof fromVersion === 'number' ? fromVersion : null,
+      code: null,
+      reason: null,
+      changes: JSON.stringify(termsMoveChanges(entry.detail)),
+      at: new Date(entry.at),
+    })
+    .where('move_id', '=', moveId)
+    .where('referral_id', '=', entry.referralId)
+    .where('outcome', '=', 'failed')
     .execute();
 }
 

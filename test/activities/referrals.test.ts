@@ -7,6 +7,7 @@ import type { DB } from '../../db/connection';
 import { upsertCustomer } from '../../db/customers';
 import { acceptEvent } from '../../db/inbox';
 import { createProgram } from '../../db/programs';
+import { recordTermsMoveItem, reserveTermsMove, termsMoveRequestId } from '../../db/term-moves';
 import { DEFAULT_REFERRAL_TERMS } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
 
@@ -27,6 +28,7 @@ beforeAll(async () => {
 });
 afterAll(() => drop());
 beforeEach(async () => {
+  await db.deleteFrom('term_moves').execute();
   await db.deleteFrom('referral_timeline').execute();
   await db.deleteFrom('referrals').execute();
   await db.deleteFrom('inbox_events').execute();
@@ -87,6 +89,53 @@ describe('projectReferral', () => {
     expect(await db.selectFrom('referral_timeline').selectAll().where('referral_id', '=', id).execute()).toHaveLength(
       1,
     );
+  });
+
+  it('given a move kept as failed for the referral, when the projection writes its terms_moved entry, then the move’s item says moved; another move’s item is left alone', async () => {
+    const id = randomUUID();
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    const [late, other] = [randomUUID(), randomUUID()];
+    for (const moveId of [late, other]) {
+      await reserveTermsMove(db, {
+        moveId,
+        programId,
+        toVersion: 1,
+        selection: {},
+        actor: 'ops',
+        reason: null,
+        bodyHash: moveId,
+      });
+      await recordTermsMoveItem(db, {
+        move_id: moveId,
+        referral_id: id,
+        outcome: 'failed',
+        from_version: 1,
+        code: 'unreachable',
+        reason: 'the step ran out of time',
+        changes: null,
+        at: new Date(),
+      });
+    }
+    const moved = projection(id, 2, 'pending');
+    moved.entry = {
+      ...moved.entry,
+      kind: 'terms_moved',
+      detail: { requestId: termsMoveRequestId(late), fromVersion: 1, toVersion: 2, deadlines: [], terms: ['minSpend'] },
+    };
+    await env.run(activities.projectReferral, moved);
+    const items = await db
+      .selectFrom('term_move_items')
+      .select(['move_id', 'outcome', 'code', 'reason', 'changes'])
+      .where('referral_id', '=', id)
+      .execute();
+    expect(items.find((item) => item.move_id === late)).toEqual({
+      move_id: late,
+      outcome: 'moved',
+      code: null,
+      reason: null,
+      changes: { deadlines: [], terms: ['minSpend'] },
+    });
+    expect(items.find((item) => item.move_id === other)).toMatchObject({ outcome: 'failed', code: 'unreachable' });
   });
 
   it('given a newer transition is projected, when an older one is retried late, then the newer state stays', async () => {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTermsMoveActivities, termsMoveRequestId } from '../../activities/term-moves';
+import { createTermsMoveActivities } from '../../activities/term-moves';
 import { createDatabase, type DB } from '../../db/connection';
-import { recordTermsMoveItem } from '../../db/term-moves';
+import { recordTermsMoveItem, termsMoveRequestId } from '../../db/term-moves';
 import { createTestDatabase } from '../support/database';
 
 /**
