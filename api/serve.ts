@@ -5,6 +5,7 @@ import { createDeliveryQueue } from '../intake/delivery-queue';
 import { startInboxRelay, type RelayPolicy } from '../intake/inbox-relay';
 import type { ApiKey } from '../runtime/api-keys';
 import type { Logger } from '../runtime/logger';
+import { PortInUseError } from '../runtime/port-check';
 import { TASK_QUEUE } from '../workflows/shared';
 import { createApp } from './app';
 
@@ -42,10 +43,20 @@ export async function startApi(options: {
   };
   const app = createApp(deps);
   const relay = startInboxRelay(deps, options.relay);
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname ?? '0.0.0.0' }, () =>
-      resolve(s),
-    );
+  // A port taken between the start's check and this bind (by any process) fails the start with the port named, and
+  // stops the relay it began; unhandled, the server's error event would end the process with its servers running.
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname ?? '0.0.0.0' }, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  }).catch(async (error: unknown) => {
+    await relay.stop();
+    const code = (error as NodeJS.ErrnoException).code;
+    throw code === 'EADDRINUSE'
+      ? new PortInUseError(`port ${options.port} is in use by another process, so the API cannot start there`)
+      : error;
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;

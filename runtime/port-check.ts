@@ -10,13 +10,24 @@ export class PortInUseError extends Error {}
 export async function requirePortsFree(
   ports: Array<{ port: number; setting?: string | undefined }>,
   server: string,
+  /** how long a port may take to come free: a server of ours just stopped lets its ports go a moment after it exits */
+  { withinMs = 0 }: { withinMs?: number } = {},
 ): Promise<void> {
+  const deadline = Date.now() + withinMs;
   for (const { port, setting } of ports) {
-    if (await isFree(port)) continue;
+    if (await comesFree(port, deadline)) continue;
     throw new PortInUseError(
       `port ${port} is in use by another process, so the ${server} cannot start there: stop that process` +
         (setting ? ` or set ${setting} to a free port` : ' or choose another port'),
     );
+  }
+}
+
+async function comesFree(port: number, deadline: number): Promise<boolean> {
+  for (;;) {
+    if (await isFree(port)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

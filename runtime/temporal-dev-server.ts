@@ -63,7 +63,7 @@ export async function startDevServer(options: {
   const httpPort = options.httpPort ?? options.port + 10;
   const metricsPort = options.metricsPort ?? options.port + 20;
   const pidFile = options.dbFile ? `${options.dbFile}.pid` : undefined;
-  if (pidFile && options.dbFile) await stopLeftover(pidFile, options.dbFile, options.log);
+  const stoppedLeftover = pidFile && options.dbFile ? await stopLeftover(pidFile, options.dbFile, options.log) : false;
   const settings = options.portSettings ?? {};
   await requirePortsFree(
     [
@@ -73,6 +73,8 @@ export async function startDevServer(options: {
       { port: metricsPort, setting: settings.metricsPort },
     ],
     'Temporal dev server',
+    // The process table shows the leftover gone while its last threads still close its sockets.
+    { withinMs: stoppedLeftover ? 5_000 : 0 },
   );
 
   const args = [
@@ -128,12 +130,18 @@ export async function startDevServer(options: {
 }
 
 /** A dev server on this SQLite file that a killed run left behind: the pid file names it, its command line confirms. */
-async function stopLeftover(pidFile: string, dbFile: string, log: ((line: string) => void) | undefined): Promise<void> {
+/** Whether there was a leftover to stop. */
+async function stopLeftover(
+  pidFile: string,
+  dbFile: string,
+  log: ((line: string) => void) | undefined,
+): Promise<boolean> {
   const leftover = await readLivePidFile(pidFile);
-  if (!leftover || !processCommandLine(leftover.pid)?.includes(dbFile)) return;
+  if (!leftover || !processCommandLine(leftover.pid)?.includes(dbFile)) return false;
   log?.(`stopping the Temporal dev server (pid ${leftover.pid}) an earlier run left on ${dbFile}`);
   await stopProcess(leftover.pid, { signal: 'SIGTERM', forceSignal: 'SIGKILL', graceMs: 10_000 });
   await removePidFile(pidFile);
+  return true;
 }
 
 async function waitUntilServing(child: ServerProcess, address: string, output: () => string): Promise<void> {

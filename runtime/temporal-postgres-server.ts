@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
@@ -122,7 +121,7 @@ export async function startTemporalOnPostgres(options: TemporalOnPostgresOptions
   const pidFile = path.join(dataDir, 'temporal-server.pid');
   const logFile = path.join(dataDir, 'temporal-server.log');
   await mkdir(path.join(configDir, 'dynamicconfig'), { recursive: true });
-  await stopLeftover(pidFile, dataDir, log);
+  const stoppedLeftover = await stopLeftover(pidFile, dataDir, log);
 
   let started = Date.now();
   await createDatabases(options.postgres, Object.values(databases));
@@ -143,15 +142,16 @@ export async function startTemporalOnPostgres(options: TemporalOnPostgresOptions
   const ports = {
     frontend: options.frontendPort ?? (await freePort()),
     frontendHttp: await freePort(),
-    frontendMembership: await freeSmallintPort(),
+    frontendMembership: await freePort(),
     history: await freePort(),
-    historyMembership: await freeSmallintPort(),
+    historyMembership: await freePort(),
     matching: await freePort(),
-    matchingMembership: await freeSmallintPort(),
+    matchingMembership: await freePort(),
     worker: await freePort(),
-    workerMembership: await freeSmallintPort(),
+    workerMembership: await freePort(),
   };
-  await requirePortsFree([{ port: ports.frontend }], 'Temporal server');
+  // The process table shows a leftover gone while its last threads still close its sockets.
+  await requirePortsFree([{ port: ports.frontend }], 'Temporal server', { withinMs: stoppedLeftover ? 5_000 : 0 });
   const dynamicConfigFile = path.join(configDir, 'dynamicconfig', 'sql.yaml');
   await writeFile(dynamicConfigFile, await dynamicConfig(options.dynamicConfig ?? {}));
   await writeFile(
@@ -197,28 +197,6 @@ export async function startTemporalOnPostgres(options: TemporalOnPostgresOptions
     await stop();
     throw error;
   }
-}
-
-/**
- * A free port below 32768. The schema keeps each service's membership port in `cluster_membership.rpc_port`, a
- * SMALLINT: a port the kernel hands out (32768 and up on Linux) makes the server exit at start with "value is out of
- * range for type smallint". Ports in this range are never handed out as ephemeral ones, so a random one that binds
- * now is taken only by a listener started later on purpose.
- */
-async function freeSmallintPort(): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await canBind(port)) return port;
-  }
-  throw new Error('no free port between 20000 and 32000 for the Temporal membership ring');
-}
-
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve(true)));
-  });
 }
 
 function serverConfig(settings: {
@@ -402,12 +380,13 @@ function captureOutput(child: ServerProcess, logFile: string): { tail: () => str
 }
 
 /** A server on this folder that a killed run left behind: the pid file names it, its `--root` confirms. */
-async function stopLeftover(pidFile: string, root: string, log: (line: string) => void): Promise<void> {
+async function stopLeftover(pidFile: string, root: string, log: (line: string) => void): Promise<boolean> {
   const leftover = await readLivePidFile(pidFile);
-  if (!leftover || !processCommandLine(leftover.pid)?.includes(root)) return;
+  if (!leftover || !processCommandLine(leftover.pid)?.includes(root)) return false;
   log(`stopping the Temporal server (pid ${leftover.pid}) an earlier run left on ${root}`);
   await stopProcess(leftover.pid, { signal: 'SIGTERM', forceSignal: 'SIGKILL', graceMs: 15_000 });
   await removePidFile(pidFile);
+  return true;
 }
 
 const exitedWith = (child: ServerProcess): string | undefined =>
