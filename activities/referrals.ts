@@ -169,6 +169,9 @@ export function createReferralActivities({ db }: { db: DB }) {
           .returning('id')
           .executeTakeFirst();
         if (!written) return;
+        // From its first write on, the projection counts the referral toward its referrer's pace.
+        if (!before)
+          await trx.deleteFrom('referrals_counted_early').where('referral_id', '=', referral.referralId).execute();
         if (before && entry.seq > before.projection_seq)
           await makeRoomForWorkflowEntry(trx, { referralId: referral.referralId, after: before.projection_seq, entry });
         await trx

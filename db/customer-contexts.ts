@@ -128,35 +128,51 @@ export async function deviceSeenElsewhere(
 
 /**
  * The referrer's referrals created in (from, to], counted up to `atMost` (enough to decide a limit, however many a
- * busy referrer has), and whether the projection holds `referralId` yet.
+ * busy referrer has): those in the projection and those counted before their workflow wrote them there
+ * (countReferralEarly); and whether `referralId` is already one of either.
  */
 export async function countRecentReferrals(
   db: DB,
   query: { referrerId: string; from: Date; to: Date; atMost: number; referralId?: string | undefined },
-): Promise<{ recent: number; projected: boolean }> {
-  const { recent, projected } = await db
-    .selectNoFrom((eb) => [
-      eb
-        .selectFrom(
-          eb
-            .selectFrom('referrals')
-            .select(sql.lit(1).as('one'))
-            .where('referrer_id', '=', query.referrerId)
-            .where('created_at', '>', query.from)
-            .where('created_at', '<=', query.to)
-            .limit(query.atMost)
-            .as('recent'),
-        )
-        .select((count) => count.fn.countAll<string>().as('n'))
-        .as('recent'),
-      query.referralId === undefined
-        ? sql<boolean>`false`.as('projected')
-        : eb
-            .exists(eb.selectFrom('referrals').select(sql.lit(1).as('one')).where('id', '=', query.referralId))
-            .as('projected'),
-    ])
-    .executeTakeFirstOrThrow();
-  return { recent: Number(recent), projected: Boolean(projected) };
+): Promise<{ recent: number; counted: boolean }> {
+  const { referrerId, from, to, atMost, referralId } = query;
+  const { rows } = await sql<{ recent: string; counted: boolean }>`
+    select
+      (select count(*) from (
+         select id from referrals
+          where referrer_id = ${referrerId} and created_at > ${from} and created_at <= ${to}
+         union
+         select referral_id from referrals_counted_early
+          where referrer_id = ${referrerId} and created_at > ${from} and created_at <= ${to}
+         limit ${atMost}) recent) as recent,
+      ${
+        referralId === undefined
+          ? sql`false`
+          : sql`exists (select 1 from referrals where id = ${referralId})
+                  or exists (select 1 from referrals_counted_early where referral_id = ${referralId})`
+      } as counted`.execute(db);
+  return { recent: Number(rows[0]!.recent), counted: Boolean(rows[0]!.counted) };
+}
+
+/**
+ * Counts a referral toward its referrer's pace before its workflow is started, in the transaction that judged it
+ * under the referrer's velocity lock: the next claim or signup of the referrer sees it whether or not the workflow has
+ * written it yet. Nothing is written for a referral the projection already holds, or counted already.
+ */
+export async function countReferralEarly(
+  trx: Transaction<Database>,
+  referral: { referralId: string; referrerId: string; createdAt: Date },
+): Promise<void> {
+  await sql`
+    insert into referrals_counted_early (referral_id, referrer_id, created_at)
+    select ${referral.referralId}::uuid, ${referral.referrerId}, ${referral.createdAt}
+     where not exists (select 1 from referrals where id = ${referral.referralId}::uuid)
+    on conflict (referral_id) do nothing`.execute(trx);
+}
+
+/** A referral counted early that will never be made (its signup was refused): it no longer counts. */
+export async function uncountReferral(db: DB, referralId: string): Promise<void> {
+  await db.deleteFrom('referrals_counted_early').where('referral_id', '=', referralId).execute();
 }
 
 /** The stored (normalised) e-mails of these customers, by id; a customer without one is left out. */
@@ -173,8 +189,9 @@ export async function findCustomerEmails(db: DB, customerIds: string[]): Promise
 
 /**
  * Runs `work` while holding the referrer's velocity lock (a transaction-scoped advisory lock, passed in as `trx`), so
- * claims of one referrer are counted one after another, each seeing the ones before it. The lock is tried, not waited
- * on: a burst of one referrer's claims sleeps between tries instead of holding every pooled connection while it waits.
+ * the referrals one referrer's claims and signups by code make are counted one after another, each seeing the ones
+ * before it (the work counts its own with countReferralEarly). The lock is tried, not waited on: a burst of one
+ * referrer's claims sleeps between tries instead of holding every pooled connection while it waits.
  */
 export async function withReferrerVelocityLock<T>(
   db: DB,
@@ -195,10 +212,4 @@ export async function withReferrerVelocityLock<T>(
     if (Date.now() >= giveUpAt) throw new Error(`referrer ${referrerId}'s claims stayed locked`);
     await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * Math.random()));
   }
-}
-
-/** Whether the projection holds the referral yet: the claim's first write, made by its workflow. */
-export async function referralProjected(db: DB, referralId: string): Promise<boolean> {
-  const row = await db.selectFrom('referrals').select('id').where('id', '=', referralId).executeTakeFirst();
-  return row !== undefined;
 }

@@ -260,6 +260,13 @@ export interface TermMoveTable {
 }
 
 /** What one move did to one referral. */
+/** A referral counted for HIGH_VELOCITY before its first projection write (db/customer-contexts.ts). */
+export interface ReferralCountedEarlyTable {
+  referral_id: string;
+  referrer_id: string;
+  created_at: Timestamp;
+}
+
 export interface TermMoveItemTable {
   move_id: string;
   referral_id: string;
@@ -293,6 +300,7 @@ export interface Database {
   admin_requests: AdminRequestTable;
   term_moves: TermMoveTable;
   term_move_items: TermMoveItemTable;
+  referrals_counted_early: ReferralCountedEarlyTable;
 }
 
 export type Program = Selectable<ProgramTable>;

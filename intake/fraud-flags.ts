@@ -125,8 +125,9 @@ export async function recordCustomerContext(
  * - EMAIL_ALIAS: the referee's e-mail reaches the referrer's mailbox under another spelling (`+tag`, Gmail's dots,
  *   googlemail.com). The same address is a self-referral, refused before flags matter, so it is not an alias.
  * - HIGH_VELOCITY: this referral makes more than `velocityLimit` of the referrer's referrals created within
- *   `velocityWindow` up to `at`. This referral counts as one of them: as its projected row when there is one (so
- *   only if it was created in the window), as created at `at` otherwise.
+ *   `velocityWindow` up to `at`. This referral counts as one of them: as its own row when it was counted already (in
+ *   the projection, or early: countReferralEarly), so only if it was created in the window; as created at `at`
+ *   otherwise.
  */
 export async function computeFraudFlags(db: DB, check: FraudCheck): Promise<FraudFlag[]> {
   const { referrerId, referralId, referee, at, review } = check;
@@ -172,12 +173,12 @@ async function isHighVelocity(
   },
 ): Promise<boolean> {
   const from = new Date(check.at.getTime() - requireDurationMs(check.velocityWindow));
-  const { recent, projected } = await countRecentReferrals(db, {
+  const { recent, counted } = await countRecentReferrals(db, {
     referrerId: check.referrerId,
     from,
     to: check.at,
     atMost: check.velocityLimit + 1,
     referralId: check.referralId,
   });
-  return recent + (projected ? 0 : 1) > check.velocityLimit;
+  return recent + (counted ? 0 : 1) > check.velocityLimit;
 }

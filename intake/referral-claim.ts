@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { recordClaimResponse, reserveClaimRequest } from '../db/claim-requests';
-import { referralProjected, withReferrerVelocityLock } from '../db/customer-contexts';
+import { countReferralEarly, withReferrerVelocityLock } from '../db/customer-contexts';
 import { normaliseEmail, normalisePhone } from '../db/contact';
 import { payloadHash } from '../db/inbox';
 import { currentProgramSnapshot, findProgramTerms } from '../db/programs';
@@ -154,14 +154,11 @@ async function answerRepeat(
   return { referral, replayed: true };
 }
 
-/** How long a claim keeps its referrer's velocity lock waiting for its workflow's first projection write. */
-const PROJECTION_WAIT_MS = 5_000;
-
 /**
- * Judges the claim and starts its referral under the referrer's velocity lock, held until the referral is in the
- * projection: HIGH_VELOCITY counts the referrer's referrals there, and a claim judged while another's workflow had not
- * written it yet would count one too few, so simultaneous claims could all pass the limit. A workflow slower than the
- * wait (a busy worker) lets the next claim go on rather than hold every claim of the referrer.
+ * Judges the claim and counts its referral toward the referrer's pace under the referrer's velocity lock, then starts
+ * the referral's workflow with the lock let go: HIGH_VELOCITY counts the referrer's referrals, and claims judged at once
+ * would each miss the others, so simultaneous claims could all pass the limit. The lock is held for the count alone,
+ * never while Temporal is called.
  */
 async function startCountedClaim(
   deps: IntakeDependencies,
@@ -169,35 +166,27 @@ async function startCountedClaim(
   target: { referralId: string; code: ReferralCode; program: ProgramSnapshot },
 ): Promise<void> {
   const { referralId, code, program } = target;
-  await withReferrerVelocityLock(deps.db, code.customer_id, async (trx) => {
-    const createdAt = deps.clock();
-    const flags = await claimFlags({ ...deps, db: trx }, claim, {
+  // Created when counted: the referrer's referrals are created in the order they are counted.
+  const { flags, createdAt } = await withReferrerVelocityLock(deps.db, code.customer_id, async (trx) => {
+    const at = deps.clock();
+    const judged = await claimFlags({ ...deps, db: trx }, claim, {
       referralId,
       referrerId: code.customer_id,
       code: code.code,
-      at: createdAt,
+      at,
       terms: program.terms,
     });
-    await startClaimedReferral(deps, {
-      referralId,
-      program,
-      code: code.code,
-      referrerId: code.customer_id,
-      createdAt: createdAt.toISOString(),
-      origin: 'claim',
-      claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context, flags },
-    });
-    const giveUpAt = Date.now() + PROJECTION_WAIT_MS;
-    while (!(await referralProjected(trx, referralId))) {
-      if (Date.now() >= giveUpAt) {
-        deps.logger.warn(
-          { referralId },
-          'claim not yet projected; the next claim of its referrer is counted without it',
-        );
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await countReferralEarly(trx, { referralId, referrerId: code.customer_id, createdAt: at });
+    return { flags: judged, createdAt: at };
+  });
+  await startClaimedReferral(deps, {
+    referralId,
+    program,
+    code: code.code,
+    referrerId: code.customer_id,
+    createdAt: createdAt.toISOString(),
+    origin: 'claim',
+    claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context, flags },
   });
 }
 

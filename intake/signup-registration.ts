@@ -1,5 +1,7 @@
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { DB } from '../db/connection';
 import { normaliseEmail, normalisePhone } from '../db/contact';
+import { countReferralEarly, uncountReferral, withReferrerVelocityLock } from '../db/customer-contexts';
 import { findCustomer, releaseReservationOfUnregisteredReferral, upsertCustomer } from '../db/customers';
 import { acceptEvent, findInboxEvent, markEvent, payloadHash, recordDeliveryFailure, retargetEvent } from '../db/inbox';
 import { currentProgramSnapshot, findProgramTerms } from '../db/programs';
@@ -233,7 +235,7 @@ async function deliverSignup(
     phone: signup.phone,
     occurredAt: signup.occurredAt,
     context: signup.context,
-    flags: await signupFlags(deps, signup, target.referralId, referral),
+    flags: await signupFlags(deps, signup, target, referral),
   };
   let snapshot: ReferralSnapshot;
   try {
@@ -258,6 +260,8 @@ async function deliverSignup(
     }
     if (refusal) {
       if (refusal.final) await keepRefusal(deps, signup.eventId, refusal);
+      // The referral this signup would have made registered no one: it is no referral of its referrer's pace.
+      if (refusal.final && target.kind === 'new') await uncountReferral(deps.db, target.referralId);
       throw refusal;
     }
     return deliveryDelayed(deps, signup, error);
@@ -273,28 +277,44 @@ async function deliverSignup(
 
 /**
  * The fraud flags of this signup against its referrer (the workflow adds the claim's), under the review terms of the
- * programme version the referral runs (a new referral's, or the pending one's as the projection keeps it). The
- * referee's IP and device are kept afterwards, so they count when this customer refers others.
+ * programme version the referral runs (a new referral's, or the pending one's as the projection keeps it). A signup
+ * by code makes its referral: judged and counted toward the referrer's pace under the referrer's velocity lock, as a
+ * claim is (a pending referral was counted by its claim). The referee's IP and device are kept afterwards, so they
+ * count when this customer refers others.
  */
 async function signupFlags(
   deps: IntakeDependencies,
   signup: SignupEvent & { occurredAt: string },
-  referralId: string,
+  target: Target,
   referral: JudgedReferral,
 ): Promise<FraudFlag[]> {
-  const flags = await computeFraudFlags(deps.db, {
-    referrerId: referral.referrerId,
-    referralId,
-    referee: {
-      customerId: signup.customerId,
-      email: signup.email,
-      phone: signup.phone,
-      ip: signup.context?.ip,
-      deviceId: signup.context?.deviceId,
-    },
-    at: referral.createdAt ?? new Date(signup.occurredAt),
-    review: reviewTerms(referral.terms ?? DEFAULT_REFERRAL_TERMS),
-  });
+  const at = referral.createdAt ?? new Date(signup.occurredAt);
+  const judge = (db: DB) =>
+    computeFraudFlags(db, {
+      referrerId: referral.referrerId,
+      referralId: target.referralId,
+      referee: {
+        customerId: signup.customerId,
+        email: signup.email,
+        phone: signup.phone,
+        ip: signup.context?.ip,
+        deviceId: signup.context?.deviceId,
+      },
+      at,
+      review: reviewTerms(referral.terms ?? DEFAULT_REFERRAL_TERMS),
+    });
+  const flags =
+    target.kind === 'new'
+      ? await withReferrerVelocityLock(deps.db, referral.referrerId, async (trx) => {
+          const judged = await judge(trx);
+          await countReferralEarly(trx, {
+            referralId: target.referralId,
+            referrerId: referral.referrerId,
+            createdAt: at,
+          });
+          return judged;
+        })
+      : await judge(deps.db);
   await recordCustomerContext(deps.db, signup.customerId, signup.context, deps.clock());
   return flags;
 }

@@ -19,6 +19,7 @@ import * as createReferrerCompletions from './2026_11_25_0023_create_referrer_co
 import * as orderReviewQueue from './2026_11_25_0024_order_review_queue';
 import * as createTermMoves from './2026_11_25_0025_create_term_moves';
 import * as dropUnreadIndexes from './2026_11_25_0026_drop_unread_indexes';
+import * as createReferralsCountedEarly from './2026_11_26_0027_create_referrals_counted_early';
 
 /**
  * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
@@ -45,4 +46,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_0024_order_review_queue': orderReviewQueue,
   '2026_11_25_0025_create_term_moves': createTermMoves,
   '2026_11_25_0026_drop_unread_indexes': dropUnreadIndexes,
+  '2026_11_26_0027_create_referrals_counted_early': createReferralsCountedEarly,
 };

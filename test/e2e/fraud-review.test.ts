@@ -140,4 +140,44 @@ describe('fraud review over HTTP', () => {
     expect(signup.body.status).toBe('registered');
     expect((await stack.http.get(`/v1/referrals/${first.body.id}`, KEYS.commerce)).body.flags).toEqual([]);
   });
+
+  it('given a limit of 2, when four signups by a referrer’s code arrive at once, then exactly two of them are HIGH_VELOCITY', async () => {
+    const burstProgram = (
+      await stack.http.post('/v1/admin/programs', KEYS.admin, {
+        name: 'Code burst',
+        currency: 'INR',
+        terms: { review: { velocityLimit: 2 } },
+      })
+    ).body.id;
+    const referrer = `vic-${randomUUID()}`;
+    const code = (
+      await stack.http.post(`/v1/customers/${referrer}/referral-code`, KEYS.commerce, { programId: burstProgram })
+    ).body.code;
+    // One instant for all four, so whichever is counted last has every other one in its window.
+    const occurredAt = new Date().toISOString();
+    const signups = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        stack.http.post('/v1/events/signups', KEYS.commerce, {
+          eventId: randomUUID(),
+          customerId: `referee-${randomUUID()}`,
+          code,
+          occurredAt,
+        }),
+      ),
+    );
+    expect(signups.map((signup) => signup.status)).toEqual([201, 201, 201, 201]);
+    const flags = await Promise.all(
+      signups.map(
+        async (signup) => (await stack.http.get(`/v1/referrals/${signup.body.referralId}`, KEYS.commerce)).body.flags,
+      ),
+    );
+    expect(flags.filter((f: string[]) => f.includes('HIGH_VELOCITY'))).toHaveLength(2);
+    // counted from the projection once written: nothing is left counted early
+    const early = await stack.db
+      .selectFrom('referrals_counted_early')
+      .select('referral_id')
+      .where('referrer_id', '=', referrer)
+      .execute();
+    expect(early).toEqual([]);
+  });
 });

@@ -13,16 +13,18 @@ import { DEFAULT_REFERRAL_TERMS, REVIEW_DEFAULTS, TASK_QUEUE, type ReferralInput
 import { createTestDatabase } from '../support/database';
 
 /**
- * HIGH_VELOCITY counts the referrer's referrals in the projection, which each claim's workflow writes a moment after it
- * starts. Claims of one referrer fired at once must still be counted one after another. Temporal is a fake whose start
- * writes the claim's first projection a little later, as the workflow's first task does, and keeps the flags each start
- * carried.
+ * HIGH_VELOCITY counts the referrer's referrals: in the projection, which each claim's workflow writes a moment after
+ * it starts, and those counted early, before their workflow was started. Claims of one referrer fired at once must
+ * still be counted one after another, and the count must be committed (the referrer's lock let go) before Temporal is
+ * called. Temporal is a fake whose start writes the claim's first projection a little later, as the workflow's first
+ * task does, and keeps the flags each start carried and whether its count was already visible to others.
  */
 let db: DB;
 let drop: () => Promise<void>;
 const programId = 'program-claim-velocity';
 const started = new Map<string, string[]>();
 const runs = new Map<string, Promise<void>>();
+const countedBeforeStart = new Map<string, boolean>();
 
 function temporalStartingClaims(): Client {
   const project = createReferralActivities({ db }).projectReferral;
@@ -41,6 +43,13 @@ function temporalStartingClaims(): Client {
         const running = runs.get(input.referralId);
         if (running) return running;
         started.set(input.referralId, input.claim?.flags ?? []);
+        // read on another pooled connection: only a committed count is seen
+        const counted = await db
+          .selectFrom('referrals_counted_early')
+          .select('referral_id')
+          .where('referral_id', '=', input.referralId)
+          .executeTakeFirst();
+        countedBeforeStart.set(input.referralId, counted !== undefined);
         const run = new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30)).then(() =>
           project({
             referral: {
@@ -112,5 +121,14 @@ describe('HIGH_VELOCITY under concurrent claims', () => {
     );
     const rows = await db.selectFrom('referrals').select('id').where('referrer_id', '=', referrerId).execute();
     expect(rows).toHaveLength(limit + 2);
+    expect(claims.map(({ referral }) => countedBeforeStart.get(referral.id))).toEqual(claims.map(() => true));
+    // each counted once: by the projection from its first write on
+    await Promise.all(runs.values());
+    const early = await db
+      .selectFrom('referrals_counted_early')
+      .select('referral_id')
+      .where('referrer_id', '=', referrerId)
+      .execute();
+    expect(early).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DB } from '../../db/connection';
 import { upsertCustomer } from '../../db/customers';
+import { countReferralEarly, uncountReferral } from '../../db/customer-contexts';
 import { createProgram } from '../../db/programs';
 import {
   canonicalEmail,
@@ -244,6 +245,36 @@ describe('HIGH_VELOCITY', () => {
     expect(await flagsFor({ referrerId, referralId: judged })).toEqual([]);
     await referralsOf(referrerId, 1, HOUR / 2);
     expect(await flagsFor({ referrerId, referralId: judged })).toEqual(['HIGH_VELOCITY']);
+  });
+
+  it(`given ${limit - 1} projected referrals and one counted early whose workflow has not written it yet, when one more is judged, then it is HIGH_VELOCITY; the early one judged again counts once; once projected it counts once`, async () => {
+    const referrerId = customer('anna');
+    await referralsOf(referrerId, limit - 1, 2 * HOUR);
+    const early = randomUUID();
+    const count = () =>
+      db
+        .transaction()
+        .execute((trx) =>
+          countReferralEarly(trx, { referralId: early, referrerId, createdAt: new Date(AT.getTime() - HOUR) }),
+        );
+    await count();
+    await count();
+    expect(await flagsFor({ referrerId })).toEqual(['HIGH_VELOCITY']);
+    expect(await flagsFor({ referrerId, referralId: early })).toEqual([]);
+
+    await insertReferralRow(db, {
+      id: early,
+      program_id: PROGRAM,
+      referrer_id: referrerId,
+      status: 'pending',
+      registered_at: null,
+      created_at: new Date(AT.getTime() - HOUR),
+    });
+    expect(await flagsFor({ referrerId, referralId: early })).toEqual([]);
+    // counting it early again once it is projected writes nothing: it stays counted once when forgotten early
+    await count();
+    await uncountReferral(db, early);
+    expect(await flagsFor({ referrerId })).toEqual(['HIGH_VELOCITY']);
   });
 
   it('given referrals exactly 24 hours before, longer ago and after the moment judged, when one more is claimed, then none of them counts', async () => {
