@@ -230,10 +230,14 @@ async function previewOne(
   });
   if (screened) return refused(`${screened.code}: ${screened.reason}`);
   try {
+    const handle = deps.temporal.workflow.getHandle(referralWorkflowId(referralId));
+    // A closed workflow still answers queries, from its history: one stopped by a fault (or terminated) would be
+    // shown as movable while the move could never reach it.
+    const { status } = await callWorkflow(deps, () => handle.describe());
+    if (status.name !== 'RUNNING')
+      return refused(`ended: the referral's workflow is ${status.name.toLowerCase().replaceAll('_', ' ')}`);
     const plan = await callWorkflow(deps, () =>
-      deps.temporal.workflow
-        .getHandle(referralWorkflowId(referralId))
-        .query(termsMovePreviewQuery, program, deps.clock().toISOString()),
+      handle.query(termsMovePreviewQuery, program, deps.clock().toISOString()),
     );
     if (plan.outcome === 'refused')
       return { ...refused(`${plan.code}: ${plan.reason}`), deadlinesBefore: plan.before, deadlinesAfter: plan.before };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reserveTermsMove } from '../../db/term-moves';
-import { TASK_QUEUE } from '../../workflows/shared';
+import { referralWorkflowId, TASK_QUEUE } from '../../workflows/shared';
 import { termsMoveWorkflow, type TermsMoveInput } from '../../workflows/terms-move-batch';
 import { KEYS } from '../support/http';
 import { eventually, startStack, type Stack } from '../support/stack';
@@ -168,6 +168,28 @@ describe('moving open referrals to new terms over HTTP', () => {
     });
     expect(reused).toMatchObject({ status: 409, body: { code: 'idempotency_conflict' } });
     expect((await read(registered)).timeline.filter((e: { kind: string }) => e.kind === 'terms_moved')).toHaveLength(1);
+  });
+
+  it('given a referral whose workflow was stopped (by a fault, or terminated) while the projection still shows it open, when a move is dry-run, then it is not allowed', async () => {
+    const stopped = await claim('quin', 'rue');
+    await stack.temporal.workflow.getHandle(referralWorkflowId(stopped)).terminate('stands for a fault');
+    const published = await stack.http.post(`/v1/admin/programs/${programId}/versions`, KEYS.admin, {
+      terms: { referralExpiry: '30 minutes', qualificationWindow: '10 minutes', minOrders: 1, minSpend: 50_000 },
+    });
+    const dryRun = await stack.http.post(`/v1/admin/programs/${programId}/moves`, KEYS.admin, {
+      moveId: randomUUID(),
+      toVersion: published.body.version,
+      referralIds: [stopped],
+      dryRun: true,
+    });
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body.items).toEqual([
+      expect.objectContaining({
+        referralId: stopped,
+        allowed: false,
+        reason: "ended: the referral's workflow is terminated",
+      }),
+    ]);
   });
 
   it('refuses what cannot be a move, changing nothing: an unknown version (422), programme (404), a commerce key (403), a malformed body (400)', async () => {
