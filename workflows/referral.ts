@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
   makeContinueAsNewFunc,
   ParentClosePolicy,
@@ -10,6 +11,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -127,6 +129,7 @@ const PATCHES = {
   ordersAfterEnd: 'referral-orders-after-end',
   ordersByReport: 'referral-orders-by-report-time',
   dueWithoutTimer: 'referral-due-without-timer',
+  signupTimerKept: 'referral-signup-timer-kept',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -1453,10 +1456,18 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     if (!input.carried) {
       if (input.origin === 'signup') {
         // Exists only once its signup is accepted: a refused signup leaves no referral behind.
-        await condition(
-          () => (state.registration !== null || refusal !== null) && !registering(),
-          SIGNUP_REGISTRATION_TIMEOUT,
-        );
+        const signupSettled = () => (state.registration !== null || refusal !== null) && !registering();
+        if (since(PATCHES.signupTimerKept)) {
+          // The day's timer starts in the same task as the signup's registration (a local activity) and is never
+          // cancelled. A cancelled one broke replay: when the registration outlived most of the task's timeout, the
+          // worker sent the task on with the timer and the registration's result, then cancelled the timer in the next
+          // task; a replay takes that result within the first task, so the timer was started and cancelled in one
+          // and its start went missing (a nondeterminism error: the referral stuck for good).
+          const dayPassed = CancellationScope.nonCancellable(() => sleep(SIGNUP_REGISTRATION_TIMEOUT));
+          await Promise.race([condition(signupSettled), dayPassed]);
+        } else {
+          await condition(signupSettled, SIGNUP_REGISTRATION_TIMEOUT);
+        }
         // A registration that started just as the wait ran out finishes first: it may have reserved the referee.
         await condition(() => !registering());
         if (!state.registration) return;
