@@ -42,22 +42,25 @@ export async function startApi(options: {
     deliveries: createDeliveryQueue({ ...ORDER_DELIVERIES, logger: options.logger }),
   };
   const app = createApp(deps);
-  const relay = startInboxRelay(deps, options.relay);
-  // A port taken between the start's check and this bind (by any process) fails the start with the port named, and
-  // stops the relay it began; unhandled, the server's error event would end the process with its servers running.
+  // A port taken between the start's check and this bind (by any process) fails the start with the port named;
+  // unhandled, the server's error event would end the process with its servers running.
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname ?? '0.0.0.0' }, () => {
       s.off('error', reject);
+      // a failure to accept a connection (too many open files under load) is logged; the server goes on
+      s.on('error', (error) => options.logger.error({ err: error }, 'the API server failed to accept a connection'));
       resolve(s);
     });
     s.once('error', reject);
-  }).catch(async (error: unknown) => {
-    await relay.stop();
+  }).catch((error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code;
     throw code === 'EADDRINUSE'
-      ? new PortInUseError(`port ${options.port} is in use by another process, so the API cannot start there`)
+      ? new PortInUseError(
+          `port ${options.port} is in use by another process, so the API cannot start there: stop that process or set PORT to a free port`,
+        )
       : error;
   });
+  const relay = startInboxRelay(deps, options.relay);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   return {

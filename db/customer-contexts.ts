@@ -129,7 +129,8 @@ export async function deviceSeenElsewhere(
 /**
  * The referrer's referrals created in (from, to], counted up to `atMost` (enough to decide a limit, however many a
  * busy referrer has): those in the projection and those counted before their workflow wrote them there
- * (countReferralEarly); and whether `referralId` is already one of either.
+ * (countReferralEarly), each once (UNION ALL with the projected ones left out of the early ones, so the LIMIT stops
+ * the index scans early); and whether `referralId` is already one of either.
  */
 export async function countRecentReferrals(
   db: DB,
@@ -141,9 +142,10 @@ export async function countRecentReferrals(
       (select count(*) from (
          select id from referrals
           where referrer_id = ${referrerId} and created_at > ${from} and created_at <= ${to}
-         union
-         select referral_id from referrals_counted_early
-          where referrer_id = ${referrerId} and created_at > ${from} and created_at <= ${to}
+         union all
+         select early.referral_id from referrals_counted_early early
+          where early.referrer_id = ${referrerId} and early.created_at > ${from} and early.created_at <= ${to}
+            and not exists (select 1 from referrals r where r.id = early.referral_id)
          limit ${atMost}) recent) as recent,
       ${
         referralId === undefined

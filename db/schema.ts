@@ -259,7 +259,6 @@ export interface TermMoveTable {
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
-/** What one move did to one referral. */
 /** A referral counted for HIGH_VELOCITY before its first projection write (db/customer-contexts.ts). */
 export interface ReferralCountedEarlyTable {
   referral_id: string;
@@ -267,6 +266,7 @@ export interface ReferralCountedEarlyTable {
   created_at: Timestamp;
 }
 
+/** What one move did to one referral. */
 export interface TermMoveItemTable {
   move_id: string;
   referral_id: string;

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { recordClaimResponse, reserveClaimRequest } from '../db/claim-requests';
-import { countReferralEarly, withReferrerVelocityLock } from '../db/customer-contexts';
+import { countReferralEarly, uncountReferral, withReferrerVelocityLock } from '../db/customer-contexts';
 import { normaliseEmail, normalisePhone } from '../db/contact';
 import { payloadHash } from '../db/inbox';
 import { currentProgramSnapshot, findProgramTerms } from '../db/programs';
@@ -179,15 +179,22 @@ async function startCountedClaim(
     await countReferralEarly(trx, { referralId, referrerId: code.customer_id, createdAt: at });
     return { flags: judged, createdAt: at };
   });
-  await startClaimedReferral(deps, {
-    referralId,
-    program,
-    code: code.code,
-    referrerId: code.customer_id,
-    createdAt: createdAt.toISOString(),
-    origin: 'claim',
-    claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context, flags },
-  });
+  try {
+    await startClaimedReferral(deps, {
+      referralId,
+      program,
+      code: code.code,
+      referrerId: code.customer_id,
+      createdAt: createdAt.toISOString(),
+      origin: 'claim',
+      claim: { channel: claim.channel, invitee: claim.invitee, context: claim.context, flags },
+    });
+  } catch (error) {
+    // Not started (Temporal down): a retry without the Idempotency-Key makes another referral, so this one must not
+    // count. Started after all (the answer was lost)? Its projection counts it from its first write.
+    await uncountReferral(deps.db, referralId).catch(() => undefined);
+    throw error;
+  }
 }
 
 async function startClaimedReferral(deps: IntakeDependencies, input: ReferralInput): Promise<void> {

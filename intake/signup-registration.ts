@@ -177,6 +177,9 @@ async function workflowExists(deps: IntakeDependencies, referralId: string): Pro
 }
 
 async function keepRefusal(deps: IntakeDependencies, eventId: string, refusal: IntakeError): Promise<void> {
+  // The referral a signup by code would have made registered no one: it is no referral of its referrer's pace.
+  // First: once the refusal is kept, a replay is answered from it and would never come back here.
+  await uncountReferral(deps.db, signupReferralId(eventId));
   // Kept as refused, so a replay of this event gets the same answer and the relay stops retrying it.
   await markEvent(deps.db, 'signup', eventId, {
     state: 'ignored',
@@ -260,8 +263,6 @@ async function deliverSignup(
     }
     if (refusal) {
       if (refusal.final) await keepRefusal(deps, signup.eventId, refusal);
-      // The referral this signup would have made registered no one: it is no referral of its referrer's pace.
-      if (refusal.final && target.kind === 'new') await uncountReferral(deps.db, target.referralId);
       throw refusal;
     }
     return deliveryDelayed(deps, signup, error);

@@ -1,9 +1,10 @@
 import net from 'node:net';
 
 /**
- * Ports are drawn from below the ephemeral range (32768–60999 on Linux, 49152 up elsewhere): port 0 would hand out one
- * of those, and every outgoing connection on the machine (a test's database or Temporal client) takes its local port
- * from that same range, so a port found free that way can be taken by a connection before its server binds it. They
+ * Ports are drawn from below the default ephemeral range (32768–60999 on Linux, 49152 up elsewhere): port 0 would hand
+ * out one of those, and every outgoing connection on the machine (a test's database or Temporal client) takes its local
+ * port from that same range, so a port found free that way can be taken by a connection before its server binds it. A
+ * host whose range was widened below 32768 brings that race back. They
  * also fit a SMALLINT, as the Temporal server keeps its membership ports (`cluster_membership.rpc_port`): one from
  * 32768 up makes it exit at start with "value is out of range for type smallint".
  */
