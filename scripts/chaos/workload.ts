@@ -779,7 +779,8 @@ export async function runWorkload(options: {
   }
 
   async function publishAndMove(r: Prng): Promise<void> {
-    await sleepUntil(workStart + span * 0.3);
+    const publishAt = workStart + span * 0.3;
+    await sleepUntil(publishAt);
     if (options.aborted()) return;
     const two = secondVersion(p);
     const sent = Date.now();
@@ -795,8 +796,11 @@ export async function runWorkload(options: {
     }
     published = { sentAtMs: sent, answeredAtMs: answer.at };
     versions.set(2, two);
-    for (const at of [0.4, 0.65]) {
-      await sleepUntil(workStart + span * at);
+    // Soon after publishing (in a run of minutes, seconds after): later, every referral of version 1 has long been
+    // registered and none is fresh enough to move.
+    for (const after of [Math.min(span * 0.1, 10_000), Math.min(span * 0.35, 20_000)]) {
+      const moveAt = publishAt + after;
+      await sleepUntil(moveAt);
       if (options.aborted()) return;
       // open for a while yet: registered lately, not under review, no admin action of its own still to come; while
       // outages hold every signup's answer back there may be none, so the move waits for some (a while at most)
@@ -830,7 +834,7 @@ export async function runWorkload(options: {
         return { fresh, chosen: fresh.length > 0 ? chosen : [] };
       };
       let { fresh, chosen } = pick();
-      const waitUntil = workStart + span * (at + 0.2);
+      const waitUntil = moveAt + Math.min(span * 0.2, 30_000);
       while (chosen.length === 0 && Date.now() < waitUntil && !options.aborted()) {
         await sleep(2_000);
         ({ fresh, chosen } = pick());
