@@ -205,6 +205,8 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    * reported later still is shown as late and changes nothing. Referrals started before this decide at the deadline.
    */
   const graceEnabled = since(PATCHES.lateEventGrace);
+  // Decided first thing, in the first task, whatever the signup's registration does in it (runLifecycle says why).
+  const signupTimerKept = input.origin === 'signup' && !input.carried && since(PATCHES.signupTimerKept);
   const lateEventGrace = (): string => terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace ?? '0';
   /**
    * A local activity writes inside the workflow task that made the decision. If that task is lost (the worker dies
@@ -1457,7 +1459,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       if (input.origin === 'signup') {
         // Exists only once its signup is accepted: a refused signup leaves no referral behind.
         const signupSettled = () => (state.registration !== null || refusal !== null) && !registering();
-        if (since(PATCHES.signupTimerKept)) {
+        if (signupTimerKept) {
           // The day's timer starts in the same task as the signup's registration (a local activity) and is never
           // cancelled. A cancelled one broke replay: when the registration outlived most of the task's timeout, the
           // worker sent the task on with the timer and the registration's result, then cancelled the timer in the next
