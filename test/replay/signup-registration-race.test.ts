@@ -85,8 +85,10 @@ function asWrittenNow(history: ReturnType<typeof recorded>) {
     for (const [key, attributes] of Object.entries(e)) {
       if (!key.endsWith('Attributes') || !attributes || typeof attributes !== 'object') continue;
       for (const [field, value] of Object.entries(attributes as Record<string, unknown>)) {
-        if (field.endsWith('EventId') && value !== null && value !== undefined && renumbered.has(String(value)))
-          (attributes as Record<string, unknown>)[field] = renumbered.get(String(value));
+        if (!field.endsWith('EventId') || value === null || value === undefined) continue;
+        // a number or a protobuf Long
+        const id = (value as { toString(): string }).toString();
+        if (renumbered.has(id)) (attributes as Record<string, unknown>)[field] = renumbered.get(id);
       }
     }
     e.eventId = (i + 1) as unknown as HistoryEvent['eventId'];
