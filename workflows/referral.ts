@@ -130,6 +130,7 @@ const PATCHES = {
   ordersByReport: 'referral-orders-by-report-time',
   dueWithoutTimer: 'referral-due-without-timer',
   signupTimerKept: 'referral-signup-timer-kept',
+  lossRejudgesHeldOrders: 'referral-loss-rejudges-held-orders',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -1285,12 +1286,28 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     state.qualifiedAt = null;
     state.deadlines.holdUntil = null;
     const detail = { countedOrders: q.countedOrders, countedSpend: q.countedSpend };
-    // Back to registered while the window (or its grace) is open: orders dated inside it may still count.
-    if (Date.now() <= Date.parse(decidesAt(state.deadlines.qualifyBy)!)) {
+    const rejudged = since(PATCHES.lossRejudgesHeldOrders) && (await rejudgeHeldOrders());
+    // Back to registered while the window (or its grace) is open: orders dated inside it may still count. Past it,
+    // only if the orders the window counted qualify the referral again.
+    if (Date.now() <= Date.parse(decidesAt(state.deadlines.qualifyBy)!) || rejudged) {
       await moveTo('registered', 'qualification_lost', detail);
     } else {
       await moveTo('expired', 'qualification_lost_after_window', detail);
     }
+  }
+
+  /**
+   * The hold held back orders dated after it, so none could undo the reward it was earning; with the qualification
+   * lost there is no such reward, and they are judged by the window again, with any order reported in time and still
+   * on its way (the loss may be decided long after the window closed, when our own outage delayed it). Returns whether
+   * the orders the window counts qualify the referral.
+   */
+  async function rejudgeHeldOrders(): Promise<boolean> {
+    const held = heldBackOrders;
+    heldBackOrders = [];
+    for (const order of held) acceptOrderEvent(order);
+    await takeOrdersReportedInTime();
+    return qualification()!.qualifiedAtMs !== null;
   }
 
   // --- rewards -----------------------------------------------------------------------------------------------------

@@ -38,9 +38,14 @@ const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH 
 // Orders the inbox hands a registration (early) or a deadline's decision (reported), set by the scenarios below.
 const early: OrderFacts[] = [];
 let reported: OrderFacts[] = [];
+// Until this instant (the test server's clock) the inbox cannot be read: a deadline's decision waits on it.
+let inboxDownUntilMs = -Infinity;
 const fakes = fakeActivities({
   earlyOrders: early,
-  reportedOrders: () => reported,
+  reportedOrders: async () => {
+    if ((await env.currentTimeMs()) <= inboxDownUntilMs) throw new Error('connection refused');
+    return reported;
+  },
   alreadyReferred: ['taken'],
   failProjection: (write) =>
     write.referral.refereeId === 'broken'
@@ -90,7 +95,7 @@ async function recordOn(name: string, overrides: Partial<ReferralInput>, drive: 
 }
 
 const signup = async (refereeId = 'ben') => ({ eventId: randomUUID(), refereeId, occurredAt: await now() });
-const order = async (orderId: string, status: 'completed' | 'refunded', amount = 60_000, occurredAt?: string) => ({ eventId: randomUUID(), orderId, status, amount, currency: 'INR', occurredAt: occurredAt ?? (await now()) });
+const order = async (orderId: string, status: 'completed' | 'refunded' | 'cancelled', amount = 60_000, occurredAt?: string) => ({ eventId: randomUUID(), orderId, status, amount, currency: 'INR', occurredAt: occurredAt ?? (await now()) });
 const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
 
@@ -252,5 +257,22 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
     await h.executeUpdate(registerUpdate, { args: [{ ...(await signup()), occurredAt: new Date(t0 + day).toISOString() }] });
     await settle();
     early.length = 0;
+  });
+  // A qualification lost after the window's grace, an order held back by the hold qualifying it again (v12 on).
+  await record('cancel-in-hold-decided-after-window-requalifies', { program: { id: 'program-1', version: 1, currency: 'INR', terms: { ...DEFAULT_REFERRAL_TERMS, qualificationWindow: '3 hours', rewardHold: '1 hour', lateEventGrace: '10 minutes' } } }, async (h) => {
+    const registered = await h.executeUpdate(registerUpdate, { args: [await signup()] });
+    const t0 = Date.parse(await now());
+    const at = (ms: number) => new Date(t0 + ms).toISOString();
+    await h.signal(orderSignal, { ...(await order('o-1', 'completed')), reportedAt: at(0) });
+    await settle();
+    await env.sleep('62 minutes');
+    await h.signal(orderSignal, { ...(await order('o-2', 'completed', 60_000, at(61 * 60_000))), reportedAt: at(62 * 60_000) });
+    await settle();
+    reported = [{ ...(await order('o-1', 'cancelled', 60_000, at(30 * 60_000))), reportedAt: at(63 * 60_000) }];
+    inboxDownUntilMs = Date.parse(registered.deadlines.qualifyBy!) + 10 * 60_000;
+    await env.sleep('3 hours');
+    await settle();
+    reported = [];
+    inboxDownUntilMs = -Infinity;
   });
 }

@@ -21,7 +21,7 @@ export function fakeActivities(
   options: {
     earlyOrders?: OrderFacts[];
     /** orders the inbox holds undelivered when a deadline is decided (their delivery cut off) */
-    reportedOrders?: () => OrderFacts[];
+    reportedOrders?: () => OrderFacts[] | Promise<OrderFacts[]>;
     alreadyReferred?: string[];
     /** runs inside projectReferral before it records, e.g. to make one projection slow */
     beforeProjection?: (input: ProjectReferralInput) => Promise<void>;
@@ -89,7 +89,10 @@ export function fakeActivities(
       },
     ),
     takeOrdersAwaitingSignup: tracked(async () => options.earlyOrders ?? []),
-    takeReportedOrders: tracked(async () => [...(options.earlyOrders ?? []), ...(options.reportedOrders?.() ?? [])]),
+    takeReportedOrders: tracked(async () => [
+      ...(options.earlyOrders ?? []),
+      ...((await options.reportedOrders?.()) ?? []),
+    ]),
     purgeUnreferredOrders: tracked(async () => 0),
     // moves run against real referral workflows and PostgreSQL (test/e2e/terms-moves.test.ts)
     selectTermsMoveCandidates: tracked(async () => ({ ids: [], after: null })),
