@@ -6,6 +6,7 @@ import type { TermMoveItemTable } from '../db/schema';
 import {
   finishTermsMove,
   findTermsMovedEntry,
+  lockReferralRow,
   recordTermsMoveItem,
   screenForMove,
   selectTermsMoveCandidates,
@@ -44,8 +45,9 @@ export function createTermsMoveActivities({ db }: { db: DB }) {
       reason?: string | undefined;
       changes?: Record<string, unknown> | undefined;
     },
+    into: DB = db,
   ): Promise<MoveReferralOutcome> {
-    await recordTermsMoveItem(db, {
+    await recordTermsMoveItem(into, {
       move_id: input.moveId,
       referral_id: input.referralId,
       outcome: item.outcome,
@@ -120,18 +122,31 @@ export function createTermsMoveActivities({ db }: { db: DB }) {
      * a try still running that settles it moved later wins over this (recordTermsMoveItem).
      */
     async recordTermsMoveFailure(input: { moveId: string; referralId: string; error: string }): Promise<void> {
-      const applied = await findTermsMovedEntry(db, input.referralId, termsMoveRequestId(input.moveId));
-      if (applied) {
-        const fromVersion = typeof applied.detail?.fromVersion === 'number' ? applied.detail.fromVersion : null;
-        await settle(input, { outcome: 'moved', fromVersion, changes: termsMoveChanges(applied.detail) });
-        return;
-      }
-      const row = await findReferral(db, input.referralId);
-      await settle(input, {
-        outcome: 'failed',
-        fromVersion: row?.program_version ?? null,
-        code: 'unreachable',
-        reason: input.error.slice(0, 2_000),
+      // Checked and written under the referral's row lock, which projectReferral takes first in the transaction that
+      // writes the terms_moved entry and settles a failed item as moved (settleFailedItemAsMoved). Checked apart from
+      // the write, a projection committing in between found no failed item to settle and left this one failed though
+      // the referral moved. Under the lock, either the projection commits first and the check, a later statement
+      // (read committed: it sees what committed before it), finds its entry; or this commits first and the projection,
+      // let through, settles the failed item it then finds. A referral with no row yet has no terms_moved entry on the
+      // way: a move only asks referrals the projection holds.
+      await db.transaction().execute(async (trx) => {
+        const row = await lockReferralRow(trx, input.referralId);
+        const applied = await findTermsMovedEntry(trx, input.referralId, termsMoveRequestId(input.moveId));
+        if (applied) {
+          const fromVersion = typeof applied.detail?.fromVersion === 'number' ? applied.detail.fromVersion : null;
+          await settle(input, { outcome: 'moved', fromVersion, changes: termsMoveChanges(applied.detail) }, trx);
+          return;
+        }
+        await settle(
+          input,
+          {
+            outcome: 'failed',
+            fromVersion: row?.program_version ?? null,
+            code: 'unreachable',
+            reason: input.error.slice(0, 2_000),
+          },
+          trx,
+        );
       });
     },
 

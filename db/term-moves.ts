@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { DB } from './connection';
 import type { Database, ReferralRow, TermMoveItemRow, TermMoveItemTable, TermMoveRow } from './schema';
 import { isTerminal, type ProgramSnapshot, type ReferralStatus } from '../workflows/shared';
@@ -200,6 +200,13 @@ export async function selectTermsMoveCandidates(
   const last = rows.at(-1);
   return { ids: rows.map((row) => row.id), after: last ? { createdAt: last.created_at_text, id: last.id } : after };
 }
+
+/**
+ * The referral's projection row, locked as projectReferral locks it before it writes anything of the referral: until
+ * the transaction ends no projection of the referral writes, and one that held the lock first has ended.
+ */
+export const lockReferralRow = (trx: Transaction<Database>, referralId: string): Promise<ReferralRow | undefined> =>
+  trx.selectFrom('referrals').selectAll().where('id', '=', referralId).forNoKeyUpdate().executeTakeFirst();
 
 /** The timeline entry a referral's workflow wrote as it applied the move request `requestId`. */
 export const findTermsMovedEntry = (db: DB, referralId: string, requestId: string) =>
