@@ -49,6 +49,23 @@ export function createInboxActivities({ db }: { db: DB }) {
             for update of o skip locked)`.execute(db);
       return Number(result.numAffectedRows ?? 0n);
     },
+
+    /**
+     * Deletes up to `limit` early counts (countReferralEarly) written before `countedBefore`: ones the referral's first
+     * projection write never took over (its claim stopped before its workflow started), which would count toward their
+     * referrer's pace for the whole velocity window. Rows a projection or a refused signup is deleting right now are
+     * skipped, not waited for. Returns how many went.
+     */
+    async purgeLeakedEarlyCounts({ countedBefore, limit }: { countedBefore: string; limit: number }): Promise<number> {
+      const result = await sql`
+        delete from referrals_counted_early
+         where referral_id in (
+           select referral_id from referrals_counted_early
+            where counted_at < ${new Date(countedBefore)}
+            limit ${limit}
+            for update skip locked)`.execute(db);
+      return Number(result.numAffectedRows ?? 0n);
+    },
   };
 }
 

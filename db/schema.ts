@@ -264,6 +264,8 @@ export interface ReferralCountedEarlyTable {
   referral_id: string;
   referrer_id: string;
   created_at: Timestamp;
+  /** when the count was written (its age for the sweep of leaked counts) */
+  counted_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
 /** What one move did to one referral. */

@@ -20,6 +20,7 @@ import * as orderReviewQueue from './2026_11_25_0024_order_review_queue';
 import * as createTermMoves from './2026_11_25_0025_create_term_moves';
 import * as dropUnreadIndexes from './2026_11_25_0026_drop_unread_indexes';
 import * as createReferralsCountedEarly from './2026_11_26_0027_create_referrals_counted_early';
+import * as earlyCountsCountedAt from './2026_11_26_0028_early_counts_counted_at';
 
 /**
  * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
@@ -47,4 +48,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_0025_create_term_moves': createTermMoves,
   '2026_11_25_0026_drop_unread_indexes': dropUnreadIndexes,
   '2026_11_26_0027_create_referrals_counted_early': createReferralsCountedEarly,
+  '2026_11_26_0028_early_counts_counted_at': earlyCountsCountedAt,
 };

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DB } from '../../db/connection';
+import { countReferralEarly } from '../../db/customer-contexts';
 import { acceptEvent, markEvent } from '../../db/inbox';
 import { freePort } from '../../runtime/free-port';
 import { ensureInboxRetentionSchedule, INBOX_RETENTION_SCHEDULE_ID } from '../../runtime/inbox-retention';
@@ -53,6 +54,22 @@ async function orderEvent(customerId: string, receivedDaysAgo: number, state?: '
 const remaining = async () =>
   (await db.selectFrom('inbox_events').select('event_id').execute()).map((row) => row.event_id).sort();
 
+/** A referral counted early toward its referrer's pace `daysAgo` days ago, never written by its workflow. */
+async function countedEarly(daysAgo: number): Promise<string> {
+  const referralId = randomUUID();
+  const at = new Date(Date.now() - daysAgo * DAY);
+  await db.transaction().execute((trx) => countReferralEarly(trx, { referralId, referrerId: 'anna', createdAt: at }));
+  await db
+    .updateTable('referrals_counted_early')
+    .set({ counted_at: at })
+    .where('referral_id', '=', referralId)
+    .execute();
+  return referralId;
+}
+
+const earlyCounts = async () =>
+  (await db.selectFrom('referrals_counted_early').select('referral_id').execute()).map((row) => row.referral_id);
+
 describe('inbox retention', () => {
   it('given the schedule set up twice with other settings, then one schedule runs the latest settings', async () => {
     const taskQueue = `retention-${randomUUID()}`;
@@ -67,8 +84,10 @@ describe('inbox retention', () => {
     await expect(ensureInboxRetentionSchedule(client, { retention: 'for ever' })).rejects.toThrow(/not a retention/);
   });
 
-  it('given orders of unreferred customers old and new, when the schedule runs, then only those past the retention are deleted', async () => {
+  it('given orders of unreferred customers old and new and referrals counted early, when the schedule runs, then only the orders past the retention and the early counts a day old are deleted', async () => {
     const taskQueue = `retention-${randomUUID()}`;
+    const leaked = await countedEarly(2);
+    const underWay = await countedEarly(0);
     const old = await orderEvent('nobody-1', 100, 'awaiting_signup');
     const older = await orderEvent('nobody-2', 400, 'awaiting_signup');
     const recent = await orderEvent('nobody-1', 10, 'awaiting_signup');
@@ -84,11 +103,14 @@ describe('inbox retention', () => {
     await worker.runUntil(async () => {
       await client.schedule.getHandle(INBOX_RETENTION_SCHEDULE_ID).trigger();
       const deadline = Date.now() + 30_000;
-      while ((await remaining()).includes(old) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      // the early counts go after the orders, in the same pass
+      while ((await earlyCounts()).includes(leaked) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
     });
     const left = await remaining();
     expect(left).not.toContain(old);
     expect(left).not.toContain(older);
     expect(left).toEqual(expect.arrayContaining([recent, delivered, notYetDelivered]));
+    expect(await earlyCounts()).toEqual([underWay]);
   });
 });

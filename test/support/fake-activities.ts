@@ -94,6 +94,7 @@ export function fakeActivities(
       ...((await options.reportedOrders?.()) ?? []),
     ]),
     purgeUnreferredOrders: tracked(async () => 0),
+    purgeLeakedEarlyCounts: tracked(async () => 0),
     // moves run against real referral workflows and PostgreSQL (test/e2e/terms-moves.test.ts)
     selectTermsMoveCandidates: tracked(async () => ({ ids: [], after: null })),
     moveReferralToTerms: tracked(async () => ({ outcome: 'skipped' as const, code: 'not_found' })),
