@@ -1283,13 +1283,14 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   }
 
   async function loseQualification(q: Qualification): Promise<void> {
+    const windowDecided = Date.now() > Date.parse(decidesAt(state.deadlines.qualifyBy)!);
+    // Past the window, the orders it counted may qualify the referral still: the hold then runs again from them.
+    if (windowDecided && since(PATCHES.lossRejudgesHeldOrders) && (await qualifiesByWindowOrders())) return;
     state.qualifiedAt = null;
     state.deadlines.holdUntil = null;
     const detail = { countedOrders: q.countedOrders, countedSpend: q.countedSpend };
-    const rejudged = since(PATCHES.lossRejudgesHeldOrders) && (await rejudgeHeldOrders());
-    // Back to registered while the window (or its grace) is open: orders dated inside it may still count. Past it,
-    // only if the orders the window counted qualify the referral again.
-    if (Date.now() <= Date.parse(decidesAt(state.deadlines.qualifyBy)!) || rejudged) {
+    // Back to registered while the window (or its grace) is open: orders dated inside it may still count.
+    if (!windowDecided) {
       await moveTo('registered', 'qualification_lost', detail);
     } else {
       await moveTo('expired', 'qualification_lost_after_window', detail);
@@ -1297,17 +1298,29 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   }
 
   /**
-   * The hold held back orders dated after it, so none could undo the reward it was earning; with the qualification
-   * lost there is no such reward, and they are judged by the window again, with any order reported in time and still
-   * on its way (the loss may be decided long after the window closed, when our own outage delayed it). Returns whether
-   * the orders the window counts qualify the referral.
+   * The hold holds back orders dated after it, so none can undo the reward it is earning. A loss decided after the
+   * window's grace (our own outage can delay it that long) must not lose those dated inside the window, nor orders
+   * reported in time whose delivery is still under way: the window's decision would have counted them. If they qualify
+   * the referral, its hold runs again from when they did; those dated after the window stay held back, shown as late if
+   * the referral ends. Returns whether the referral is still qualified.
    */
-  async function rejudgeHeldOrders(): Promise<boolean> {
+  async function qualifiesByWindowOrders(): Promise<boolean> {
+    await takeOrdersReportedInTime();
+    const windowEndsMs = Date.parse(state.deadlines.qualifyBy!);
     const held = heldBackOrders;
     heldBackOrders = [];
-    for (const order of held) acceptOrderEvent(order);
-    await takeOrdersReportedInTime();
-    return qualification()!.qualifiedAtMs !== null;
+    for (const order of held) {
+      if (Date.parse(order.occurredAt) <= windowEndsMs) bookOrderEvent(order);
+      else heldBackOrders.push(order);
+    }
+    // judged as the window judges, each qualification followed through its own hold
+    state.deadlines.holdUntil = null;
+    const q = qualification()!;
+    if (q.qualifiedAtMs === null) return false;
+    state.qualifiedAt = isoAt(q.qualifiedAtMs);
+    state.deadlines.holdUntil = isoAt(holdEndAfter(q.qualifiedAtMs));
+    await record('hold_moved', { qualifiedAt: state.qualifiedAt, holdUntil: state.deadlines.holdUntil });
+    return true;
   }
 
   // --- rewards -----------------------------------------------------------------------------------------------------
