@@ -14,11 +14,13 @@ const { purgeUnreferredOrders, purgeLeakedEarlyCounts } = proxyActivities<Referr
 });
 
 /**
- * How old an early count is when the sweep takes it for leaked: a fixed day, not the retention. A referral's first
- * projection write takes its early count over seconds after it was written, so one a day old never will be; kept for
- * the retention (months), a leaked one would over-count its referrer's HIGH_VELOCITY through the velocity window.
+ * How old an early count is when the sweep takes it for leaked: a week, not the retention. A referral's first projection
+ * write takes its count over seconds after it was written as a rule, and within a day at most (a signup's referral
+ * waits that long for its registration); a week leaves room for an outage of days, after which the schedule's catch-up
+ * must not drop counts of referrals still on their way. Kept for the retention (months), a leaked count would
+ * over-count its referrer's HIGH_VELOCITY for as long as the velocity window reaches back to it.
  */
-const EARLY_COUNT_LEAKED_AFTER_MS = 86_400_000;
+const EARLY_COUNT_LEAKED_AFTER_MS = 7 * 86_400_000;
 
 export interface InboxRetentionInput {
   /** how long an order of a customer nobody referred is kept, e.g. `90 days` */

@@ -130,7 +130,7 @@ const PATCHES = {
   ordersByReport: 'referral-orders-by-report-time',
   dueWithoutTimer: 'referral-due-without-timer',
   signupTimerKept: 'referral-signup-timer-kept',
-  lossRejudgesHeldOrders: 'referral-loss-rejudges-held-orders',
+  lateLossCountsWindowOrders: 'referral-late-loss-counts-window-orders',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -1285,7 +1285,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   async function loseQualification(q: Qualification): Promise<void> {
     const windowDecided = Date.now() > Date.parse(decidesAt(state.deadlines.qualifyBy)!);
     // Past the window, the orders it counted may qualify the referral still: the hold then runs again from them.
-    if (windowDecided && since(PATCHES.lossRejudgesHeldOrders) && (await qualifiesByWindowOrders())) return;
+    if (windowDecided && since(PATCHES.lateLossCountsWindowOrders) && (await qualifiesByWindowOrders())) return;
     state.qualifiedAt = null;
     state.deadlines.holdUntil = null;
     const detail = { countedOrders: q.countedOrders, countedSpend: q.countedSpend };
@@ -1300,23 +1300,24 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   /**
    * The hold holds back orders dated after it, so none can undo the reward it is earning. A loss decided after the
    * window's grace (our own outage can delay it that long) must not lose those dated inside the window, nor orders
-   * reported in time whose delivery is still under way: the window's decision would have counted them. If they qualify
-   * the referral, its hold runs again from when they did; those dated after the window stay held back, shown as late if
-   * the referral ends. Returns whether the referral is still qualified.
+   * reported in time whose delivery is still under way: the window's decision would have counted them. Every order held
+   * back is booked, so a refund dated after the window still breaks a new hold it falls in; if the referral qualifies,
+   * its hold runs again from when it did. If not, those dated after the window are shown as late as it ends. Returns
+   * whether the referral is still qualified.
    */
   async function qualifiesByWindowOrders(): Promise<boolean> {
     await takeOrdersReportedInTime();
-    const windowEndsMs = Date.parse(state.deadlines.qualifyBy!);
     const held = heldBackOrders;
     heldBackOrders = [];
-    for (const order of held) {
-      if (Date.parse(order.occurredAt) <= windowEndsMs) bookOrderEvent(order);
-      else heldBackOrders.push(order);
-    }
+    for (const order of held) bookOrderEvent(order);
     // judged as the window judges, each qualification followed through its own hold
     state.deadlines.holdUntil = null;
     const q = qualification()!;
-    if (q.qualifiedAtMs === null) return false;
+    if (q.qualifiedAtMs === null) {
+      const windowEndsMs = Date.parse(state.deadlines.qualifyBy!);
+      heldBackOrders = held.filter((order) => Date.parse(order.occurredAt) > windowEndsMs);
+      return false;
+    }
     state.qualifiedAt = isoAt(q.qualifiedAtMs);
     state.deadlines.holdUntil = isoAt(holdEndAfter(q.qualifiedAtMs));
     await record('hold_moved', { qualifiedAt: state.qualifiedAt, holdUntil: state.deadlines.holdUntil });

@@ -84,10 +84,10 @@ describe('inbox retention', () => {
     await expect(ensureInboxRetentionSchedule(client, { retention: 'for ever' })).rejects.toThrow(/not a retention/);
   });
 
-  it('given orders of unreferred customers old and new and referrals counted early, when the schedule runs, then only the orders past the retention and the early counts a day old are deleted', async () => {
+  it('given orders of unreferred customers old and new and referrals counted early, when the schedule runs, then only the orders past the retention and the early counts a week old are deleted', async () => {
     const taskQueue = `retention-${randomUUID()}`;
-    const leaked = await countedEarly(2);
-    const underWay = await countedEarly(0);
+    const leaked = await countedEarly(8);
+    const underWay = await countedEarly(2);
     const old = await orderEvent('nobody-1', 100, 'awaiting_signup');
     const older = await orderEvent('nobody-2', 400, 'awaiting_signup');
     const recent = await orderEvent('nobody-1', 10, 'awaiting_signup');

@@ -147,4 +147,23 @@ describe('a qualification lost during the hold, with an order held back for its 
       });
     });
   });
+  it('given a loss decided after the window, when the order held back inside the window was refunded after it, inside the hold it would start, then the referral expires without a hold moved to it', async () => {
+    await lateLossScenario(async ({ t0, handle, fakes, inboxBack }) => {
+      await referrals.env.sleep(3 * HOUR + 10 * MINUTE);
+      const second = { ...(await order('o-2', 'completed')), occurredAt: at(t0 + 2 * HOUR + 30 * MINUTE) };
+      await handle.signal(orderSignal, { ...second, reportedAt: at(t0 + 2 * HOUR + 31 * MINUTE) });
+      await handle.signal(orderSignal, {
+        ...(await order('o-2', 'refunded')),
+        occurredAt: at(t0 + 3 * HOUR + 5 * MINUTE),
+        reportedAt: at(t0 + 3 * HOUR + 6 * MINUTE),
+      });
+      await referrals.env.sleep(50 * MINUTE);
+      inboxBack();
+      await referrals.env.sleep(5 * MINUTE);
+      const expired = await waitForStatus(handle, 'expired');
+      expect(expired.endReason).toBe('qualification_lost_after_window');
+      await projectionCaughtUp(handle, fakes);
+      expect(fakes.kinds()).not.toContain('hold_moved');
+    });
+  });
 });
