@@ -4,8 +4,8 @@
 #   .tools/bin/temporal-server                    the server itself (go.temporal.io/server/cmd/server)
 #   .tools/bin/temporal-sql-tool                  its schema tool (go.temporal.io/server/cmd/tools/sql)
 #   .tools/temporal-schema/postgresql/v12/        the PostgreSQL schemas that ship inside the same module
-# Opt-in (`npm run tools:server`), so `npm test` does not pay for the build; every step is skipped when its result
-# is already there.
+# `npm test` runs it (TEMPORAL_SERVER=0 leaves it out), as does `npm run tools:server`; every step is skipped when its
+# result is already there.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
