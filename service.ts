@@ -47,6 +47,8 @@ export async function startReferralService(options: {
   unreferredOrderRetention?: string | undefined;
   /** referrals the worker keeps in memory; runtime/worker.ts's default when left out */
   maxCachedWorkflows?: number | undefined;
+  /** workflow tasks the worker runs at once; runtime/worker.ts's default when left out */
+  maxConcurrentWorkflowTasks?: number | undefined;
   /** ends the wait for a Temporal that does not answer yet (a stop asked for while starting) */
   signal?: AbortSignal | undefined;
   /** how long a Temporal that does not answer is waited for before the start fails; a minute when left out */
@@ -87,6 +89,7 @@ export async function startReferralService(options: {
           namespace: options.namespace,
           db: options.db,
           maxCachedWorkflows: options.maxCachedWorkflows,
+          maxConcurrentWorkflowTasks: options.maxConcurrentWorkflowTasks,
         }),
       temporalCall,
     );

@@ -76,6 +76,7 @@ worker = await retrying(
       db,
       workflowBundle,
       maxCachedWorkflows: config.workerMaxCachedWorkflows,
+      maxConcurrentWorkflowTasks: config.workerMaxConcurrentWorkflowTasks,
     }),
   temporalCall,
 ).catch(failedStart);

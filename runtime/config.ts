@@ -55,6 +55,7 @@ const ConfigSchema = z.object({
   WORKFLOW_BUNDLE_PATH: Optional,
   DATABASE_POOL_SIZE: PositiveInt.optional(),
   WORKER_MAX_CACHED_WORKFLOWS: PositiveInt.optional(),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: PositiveInt.optional(),
   UNREFERRED_ORDER_RETENTION: z
     .string()
     .trim()
@@ -87,6 +88,7 @@ export interface Config {
   databasePoolSize: number | undefined;
   /** referrals the worker keeps in memory between their tasks; undefined means runtime/worker.ts's default */
   workerMaxCachedWorkflows: number | undefined;
+  workerMaxConcurrentWorkflowTasks: number | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -134,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     unreferredOrderRetention: e.UNREFERRED_ORDER_RETENTION,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+    workerMaxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
   };
 }
 

@@ -19,6 +19,13 @@ export const WORKFLOWS_PATH = path.resolve(path.dirname(fileURLToPath(import.met
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 250;
 
+/**
+ * Workflow tasks the worker runs at once (the SDK's default). Local activities (registration, taking orders from the
+ * inbox, the claim's first write) run inside their task and hold its slot, so fewer slots queue tasks on the server
+ * instead of inside a busy worker, where each waits its turn against the task's 10 s timeout.
+ */
+export const DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS = 40;
+
 /** The referral worker: the workflow bundle (referrals and point lots) plus the activities over the given database. */
 export async function createReferralWorker(options: {
   connection: NativeConnection;
@@ -27,6 +34,8 @@ export async function createReferralWorker(options: {
   taskQueue?: string;
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxCachedWorkflows?: number | undefined;
+  /** workflow tasks run at once; DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS when left out, never more than the cache */
+  maxConcurrentWorkflowTasks?: number | undefined;
 }): Promise<Worker> {
   const maxCachedWorkflows = options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS;
   return Worker.create({
@@ -35,8 +44,11 @@ export async function createReferralWorker(options: {
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     maxCachedWorkflows,
-    // the SDK's default (40) may not exceed the cache
-    maxConcurrentWorkflowTaskExecutions: Math.max(2, Math.min(40, maxCachedWorkflows)),
+    // may not exceed the cache
+    maxConcurrentWorkflowTaskExecutions: Math.max(
+      2,
+      Math.min(options.maxConcurrentWorkflowTasks ?? DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS, maxCachedWorkflows),
+    ),
     activities: {
       ...createActivities({ db: options.db }),
       // a ledger write no retry can fix fails its lot's workflow, shown in the UI, instead of retrying for ever

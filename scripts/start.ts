@@ -122,6 +122,7 @@ async function start(): Promise<void> {
     logger,
     unreferredOrderRetention: config.unreferredOrderRetention,
     maxCachedWorkflows: config.workerMaxCachedWorkflows,
+    maxConcurrentWorkflowTasks: config.workerMaxConcurrentWorkflowTasks,
   });
   register({ name: 'API and worker', stop: service.stop, stopped: 'worker stopped' });
   checkpoint();

@@ -78,6 +78,7 @@ process.on('message', (message: ServiceRequest) => {
       hostname: '127.0.0.1',
       logger,
       maxCachedWorkflows: config.workerMaxCachedWorkflows,
+      maxConcurrentWorkflowTasks: config.workerMaxConcurrentWorkflowTasks,
     }).then(
       (running) => {
         service = running;

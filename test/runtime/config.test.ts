@@ -44,6 +44,8 @@ describe('configuration', () => {
     expect(() => loadConfig({ DATABASE_POOL_SIZE: 'ten' })).toThrow(/DATABASE_POOL_SIZE/);
     expect(loadConfig({}).workerMaxCachedWorkflows).toBeUndefined();
     expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '1000' }).workerMaxCachedWorkflows).toBe(1000);
+    expect(loadConfig({}).workerMaxConcurrentWorkflowTasks).toBeUndefined();
+    expect(loadConfig({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '8' }).workerMaxConcurrentWorkflowTasks).toBe(8);
     expect(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '-1' })).toThrow(/WORKER_MAX_CACHED_WORKFLOWS/);
   });
 
