@@ -11,19 +11,18 @@ import { INBOX_RETENTION_SCHEDULE_ID } from '../../runtime/inbox-retention';
 import {
   postgresEndpointFromUrl,
   startTemporalOnPostgres,
-  temporalServerInstalled,
   type TemporalOnPostgres,
 } from '../../runtime/temporal-postgres-server';
 import { httpClient, KEYS } from '../support/http';
 import { spawnServiceProcess, writeWorkflowBundle, type ServiceProcess } from '../support/service-process';
 import { eventually } from '../support/stack';
+import { requireTemporalServer } from '../support/temporal-binaries';
 
 /**
  * The production topology (the Temporal server on the same PostgreSQL as the referrals) with the worker and the API
  * as their own processes: the postmaster stopped under all of them, and the worker started while Temporal itself
  * starts, when its frontend answers before its history hosts serve ("Not enough hosts to serve the request").
  */
-const installed = temporalServerInstalled();
 
 let dir: string | undefined;
 let postgres: EmbeddedPostgresServer | undefined;
@@ -39,7 +38,7 @@ afterAll(async () => {
 
 describe('worker and API on the production topology', () => {
   it('given Temporal on the same PostgreSQL, when the postmaster stops for seconds and Temporal restarts with the worker starting beside it, then the worker and the API stay up and serve again', async (context) => {
-    if (!installed) context.skip('no Temporal server in .tools: `npm run tools:server` builds it (Go, a few minutes)');
+    requireTemporalServer(context);
     dir = await mkdtemp(path.join(tmpdir(), 'referrals-pg-outages-'));
     const ports = { postgres: await freePort(), temporal: await freePort(), api: await freePort() };
     const startPostgres = async () => {

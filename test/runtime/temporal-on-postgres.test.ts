@@ -9,20 +9,19 @@ import { freePort } from '../../runtime/free-port';
 import {
   postgresEndpointFromUrl,
   startTemporalOnPostgres,
-  temporalServerInstalled,
   type TemporalOnPostgres,
 } from '../../runtime/temporal-postgres-server';
 import { startReferralService, type RunningService } from '../../service';
 import { createTestDatabase } from '../support/database';
 import { API_KEYS, httpClient, KEYS } from '../support/http';
 import { eventually } from '../support/stack';
+import { requireTemporalServer } from '../support/temporal-binaries';
 
 /**
  * The production topology's Temporal (the server binary of docker-compose.yml's temporal service, on its own
  * PostgreSQL) under the referral service: a claim and a signup over HTTP, run by the worker, seen in the projection
  * and in Temporal's SQL visibility.
  */
-const installed = temporalServerInstalled();
 
 let dir: string | undefined;
 let postgres: EmbeddedPostgresServer | undefined;
@@ -40,7 +39,7 @@ afterAll(async () => {
 
 describe('Temporal server on PostgreSQL', () => {
   it('given the server on PostgreSQL with the namespace and search attributes it sets up, when a code is claimed and the invitee signs up over HTTP, then the worker runs the referral to registered and visibility finds it by its attributes', async (context) => {
-    if (!installed) context.skip('no Temporal server in .tools: `npm run tools:server` builds it (Go, a few minutes)');
+    requireTemporalServer(context);
     dir = await mkdtemp(path.join(tmpdir(), 'referrals-temporal-pg-'));
     postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort() });
     temporal = await startTemporalOnPostgres({

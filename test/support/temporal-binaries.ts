@@ -1,3 +1,4 @@
+import { temporalServerInstalled } from '../../runtime/temporal-postgres-server';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,3 +20,15 @@ export function cliExecutable(): { type: 'existing-path'; path: string } | undef
 }
 
 export const WORKFLOWS_PATH = path.join(ROOT, 'workflows/index.ts');
+
+/**
+ * The tests of the production shape need the Temporal server `npm test` builds (scripts/install-temporal-server.sh).
+ * Without it they fail, saying how to build it, unless `TEMPORAL_SERVER=0` left it out on purpose: then they skip.
+ */
+export function requireTemporalServer(context: { skip: (note?: string) => never }): void {
+  if (temporalServerInstalled()) return;
+  const build = '`npm run tools:server` builds it (Go, a few minutes)';
+  if (process.env.TEMPORAL_SERVER === '0')
+    context.skip(`TEMPORAL_SERVER=0: no Temporal server on PostgreSQL; ${build}`);
+  throw new Error(`no Temporal server in .tools: ${build}; TEMPORAL_SERVER=0 leaves these tests out`);
+}
