@@ -68,6 +68,7 @@ import {
   type ExtendRequest,
   type ProgramSnapshot,
   type ReferralDeadlines,
+  type ReferralTerms,
   type SignupFacts,
   type TermsMoveRequest,
   type TimelineEntry,
@@ -131,6 +132,7 @@ const PATCHES = {
   dueWithoutTimer: 'referral-due-without-timer',
   signupTimerKept: 'referral-signup-timer-kept',
   lateLossCountsWindowOrders: 'referral-late-loss-counts-window-orders',
+  movesJudgeAtHold: 'referral-moves-judge-at-hold',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -248,6 +250,8 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    * that arrives after its own refund still counted until the refund. Referrals started before this judge by arrival.
    */
   const ordersByReport = since(PATCHES.ordersByReport);
+  // A move judges a qualified referral at its hold, as the lifecycle does (decided here: a validator cannot patch).
+  const movesJudgeAtHold = ordersByReport && since(PATCHES.movesJudgeAtHold);
   const orderHistory: OrderHistory = historyOf(carried.orderHistory ?? carried.orders);
   // During a deadline's grace, order events dated after it wait until it is decided: it is decided as of its instant.
   let heldBackOrders: OrderFacts[] = [...(carried.heldBackOrders ?? [])];
@@ -363,9 +367,9 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   };
   const isoAt = (ms: number): string => new Date(ms).toISOString();
   /** The hold after qualifying at that instant: never before an admin's extension of it. */
-  const holdEndAfter = (qualifiedAtMs: number): number =>
+  const holdEndAfter = (qualifiedAtMs: number, rewardHold = terms.rewardHold): number =>
     Math.max(
-      Date.parse(addDuration(isoAt(qualifiedAtMs), terms.rewardHold, { allowZero: true })),
+      Date.parse(addDuration(isoAt(qualifiedAtMs), rewardHold, { allowZero: true })),
       holdFloor ? Date.parse(holdFloor) : -Infinity,
     );
   const decidedAtMs = (deadlineMs: number): number => Date.parse(decidesAt(isoAt(deadlineMs))!);
@@ -490,17 +494,35 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       to,
       atMs,
       ({ minOrders, minSpend, qualifyBy }) => {
-        const { qualifiedAtMs } = assessQualification(orders, {
+        const rule: QualificationRule = {
           currency: program.currency,
           fromMs: Date.parse(state.registration!.registeredAt),
           toMs: Date.parse(qualifyBy),
           minOrders,
           minSpend,
-        });
-        return qualifiedAtMs === null ? null : new Date(qualifiedAtMs).toISOString();
+        };
+        const { qualifiedAtMs } = movesJudgeAtHold
+          ? qualificationUnder(to.terms, rule)
+          : assessQualification(orders, rule);
+        return qualifiedAtMs === null ? null : isoAt(qualifiedAtMs);
       },
-      graceEnabled ? (to.terms.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace ?? '0') : '0',
+      graceUnder(to.terms),
     );
+  }
+
+  const graceUnder = (next: ReferralTerms): string =>
+    graceEnabled ? (next.lateEventGrace ?? DEFAULT_REFERRAL_TERMS.lateEventGrace ?? '0') : '0';
+
+  /**
+   * The qualification the referral would have under other terms, judged as the lifecycle judges it: each instant the
+   * criteria were met followed through the hold those terms give it (never before an admin's extension) and the grace
+   * they decide it with. A refund dated after that hold cannot take back what the hold earned, even where the latest
+   * order book shows the order refunded (both reported in one moment, before the referral qualified).
+   */
+  function qualificationUnder(next: ReferralTerms, rule: QualificationRule): Qualification {
+    const grace = graceUnder(next);
+    const decided = (deadlineMs: number) => Date.parse(addDuration(isoAt(deadlineMs), grace, { allowZero: true }));
+    return assessHeldQualification(orderHistory, rule, (at) => holdEndAfter(at, next.rewardHold), decided);
   }
 
   setHandler(

@@ -275,4 +275,19 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
     reported = [];
     inboxDownUntilMs = -Infinity;
   });
+  // A move judging a qualified referral at its hold, as the lifecycle does (v13 on).
+  await record('moved-while-qualified-by-order-refunded-after-hold', { program: { id: 'program-1', version: 1, currency: 'INR', terms: { ...DEFAULT_REFERRAL_TERMS, rewardHold: '1 hour', lateEventGrace: '2 hours' } } }, async (h) => {
+    const hour = 3_600_000;
+    const t0 = Date.parse(await now());
+    const at = (hours: number) => new Date(t0 + hours * hour).toISOString();
+    await env.sleep('3 hours');
+    early.push({ ...(await order('o-1', 'completed', 60_000, at(0.2))), reportedAt: at(2.9) }, { ...(await order('o-1', 'refunded', 60_000, at(1.3))), reportedAt: at(2.9) });
+    await h.executeUpdate(registerUpdate, { args: [{ ...(await signup()), occurredAt: at(0.1) }] });
+    await settle();
+    const program = { id: 'program-1', version: 2, currency: 'INR', terms: { ...DEFAULT_REFERRAL_TERMS, rewardHold: '1 hour', lateEventGrace: '2 hours', referrerPoints: 600 } };
+    await h.executeUpdate(moveTermsUpdate, { args: [{ requestId: 'move:m-1', actor: 'ops', program }] });
+    await env.sleep('1 hour');
+    await settle();
+    early.length = 0;
+  });
 }

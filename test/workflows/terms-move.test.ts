@@ -7,6 +7,7 @@ import {
   stateQuery,
   termsMovePreviewQuery,
 } from '../../workflows/messages';
+import type { OrderFacts } from '../../workflows/shared';
 import { useReferralTestEnvironment, waitForStatus } from '../support/referral-scenario';
 import { DAY, move, refusal, version2 } from '../support/terms-move';
 
@@ -107,6 +108,39 @@ describe('moving a referral to new terms', () => {
       await referrals.env.sleep(2 * DAY + 3_600_000);
       await waitForStatus(handle, 'completed');
       expect(fakes.creditCalls).toEqual([expect.objectContaining({ points: 3_000 })]);
+    });
+  });
+
+  it('given a referral qualified by an order whose refund, dated after the hold, was reported with it, when moved, then the move judges it at its hold as the referral does: same hold moved, a hold the refund falls in refused', async () => {
+    const HOUR = 3_600_000;
+    const terms = { rewardHold: '1 hour', lateEventGrace: '2 hours' } as const;
+    const reportedWithTheSignup: OrderFacts[] = [];
+    await scenario({ terms, fakes: { earlyOrders: reportedWithTheSignup } }, async ({ handle }) => {
+      const t = await referrals.env.currentTimeMs();
+      const at = (hours: number) => new Date(t + hours * HOUR).toISOString();
+      await referrals.env.sleep(3 * HOUR);
+      // the signup and both order events reach the referral in one moment, hours after they happened
+      const completion = { ...(await order('o-1', 'completed')), occurredAt: at(0.2), reportedAt: at(2.9) };
+      const refund = { ...(await order('o-1', 'refunded')), occurredAt: at(1.3), reportedAt: at(2.9) };
+      reportedWithTheSignup.push(completion, refund);
+      await handle.executeUpdate(registerUpdate, { args: [{ ...(await signup()), occurredAt: at(0.1) }] });
+      // the hold ended at 1.2 h, before the refund: it is decided at 3.2 h, with the reward kept
+      const qualified = await waitForStatus(handle, 'qualified');
+      expect(qualified.qualifiedAt).toBe(completion.occurredAt);
+
+      const sameHold = version2(terms);
+      expect(await handle.query(termsMovePreviewQuery, sameHold, await referrals.nowIso())).toMatchObject({
+        outcome: 'move',
+        qualifiedAt: completion.occurredAt,
+      });
+      const weekLongHold = await handle
+        .executeUpdate(moveTermsUpdate, { args: [move(version2({ ...terms, rewardHold: '7 days' }), 'move-week')] })
+        .catch((e: unknown) => e);
+      expect(refusal(weekLongHold).message).toContain('would_lose_qualification');
+      const moved = await handle.executeUpdate(moveTermsUpdate, { args: [move(sameHold)] });
+      expect(moved).toMatchObject({ status: 'qualified', programVersion: 2, qualifiedAt: completion.occurredAt });
+      await referrals.env.sleep(HOUR);
+      expect((await waitForStatus(handle, 'completed')).qualifiedAt).toBe(completion.occurredAt);
     });
   });
 
