@@ -1,14 +1,16 @@
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../db/connection';
 import { normaliseEmail, normalisePhone } from '../db/contact';
 import type { Database, NewReferralRow } from '../db/schema';
 import { settleFailedItemAsMoved } from '../db/term-moves';
+import { issueVoucher, voidVoucherOfReferral } from '../db/vouchers';
 import {
   REFUSALS,
   type ClaimContext,
   type ReferralSnapshot,
   type SignupFacts,
   type TimelineEntry,
+  voucherIssuedEntry,
 } from '../workflows/shared';
 
 /** The timeline entry the workflow writes as a referral goes under review: the review queue orders by its instant. */
@@ -22,6 +24,21 @@ export interface ProjectReferralInput {
   referral: ReferralProjection;
   claim?: ClaimContext | undefined;
   entry: TimelineEntry;
+}
+
+export interface ProjectReferralEndInput extends ProjectReferralInput {
+  /** the referee's voucher to void with the end (the referral failed) */
+  voidVoucher?: { code: string; reason: string } | undefined;
+}
+
+export interface ProjectRegistrationInput extends ProjectReferralInput {
+  /** the referee's voucher, issued with the registration (once: a retry finds the voucher the first attempt issued) */
+  voucher: { customerId: string; amount: number; currency: string; issuedAt: string; expiresAt: string };
+}
+
+export interface ReferralEndWritten {
+  /** the voucher voided, with its status after (`redeemed` when the referee had used it), or null */
+  voucher: { code: string; status: string | null } | null;
 }
 
 export interface RegisterRefereeInput {
@@ -78,123 +95,195 @@ async function makeRoomForWorkflowEntry(
     .execute();
 }
 
+/**
+ * Writes one transition of the workflow into the projection. Keyed by (referral, seq): a retry inserts no second
+ * timeline entry, a rewrite of the same seq replaces it, and a stale write (the row already shows a later seq: an
+ * attempt that outlived its timeout) changes nothing, neither the row nor the timeline entry of its seq.
+ */
+async function writeProjection(
+  trx: Transaction<Database>,
+  { referral, claim, entry }: ProjectReferralInput,
+): Promise<void> {
+  const underReview = referral.status === 'under_review';
+  const row: NewReferralRow = {
+    id: referral.referralId,
+    program_id: referral.programId,
+    program_version: referral.programVersion,
+    code: referral.code,
+    referrer_id: referral.referrerId,
+    referee_id: referral.refereeId,
+    status: referral.status,
+    channel: claim?.channel ?? null,
+    invitee_email: normaliseEmail(claim?.invitee?.email),
+    invitee_phone: normalisePhone(claim?.invitee?.phone),
+    ip: claim?.context?.ip ?? null,
+    device_id: claim?.context?.deviceId ?? null,
+    created_at: referral.createdAt,
+    registered_at: referral.registeredAt,
+    qualified_at: referral.qualifiedAt,
+    completed_at: referral.completedAt,
+    ended_at: referral.endedAt,
+    end_reason: referral.endReason,
+    expires_at: referral.deadlines.expiresAt,
+    qualify_by: referral.deadlines.qualifyBy,
+    hold_until: referral.deadlines.holdUntil,
+    counted_orders: referral.progress.countedOrders,
+    counted_spend: referral.progress.countedSpend,
+    projection_seq: entry.seq,
+    updated_at: entry.at,
+    // Snapshots from before the fraud review say nothing of either: the row keeps what it has.
+    ...(referral.flags === undefined ? {} : { flags: referral.flags }),
+    ...(referral.review === undefined ? {} : { review_decide_by: referral.review?.decideBy ?? null }),
+    review_started_at: underReview ? entry.at : null,
+  };
+  // The seq the workflow wrote last, read under the row lock the intake's late facts take too: every timeline
+  // entry above it was appended by the intake (appendLateFact), never by this workflow.
+  const before = await trx
+    .selectFrom('referrals')
+    .select('projection_seq')
+    .where('id', '=', referral.referralId)
+    .forNoKeyUpdate()
+    .executeTakeFirst();
+  const written = await trx
+    .insertInto('referrals')
+    .values(row)
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({
+          referee_id: eb.ref('excluded.referee_id'),
+          // an admin's move to new terms changes it (workflows/terms-move.ts)
+          program_version: eb.ref('excluded.program_version'),
+          status: eb.ref('excluded.status'),
+          registered_at: eb.ref('excluded.registered_at'),
+          qualified_at: eb.ref('excluded.qualified_at'),
+          completed_at: eb.ref('excluded.completed_at'),
+          ended_at: eb.ref('excluded.ended_at'),
+          end_reason: eb.ref('excluded.end_reason'),
+          expires_at: eb.ref('excluded.expires_at'),
+          qualify_by: eb.ref('excluded.qualify_by'),
+          hold_until: eb.ref('excluded.hold_until'),
+          counted_orders: eb.ref('excluded.counted_orders'),
+          counted_spend: eb.ref('excluded.counted_spend'),
+          projection_seq: eb.ref('excluded.projection_seq'),
+          updated_at: eb.ref('excluded.updated_at'),
+          ...(referral.flags === undefined ? {} : { flags: eb.ref('excluded.flags') }),
+          ...(referral.review === undefined ? {} : { review_decide_by: eb.ref('excluded.review_decide_by') }),
+          // The queue's order: set by the review_started entry (a rewrite of its seq moves it to the decision
+          // that stands), kept by the writes made while the referral waits, cleared once it is decided. A
+          // referral found waiting with no start on record waits from this write.
+          review_started_at:
+            entry.kind === REVIEW_STARTED
+              ? eb.ref('excluded.review_started_at')
+              : underReview
+                ? eb.fn.coalesce('referrals.review_started_at', 'excluded.review_started_at')
+                : null,
+        }))
+        // Never older over newer. The same seq may be written again with other content: a local activity whose
+        // workflow task was discarded runs again, and the workflow's second decision is the one that stands.
+        .where('referrals.projection_seq', '<=', (eb) => eb.ref('excluded.projection_seq')),
+    )
+    .returning('id')
+    .executeTakeFirst();
+  if (!written) return;
+  // From its first write on, the projection counts the referral toward its referrer's pace.
+  if (!before) await trx.deleteFrom('referrals_counted_early').where('referral_id', '=', referral.referralId).execute();
+  if (before && entry.seq > before.projection_seq)
+    await makeRoomForWorkflowEntry(trx, { referralId: referral.referralId, after: before.projection_seq, entry });
+  await trx
+    .insertInto('referral_timeline')
+    .values({
+      referral_id: referral.referralId,
+      seq: entry.seq,
+      at: entry.at,
+      kind: entry.kind,
+      status: entry.status,
+      detail: entry.detail ? JSON.stringify(entry.detail) : null,
+    })
+    .onConflict((oc) =>
+      oc.columns(['referral_id', 'seq']).doUpdateSet((eb) => ({
+        at: eb.ref('excluded.at'),
+        kind: eb.ref('excluded.kind'),
+        status: eb.ref('excluded.status'),
+        detail: eb.ref('excluded.detail'),
+      })),
+    )
+    .execute();
+  if (entry.kind === 'terms_moved' && entry.detail)
+    await settleFailedItemAsMoved(trx, { referralId: referral.referralId, detail: entry.detail, at: entry.at });
+}
+
+/** Marks the referral closed at its first close: later orders of its referee are settled from the projection. */
+async function closeReferral(db: Kysely<Database>, { referralId, closedAt }: { referralId: string; closedAt: string }) {
+  await db
+    .updateTable('referrals')
+    .set({ closed_at: closedAt })
+    .where('id', '=', referralId)
+    .where('closed_at', 'is', null)
+    .execute();
+}
+
 export function createReferralActivities({ db }: { db: DB }) {
   return {
+    /** One transition of the workflow into the projection (writeProjection's rules). */
+    async projectReferral(input: ProjectReferralInput): Promise<void> {
+      await db.transaction().execute((trx) => writeProjection(trx, input));
+    },
+
     /**
-     * Writes one transition of the workflow into the projection. Keyed by (referral, seq): a retry inserts no second
-     * timeline entry, a rewrite of the same seq replaces it, and a stale write (the row already shows a later seq: an
-     * attempt that outlived its timeout) changes nothing, neither the row nor the timeline entry of its seq.
+     * The registration and the referee's voucher in one transaction: the voucher issued, the `registered` entry and
+     * the `voucher_issued` one after it (voucherIssuedEntry). One activity where there were three.
      */
-    async projectReferral({ referral, claim, entry }: ProjectReferralInput): Promise<void> {
-      const underReview = referral.status === 'under_review';
-      const row: NewReferralRow = {
-        id: referral.referralId,
-        program_id: referral.programId,
-        program_version: referral.programVersion,
-        code: referral.code,
-        referrer_id: referral.referrerId,
-        referee_id: referral.refereeId,
-        status: referral.status,
-        channel: claim?.channel ?? null,
-        invitee_email: normaliseEmail(claim?.invitee?.email),
-        invitee_phone: normalisePhone(claim?.invitee?.phone),
-        ip: claim?.context?.ip ?? null,
-        device_id: claim?.context?.deviceId ?? null,
-        created_at: referral.createdAt,
-        registered_at: referral.registeredAt,
-        qualified_at: referral.qualifiedAt,
-        completed_at: referral.completedAt,
-        ended_at: referral.endedAt,
-        end_reason: referral.endReason,
-        expires_at: referral.deadlines.expiresAt,
-        qualify_by: referral.deadlines.qualifyBy,
-        hold_until: referral.deadlines.holdUntil,
-        counted_orders: referral.progress.countedOrders,
-        counted_spend: referral.progress.countedSpend,
-        projection_seq: entry.seq,
-        updated_at: entry.at,
-        // Snapshots from before the fraud review say nothing of either: the row keeps what it has.
-        ...(referral.flags === undefined ? {} : { flags: referral.flags }),
-        ...(referral.review === undefined ? {} : { review_decide_by: referral.review?.decideBy ?? null }),
-        review_started_at: underReview ? entry.at : null,
-      };
-      await db.transaction().execute(async (trx) => {
-        // The seq the workflow wrote last, read under the row lock the intake's late facts take too: every timeline
-        // entry above it was appended by the intake (appendLateFact), never by this workflow.
-        const before = await trx
-          .selectFrom('referrals')
-          .select('projection_seq')
-          .where('id', '=', referral.referralId)
-          .forNoKeyUpdate()
-          .executeTakeFirst();
-        const written = await trx
-          .insertInto('referrals')
-          .values(row)
-          .onConflict((oc) =>
-            oc
-              .column('id')
-              .doUpdateSet((eb) => ({
-                referee_id: eb.ref('excluded.referee_id'),
-                // an admin's move to new terms changes it (workflows/terms-move.ts)
-                program_version: eb.ref('excluded.program_version'),
-                status: eb.ref('excluded.status'),
-                registered_at: eb.ref('excluded.registered_at'),
-                qualified_at: eb.ref('excluded.qualified_at'),
-                completed_at: eb.ref('excluded.completed_at'),
-                ended_at: eb.ref('excluded.ended_at'),
-                end_reason: eb.ref('excluded.end_reason'),
-                expires_at: eb.ref('excluded.expires_at'),
-                qualify_by: eb.ref('excluded.qualify_by'),
-                hold_until: eb.ref('excluded.hold_until'),
-                counted_orders: eb.ref('excluded.counted_orders'),
-                counted_spend: eb.ref('excluded.counted_spend'),
-                projection_seq: eb.ref('excluded.projection_seq'),
-                updated_at: eb.ref('excluded.updated_at'),
-                ...(referral.flags === undefined ? {} : { flags: eb.ref('excluded.flags') }),
-                ...(referral.review === undefined ? {} : { review_decide_by: eb.ref('excluded.review_decide_by') }),
-                // The queue's order: set by the review_started entry (a rewrite of its seq moves it to the decision
-                // that stands), kept by the writes made while the referral waits, cleared once it is decided. A
-                // referral found waiting with no start on record waits from this write.
-                review_started_at:
-                  entry.kind === REVIEW_STARTED
-                    ? eb.ref('excluded.review_started_at')
-                    : underReview
-                      ? eb.fn.coalesce('referrals.review_started_at', 'excluded.review_started_at')
-                      : null,
-              }))
-              // Never older over newer. The same seq may be written again with other content: a local activity whose
-              // workflow task was discarded runs again, and the workflow's second decision is the one that stands.
-              .where('referrals.projection_seq', '<=', (eb) => eb.ref('excluded.projection_seq')),
-          )
-          .returning('id')
-          .executeTakeFirst();
-        if (!written) return;
-        // From its first write on, the projection counts the referral toward its referrer's pace.
-        if (!before)
-          await trx.deleteFrom('referrals_counted_early').where('referral_id', '=', referral.referralId).execute();
-        if (before && entry.seq > before.projection_seq)
-          await makeRoomForWorkflowEntry(trx, { referralId: referral.referralId, after: before.projection_seq, entry });
-        await trx
-          .insertInto('referral_timeline')
-          .values({
-            referral_id: referral.referralId,
-            seq: entry.seq,
-            at: entry.at,
-            kind: entry.kind,
-            status: entry.status,
-            detail: entry.detail ? JSON.stringify(entry.detail) : null,
-          })
-          .onConflict((oc) =>
-            oc.columns(['referral_id', 'seq']).doUpdateSet((eb) => ({
-              at: eb.ref('excluded.at'),
-              kind: eb.ref('excluded.kind'),
-              status: eb.ref('excluded.status'),
-              detail: eb.ref('excluded.detail'),
-            })),
-          )
-          .execute();
-        if (entry.kind === 'terms_moved' && entry.detail)
-          await settleFailedItemAsMoved(trx, { referralId: referral.referralId, detail: entry.detail, at: entry.at });
+    async projectRegistration({
+      voucher,
+      ...input
+    }: ProjectRegistrationInput): Promise<{ code: string; expiresAt: string }> {
+      const { referralId } = input.referral;
+      return db.transaction().execute(async (trx) => {
+        const { voucher: issued } = await issueVoucher(trx, {
+          referralId,
+          customerId: voucher.customerId,
+          amount: voucher.amount,
+          currency: voucher.currency,
+          issuedAt: new Date(voucher.issuedAt),
+          expiresAt: new Date(voucher.expiresAt),
+        });
+        const given = { code: issued.code, expiresAt: issued.expires_at.toISOString() };
+        await writeProjection(trx, input);
+        await writeProjection(trx, {
+          ...input,
+          entry: voucherIssuedEntry(input.entry, {
+            code: given.code,
+            amount: voucher.amount,
+            currency: voucher.currency,
+            expiresAt: given.expiresAt,
+          }),
+        });
+        return given;
+      });
+    },
+
+    /**
+     * The write that ends a referral, in one transaction: its referee's voucher voided (a used one stays used, and the
+     * entry says which), the end projected, and the referral closed, so later orders of its referee are settled from
+     * the projection. One activity where there were three; running it again changes nothing more.
+     */
+    async projectReferralEnd({ voidVoucher, ...input }: ProjectReferralEndInput): Promise<ReferralEndWritten> {
+      const { referralId } = input.referral;
+      return db.transaction().execute(async (trx) => {
+        let voucher: { code: string; status: string | null } | null = null;
+        if (voidVoucher) {
+          const voided = await voidVoucherOfReferral(trx, {
+            referralId,
+            reason: voidVoucher.reason,
+            at: new Date(input.entry.at),
+          });
+          voucher = { code: voidVoucher.code, status: voided?.status ?? null };
+        }
+        const entry = voucher ? { ...input.entry, detail: { ...input.entry.detail, voucher } } : input.entry;
+        await writeProjection(trx, { ...input, entry });
+        await closeReferral(trx, { referralId, closedAt: input.entry.at });
+        return { voucher };
       });
     },
 
@@ -203,12 +292,7 @@ export function createReferralActivities({ db }: { db: DB }) {
      * the first instant.
      */
     async markReferralClosed({ referralId, closedAt }: { referralId: string; closedAt: string }): Promise<void> {
-      await db
-        .updateTable('referrals')
-        .set({ closed_at: closedAt })
-        .where('id', '=', referralId)
-        .where('closed_at', 'is', null)
-        .execute();
+      await closeReferral(db, { referralId, closedAt });
     },
 
     /**

@@ -72,6 +72,7 @@ import {
   type SignupFacts,
   type TermsMoveRequest,
   type TimelineEntry,
+  voucherIssuedEntry,
 } from './shared';
 import { planTermsMove, type TermsMovePlan } from './terms-move';
 
@@ -133,6 +134,8 @@ const PATCHES = {
   signupTimerKept: 'referral-signup-timer-kept',
   lateLossCountsWindowOrders: 'referral-late-loss-counts-window-orders',
   movesJudgeAtHold: 'referral-moves-judge-at-hold',
+  endsInOneWrite: 'referral-ends-in-one-write',
+  registeredWithVoucher: 'referral-registered-with-voucher',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -250,8 +253,13 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    * that arrives after its own refund still counted until the refund. Referrals started before this judge by arrival.
    */
   const ordersByReport = since(PATCHES.ordersByReport);
-  // A move judges a qualified referral at its hold, as the lifecycle does (decided here: a validator cannot patch).
-  const movesJudgeAtHold = ordersByReport && since(PATCHES.movesJudgeAtHold);
+  /**
+   * A move judges a qualified referral at its hold, as the lifecycle does. Decided by the first move the loop applies,
+   * so a referral that never moves carries no marker; until then the validator and the dry run judge as a new referral
+   * does (neither is in the history: a replay runs neither).
+   */
+  let movesJudgeAtHold: boolean | undefined;
+  const decideHowMovesJudge = (): boolean => (movesJudgeAtHold ??= ordersByReport && since(PATCHES.movesJudgeAtHold));
   const orderHistory: OrderHistory = historyOf(carried.orderHistory ?? carried.orders);
   // During a deadline's grace, order events dated after it wait until it is decided: it is decided as of its instant.
   let heldBackOrders: OrderFacts[] = [...(carried.heldBackOrders ?? [])];
@@ -329,6 +337,8 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   let stopping = false;
   // Whether the projection shows the registration: until it does, a stopped referral must release its referee.
   let registrationProjected = input.carried !== undefined && carried.status !== 'pending';
+  // Whether the write that ended the referral closed it too (a failed referral's end, PATCHES.endsInOneWrite).
+  let closedInProjection = false;
   // Updates answer once their transition is in the projection, so a read right after sees it.
   let projectedSeq = state.seq;
   const projected = (): boolean => projectedSeq === state.seq;
@@ -501,9 +511,8 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
           minOrders,
           minSpend,
         };
-        const { qualifiedAtMs } = movesJudgeAtHold
-          ? qualificationUnder(to.terms, rule)
-          : assessQualification(orders, rule);
+        const { qualifiedAtMs } =
+          (movesJudgeAtHold ?? ordersByReport) ? qualificationUnder(to.terms, rule) : assessQualification(orders, rule);
         return qualifiedAtMs === null ? null : isoAt(qualifiedAtMs);
       },
       graceUnder(to.terms),
@@ -850,11 +859,12 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   /**
    * Appends a timeline entry and writes it with the referral to the projection. `fromInput`: the entry follows from
    * the workflow's input alone (the claim), so any retry of its task makes the same decision and writes at once.
+   * `endsFailed`: the entry ends a failed referral, written with its voucher's void and its close in one transaction.
    */
   async function record(
     kind: string,
     detail?: Record<string, unknown>,
-    options: { fromInput?: boolean } = {},
+    options: { fromInput?: boolean; endsFailed?: boolean; voucherIssuedAt?: string | undefined } = {},
   ): Promise<void> {
     state.seq += 1;
     const entry: TimelineEntry = { seq: state.seq, at: now(), kind, status: state.status, detail };
@@ -868,10 +878,34 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       milestone: _milestone,
       ...referral
     } = snapshot();
-    const write = projectDecidedOnly && !options.fromInput ? decided.projectReferral : projectReferral;
-    await write({ referral, claim: input.claim, entry });
+    if (options.endsFailed) {
+      // the voucher is voided for the reason the referral ended
+      const voidVoucher = rewards.voucher ? { code: rewards.voucher.code, reason: kind } : undefined;
+      const { voucher } = await decided.projectReferralEnd({ referral, claim: input.claim, entry, voidVoucher });
+      if (voucher) entry.detail = { ...entry.detail, voucher };
+      closedInProjection = true;
+    } else if (options.voucherIssuedAt) {
+      const { amount, validFor } = reward.refereeVoucher;
+      const issuedAt = options.voucherIssuedAt;
+      const currency = program.currency;
+      const voucher = {
+        customerId: state.refereeId!,
+        amount,
+        currency,
+        issuedAt,
+        expiresAt: addDuration(issuedAt, validFor),
+      };
+      const given = await decided.projectRegistration({ referral, claim: input.claim, entry, voucher });
+      rewards.voucher = { code: given.code, amount, currency, expiresAt: given.expiresAt };
+      const issued = voucherIssuedEntry(entry, rewards.voucher);
+      state.seq = issued.seq;
+      state.recentTimeline = [...state.recentTimeline, issued].slice(-RECENT_TIMELINE_SIZE);
+    } else {
+      const write = projectDecidedOnly && !options.fromInput ? decided.projectReferral : projectReferral;
+      await write({ referral, claim: input.claim, entry });
+    }
     if (state.status !== 'pending') registrationProjected = true;
-    projectedSeq = entry.seq;
+    projectedSeq = state.seq;
     projectedProgress = progressKey(referral.progress);
   }
 
@@ -885,12 +919,17 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     return true;
   }
 
-  async function moveTo(status: ReferralStatus, kind: string, detail?: Record<string, unknown>): Promise<void> {
+  async function moveTo(
+    status: ReferralStatus,
+    kind: string,
+    detail?: Record<string, unknown>,
+    options: { voucherIssuedAt?: string } = {},
+  ): Promise<void> {
+    const failed = status === 'expired' || status === 'cancelled' || status === 'rejected';
+    // One write ends a failed referral: its voucher voided, the end shown and the referral closed, in one transaction.
+    const inOneWrite = failed && since(PATCHES.endsInOneWrite);
     // A failed referral's voucher is void before the end is shown, so whoever waits on the end sees it void.
-    const voucher =
-      (status === 'expired' || status === 'cancelled' || status === 'rejected') && rewards.voucher
-        ? await voidVoucher(kind)
-        : null;
+    const voucher = failed && rewards.voucher && !inOneWrite ? await voidVoucher(kind) : null;
     state.status = status;
     if (isTerminal(status)) {
       state.endedAt = now();
@@ -901,7 +940,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       ...(state.refereeId ? [{ key: RefereeIdKey, value: state.refereeId }] : []),
       ...(reviewEnabled && flags.length > 0 ? [{ key: ReferralFlagsKey, value: flags }] : []),
     ]);
-    await record(kind, voucher ? { ...detail, voucher } : detail);
+    await record(kind, voucher ? { ...detail, voucher } : detail, { ...options, endsFailed: inOneWrite });
   }
 
   const msUntil = (iso: string | null): number => (iso ? Math.max(0, Date.parse(iso) - Date.now()) : 0);
@@ -1078,12 +1117,15 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
         decideBy: reviewDue.decideBy,
       });
     } else {
-      await moveTo('registered', 'registered', {
-        refereeId: state.refereeId,
-        registeredAt,
-        ...(flags.length > 0 ? { flags } : {}),
-      });
-      if (voucherEnabled && !rewards.voucher) await issueVoucher(registeredAt);
+      const detail = { refereeId: state.refereeId, registeredAt, ...(flags.length > 0 ? { flags } : {}) };
+      const voucherDue = voucherEnabled && !rewards.voucher;
+      // The referee's voucher in the registration's own write: one activity before the signup is answered, not three.
+      if (voucherDue && since(PATCHES.registeredWithVoucher)) {
+        await moveTo('registered', 'registered', detail, { voucherIssuedAt: registeredAt });
+      } else {
+        await moveTo('registered', 'registered', detail);
+        if (voucherDue) await issueVoucher(registeredAt);
+      }
     }
     // Orders reported before this signup was: read only now that the referee is reserved, so none slips between.
     const early = await takeOrdersAwaitingSignup({ referralId, refereeId: state.refereeId! });
@@ -1232,6 +1274,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       const { action, request } = adminQueue.shift()!;
       const key = `${action}:${request.requestId}`;
       if (adminApplied.has(key) || adminRefused.has(key)) continue;
+      if (action === 'move') decideHowMovesJudge();
       const refused = adminRefusal(action, request);
       if (refused) {
         adminRefused.set(key, refused);
@@ -1498,7 +1541,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   await recordLateFacts();
   await recordOrdersAfterEnd();
   // A referral that never reached the projection (a refused signup's) has no row to close.
-  if (state.seq > 0 && since(PATCHES.closedInProjection)) {
+  if (state.seq > 0 && !closedInProjection && since(PATCHES.closedInProjection)) {
     await decided.markReferralClosed({ referralId, closedAt: now() });
     // reported while the close was being written: still shown
     await recordLateFacts();

@@ -179,6 +179,18 @@ export interface RequestedLot {
 }
 
 /** The rewards a referral has given so far; each null until given. */
+/**
+ * The timeline entry of the referee's voucher issued with the registration it follows: written in the same
+ * transaction, at the same instant, as the next seq. The workflow and the projection build it the same way.
+ */
+export const voucherIssuedEntry = (registered: TimelineEntry, voucher: IssuedVoucher): TimelineEntry => ({
+  seq: registered.seq + 1,
+  at: registered.at,
+  kind: 'voucher_issued',
+  status: registered.status,
+  detail: { ...voucher },
+});
+
 export interface ReferralRewards {
   voucher: IssuedVoucher | null;
   referrerPoints: RequestedLot | null;

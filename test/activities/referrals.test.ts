@@ -7,6 +7,7 @@ import type { DB } from '../../db/connection';
 import { upsertCustomer } from '../../db/customers';
 import { acceptEvent } from '../../db/inbox';
 import { createProgram } from '../../db/programs';
+import { findVoucherOfReferral, redeemVoucher } from '../../db/vouchers';
 import { recordTermsMoveItem, reserveTermsMove, termsMoveRequestId } from '../../db/term-moves';
 import { DEFAULT_REFERRAL_TERMS } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
@@ -28,6 +29,7 @@ beforeAll(async () => {
 });
 afterAll(() => drop());
 beforeEach(async () => {
+  await db.deleteFrom('vouchers').execute();
   await db.deleteFrom('term_moves').execute();
   await db.deleteFrom('referral_timeline').execute();
   await db.deleteFrom('referrals').execute();
@@ -71,6 +73,124 @@ const signup = (refereeId: string, extra: { email?: string; phone?: string } = {
   refereeId,
   occurredAt: new Date().toISOString(),
   ...extra,
+});
+
+describe('projectRegistration', () => {
+  const registration = (write: ProjectReferralInput) => ({
+    ...write,
+    voucher: {
+      customerId: 'ben',
+      amount: 5_000,
+      currency: 'INR',
+      issuedAt: '2026-11-01T00:00:02.000Z',
+      expiresAt: '2026-12-01T00:00:02.000Z',
+    },
+  });
+
+  it('given a signup registered, when its write runs twice (a retry), then one voucher is issued and the registered and voucher_issued entries are written once each', async () => {
+    const id = randomUUID();
+    await upsertCustomer(db, { id: 'ben' });
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    const write = registration(projection(id, 2, 'registered'));
+    const given = await env.run(activities.projectRegistration, write);
+    expect(await env.run(activities.projectRegistration, write)).toEqual(given);
+    expect(given).toEqual({ code: expect.any(String), expiresAt: '2026-12-01T00:00:02.000Z' });
+    expect(await db.selectFrom('vouchers').selectAll().where('referral_id', '=', id).execute()).toEqual([
+      expect.objectContaining({ code: given.code, customer_id: 'ben', status: 'active' }),
+    ]);
+    const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'registered', projection_seq: 3 });
+    const timeline = await db.selectFrom('referral_timeline').selectAll().where('referral_id', '=', id).execute();
+    expect(timeline.map((e) => [e.seq, e.kind])).toEqual([
+      [1, 'pending'],
+      [2, 'registered'],
+      [3, 'voucher_issued'],
+    ]);
+    expect(timeline[2]!.detail).toEqual({
+      code: given.code,
+      amount: 5_000,
+      currency: 'INR',
+      expiresAt: given.expiresAt,
+    });
+  });
+
+  it('given a registration the projection refuses, when its write fails, then no voucher is left behind', async () => {
+    const id = randomUUID();
+    await upsertCustomer(db, { id: 'ben' });
+    const registered = projection(id, 2, 'registered');
+    // a status the column's check refuses
+    const write = registration({
+      ...registered,
+      referral: { ...registered.referral, status: 'nonsense' as 'registered' },
+    });
+    await expect(env.run(activities.projectRegistration, write)).rejects.toThrow(/referrals_status_check|status/);
+    expect(await db.selectFrom('vouchers').selectAll().where('referral_id', '=', id).execute()).toEqual([]);
+  });
+});
+
+describe('projectReferralEnd', () => {
+  /** A registered referral whose referee holds its voucher; returns the voucher's code. */
+  async function registeredWithVoucher(id: string): Promise<string> {
+    await upsertCustomer(db, { id: 'ben' });
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+    const { code } = await env.run(activities.issueRefereeVoucher, {
+      referralId: id,
+      customerId: 'ben',
+      amount: 10_000,
+      currency: 'INR',
+      issuedAt: '2026-11-01T00:00:02.000Z',
+      expiresAt: '2026-12-01T00:00:02.000Z',
+    });
+    return code;
+  }
+  const end = (id: string, code: string) => ({
+    ...projection(id, 3, 'expired'),
+    voidVoucher: { code, reason: 'qualification_window_closed' },
+  });
+
+  it('given a registered referral with an active voucher, when its end is written twice, then the voucher is void, the end shown with it and the referral closed, once', async () => {
+    const id = randomUUID();
+    const code = await registeredWithVoucher(id);
+    const written = await env.run(activities.projectReferralEnd, end(id, code));
+    expect(await env.run(activities.projectReferralEnd, end(id, code))).toEqual(written);
+    expect(written).toEqual({ voucher: { code, status: 'void' } });
+    const at = end(id, code).entry.at;
+    expect(await findVoucherOfReferral(db, id)).toMatchObject({
+      status: 'void',
+      void_reason: 'qualification_window_closed',
+      voided_at: new Date(at),
+    });
+    const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'expired', projection_seq: 3, closed_at: new Date(at) });
+    const timeline = await db.selectFrom('referral_timeline').selectAll().where('referral_id', '=', id).execute();
+    expect(timeline.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(timeline[2]!.detail).toEqual({ voucher: { code, status: 'void' } });
+  });
+
+  it('given a voucher the referee already used, when the end is written, then it stays redeemed and the entry says so', async () => {
+    const id = randomUUID();
+    const code = await registeredWithVoucher(id);
+    await redeemVoucher(db, {
+      code,
+      redemptionKey: 'checkout-1',
+      orderId: 'o-1',
+      now: new Date('2026-11-02T00:00:00Z'),
+    });
+    expect(await env.run(activities.projectReferralEnd, end(id, code))).toEqual({
+      voucher: { code, status: 'redeemed' },
+    });
+    expect((await findVoucherOfReferral(db, id))?.status).toBe('redeemed');
+  });
+
+  it('given a pending referral (no voucher), when it expires, then the end is shown and the referral closed', async () => {
+    const id = randomUUID();
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    expect(await env.run(activities.projectReferralEnd, projection(id, 2, 'expired'))).toEqual({ voucher: null });
+    const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row.status).toBe('expired');
+    expect(row.closed_at).not.toBeNull();
+  });
 });
 
 describe('projectReferral', () => {

@@ -1,9 +1,15 @@
 import type { ReferralActivities } from '../../activities';
 import type { ReferralFaultRecord } from '../../activities/faults';
 import type { LedgerActivities } from '../../activities/ledger';
-import type { ProjectReferralInput, RegistrationOutcome } from '../../activities/referrals';
+import type {
+  ProjectReferralEndInput,
+  ProjectReferralInput,
+  ProjectRegistrationInput,
+  ReferralEndWritten,
+  RegistrationOutcome,
+} from '../../activities/referrals';
 import type { CreditedLot, LotCreditRequest } from '../../workflows/lot-shared';
-import { REFUSALS, type AdminActionRecord, type OrderFacts } from '../../workflows/shared';
+import { REFUSALS, voucherIssuedEntry, type AdminActionRecord, type OrderFacts } from '../../workflows/shared';
 
 export interface FakeVoucher {
   referralId: string;
@@ -64,6 +70,26 @@ export function fakeActivities(
         inFlight -= 1;
       }
     };
+  const issueFakeVoucher = (request: Parameters<ReferralActivities['issueRefereeVoucher']>[0]) => {
+    voucherCalls.push({ activity: 'issue', referralId: request.referralId });
+    let voucher = vouchers.get(request.referralId);
+    if (!voucher) {
+      voucher = {
+        ...request,
+        code: `V${vouchers.size + 1}${request.referralId.slice(0, 8).toUpperCase()}`,
+        status: 'active',
+      };
+      vouchers.set(request.referralId, voucher);
+    }
+    return { code: voucher.code, expiresAt: voucher.expiresAt };
+  };
+  const voidFakeVoucher = async (referralId: string) => {
+    await options.beforeVoucherVoid?.();
+    voucherCalls.push({ activity: 'void', referralId });
+    const voucher = vouchers.get(referralId);
+    if (voucher?.status === 'active') voucher.status = 'void';
+    return { status: voucher?.status ?? null };
+  };
   const activities: ReferralActivities & LedgerActivities = {
     projectReferral: tracked(async (input: ProjectReferralInput) => {
       await options.beforeProjection?.(input);
@@ -71,6 +97,28 @@ export function fakeActivities(
       if (failure) throw failure;
       projections.push(input);
       await options.afterProjection?.(input);
+    }),
+    projectReferralEnd: tracked(async ({ voidVoucher, ...input }: ProjectReferralEndInput) => {
+      let voucher: ReferralEndWritten['voucher'] = null;
+      if (voidVoucher) {
+        const { status } = await voidFakeVoucher(input.referral.referralId);
+        voucher = { code: voidVoucher.code, status };
+      }
+      const entry = voucher ? { ...input.entry, detail: { ...input.entry.detail, voucher } } : input.entry;
+      await activities.projectReferral({ ...input, entry });
+      if (!closed.includes(input.referral.referralId)) closed.push(input.referral.referralId);
+      return { voucher };
+    }),
+    projectRegistration: tracked(async ({ voucher, ...input }: ProjectRegistrationInput) => {
+      // one transaction: a registration the projection refuses issues no voucher either
+      await activities.projectReferral(input);
+      const given = issueFakeVoucher({ referralId: input.referral.referralId, ...voucher });
+      const { amount, currency } = voucher;
+      await activities.projectReferral({
+        ...input,
+        entry: voucherIssuedEntry(input.entry, { code: given.code, amount, currency, expiresAt: given.expiresAt }),
+      });
+      return given;
     }),
     registerReferee: tracked(
       async ({
@@ -118,26 +166,12 @@ export function fakeActivities(
     recordReferralFault: tracked(async (fault: ReferralFaultRecord) => {
       if (!faults.some((f) => f.faultId === fault.faultId)) faults.push(fault);
     }),
-    issueRefereeVoucher: tracked(async (request: Parameters<ReferralActivities['issueRefereeVoucher']>[0]) => {
-      voucherCalls.push({ activity: 'issue', referralId: request.referralId });
-      let voucher = vouchers.get(request.referralId);
-      if (!voucher) {
-        voucher = {
-          ...request,
-          code: `V${vouchers.size + 1}${request.referralId.slice(0, 8).toUpperCase()}`,
-          status: 'active',
-        };
-        vouchers.set(request.referralId, voucher);
-      }
-      return { code: voucher.code, expiresAt: voucher.expiresAt };
-    }),
-    voidRefereeVoucher: tracked(async (request: Parameters<ReferralActivities['voidRefereeVoucher']>[0]) => {
-      await options.beforeVoucherVoid?.();
-      voucherCalls.push({ activity: 'void', referralId: request.referralId });
-      const voucher = vouchers.get(request.referralId);
-      if (voucher?.status === 'active') voucher.status = 'void';
-      return { status: voucher?.status ?? null };
-    }),
+    issueRefereeVoucher: tracked(async (request: Parameters<ReferralActivities['issueRefereeVoucher']>[0]) =>
+      issueFakeVoucher(request),
+    ),
+    voidRefereeVoucher: tracked((request: Parameters<ReferralActivities['voidRefereeVoucher']>[0]) =>
+      voidFakeVoucher(request.referralId),
+    ),
     creditPointLot: tracked(
       async ({ workflowRunId: _run, ...request }: Parameters<LedgerActivities['creditPointLot']>[0]) => {
         creditCalls.push(request);

@@ -313,12 +313,14 @@ describe('referral workflow', () => {
       expect(fakes.faults).toEqual([
         expect.objectContaining({
           referralId: input.referralId,
-          activity: 'projectReferral',
+          // the registration's write, which issues the referee's voucher with it
+          activity: 'projectRegistration',
           failureType: 'database_data_error',
           status: 'registered',
         }),
       ]);
       expect(fakes.statuses()).toEqual(['pending']);
+      expect(fakes.vouchers.size).toBe(0);
     });
   });
 });

@@ -37,6 +37,13 @@ describe('referral rewards', () => {
       });
       await projectionCaughtUp(handle, fakes);
       expect(fakes.kinds()).toEqual(['claimed', 'registered', 'voucher_issued']);
+      // issued in the registration's own write: the signup's answer carries it, after one activity
+      expect(registered.rewards?.voucher).toEqual(state.rewards?.voucher);
+      const scheduled = (await handle.fetchHistory()).events!.flatMap(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+      );
+      expect(scheduled).toEqual(['projectRegistration']);
+      expect(fakes.projections.at(-1)?.entry).toEqual({ ...state.recentTimeline.at(-1) });
     });
   });
 
@@ -67,6 +74,14 @@ describe('referral rewards', () => {
         detail: { voucher: { status: 'void' } },
       });
       expect(fakes.creditCalls).toEqual([]);
+      // one write ends it: the voucher's void, the end and the close in one activity, after the window's timer
+      const scheduled = (await handle.fetchHistory()).events!.flatMap(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+      );
+      expect(scheduled.at(-1)).toBe('projectReferralEnd');
+      expect(scheduled).not.toContain('voidRefereeVoucher');
+      expect(scheduled).not.toContain('markReferralClosed');
+      expect(fakes.closed).toEqual([input.referralId]);
     });
   });
 
