@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { DB } from '../db/connection';
 import { normaliseEmail, normalisePhone } from '../db/contact';
 import type { Database, NewReferralRow } from '../db/schema';
@@ -213,16 +213,6 @@ async function writeProjection(
     await settleFailedItemAsMoved(trx, { referralId: referral.referralId, detail: entry.detail, at: entry.at });
 }
 
-/** Marks the referral closed at its first close: later orders of its referee are settled from the projection. */
-async function closeReferral(db: Kysely<Database>, { referralId, closedAt }: { referralId: string; closedAt: string }) {
-  await db
-    .updateTable('referrals')
-    .set({ closed_at: closedAt })
-    .where('id', '=', referralId)
-    .where('closed_at', 'is', null)
-    .execute();
-}
-
 export function createReferralActivities({ db }: { db: DB }) {
   return {
     /** One transition of the workflow into the projection (writeProjection's rules). */
@@ -264,9 +254,9 @@ export function createReferralActivities({ db }: { db: DB }) {
     },
 
     /**
-     * The write that ends a referral, in one transaction: its referee's voucher voided (a used one stays used, and the
-     * entry says which), the end projected, and the referral closed, so later orders of its referee are settled from
-     * the projection. One activity where there were three; running it again changes nothing more.
+     * The write that ends a failed referral, in one transaction: its referee's voucher voided (a used one stays used,
+     * and the entry says which) and the end projected, so whoever sees the end sees the voucher void. One activity
+     * where there were two; running it again changes nothing more.
      */
     async projectReferralEnd({ voidVoucher, ...input }: ProjectReferralEndInput): Promise<ReferralEndWritten> {
       const { referralId } = input.referral;
@@ -282,7 +272,6 @@ export function createReferralActivities({ db }: { db: DB }) {
         }
         const entry = voucher ? { ...input.entry, detail: { ...input.entry.detail, voucher } } : input.entry;
         await writeProjection(trx, { ...input, entry });
-        await closeReferral(trx, { referralId, closedAt: input.entry.at });
         return { voucher };
       });
     },
@@ -292,7 +281,12 @@ export function createReferralActivities({ db }: { db: DB }) {
      * the first instant.
      */
     async markReferralClosed({ referralId, closedAt }: { referralId: string; closedAt: string }): Promise<void> {
-      await closeReferral(db, { referralId, closedAt });
+      await db
+        .updateTable('referrals')
+        .set({ closed_at: closedAt })
+        .where('id', '=', referralId)
+        .where('closed_at', 'is', null)
+        .execute();
     },
 
     /**

@@ -337,8 +337,6 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   let stopping = false;
   // Whether the projection shows the registration: until it does, a stopped referral must release its referee.
   let registrationProjected = input.carried !== undefined && carried.status !== 'pending';
-  // Whether the write that ended the referral closed it too (a failed referral's end, PATCHES.endsInOneWrite).
-  let closedInProjection = false;
   // Updates answer once their transition is in the projection, so a read right after sees it.
   let projectedSeq = state.seq;
   const projected = (): boolean => projectedSeq === state.seq;
@@ -531,7 +529,10 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   function qualificationUnder(next: ReferralTerms, rule: QualificationRule): Qualification {
     const grace = graceUnder(next);
     const decided = (deadlineMs: number) => Date.parse(addDuration(isoAt(deadlineMs), grace, { allowZero: true }));
-    return assessHeldQualification(orderHistory, rule, (at) => holdEndAfter(at, next.rewardHold), decided);
+    // Events held back for the hold's decision are booked once a move puts that decision ahead: judged with them.
+    const history = new Map([...orderHistory].map(([orderId, records]) => [orderId, [...records]]));
+    for (const order of heldBackOrders) recordOrderEvent(history, order);
+    return assessHeldQualification(history, rule, (at) => holdEndAfter(at, next.rewardHold), decided);
   }
 
   setHandler(
@@ -859,7 +860,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   /**
    * Appends a timeline entry and writes it with the referral to the projection. `fromInput`: the entry follows from
    * the workflow's input alone (the claim), so any retry of its task makes the same decision and writes at once.
-   * `endsFailed`: the entry ends a failed referral, written with its voucher's void and its close in one transaction.
+   * `endsFailed`: the entry ends a failed referral, written with its voucher's void in one transaction.
    */
   async function record(
     kind: string,
@@ -883,7 +884,6 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       const voidVoucher = rewards.voucher ? { code: rewards.voucher.code, reason: kind } : undefined;
       const { voucher } = await decided.projectReferralEnd({ referral, claim: input.claim, entry, voidVoucher });
       if (voucher) entry.detail = { ...entry.detail, voucher };
-      closedInProjection = true;
     } else if (options.voucherIssuedAt) {
       const { amount, validFor } = reward.refereeVoucher;
       const issuedAt = options.voucherIssuedAt;
@@ -926,8 +926,8 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     options: { voucherIssuedAt?: string } = {},
   ): Promise<void> {
     const failed = status === 'expired' || status === 'cancelled' || status === 'rejected';
-    // One write ends a failed referral: its voucher voided, the end shown and the referral closed, in one transaction.
-    const inOneWrite = failed && since(PATCHES.endsInOneWrite);
+    // One write ends a failed referral that has a voucher: voided with the end shown, in one transaction.
+    const inOneWrite = failed && Boolean(rewards.voucher) && since(PATCHES.endsInOneWrite);
     // A failed referral's voucher is void before the end is shown, so whoever waits on the end sees it void.
     const voucher = failed && rewards.voucher && !inOneWrite ? await voidVoucher(kind) : null;
     state.status = status;
@@ -1541,7 +1541,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   await recordLateFacts();
   await recordOrdersAfterEnd();
   // A referral that never reached the projection (a refused signup's) has no row to close.
-  if (state.seq > 0 && !closedInProjection && since(PATCHES.closedInProjection)) {
+  if (state.seq > 0 && since(PATCHES.closedInProjection)) {
     await decided.markReferralClosed({ referralId, closedAt: now() });
     // reported while the close was being written: still shown
     await recordLateFacts();

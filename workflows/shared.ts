@@ -178,7 +178,6 @@ export interface RequestedLot {
   expiresAt: string;
 }
 
-/** The rewards a referral has given so far; each null until given. */
 /**
  * The timeline entry of the referee's voucher issued with the registration it follows: written in the same
  * transaction, at the same instant, as the next seq. The workflow and the projection build it the same way.
@@ -191,6 +190,7 @@ export const voucherIssuedEntry = (registered: TimelineEntry, voucher: IssuedVou
   detail: { ...voucher },
 });
 
+/** The rewards a referral has given so far; each null until given. */
 export interface ReferralRewards {
   voucher: IssuedVoucher | null;
   referrerPoints: RequestedLot | null;

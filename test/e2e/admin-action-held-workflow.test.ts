@@ -54,6 +54,21 @@ function releaseAll(): void {
   holds.clear();
 }
 
+/** A projection write that waits at the gate in place for its referral's entry, before and after it writes. */
+const gated =
+  <I extends ProjectReferralInput, R>(write: (input: I) => Promise<R>) =>
+  async (input: I): Promise<R> => {
+    // the gate in place at each moment: a write let through may be held again once it has written
+    const gate = (at: Hold['at']) => {
+      const found = holds.get(input.referral.referralId);
+      return found?.kind === input.entry.kind && found.at === at ? found.opened : undefined;
+    };
+    await gate('before');
+    const written = await write(input);
+    await gate('after');
+    return written;
+  };
+
 beforeAll(async () => {
   ({ db, drop } = await createTestDatabase());
   devServer = await startDevServer({
@@ -71,16 +86,9 @@ beforeAll(async () => {
     activities: {
       ...activities,
       ...classifyDatabaseFaults(createLedgerActivities({ db })),
-      projectReferral: async (write: ProjectReferralInput) => {
-        // the gate in place at each moment: a write let through may be held again once it has written
-        const gate = (at: Hold['at']) => {
-          const found = holds.get(write.referral.referralId);
-          return found?.kind === write.entry.kind && found.at === at ? found.opened : undefined;
-        };
-        await gate('before');
-        await activities.projectReferral(write);
-        await gate('after');
-      },
+      projectReferral: gated(activities.projectReferral),
+      projectReferralEnd: gated(activities.projectReferralEnd),
+      projectRegistration: gated(activities.projectRegistration),
     },
   });
   running = worker.run();

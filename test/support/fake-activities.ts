@@ -5,7 +5,6 @@ import type {
   ProjectReferralEndInput,
   ProjectReferralInput,
   ProjectRegistrationInput,
-  ReferralEndWritten,
   RegistrationOutcome,
 } from '../../activities/referrals';
 import type { CreditedLot, LotCreditRequest } from '../../workflows/lot-shared';
@@ -70,15 +69,12 @@ export function fakeActivities(
         inFlight -= 1;
       }
     };
+  const nextVoucherCode = (referralId: string) => `V${vouchers.size + 1}${referralId.slice(0, 8).toUpperCase()}`;
   const issueFakeVoucher = (request: Parameters<ReferralActivities['issueRefereeVoucher']>[0]) => {
     voucherCalls.push({ activity: 'issue', referralId: request.referralId });
     let voucher = vouchers.get(request.referralId);
     if (!voucher) {
-      voucher = {
-        ...request,
-        code: `V${vouchers.size + 1}${request.referralId.slice(0, 8).toUpperCase()}`,
-        status: 'active',
-      };
+      voucher = { ...request, code: nextVoucherCode(request.referralId), status: 'active' };
       vouchers.set(request.referralId, voucher);
     }
     return { code: voucher.code, expiresAt: voucher.expiresAt };
@@ -90,35 +86,50 @@ export function fakeActivities(
     if (voucher?.status === 'active') voucher.status = 'void';
     return { status: voucher?.status ?? null };
   };
-  const activities: ReferralActivities & LedgerActivities = {
-    projectReferral: tracked(async (input: ProjectReferralInput) => {
-      await options.beforeProjection?.(input);
-      const failure = options.failProjection?.(input);
+  /** Projection writes that land together or not at all, as in one transaction. */
+  const projectInOneTransaction = async (writes: ProjectReferralInput[]) => {
+    for (const write of writes) await options.beforeProjection?.(write);
+    for (const write of writes) {
+      const failure = options.failProjection?.(write);
       if (failure) throw failure;
-      projections.push(input);
-      await options.afterProjection?.(input);
-    }),
+    }
+    projections.push(...writes);
+    for (const write of writes) await options.afterProjection?.(write);
+  };
+  const activities: ReferralActivities & LedgerActivities = {
+    projectReferral: tracked((input: ProjectReferralInput) => projectInOneTransaction([input])),
     projectReferralEnd: tracked(async ({ voidVoucher, ...input }: ProjectReferralEndInput) => {
-      let voucher: ReferralEndWritten['voucher'] = null;
+      const referralId = input.referral.referralId;
+      if (voidVoucher) await options.beforeVoucherVoid?.();
+      const before = vouchers.get(referralId)?.status ?? null;
+      const voucher = voidVoucher ? { code: voidVoucher.code, status: before === 'active' ? 'void' : before } : null;
+      await projectInOneTransaction([
+        voucher ? { ...input, entry: { ...input.entry, detail: { ...input.entry.detail, voucher } } } : input,
+      ]);
       if (voidVoucher) {
-        const { status } = await voidFakeVoucher(input.referral.referralId);
-        voucher = { code: voidVoucher.code, status };
+        voucherCalls.push({ activity: 'void', referralId });
+        const held = vouchers.get(referralId);
+        if (held?.status === 'active') held.status = 'void';
       }
-      const entry = voucher ? { ...input.entry, detail: { ...input.entry.detail, voucher } } : input.entry;
-      await activities.projectReferral({ ...input, entry });
-      if (!closed.includes(input.referral.referralId)) closed.push(input.referral.referralId);
       return { voucher };
     }),
     projectRegistration: tracked(async ({ voucher, ...input }: ProjectRegistrationInput) => {
-      // one transaction: a registration the projection refuses issues no voucher either
-      await activities.projectReferral(input);
-      const given = issueFakeVoucher({ referralId: input.referral.referralId, ...voucher });
+      const referralId = input.referral.referralId;
+      const held = vouchers.get(referralId);
+      const given = {
+        code: held?.code ?? nextVoucherCode(referralId),
+        expiresAt: held?.expiresAt ?? voucher.expiresAt,
+      };
       const { amount, currency } = voucher;
-      await activities.projectReferral({
-        ...input,
-        entry: voucherIssuedEntry(input.entry, { code: given.code, amount, currency, expiresAt: given.expiresAt }),
-      });
-      return given;
+      // one transaction: a registration the projection refuses issues no voucher either
+      await projectInOneTransaction([
+        input,
+        {
+          ...input,
+          entry: voucherIssuedEntry(input.entry, { code: given.code, amount, currency, expiresAt: given.expiresAt }),
+        },
+      ]);
+      return issueFakeVoucher({ referralId, ...voucher });
     }),
     registerReferee: tracked(
       async ({

@@ -114,18 +114,20 @@ describe('fraud review and admin actions', () => {
 });
 
 describe('admin actions at the end of a referral', () => {
-  it('given a referral ending (its voucher being voided as its window closes), when an admin extends it in that moment, then the extension is refused and the workflow closes', async () => {
-    let releaseVoid: () => void = () => {};
-    const voidHeld = new Promise<void>((resolve) => (releaseVoid = resolve));
-    let voiding = false;
+  it('given a referral ending (its window closing while the inbox is read for orders reported in time), when an admin extends it in that moment, then the extension is refused and the workflow closes', async () => {
+    let releaseRead: () => void = () => {};
+    const readHeld = new Promise<void>((resolve) => (releaseRead = resolve));
+    let reading = false;
     await scenario(
       {
         // A window of seconds run in real time: a held activity would stop the server's time skipping.
         terms: { qualificationWindow: '3 seconds', lateEventGrace: '0s' },
         fakes: {
-          beforeVoucherVoid: async () => {
-            voiding = true;
-            await voidHeld;
+          // The read outlives its workflow task's heartbeat: the extension is accepted in the task between.
+          reportedOrders: async () => {
+            reading = true;
+            await readHeld;
+            return [];
           },
         },
       },
@@ -134,22 +136,27 @@ describe('admin actions at the end of a referral', () => {
           await handle.executeUpdate(registerUpdate, { args: [await signup()] });
           await waitForState(handle, (s) => s.rewards?.voucher != null);
           const deadline = Date.now() + 20_000;
-          while (!voiding && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
-          expect(voiding).toBe(true);
+          while (!reading && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+          expect(reading).toBe(true);
           const extend = await handle.startUpdate(extendUpdate, {
             args: [{ requestId: 'late-extend', actor: 'ops', by: '1 day' }],
             waitForStage: WorkflowUpdateStage.ACCEPTED,
           });
-          releaseVoid();
+          releaseRead();
           const answer = await extend.result().catch((e: unknown) => e);
           expect(refusedType(answer)).toBe('invalid_transition');
           const final = await handle.result();
           expect(final.status).toBe('expired');
           expect(fakes.closed).toHaveLength(1);
           expect(fakes.adminActions).toEqual([]);
+          // accepted while the referral was still open, refused by the loop as it ended
+          const accepted = (await handle.fetchHistory()).events!.filter(
+            (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'extend',
+          );
+          expect(accepted).toHaveLength(1);
         } finally {
           // a held activity would keep the worker from shutting down
-          releaseVoid();
+          releaseRead();
         }
       },
     );

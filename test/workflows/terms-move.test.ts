@@ -144,6 +144,34 @@ describe('moving a referral to new terms', () => {
     });
   });
 
+  it('given a qualified referral in its hold’s grace with a refund dated after the hold held back, when moved to a hold the refund falls in, then the dry run and the move refuse it and the referral completes', async () => {
+    const HOUR = 3_600_000;
+    const terms = { rewardHold: '1 hour', lateEventGrace: '2 hours' } as const;
+    await scenario({ terms }, async ({ handle }) => {
+      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+      const t = await referrals.env.currentTimeMs();
+      await handle.signal(orderSignal, await order('o-1', 'completed'));
+      await waitForStatus(handle, 'qualified');
+      // the hold ended at 1 h and is decided at 3 h; a refund dated 1.3 h waits for that decision
+      await referrals.env.sleep(1.5 * HOUR);
+      await handle.signal(orderSignal, {
+        ...(await order('o-1', 'refunded')),
+        occurredAt: new Date(t + 1.3 * HOUR).toISOString(),
+      });
+      const weekLongHold = version2({ ...terms, rewardHold: '7 days' });
+      expect(await handle.query(termsMovePreviewQuery, weekLongHold, await referrals.nowIso())).toMatchObject({
+        outcome: 'refused',
+        code: 'would_lose_qualification',
+      });
+      const refused = await handle
+        .executeUpdate(moveTermsUpdate, { args: [move(weekLongHold)] })
+        .catch((e: unknown) => e);
+      expect(refusal(refused).message).toContain('would_lose_qualification');
+      await referrals.env.sleep(2 * HOUR);
+      expect((await waitForStatus(handle, 'completed')).programVersion).toBe(1);
+    });
+  });
+
   it('given a registered referral whose window an admin extended, when moved to a shorter window, then the extension stands', async () => {
     await scenario({}, async ({ handle }) => {
       await handle.executeUpdate(registerUpdate, { args: [await signup()] });
