@@ -134,8 +134,7 @@ const PATCHES = {
   signupTimerKept: 'referral-signup-timer-kept',
   lateLossCountsWindowOrders: 'referral-late-loss-counts-window-orders',
   movesJudgeAtHold: 'referral-moves-judge-at-hold',
-  endsInOneWrite: 'referral-ends-in-one-write',
-  registeredWithVoucher: 'referral-registered-with-voucher',
+  voucherInJoinedWrites: 'referral-voucher-in-joined-writes',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -254,11 +253,20 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    */
   const ordersByReport = since(PATCHES.ordersByReport);
   /**
-   * A move judges a qualified referral at its hold, as the lifecycle does. Decided by the first move the loop applies,
-   * so a referral that never moves carries no marker; until then the validator and the dry run judge as a new referral
-   * does (neither is in the history: a replay runs neither).
+   * A move judges a qualified referral at its hold, as the lifecycle does. Decided by the first move accepted, in its
+   * handler, so a referral that never moves carries no marker; until then the validator and the dry run judge as a new
+   * referral does (neither is in the history: a replay runs neither).
    */
   let movesJudgeAtHold: boolean | undefined;
+  /**
+   * Whether the referee's voucher is issued in the registration's write and voided in the write that shows a failed
+   * end, instead of in activities of its own. Decided as a signup is registered, before its local activity: a decision
+   * taken after one is taken in another workflow task on replay whenever the worker sent the task on before the
+   * workflow saw the activity's result, and a patch marker out of its task stops the referral for good. A referral
+   * registered before this keeps the separate writes.
+   */
+  let voucherInJoinedWrites: boolean | undefined;
+  const decideJoinedWrites = (): boolean => (voucherInJoinedWrites ??= since(PATCHES.voucherInJoinedWrites));
   const decideHowMovesJudge = (): boolean => (movesJudgeAtHold ??= ordersByReport && since(PATCHES.movesJudgeAtHold));
   const orderHistory: OrderHistory = historyOf(carried.orderHistory ?? carried.orders);
   // During a deadline's grace, order events dated after it wait until it is decided: it is decided as of its instant.
@@ -605,6 +613,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   );
 
   async function register(signup: SignupFacts): Promise<void> {
+    decideJoinedWrites();
     registeringEventId = signup.eventId;
     try {
       const outcome = await registerReferee({ referralId, referrerId: input.referrerId, signup }).catch(
@@ -804,6 +813,8 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     (action: AdminAction) =>
     async (request: AdminActionInput): Promise<ReferralSnapshot> => {
       const key = `${action}:${request.requestId}`;
+      // decided in the task that accepts the move, never after a local activity (see voucherInJoinedWrites)
+      if (action === 'move') decideHowMovesJudge();
       if (!adminApplied.has(key)) adminQueue.push({ action, request });
       await condition(() => ((adminApplied.has(key) || adminRefused.has(key)) && projected()) || fault !== null);
       if (fault) throw faultFailure(fault);
@@ -927,7 +938,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   ): Promise<void> {
     const failed = status === 'expired' || status === 'cancelled' || status === 'rejected';
     // One write ends a failed referral that has a voucher: voided with the end shown, in one transaction.
-    const inOneWrite = failed && Boolean(rewards.voucher) && since(PATCHES.endsInOneWrite);
+    const inOneWrite = failed && Boolean(rewards.voucher) && voucherInJoinedWrites === true;
     // A failed referral's voucher is void before the end is shown, so whoever waits on the end sees it void.
     const voucher = failed && rewards.voucher && !inOneWrite ? await voidVoucher(kind) : null;
     state.status = status;
@@ -1120,7 +1131,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       const detail = { refereeId: state.refereeId, registeredAt, ...(flags.length > 0 ? { flags } : {}) };
       const voucherDue = voucherEnabled && !rewards.voucher;
       // The referee's voucher in the registration's own write: one activity before the signup is answered, not three.
-      if (voucherDue && since(PATCHES.registeredWithVoucher)) {
+      if (voucherDue && voucherInJoinedWrites === true) {
         await moveTo('registered', 'registered', detail, { voucherIssuedAt: registeredAt });
       } else {
         await moveTo('registered', 'registered', detail);
@@ -1274,7 +1285,6 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       const { action, request } = adminQueue.shift()!;
       const key = `${action}:${request.requestId}`;
       if (adminApplied.has(key) || adminRefused.has(key)) continue;
-      if (action === 'move') decideHowMovesJudge();
       const refused = adminRefusal(action, request);
       if (refused) {
         adminRefused.set(key, refused);
