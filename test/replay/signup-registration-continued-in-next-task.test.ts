@@ -4,12 +4,12 @@ import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { renumberedHistory, type HistoryEvent } from '../support/history-edit';
 import { WORKFLOWS_PATH } from '../support/temporal-binaries';
 
 const { temporal } = proto;
 const { EventType } = temporal.api.enums.v1;
 type History = ReturnType<typeof temporal.api.history.v1.History.decode>;
-type HistoryEvent = ReturnType<typeof temporal.api.history.v1.HistoryEvent.create>;
 
 /**
  * A referral a signup started (update-with-start), recorded by the chaos run: the worker sent its first task on with
@@ -49,23 +49,7 @@ function asWrittenNow(history: History): History {
     json(['referral-signup-timer-kept', CHANGE]);
   changeVersion.upsertWorkflowSearchAttributesEventAttributes!.workflowTaskCompletedEventId = firstTaskCompleted;
   events.splice(accepted + 1, 0, marker, changeVersion);
-  // renumbered, with every reference to an event id
-  const renumbered = new Map(events.map((e, i) => [String(e.eventId ?? ''), i + 1]));
-  events.forEach((e, i) => {
-    for (const [key, attributes] of Object.entries(e)) {
-      if (!key.endsWith('Attributes') || !attributes || typeof attributes !== 'object') continue;
-      for (const [field, value] of Object.entries(attributes as Record<string, unknown>)) {
-        if (!field.endsWith('EventId') || value === null || value === undefined) continue;
-        // a number or a protobuf Long
-        const id = (value as { toString(): string }).toString();
-        if (renumbered.has(id)) (attributes as Record<string, unknown>)[field] = renumbered.get(id);
-      }
-    }
-    e.eventId = (i + 1) as unknown as HistoryEvent['eventId'];
-  });
-  return temporal.api.history.v1.History.decode(
-    temporal.api.history.v1.History.encode(temporal.api.history.v1.History.create({ events })).finish(),
-  );
+  return renumberedHistory(events);
 }
 
 let workflowBundle: WorkflowBundleWithSourceMap;

@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { renumberedHistory, type HistoryEvent } from '../support/history-edit';
 import { WORKFLOWS_PATH } from '../support/temporal-binaries';
 
 const { temporal } = proto;
 const { EventType } = temporal.api.enums.v1;
-type HistoryEvent = ReturnType<typeof temporal.api.history.v1.HistoryEvent.create>;
 
 /**
  * A referral a signup started (update-with-start), recorded by the chaos run: its registration, a local activity, was
@@ -79,23 +79,7 @@ function asWrittenNow(history: ReturnType<typeof recorded>) {
           !(e.eventType === EventType.EVENT_TYPE_TIMER_CANCELED && e.timerCanceledEventAttributes?.timerId === timerId),
       ),
   ];
-  // renumbered, with every reference to an event id
-  const renumbered = new Map(written.map((e, i) => [String(e.eventId ?? ''), i + 1]));
-  written.forEach((e, i) => {
-    for (const [key, attributes] of Object.entries(e)) {
-      if (!key.endsWith('Attributes') || !attributes || typeof attributes !== 'object') continue;
-      for (const [field, value] of Object.entries(attributes as Record<string, unknown>)) {
-        if (!field.endsWith('EventId') || value === null || value === undefined) continue;
-        // a number or a protobuf Long
-        const id = (value as { toString(): string }).toString();
-        if (renumbered.has(id)) (attributes as Record<string, unknown>)[field] = renumbered.get(id);
-      }
-    }
-    e.eventId = (i + 1) as unknown as HistoryEvent['eventId'];
-  });
-  return temporal.api.history.v1.History.decode(
-    temporal.api.history.v1.History.encode(temporal.api.history.v1.History.create({ events: written })).finish(),
-  );
+  return renumberedHistory(written);
 }
 
 const replay = (history: ReturnType<typeof recorded>) =>
