@@ -69,6 +69,20 @@ export interface SentMove {
   code: string | null;
 }
 
+/** The referee's checkout with the voucher they were shown as active: one redemption key (in copies), then another. */
+export interface SentVoucher {
+  /** null: no active voucher was shown within the run's patience */
+  code: string | null;
+  /** a copy of the first key took the voucher */
+  redeemed: boolean;
+  /** each copy's answer under the first key: status, problem code and when it came */
+  answers: Array<{ status: number; code: string | null; answeredAtMs: number }>;
+  /** when the first copy under the first key left */
+  sentAtMs: number;
+  /** the second key's answer, sent after the first key's copies were answered */
+  otherKey: { status: number; code: string | null } | null;
+}
+
 export interface ReferralRecord {
   key: string;
   kind: ScenarioKind;
@@ -98,7 +112,7 @@ export interface ReferralRecord {
   lateSignup: { status: number; code: string | null } | null;
   orders: SentOrder[];
   admin: SentAdmin[];
-  voucher: { code: string | null; redeemed: boolean; answers: string[] } | null;
+  voucher: SentVoucher | null;
   /** the scenario's own steps could not all be sent (the run ended, or a request gave up) */
   incomplete: string | null;
 }
@@ -177,20 +191,49 @@ export function expectReferral(r: ReferralRecord, versions: ReadonlyMap<number, 
   const moved = r.moves.find((m) => !m.dryRun && m.outcome === 'moved') ?? null;
   const movedTo = moved ? versions.get(moved.toVersion) : undefined;
   if (moved && !movedTo) answerMismatches.push(`moved to version ${moved.toVersion}, which the run never published`);
+  /**
+   * The checkout with a voucher shown as active takes it, and a second key is then refused as already used; unless
+   * the referral's failed end came between the listing and the checkout and voided it first: then both keys are
+   * refused as not active.
+   */
+  const judgeCheckout = (voucher: Expectation['voucher'], endsFromMs: number | undefined) => {
+    const v = r.voucher;
+    if (!v?.code) return;
+    const said = (a: { status: number; code: string | null }) => `${a.status}${a.code ? ` ${a.code}` : ''}`;
+    const taken = v.answers.filter((a) => a.status === 201 || a.status === 200);
+    const voided = v.answers.filter((a) => a.status === 409 && a.code === 'voucher_not_active');
+    const endCameFirst =
+      voucher === 'void' && endsFromMs !== undefined && voided.length === v.answers.length && v.answers.length > 0
+        ? Math.min(...v.answers.map((a) => a.answeredAtMs)) >= endsFromMs
+        : false;
+    if (endCameFirst) followedAnswer.push(`voucher ${v.code} was voided by the referral's end before its checkout`);
+    else if (taken.length !== v.answers.length)
+      answerMismatches.push(`voucher redemption answered ${v.answers.map(said).join(',')}`);
+    const otherDue = endCameFirst ? 'voucher_not_active' : 'voucher_already_redeemed';
+    if (v.otherKey && !(v.otherKey.status === 409 && v.otherKey.code === otherDue))
+      answerMismatches.push(`a second key on voucher ${v.code} answered ${said(v.otherKey)}, not 409 ${otherDue}`);
+  };
   const expect = (
     status: Status | null,
     settledByMs: number,
-    extra: Partial<Pick<Expectation, 'voucher' | 'referrerPoints' | 'milestone'>> = {},
-  ): Expectation => ({
-    status,
-    voucher: extra.voucher ?? 'none',
-    referrerPoints: extra.referrerPoints ?? 0,
-    milestone: extra.milestone ?? false,
-    settledByMs,
-    programVersion: r.referralId ? (moved?.toVersion ?? startVersion) : null,
-    answerMismatches,
-    followedAnswer,
-  });
+    extra: Partial<Pick<Expectation, 'voucher' | 'referrerPoints' | 'milestone'>> & {
+      /** a failed end: the earliest instant it can have voided the voucher */
+      endsFromMs?: number;
+    } = {},
+  ): Expectation => {
+    const voucher = extra.voucher ?? 'none';
+    judgeCheckout(voucher, extra.endsFromMs);
+    return {
+      status,
+      voucher,
+      referrerPoints: extra.referrerPoints ?? 0,
+      milestone: extra.milestone ?? false,
+      settledByMs,
+      programVersion: r.referralId ? (moved?.toVersion ?? startVersion) : null,
+      answerMismatches,
+      followedAnswer,
+    };
+  };
   if (!r.referralId) {
     // A signup by a valid code is never refused: it registers however late it is delivered, so it owes a 201.
     if (r.signup && r.signup.status !== 201)
@@ -255,7 +298,7 @@ export function expectReferral(r: ReferralRecord, versions: ReadonlyMap<number, 
     const ender = applied('cancel') ?? applied('reject');
     if (ender && admitted(ender, windowEndMs + G, ender.action)) {
       const status: Status = ender.action === 'cancel' ? 'cancelled' : 'rejected';
-      return expect(status, ender.answeredAtMs, { voucher: voucherEnd(status, true) });
+      return expect(status, ender.answeredAtMs, { voucher: voucherEnd(status, true), endsFromMs: ender.sentAtMs });
     }
     const extend = applied('extend');
     const extendedEnd = extend && admitted(extend, windowEndMs + G, 'extend') ? windowEndMs + (extend.byMs ?? 0) : null;
@@ -281,7 +324,10 @@ export function expectReferral(r: ReferralRecord, versions: ReadonlyMap<number, 
   const additions = forWindow.filter((o) => o.status === 'placed' || o.status === 'completed');
   const firstQualified = qualifiedAt(bookOf(additions), T0, windowEndMs, 1, p.minSpend);
   if (firstQualified === null) {
-    return expect('expired', decideWindowMs, { voucher: voucherEnd('expired', voucherIssued) });
+    return expect('expired', decideWindowMs, {
+      voucher: voucherEnd('expired', voucherIssued),
+      endsFromMs: windowEndMs,
+    });
   }
   // During the hold a refund or cancel dated inside it, and reported before its grace ends, takes its order back out.
   const holdUntil = firstQualified + p.rewardHoldMs;
@@ -295,6 +341,7 @@ export function expectReferral(r: ReferralRecord, versions: ReadonlyMap<number, 
   if (finalQualified === null) {
     return expect('expired', Math.max(decideWindowMs, holdUntil + G), {
       voucher: voucherEnd('expired', voucherIssued),
+      endsFromMs: Math.min(windowEndMs, holdUntil),
     });
   }
   const finalHoldUntil = finalQualified + p.rewardHoldMs;

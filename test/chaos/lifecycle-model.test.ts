@@ -154,3 +154,57 @@ describe('the lifecycle model under term moves', () => {
     expect(expected.status).toBe('completed');
   });
 });
+
+describe('the lifecycle model at the voucher checkout', () => {
+  const noOrders = { orders: [] };
+  const taken = { status: 201, code: null };
+  const refused = { status: 409, code: 'voucher_not_active' };
+  const checkout = (
+    answeredAtMs: number,
+    answer: { status: number; code: string | null },
+    otherKey: { status: number; code: string | null },
+  ): ReferralRecord['voucher'] => ({
+    code: 'R39TM8K9ZCNS',
+    redeemed: answer.status === 201,
+    answers: [{ ...answer, answeredAtMs }],
+    sentAtMs: answeredAtMs - 100,
+    otherKey,
+  });
+
+  it('given a voucher taken at checkout, when a second key asks, then it owes voucher_already_redeemed', () => {
+    const used = referral({
+      ...noOrders,
+      voucher: checkout(T0 + 1_000, taken, { status: 409, code: 'voucher_already_redeemed' }),
+    });
+    const expected = expectReferral(used, versions);
+    expect(expected.voucher).toBe('redeemed');
+    expect(expected.answerMismatches).toEqual([]);
+  });
+
+  it('given a checkout after the window ended unqualified, when it is refused as not active, then the model follows', () => {
+    const late = referral({ ...noOrders, voucher: checkout(T0 + W + 50, refused, refused) });
+    const expected = expectReferral(late, versions);
+    expect(expected.status).toBe('expired');
+    expect(expected.voucher).toBe('void');
+    expect(expected.answerMismatches).toEqual([]);
+    expect(expected.followedAnswer).toEqual([expect.stringContaining('voided by the referral')]);
+  });
+
+  it('given a checkout before the window could end, when it is refused as not active, then that is a mismatch', () => {
+    const early = referral({ ...noOrders, voucher: checkout(T0 + W - 1_000, refused, refused) });
+    expect(expectReferral(early, versions).answerMismatches).toEqual([
+      'voucher redemption answered 409 voucher_not_active',
+      'a second key on voucher R39TM8K9ZCNS answered 409 voucher_not_active, not 409 voucher_already_redeemed',
+    ]);
+  });
+
+  it('given a referral that completes, when its checkout is refused at any time, then that is a mismatch', () => {
+    const completes = referral({
+      programVersion: 2,
+      voucher: checkout(T0 + 10 * W, refused, refused),
+    });
+    const expected = expectReferral(completes, versions);
+    expect(expected.status).toBe('completed');
+    expect(expected.answerMismatches).toContain('voucher redemption answered 409 voucher_not_active');
+  });
+});
