@@ -161,11 +161,20 @@ export function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot
 }
 
 /**
- * The referral's lifecycle as referrals start now: every change in PATCHES in force without a marker. A patch costs
- * each history two events (its marker and a search attribute upsert), a fifth of a short referral's history.
+ * The referral's lifecycle as referrals start now: every change in PATCHES in force without a marker of its own. A
+ * patch costs each history two events (its marker and a search attribute upsert), a fifth of a short referral's
+ * history. The changes made since the type was first run are taken all at once, with one marker decided first thing in
+ * the first task (LIFECYCLE_LATER_CHANGES), by the runs that begin with it.
  */
 export function referralLifecycle(input: ReferralInput): Promise<ReferralSnapshot> {
-  return runReferral(input, (change) => LIFECYCLE_BORN_WITH.has(change) || patched(change));
+  const bornWithLaterChanges = patched(LIFECYCLE_LATER_CHANGES.marker);
+  return runReferral(
+    input,
+    (change) =>
+      LIFECYCLE_BORN_WITH.has(change) ||
+      (bornWithLaterChanges && LIFECYCLE_LATER_CHANGES.changes.has(change)) ||
+      patched(change),
+  );
 }
 
 /**
@@ -192,6 +201,24 @@ const LIFECYCLE_BORN_WITH: ReadonlySet<string> = new Set([
   PATCHES.ordersByReport,
   PATCHES.dueWithoutTimer,
 ]);
+
+/**
+ * The changes made to `referralLifecycle` after its first run, each taken with its own `patched()` by the runs that
+ * began before this set; a run that begins with the set's marker has them all from its first task. A change decided
+ * by its own marker can be decided too late: when it is first asked right after a local activity's result, and the
+ * worker sent the task on with that result in it, a replay takes the result, and asks, in the earlier task, where the
+ * marker is not yet known (the referral stops for good). A change added from now on is taken with `patched()`, until
+ * it joins the next such set.
+ */
+const LIFECYCLE_LATER_CHANGES = {
+  marker: 'referral-lifecycle-later-changes-1',
+  changes: new Set<string>([
+    PATCHES.signupTimerKept,
+    PATCHES.lateLossCountsWindowOrders,
+    PATCHES.movesJudgeAtHold,
+    PATCHES.voucherInJoinedWrites,
+  ]),
+} as const;
 
 /** `since(change)`: whether this run follows a change listed in PATCHES (for the first type, `patched()`). */
 async function runReferral(input: ReferralInput, since: (change: string) => boolean): Promise<ReferralSnapshot> {
@@ -1211,6 +1238,9 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     if (await cancelIfRequested()) return;
     if (await applyAdminRequests()) return;
     if (!woke) {
+      // A run begun before LIFECYCLE_LATER_CHANGES asks the late loss's change before the read that may bring the loss,
+      // so that its marker is in history ahead of the read's result (asked again then, it answers the same).
+      since(PATCHES.lateLossCountsWindowOrders);
       if (await takeOrdersReportedInTime()) return;
       state.completedAt = now();
       let tier: { name: string; multiplier: number } | null = null;

@@ -163,6 +163,10 @@ export function useReferralTestEnvironment(
     get env() {
       return env;
     },
+    /** the workflows as the scenarios' workers run them, to replay a scenario's history */
+    get workflowBundle() {
+      return workflowBundle;
+    },
     nowIso,
     scenario,
     signup,
