@@ -506,7 +506,10 @@ async function refuseIfRulesBroken(
   if (
     heldBy &&
     heldBy !== target.referralId &&
-    !(await releaseReservationOfUnregisteredReferral(deps.db, signup.customerId, heldBy))
+    !(await releaseReservationOfUnregisteredReferral(deps.db, signup.customerId, heldBy)) &&
+    // Another delivery of this same signup (a copy, a retry, the relay) may have released that hold first and taken
+    // the referee for this target since: read the hold again rather than refuse, and keep, a signup that registers.
+    (await heldByAnother(deps, signup.customerId, target.referralId))
   ) {
     throw new IntakeError('already_referred', `customer ${signup.customerId} was already referred`);
   }
@@ -515,6 +518,11 @@ async function refuseIfRulesBroken(
   if (referrer && ((email && email === referrer.email_normalized) || (phone && phone === referrer.phone_normalized))) {
     throw new IntakeError('self_referral', 'the referee has the referrer’s contact details');
   }
+}
+
+async function heldByAnother(deps: IntakeDependencies, customerId: string, referralId: string): Promise<boolean> {
+  const holder = (await findCustomer(deps.db, customerId))?.referred_by_referral_id;
+  return Boolean(holder) && holder !== referralId;
 }
 
 const signupResult = (s: ReferralSnapshot): SignupResult => ({
