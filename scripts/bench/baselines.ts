@@ -44,6 +44,8 @@ export interface BaselineResults {
 export interface Baselines {
   run: (options: {
     referrals: number;
+    /** timers due at one instant (the mass expiry's baseline) */
+    timers: number;
     concurrency: number;
     inserts: number;
     deadlineMs: number;
@@ -112,7 +114,16 @@ export async function startBaselines(options: {
     return workflowId;
   };
 
-  const run: Baselines['run'] = async ({ referrals: n, concurrency, inserts, deadlineMs, log, problems, notes }) => {
+  const run: Baselines['run'] = async ({
+    referrals: n,
+    timers,
+    concurrency,
+    inserts,
+    deadlineMs,
+    log,
+    problems,
+    notes,
+  }) => {
     const clients = <T>(count: number, call: (i: number) => Promise<Call<T>>) =>
       runClients({ count, concurrency, deadlineMs, call });
     const note = (what: string, r: { failed: number; timedOut: boolean; errors: string[] }) => {
@@ -225,13 +236,13 @@ export async function startBaselines(options: {
     }
     note('raw inserts', insertRun);
 
-    // (d) n timers due at one instant, each then writing one row through an activity. The instant leaves time to
+    // (d) `timers` timers due at one instant, each then writing one row through an activity. The instant leaves time to
     // start them all, at the start rate measured above.
     const startRate = starts.seconds > 0 ? starts.ok / starts.seconds : 50;
-    const fireAt = Date.now() + Math.ceil((n / startRate) * 1250) + 1500;
-    log(`baseline: ${n} timers due in ${((fireAt - Date.now()) / 1000).toFixed(1)} s, each writing a row`);
+    const fireAt = Date.now() + Math.ceil((timers / startRate) * 1250) + 1500;
+    log(`baseline: ${timers} timers due in ${((fireAt - Date.now()) / 1000).toFixed(1)} s, each writing a row`);
     let startedLate = 0;
-    const timerStarts = await clients(n, (i) =>
+    const timerStarts = await clients(timers, (i) =>
       timed(async () => {
         await temporal.workflow.start(timerWriter, {
           taskQueue: BASELINE_TASK_QUEUE,

@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --referrals N] [--concurrency C] [--quick] [--temporal dev|postgres] [--out DIR] [--cpu-prof DIR]`
+ * `npm run bench [-- --referrals N] [--expiring N] [--concurrency C] [--quick] [--temporal dev|postgres] [--out DIR]
+ *   [--cpu-prof DIR]`
  *
  * The referral engine under load on this machine, beside baselines measured in the same run on the same servers:
  * what a trivial workflow, a bare update-with-start, a plain insert and a bare timer cost here. Starts the embedded
@@ -24,8 +25,9 @@ import { figures, table, type Footprint } from './report';
 import { NotAvailable, startStack, type ServiceProcess, type Stack, type TemporalChoice } from './stack';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const USAGE = `usage: npm run bench -- [--referrals N] [--concurrency C] [--quick] [--temporal dev|postgres] [--out DIR]
+const USAGE = `usage: npm run bench -- [--referrals N] [--expiring N] [--concurrency C] [--quick] [--temporal dev|postgres] [--out DIR]
   --referrals N     referrals per phase (default 1000; 30 with --quick)
+  --expiring N      referrals expiring at one instant, and raw timers beside them (default: --referrals)
   --concurrency C   concurrent clients at full load; half load is C/2 (default 16; 8 with --quick)
   --quick           a short run (under a minute): what npm test runs
   --temporal KIND   dev: the Temporal dev server on WAL SQLite (default); postgres: a Temporal server on PostgreSQL
@@ -43,6 +45,7 @@ try {
   parsed = parseArgs({
     options: {
       referrals: { type: 'string' },
+      expiring: { type: 'string' },
       concurrency: { type: 'string' },
       quick: { type: 'boolean', default: false },
       temporal: { type: 'string' },
@@ -66,6 +69,7 @@ const count = (name: string, given: string | undefined, fallback: number, max: n
 };
 const quick = parsed.quick;
 const referrals = count('referrals', parsed.referrals, quick ? 30 : 1000, 1_000_000);
+const expiring = count('expiring', parsed.expiring, referrals, 1_000_000);
 const concurrency = count('concurrency', parsed.concurrency, quick ? 8 : 16, 1000);
 if (parsed.temporal !== undefined && parsed.temporal !== 'dev' && parsed.temporal !== 'postgres')
   fail(`--temporal is dev or postgres, not ${parsed.temporal}`, 2);
@@ -74,7 +78,7 @@ const outDir = path.resolve(parsed.out ?? path.join(ROOT, 'bench/results'));
 const cpuProfileDir = parsed['cpu-prof'] === undefined ? undefined : path.resolve(parsed['cpu-prof']);
 const lifecycleReferrals = quick ? 4 : 20;
 // Each phase's own bound: a stack that stops answering ends the run, it does not hang it.
-const deadlineMs = quick ? 60_000 : Math.max(180_000, referrals * 1000);
+const deadlineMs = quick ? 60_000 : Math.max(180_000, Math.max(referrals, expiring) * 1000);
 
 const logger = pino({ level: 'error' }, pino.destination(2));
 installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
@@ -119,7 +123,7 @@ let product: ProductRun | undefined;
 let footprint: Footprint | undefined;
 try {
   log(
-    `${referrals} referrals, ${concurrency} clients${quick ? ' (quick)' : ''}; servers in ${dir}; logs of the service in ${path.join(dir, 'service.log')}`,
+    `${referrals} referrals${expiring !== referrals ? `, ${expiring} expiring at once` : ''}, ${concurrency} clients${quick ? ' (quick)' : ''}; servers in ${dir}; logs of the service in ${path.join(dir, 'service.log')}`,
   );
   if (cpuProfileDir) await mkdir(cpuProfileDir, { recursive: true });
   stack = await startStack({ dir, temporal: temporalChoice, cleanups, log, cpuProfileDir });
@@ -145,6 +149,7 @@ try {
   log(`service running at ${service.apiUrl} (pid ${service.pid}); baselines first`);
   baseline = await baselines.run({
     referrals,
+    timers: expiring,
     concurrency,
     inserts: Math.max(referrals, quick ? 300 : 1000),
     deadlineMs,
@@ -162,6 +167,7 @@ try {
     temporal: started.temporal,
     runTag,
     referrals,
+    expiring,
     concurrency,
     lifecycleReferrals,
     historySample: quick ? 8 : 20,

@@ -72,6 +72,8 @@ export async function runProduct(options: {
   temporal: Client;
   runTag: string;
   referrals: number;
+  /** referrals whose windows close at one instant */
+  expiring: number;
   concurrency: number;
   lifecycleReferrals: number;
   /** open referrals whose histories are read for their length */
@@ -277,14 +279,14 @@ export async function runProduct(options: {
   // room to register them all at the signup rate measured above, with a margin: on a shared machine the rate halves
   // from one minute to the next, and referrals still registering after the instant would be timed as expiring late.
   const signupRate = signups.seconds > 0 && signups.ok > 0 ? signups.ok / signups.seconds : 10;
-  const windowSeconds = Math.ceil((n / signupRate) * 1.6 + 5);
+  const windowSeconds = Math.ceil((options.expiring / signupRate) * 1.6 + 5);
   const expiry = await programme('expiry', { qualificationWindow: `${windowSeconds}s`, lateEventGrace: '0' });
   const registeredAt = new Date();
   const expiresAt = registeredAt.getTime() + windowSeconds * 1000;
-  log(`product: ${n} signups whose qualification windows all close in ${windowSeconds} s`);
+  log(`product: ${options.expiring} signups whose qualification windows all close in ${windowSeconds} s`);
   let createdLate = 0;
   const expiryRetries: RetryCount = { retried: 0 };
-  const expiring = await clients(n, concurrency, async (i) => {
+  const expiring = await clients(options.expiring, concurrency, async (i) => {
     const call = await signup('expiry', expiry.code, i, expiryRetries, registeredAt.toISOString());
     if (Date.now() > expiresAt) createdLate += 1;
     return call;
