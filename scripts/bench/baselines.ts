@@ -46,6 +46,7 @@ export interface Baselines {
     referrals: number;
     /** timers due at one instant (the mass expiry's baseline) */
     timers: number;
+    timersDeadlineMs: number;
     concurrency: number;
     inserts: number;
     deadlineMs: number;
@@ -117,6 +118,7 @@ export async function startBaselines(options: {
   const run: Baselines['run'] = async ({
     referrals: n,
     timers,
+    timersDeadlineMs,
     concurrency,
     inserts,
     deadlineMs,
@@ -242,16 +244,20 @@ export async function startBaselines(options: {
     const fireAt = Date.now() + Math.ceil((timers / startRate) * 1250) + 1500;
     log(`baseline: ${timers} timers due in ${((fireAt - Date.now()) / 1000).toFixed(1)} s, each writing a row`);
     let startedLate = 0;
-    const timerStarts = await clients(timers, (i) =>
-      timed(async () => {
-        await temporal.workflow.start(timerWriter, {
-          taskQueue: BASELINE_TASK_QUEUE,
-          workflowId: id('timer', i),
-          args: [`${runTag}-${i}`, fireAt],
-        });
-        if (Date.now() > fireAt) startedLate += 1;
-      }),
-    );
+    const timerStarts = await runClients({
+      count: timers,
+      concurrency,
+      deadlineMs: timersDeadlineMs,
+      call: (i) =>
+        timed(async () => {
+          await temporal.workflow.start(timerWriter, {
+            taskQueue: BASELINE_TASK_QUEUE,
+            workflowId: id('timer', i),
+            args: [`${runTag}-${i}`, fireAt],
+          });
+          if (Date.now() > fireAt) startedLate += 1;
+        }),
+    });
     note('raw timer workflow starts', timerStarts);
     if (startedLate > 0) notes.push(`raw timers: ${startedLate} started after their instant (fired at once)`);
     await sleep(fireAt - Date.now());
@@ -262,7 +268,7 @@ export async function startBaselines(options: {
       },
       done: (count) => count >= timerStarts.ok,
       intervalMs: 50,
-      timeoutMs: deadlineMs,
+      timeoutMs: timersDeadlineMs,
     });
     if (!written.done) problems.push(`raw timers: ${timerStarts.ok - written.value} rows not written in time`);
 

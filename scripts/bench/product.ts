@@ -74,6 +74,8 @@ export async function runProduct(options: {
   referrals: number;
   /** referrals whose windows close at one instant */
   expiring: number;
+  /** the bound of the mass expiry's own phases */
+  expiryDeadlineMs: number;
   concurrency: number;
   lifecycleReferrals: number;
   /** open referrals whose histories are read for their length */
@@ -286,10 +288,15 @@ export async function runProduct(options: {
   log(`product: ${options.expiring} signups whose qualification windows all close in ${windowSeconds} s`);
   let createdLate = 0;
   const expiryRetries: RetryCount = { retried: 0 };
-  const expiring = await clients(options.expiring, concurrency, async (i) => {
-    const call = await signup('expiry', expiry.code, i, expiryRetries, registeredAt.toISOString());
-    if (Date.now() > expiresAt) createdLate += 1;
-    return call;
+  const expiring = await runClients({
+    count: options.expiring,
+    concurrency,
+    deadlineMs: options.expiryDeadlineMs,
+    call: async (i) => {
+      const call = await signup('expiry', expiry.code, i, expiryRetries, registeredAt.toISOString());
+      if (Date.now() > expiresAt) createdLate += 1;
+      return call;
+    },
   });
   note('expiring signups', expiring);
   retried('expiring signups', expiryRetries);
@@ -312,7 +319,7 @@ export async function runProduct(options: {
       ),
     done: (count) => count >= expiring.ok,
     intervalMs: 50,
-    timeoutMs: deadlineMs,
+    timeoutMs: options.expiryDeadlineMs,
   });
   if (!expired.done) problems.push(`mass expiry: ${expiring.ok - expired.value} not expired in time`);
 

@@ -177,6 +177,9 @@ function qualifiedAt(
   return null;
 }
 
+/** An extension is sent in whole seconds: the window the engine keeps may end this much before the model's. */
+const ROUNDING_MS = 1_000;
+
 /**
  * `versions`: the terms of each programme version the run published, by number. A referral runs under the version it
  * started with; a move it reports as `moved` puts it under the new version's terms (the window counted again from
@@ -217,7 +220,7 @@ export function expectReferral(r: ReferralRecord, versions: ReadonlyMap<number, 
     status: Status | null,
     settledByMs: number,
     extra: Partial<Pick<Expectation, 'voucher' | 'referrerPoints' | 'milestone'>> & {
-      /** a failed end: the earliest instant it can have voided the voucher */
+      /** a failed end: the earliest instant it can have voided the voucher (an expiry waits out the window's grace) */
       endsFromMs?: number;
     } = {},
   ): Expectation => {
@@ -326,7 +329,7 @@ export function expectReferral(r: ReferralRecord, versions: ReadonlyMap<number, 
   if (firstQualified === null) {
     return expect('expired', decideWindowMs, {
       voucher: voucherEnd('expired', voucherIssued),
-      endsFromMs: windowEndMs,
+      endsFromMs: decideWindowMs - ROUNDING_MS,
     });
   }
   // During the hold a refund or cancel dated inside it, and reported before its grace ends, takes its order back out.
@@ -341,7 +344,8 @@ export function expectReferral(r: ReferralRecord, versions: ReadonlyMap<number, 
   if (finalQualified === null) {
     return expect('expired', Math.max(decideWindowMs, holdUntil + G), {
       voucher: voucherEnd('expired', voucherIssued),
-      endsFromMs: Math.min(windowEndMs, holdUntil),
+      // a loss before the window is decided goes back to registered: only one after it ends the referral
+      endsFromMs: decideWindowMs - ROUNDING_MS,
     });
   }
   const finalHoldUntil = finalQualified + p.rewardHoldMs;

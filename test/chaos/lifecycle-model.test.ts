@@ -181,8 +181,8 @@ describe('the lifecycle model at the voucher checkout', () => {
     expect(expected.answerMismatches).toEqual([]);
   });
 
-  it('given a checkout after the window ended unqualified, when it is refused as not active, then the model follows', () => {
-    const late = referral({ ...noOrders, voucher: checkout(T0 + W + 50, refused, refused) });
+  it('given a checkout after the window and its grace ended unqualified, when it is refused as not active, then the model follows', () => {
+    const late = referral({ ...noOrders, voucher: checkout(T0 + W + G + 50, refused, refused) });
     const expected = expectReferral(late, versions);
     expect(expected.status).toBe('expired');
     expect(expected.voucher).toBe('void');
@@ -190,12 +190,43 @@ describe('the lifecycle model at the voucher checkout', () => {
     expect(expected.followedAnswer).toEqual([expect.stringContaining('voided by the referral')]);
   });
 
-  it('given a checkout before the window could end, when it is refused as not active, then that is a mismatch', () => {
-    const early = referral({ ...noOrders, voucher: checkout(T0 + W - 1_000, refused, refused) });
+  it('given a checkout in the window’s grace, before the expiry can be decided, when it is refused as not active, then that is a mismatch', () => {
+    const early = referral({ ...noOrders, voucher: checkout(T0 + W + G - 5_000, refused, refused) });
     expect(expectReferral(early, versions).answerMismatches).toEqual([
       'voucher redemption answered 409 voucher_not_active',
       'a second key on voucher R39TM8K9ZCNS answered 409 voucher_not_active, not 409 voucher_already_redeemed',
     ]);
+  });
+
+  it('given a qualification lost in the hold while the window is open, when the checkout is refused as not active before the window’s grace ended, then that is a mismatch (the referral went back to registered)', () => {
+    const refundedInHold = referral({
+      orders: [
+        {
+          eventId: 'o1',
+          orderId: 'o1',
+          status: 'completed',
+          amount: 60_000,
+          occurredAtMs: T0 + 500,
+          acceptedAtMs: T0 + 600,
+          copies: 1,
+          firstAcceptances: 1,
+        },
+        {
+          eventId: 'o1-refund',
+          orderId: 'o1',
+          status: 'refunded',
+          amount: 60_000,
+          occurredAtMs: T0 + 1_500,
+          acceptedAtMs: T0 + 1_600,
+          copies: 1,
+          firstAcceptances: 1,
+        },
+      ],
+      voucher: checkout(T0 + 4_500, refused, refused),
+    });
+    const expected = expectReferral(refundedInHold, versions);
+    expect(expected.status).toBe('expired');
+    expect(expected.answerMismatches).toContain('voucher redemption answered 409 voucher_not_active');
   });
 
   it('given a referral that completes, when its checkout is refused at any time, then that is a mismatch', () => {

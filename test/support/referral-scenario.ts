@@ -5,7 +5,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { ensureSearchAttributes } from '../../runtime/search-attributes';
 import { pointLotWorkflowId } from '../../workflows/lot-shared';
 import { stateQuery } from '../../workflows/messages';
-import { referralLifecycle } from '../../workflows/referral';
+import { referralLifecycle, referralWorkflow } from '../../workflows/referral';
 import {
   referralWorkflowId,
   type CarriedReferral,
@@ -46,6 +46,8 @@ export type ScenarioOptions = {
   /** starts the referral as a run carried over by continue-as-new, in this state (given the scenario's start) */
   carried?: (now: string) => CarriedReferral;
   fakes?: Parameters<typeof fakeActivities>[0];
+  /** the first workflow type, which takes every change with its own marker, as referrals begun before v11 run */
+  firstType?: boolean;
 };
 
 /**
@@ -110,7 +112,7 @@ export function useReferralTestEnvironment(
     };
     if (options.carried) input.carried = options.carried(input.createdAt);
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(referralLifecycle, {
+      const handle = await env.client.workflow.start(options.firstType ? referralWorkflow : referralLifecycle, {
         taskQueue,
         workflowId: referralWorkflowId(referralId),
         args: [input],
