@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DB } from '../../db/connection';
 import { ConfigError, loadConfig, requireWorkflowBundle } from '../../runtime/config';
 import { createReferralWorker } from '../../runtime/worker';
-import { testServerExecutable } from '../support/temporal-binaries';
+import { startTimeSkippingServer } from '../support/referral-scenario';
 
 /**
  * The image builds the workflow bundle once (scripts/bundle-workflows.ts) and its worker loads the file named by
@@ -38,8 +38,7 @@ describe('prebuilt workflow bundle', () => {
 
     const config = loadConfig({ WORKFLOW_BUNDLE_PATH: codePath });
     expect(config.workflowBundlePath).toBe(codePath);
-    const executable = testServerExecutable();
-    env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
+    env = await startTimeSkippingServer();
     // The activities are never called: no workflow runs, the worker only has to take the bundle and poll.
     const worker = await createReferralWorker({
       connection: env.nativeConnection,

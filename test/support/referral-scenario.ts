@@ -178,7 +178,7 @@ export function useReferralTestEnvironment(
 
 async function startDevServer(): Promise<TestWorkflowEnvironment> {
   const executable = cliExecutable();
-  return TestWorkflowEnvironment.createLocal(executable ? { server: { executable } } : {});
+  return startedWithin(5, () => TestWorkflowEnvironment.createLocal(executable ? { server: { executable } } : {}));
 }
 
 /**
@@ -187,9 +187,18 @@ async function startDevServer(): Promise<TestWorkflowEnvironment> {
  */
 export async function startTimeSkippingServer(attempts = 5): Promise<TestWorkflowEnvironment> {
   const executable = testServerExecutable();
+  return startedWithin(attempts, () =>
+    TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {}),
+  );
+}
+
+async function startedWithin(
+  attempts: number,
+  start: () => Promise<TestWorkflowEnvironment>,
+): Promise<TestWorkflowEnvironment> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
+      return await start();
     } catch (error) {
       if (attempt >= attempts || !/did not start within/.test(String(error))) throw error;
     }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedgerActivities } from '../../activities/ledger';
@@ -10,7 +10,8 @@ import { creditLotUpdate, lotStateQuery } from '../../workflows/lot-messages';
 import { pointLotWorkflowId, type LotCreditRequest } from '../../workflows/lot-shared';
 import { lotExpiresAt } from '../../workflows/point-validity';
 import { createTestDatabase } from '../support/database';
-import { testServerExecutable, WORKFLOWS_PATH } from '../support/temporal-binaries';
+import { startTimeSkippingServer } from '../support/referral-scenario';
+import { WORKFLOWS_PATH } from '../support/temporal-binaries';
 
 /** A lot's life on the time-skipping server with the real ledger activities on real PostgreSQL: months in seconds. */
 let env: TestWorkflowEnvironment;
@@ -19,8 +20,7 @@ let db: DB;
 let drop: () => Promise<void>;
 
 beforeAll(async () => {
-  const executable = testServerExecutable();
-  env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
+  env = await startTimeSkippingServer();
   bundle = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
     logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
@@ -30,6 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await env?.teardown();
+  if (!db) return;
   expect(await checkLedger(db)).toEqual([]);
   await drop();
 });
