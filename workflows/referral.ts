@@ -1239,7 +1239,8 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     if (await applyAdminRequests()) return;
     if (!woke) {
       // A run begun before LIFECYCLE_LATER_CHANGES asks the late loss's change before the read that may bring the loss,
-      // so that its marker is in history ahead of the read's result (asked again then, it answers the same).
+      // so that its marker is in history ahead of the read's result (asked again then, it answers the same). Histories
+      // recorded before asked it after the read, with no command between: keep none between the read and the loss.
       since(PATCHES.lateLossCountsWindowOrders);
       if (await takeOrdersReportedInTime()) return;
       state.completedAt = now();
