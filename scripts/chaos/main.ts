@@ -308,6 +308,9 @@ function table(r: ChaosResult): string {
         `  (${f.followedAnswers.length} outcome(s) followed the answer: a fault moved a request past its deadline)`,
       );
   }
+  // Moves wait for referrals registered moments before; while outages hold every signup's answer there may be none.
+  if (r.referrals > 0 && !r.eventsByKind.term_move)
+    lines.push('  (no term move was sent: no referral was registered recently enough when the moves were due)');
   if (r.unplannedExits.length > 0)
     lines.push(`  unplanned exits (restarted): ${r.unplannedExits.map((e) => `${e.process} ${e.how}`).join(', ')}`);
   if (r.error) lines.push(`  the run did not complete: ${r.error.split('\n')[0]}`);
