@@ -201,6 +201,8 @@ async function startedWithin(
       return await start();
     } catch (error) {
       if (attempt >= attempts || !/did not start within/.test(String(error))) throw error;
+      // the machine is busy: give it a moment before the next JVM or server starts
+      await new Promise((resolve) => setTimeout(resolve, attempt * 2_000));
     }
   }
 }

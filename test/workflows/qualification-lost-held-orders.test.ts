@@ -73,7 +73,8 @@ function lateLossScenario(
   });
 }
 
-describe('a qualification lost during the hold, with an order held back for its decision', () => {
+// Each waits out real local-activity retries while the inbox is down: on a busy machine that takes its time.
+describe('a qualification lost during the hold, with an order held back for its decision', { timeout: 120_000 }, () => {
   it('given the window still open, when the cancel arrives, then the held order qualifies the referral again and it completes', async () => {
     await scenario({ terms: TERMS }, async ({ handle, fakes }) => {
       const t0 = await qualifiedAtT0(handle);
