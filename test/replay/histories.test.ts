@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
-import { WORKFLOWS_PATH } from '../support/temporal-binaries';
+import { bundleForReplay } from '../support/replay';
 
 const { temporal } = proto;
 
@@ -19,10 +19,7 @@ describe('recorded referral histories', () => {
   });
 
   it('when each is replayed against the current workflow code, then none is non-deterministic', async () => {
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: WORKFLOWS_PATH,
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-    });
+    const workflowBundle = await bundleForReplay();
     const histories = files.map((file) => ({
       workflowId: file.replace(/\.binpb$/, ''),
       history: temporal.api.history.v1.History.decode(readFileSync(path.join(HISTORIES, file))),

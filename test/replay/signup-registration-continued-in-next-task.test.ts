@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renumberedHistory, type HistoryEvent } from '../support/history-edit';
-import { WORKFLOWS_PATH } from '../support/temporal-binaries';
+import { bundleForReplay } from '../support/replay';
 
 const { temporal } = proto;
 const { EventType } = temporal.api.enums.v1;
@@ -54,10 +54,7 @@ function asWrittenNow(history: History): History {
 
 let workflowBundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
-  workflowBundle = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-  });
+  workflowBundle = await bundleForReplay();
 }, 120_000);
 
 const replay = (history: History) =>
