@@ -4,6 +4,7 @@
  * /proc (Linux); elsewhere every phase reports no processes.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import type { LoopDelay } from './service-process';
 
 export type ProcessGroup = 'service' | 'temporal' | 'postgres' | 'bench' | 'other';
 
@@ -14,6 +15,8 @@ export interface PhaseCpu {
   cpuSeconds: Partial<Record<ProcessGroup, number>>;
   /** the one-minute load average as the phase ended */
   loadAverage: number;
+  /** the service's event-loop delay over the phase (from when the service ran) */
+  serviceLoopDelay?: LoopDelay;
 }
 
 const TICKS_PER_SECOND = 100;
@@ -72,12 +75,33 @@ function sample(servicePid: () => number | undefined): Map<number, { group: Proc
   return out;
 }
 
-/** Call `mark(phase)` as each phase starts; `finish()` closes the last one and returns them all. */
-export function phaseCpu(options: { servicePid: () => number | undefined; loadAverage: () => number }) {
+/**
+ * Call `mark(phase)` as each phase starts; `finish()` closes the last one and returns them all. `serviceLoopDelay` reads
+ * the service's event-loop delay since its last call, asked as each phase closes (and as the first begins).
+ */
+export function phaseCpu(options: {
+  servicePid: () => number | undefined;
+  loadAverage: () => number;
+  serviceLoopDelay?: () => Promise<LoopDelay | undefined>;
+}) {
   const phases: PhaseCpu[] = [];
   let current: { phase: string; at: number; ticks: Map<number, { group: ProcessGroup; ticks: number }> } | undefined;
+  // one ask at a time, in phase order: each reading closes the phase before it
+  let loopReadings: Promise<void> = Promise.resolve();
+  const readLoopDelay = (into?: PhaseCpu) => {
+    const read = options.serviceLoopDelay;
+    if (!read) return;
+    loopReadings = loopReadings.then(() =>
+      read().then(
+        (delay) => {
+          if (into && delay) into.serviceLoopDelay = delay;
+        },
+        () => undefined,
+      ),
+    );
+  };
   const close = () => {
-    if (!current) return;
+    if (!current) return readLoopDelay();
     const now = sample(options.servicePid);
     const cpu: Partial<Record<ProcessGroup, number>> = {};
     for (const [pid, { group, ticks }] of now) {
@@ -85,21 +109,24 @@ export function phaseCpu(options: { servicePid: () => number | undefined; loadAv
       const used = ticks - (current.ticks.get(pid)?.ticks ?? 0);
       cpu[group] = (cpu[group] ?? 0) + used / TICKS_PER_SECOND;
     }
-    phases.push({
+    const phase: PhaseCpu = {
       phase: current.phase,
       seconds: (performance.now() - current.at) / 1000,
       cpuSeconds: cpu,
       loadAverage: options.loadAverage(),
-    });
+    };
+    phases.push(phase);
+    readLoopDelay(phase);
   };
   return {
     mark(phase: string) {
       close();
       current = { phase, at: performance.now(), ticks: sample(options.servicePid) };
     },
-    finish(): PhaseCpu[] {
+    async finish(): Promise<PhaseCpu[]> {
       close();
       current = undefined;
+      await loopReadings;
       return phases;
     },
   };

@@ -88,7 +88,11 @@ const began = new Date();
 // Other work on the machine moves every figure: the load around the run is kept with them.
 const loadAtStart = os.loadavg()[0]!;
 let servicePid: number | undefined;
-const cpu = phaseCpu({ servicePid: () => servicePid, loadAverage: () => os.loadavg()[0]! });
+const cpu = phaseCpu({
+  servicePid: () => servicePid,
+  loadAverage: () => os.loadavg()[0]!,
+  serviceLoopDelay: async () => service?.loopDelay(),
+});
 const log = (line: string) => {
   // every baseline and product phase announces itself: the CPU each process spent is counted from there
   if (/^(baseline|product): /.test(line)) cpu.mark(line);
@@ -186,7 +190,7 @@ try {
   const memory = await service.memory();
   const totalBytes = await appSchemaBytes(stack.db);
   const total = await referralCount(stack.db);
-  const phases = cpu.finish();
+  const phases = await cpu.finish();
   footprint = {
     openReferrals: open.openReferrals,
     serviceReadyRssBytes: readyRss,

@@ -1,8 +1,10 @@
 /**
  * The product under test, as `npm start` runs it (service.ts: the worker and the API in one process), in a process
  * of its own: its RSS is the service's alone, and the load the benchmark generates does not share its event loop.
- * Driven by the benchmark over IPC: `start` → `ready` (or `failed`), `memory` → `memory`, `stop` → `stopped`.
+ * Driven by the benchmark over IPC: `start` → `ready` (or `failed`), `memory` → `memory`, `loop-delay` → `loop-delay`,
+ * `stop` → `stopped`.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
 import { createDatabase, poolUse } from '../../db/connection';
 import type { ApiKey } from '../../runtime/api-keys';
@@ -13,13 +15,25 @@ import { startReferralService, type RunningService } from '../../service';
 export type ServiceRequest =
   | { type: 'start'; databaseUrl: string; temporalAddress: string; namespace: string; apiKeys: ApiKey[] }
   | { type: 'memory' }
+  | { type: 'loop-delay' }
   | { type: 'stop' };
 
 export type ServiceReply =
   | { type: 'ready'; apiUrl: string }
   | { type: 'failed'; message: string }
   | { type: 'memory'; rss: number; peakRss: number; heapUsed: number; pool: PoolUse }
+  | { type: 'loop-delay'; delay: LoopDelay }
   | { type: 'stopped' };
+
+/**
+ * How late the main thread's event loop ran since the last ask: every request, its answer and the worker's activities
+ * wait this long for the thread. A 202 cannot be faster than the loop lets it be.
+ */
+export interface LoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
 
 /** The service's database pool, sampled every 250 ms while the service runs. */
 export interface PoolUse {
@@ -43,6 +57,9 @@ let stopping: Promise<void> | undefined;
 // The peak since the service was ready: the start's workflow bundling is not the service's working size.
 let peakRss = 0;
 const pool: PoolUse = { size: 0, samples: 0, samplesWaiting: 0, maxWaiting: 0, maxTotal: 0 };
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+const ms = (nanoseconds: number) => Math.round(nanoseconds / 1e4) / 100;
 const sampler = setInterval(() => {
   if (!service) return;
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
@@ -92,6 +109,14 @@ process.on('message', (message: ServiceRequest) => {
     const rss = process.memoryUsage.rss();
     peakRss = Math.max(peakRss, rss);
     send({ type: 'memory', rss, peakRss, heapUsed: process.memoryUsage().heapUsed, pool: { ...pool } });
+  } else if (message.type === 'loop-delay') {
+    const delay = {
+      p50Ms: ms(loopDelay.percentile(50)),
+      p99Ms: ms(loopDelay.percentile(99)),
+      maxMs: ms(loopDelay.max),
+    };
+    loopDelay.reset();
+    send({ type: 'loop-delay', delay });
   } else if (message.type === 'stop') {
     void stop().then(() => {
       send({ type: 'stopped' });

@@ -18,7 +18,7 @@ import { migrateToLatest } from '../../db/migrate';
 import type { ApiKey } from '../../runtime/api-keys';
 import { freePort } from '../../runtime/free-port';
 import { startDevServer } from '../../runtime/temporal-dev-server';
-import type { PoolUse, ServiceReply, ServiceRequest } from './service-process';
+import type { LoopDelay, PoolUse, ServiceReply, ServiceRequest } from './service-process';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_CLI = path.join(ROOT, '.tools/bin/temporal');
@@ -40,6 +40,8 @@ export interface ServiceProcess {
   apiUrl: string;
   pid: number;
   memory: () => Promise<{ rss: number; peakRss: number; heapUsed: number; pool: PoolUse }>;
+  /** the main thread's event-loop delay since the last call (then counted afresh) */
+  loopDelay: () => Promise<LoopDelay>;
   stop: () => Promise<void>;
 }
 
@@ -372,6 +374,13 @@ async function startServiceProcess(options: {
       const memory = await answer;
       if (memory.type !== 'memory') throw new Error(memory.message);
       return { rss: memory.rss, peakRss: memory.peakRss, heapUsed: memory.heapUsed, pool: memory.pool };
+    },
+    loopDelay: async () => {
+      const answer = next('loop-delay', 10_000);
+      child.send({ type: 'loop-delay' } satisfies ServiceRequest);
+      const reply = await answer;
+      if (reply.type !== 'loop-delay') throw new Error(reply.message);
+      return reply.delay;
     },
     stop,
   };
