@@ -5,6 +5,7 @@ import type { Database, NewReferralRow } from '../db/schema';
 import { settleFailedItemAsMoved } from '../db/term-moves';
 import { issueVoucher, voidVoucherOfReferral } from '../db/vouchers';
 import {
+  COUNTED_PROGRESS,
   REFUSALS,
   type ClaimContext,
   type ReferralSnapshot,
@@ -24,6 +25,18 @@ export interface ProjectReferralInput {
   referral: ReferralProjection;
   claim?: ClaimContext | undefined;
   entry: TimelineEntry;
+  /**
+   * Written by a local activity from a decision its workflow task may not keep (counted progress): it replaces a
+   * provisional entry of its seq made no later than itself, never a decided one. So a lost task's write that lands
+   * after its retry's write of the same seq leaves the retry's shown.
+   */
+  provisional?: boolean | undefined;
+  /**
+   * With `provisional`: written only over a provisional entry of its seq, which can only be a lost task's (the
+   * workflow has not taken that seq). The retry of a lost task that counted orders asserts its own progress this way
+   * when it saw no change to write; otherwise the lost task's count would stay shown.
+   */
+  correctsOnly?: boolean | undefined;
 }
 
 export interface ProjectReferralEndInput extends ProjectReferralInput {
@@ -97,13 +110,14 @@ async function makeRoomForWorkflowEntry(
 
 /**
  * Writes one transition of the workflow into the projection. Keyed by (referral, seq): a retry inserts no second
- * timeline entry, a rewrite of the same seq replaces it, and a stale write (the row already shows a later seq: an
- * attempt that outlived its timeout) changes nothing, neither the row nor the timeline entry of its seq.
+ * timeline entry, a rewrite of the same seq replaces it (a provisional rewrite only a provisional entry), and a stale
+ * write (the row already shows a later seq: an attempt that outlived its timeout) changes nothing, neither the row nor
+ * the timeline entry of its seq.
  */
 async function writeProjection(
   trx: Transaction<Database>,
-  { referral, claim, entry }: ProjectReferralInput,
-): Promise<void> {
+  { referral, claim, entry, provisional, correctsOnly }: ProjectReferralInput,
+): Promise<boolean> {
   const underReview = referral.status === 'under_review';
   const row: NewReferralRow = {
     id: referral.referralId,
@@ -144,6 +158,11 @@ async function writeProjection(
     .where('id', '=', referral.referralId)
     .forNoKeyUpdate()
     .executeTakeFirst();
+  if (
+    provisional &&
+    !(await provisionalWriteTakes(trx, { referralId: referral.referralId, before, entry, correctsOnly }))
+  )
+    return false;
   const written = await trx
     .insertInto('referrals')
     .values(row)
@@ -185,7 +204,7 @@ async function writeProjection(
     )
     .returning('id')
     .executeTakeFirst();
-  if (!written) return;
+  if (!written) return false;
   // From its first write on, the projection counts the referral toward its referrer's pace.
   if (!before) await trx.deleteFrom('referrals_counted_early').where('referral_id', '=', referral.referralId).execute();
   if (before && entry.seq > before.projection_seq)
@@ -211,13 +230,44 @@ async function writeProjection(
     .execute();
   if (entry.kind === 'terms_moved' && entry.detail)
     await settleFailedItemAsMoved(trx, { referralId: referral.referralId, detail: entry.detail, at: entry.at });
+  return true;
+}
+
+/**
+ * Whether a provisional write (counted progress) may land. Over the workflow's entry of its own seq only when that
+ * entry is provisional too and not made later: a workflow task's clock moves on, so of two provisional writes of one
+ * seq the retry's is the later, and one task's local retries carry the same instant. A write that only corrects needs
+ * such an entry to correct.
+ */
+async function provisionalWriteTakes(
+  trx: Transaction<Database>,
+  {
+    referralId,
+    before,
+    entry,
+    correctsOnly,
+  }: {
+    referralId: string;
+    before: { projection_seq: number } | undefined;
+    entry: TimelineEntry;
+    correctsOnly: boolean | undefined;
+  },
+): Promise<boolean> {
+  if (before?.projection_seq !== entry.seq) return !correctsOnly;
+  const shown = await trx
+    .selectFrom('referral_timeline')
+    .select(['kind', 'at'])
+    .where('referral_id', '=', referralId)
+    .where('seq', '=', entry.seq)
+    .executeTakeFirst();
+  return shown?.kind === COUNTED_PROGRESS && new Date(shown.at).getTime() <= Date.parse(entry.at);
 }
 
 export function createReferralActivities({ db }: { db: DB }) {
   return {
-    /** One transition of the workflow into the projection (writeProjection's rules). */
-    async projectReferral(input: ProjectReferralInput): Promise<void> {
-      await db.transaction().execute((trx) => writeProjection(trx, input));
+    /** One transition of the workflow into the projection (writeProjection's rules); whether it was written. */
+    async projectReferral(input: ProjectReferralInput): Promise<{ written: boolean }> {
+      return { written: await db.transaction().execute((trx) => writeProjection(trx, input)) };
     },
 
     /**

@@ -18,6 +18,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { ReferralActivities } from '../activities';
+import type { ProjectReferralInput } from '../activities/referrals';
 import { addDuration, MAX_TERM_DURATION_MS } from './durations';
 import { pointLotWorkflow } from './lot';
 import { pointLotWorkflowId, type LotCreditRequest, type LotSourceKind } from './lot-shared';
@@ -47,6 +48,7 @@ import {
 import { lotExpiresAt } from './point-validity';
 import { RefereeIdKey, ReferralFlagsKey, ReferralStatusKey } from './search-attributes';
 import {
+  COUNTED_PROGRESS,
   DEFAULT_REFERRAL_TERMS,
   FAULTS,
   isTerminal,
@@ -135,6 +137,7 @@ const PATCHES = {
   lateLossCountsWindowOrders: 'referral-late-loss-counts-window-orders',
   movesJudgeAtHold: 'referral-moves-judge-at-hold',
   voucherInJoinedWrites: 'referral-voucher-in-joined-writes',
+  progressWrittenLocally: 'referral-progress-written-locally',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -157,24 +160,27 @@ const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
  * so their histories replay as they were made. Their next continue-as-new carries them over to the new type.
  */
 export function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot> {
-  return runReferral(input, patched);
+  return runReferral(input, (change) => !LIFECYCLE_LATER_CHANGES_2.changes.has(change) && patched(change));
 }
 
 /**
  * The referral's lifecycle as referrals start now: every change in PATCHES in force without a marker of its own. A
  * patch costs each history two events (its marker and a search attribute upsert), a fifth of a short referral's
  * history. The changes made since the type was first run are taken all at once, with one marker decided first thing in
- * the first task (LIFECYCLE_LATER_CHANGES), by the runs that begin with it.
+ * the first task (LIFECYCLE_LATER_CHANGES, then LIFECYCLE_LATER_CHANGES_2), by the runs that begin with it.
  */
 export function referralLifecycle(input: ReferralInput): Promise<ReferralSnapshot> {
-  const bornWithLaterChanges = patched(LIFECYCLE_LATER_CHANGES.marker);
-  return runReferral(
-    input,
-    (change) =>
+  // A new run records the newest set's marker alone: the newer set holds every change of the older.
+  const bornWithLaterChanges2 = patched(LIFECYCLE_LATER_CHANGES_2.marker);
+  const bornWithLaterChanges = bornWithLaterChanges2 || patched(LIFECYCLE_LATER_CHANGES.marker);
+  return runReferral(input, (change) => {
+    if (LIFECYCLE_LATER_CHANGES_2.changes.has(change)) return bornWithLaterChanges2;
+    return (
       LIFECYCLE_BORN_WITH.has(change) ||
       (bornWithLaterChanges && LIFECYCLE_LATER_CHANGES.changes.has(change)) ||
-      patched(change),
-  );
+      patched(change)
+    );
+  });
 }
 
 /**
@@ -207,8 +213,7 @@ const LIFECYCLE_BORN_WITH: ReadonlySet<string> = new Set([
  * began before this set; a run that begins with the set's marker has them all from its first task. A change decided
  * by its own marker can be decided too late: when it is first asked right after a local activity's result, and the
  * worker sent the task on with that result in it, a replay takes the result, and asks, in the earlier task, where the
- * marker is not yet known (the referral stops for good). A change added from now on is taken with `patched()`, until
- * it joins the next such set.
+ * marker is not yet known (the referral stops for good). The changes made after these are in LIFECYCLE_LATER_CHANGES_2.
  */
 const LIFECYCLE_LATER_CHANGES = {
   marker: 'referral-lifecycle-later-changes-1',
@@ -218,6 +223,17 @@ const LIFECYCLE_LATER_CHANGES = {
     PATCHES.movesJudgeAtHold,
     PATCHES.voucherInJoinedWrites,
   ]),
+} as const;
+
+/**
+ * The changes made after set 1, taken only by the runs that begin with this set's marker (which holds set 1's changes
+ * too). A run begun before keeps the earlier behaviour to its end or to its continue-as-new, whose new run begins with
+ * the set. None of them is ever asked on its own, so no marker of theirs can land outside the task that decided it. A
+ * change added from now on goes in a third set (`-3`, asked first and holding every change of this one).
+ */
+const LIFECYCLE_LATER_CHANGES_2 = {
+  marker: 'referral-lifecycle-later-changes-2',
+  changes: new Set<string>([PATCHES.progressWrittenLocally]),
 } as const;
 
 /** `since(change)`: whether this run follows a change listed in PATCHES (for the first type, `patched()`). */
@@ -248,6 +264,13 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    * The price, measured on the dev server: a signup's update answers in ~140 ms at p50 instead of ~70 ms.
    */
   const projectDecidedOnly = since(PATCHES.projectDecided);
+  /**
+   * Counted progress is no status decision: it is written by a local activity in the task that counted the order, which
+   * spares each order a regular activity's three events and a workflow task. The write is provisional (see
+   * `writeProjection`): if that task is lost, its retry writes the same seq over it, whatever it decides, even no change
+   * (correctLostProgress).
+   */
+  const progressWrittenLocally = since(PATCHES.progressWrittenLocally);
   /**
    * Rewards (DESIGN §4): the referee's voucher at registration (voided if the referral fails), the referrer's points
    * at completion, then the milestone. Referrals started before each existed replay without it.
@@ -375,6 +398,9 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   // Updates answer once their transition is in the projection, so a read right after sees it.
   let projectedSeq = state.seq;
   const projected = (): boolean => projectedSeq === state.seq;
+  // Order events taken in all, and as of the last projection write (see correctLostProgress).
+  let orderEventsTaken = 0;
+  let orderEventsAtWrite = 0;
 
   const windowRule = (): QualificationRule | null =>
     state.registration && state.deadlines.qualifyBy
@@ -753,6 +779,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
 
   /** An order event, signalled or taken from the inbox: counted, held back for a decision, or kept as late. */
   function acceptOrderEvent(order: OrderFacts): void {
+    orderEventsTaken += 1;
     // Ended other than completed (a completed referral counts on for its milestone): shown, never counted.
     if (isTerminal(state.status) && state.status !== 'completed' && since(PATCHES.ordersAfterEnd)) {
       if (!lateEventIds.has(order.eventId) && !ordersAfterEnd.some((o) => o.eventId === order.eventId))
@@ -898,25 +925,25 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   /**
    * Appends a timeline entry and writes it with the referral to the projection. `fromInput`: the entry follows from
    * the workflow's input alone (the claim), so any retry of its task makes the same decision and writes at once.
+   * `provisional`: the entry is counted progress, written at once too; the retry of a lost task writes over it.
    * `endsFailed`: the entry ends a failed referral, written with its voucher's void in one transaction.
    */
   async function record(
     kind: string,
     detail?: Record<string, unknown>,
-    options: { fromInput?: boolean; endsFailed?: boolean; voucherIssuedAt?: string | undefined } = {},
+    options: {
+      fromInput?: boolean;
+      provisional?: boolean;
+      endsFailed?: boolean;
+      voucherIssuedAt?: string | undefined;
+    } = {},
   ): Promise<void> {
+    orderEventsAtWrite = orderEventsTaken;
     state.seq += 1;
     const entry: TimelineEntry = { seq: state.seq, at: now(), kind, status: state.status, detail };
     state.recentTimeline = [...state.recentTimeline, entry].slice(-RECENT_TIMELINE_SIZE);
     // Taken now: the write shows the decision as it was made, not what arrives while the write is scheduled.
-    const {
-      recentTimeline: _recent,
-      countedOrders: _counted,
-      graceEndsAt: _graceEndsAt,
-      rewards: _rewards,
-      milestone: _milestone,
-      ...referral
-    } = snapshot();
+    const referral = projection();
     if (options.endsFailed) {
       // the voucher is voided for the reason the referral ended
       const voidVoucher = rewards.voucher ? { code: rewards.voucher.code, reason: kind } : undefined;
@@ -938,6 +965,8 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       const issued = voucherIssuedEntry(entry, rewards.voucher);
       state.seq = issued.seq;
       state.recentTimeline = [...state.recentTimeline, issued].slice(-RECENT_TIMELINE_SIZE);
+    } else if (options.provisional) {
+      await local.projectReferral({ referral, claim: input.claim, entry, provisional: true });
     } else {
       const write = projectDecidedOnly && !options.fromInput ? decided.projectReferral : projectReferral;
       await write({ referral, claim: input.claim, entry });
@@ -947,14 +976,63 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     projectedProgress = progressKey(referral.progress);
   }
 
+  /** The referral as the projection's row shows it. */
+  function projection(): ProjectReferralInput['referral'] {
+    const {
+      recentTimeline: _recent,
+      countedOrders: _counted,
+      graceEndsAt: _graceEndsAt,
+      rewards: _rewards,
+      milestone: _milestone,
+      ...referral
+    } = snapshot();
+    return referral;
+  }
+
   /**
    * Counted orders and spend reach the projection as they change, not only with the next status, so reads and lists
    * show progress. Histories recorded before this existed replay without it.
    */
   async function projectProgressIfChanged(q: Qualification): Promise<boolean> {
-    if (progressKey(q) === projectedProgress || !since(PATCHES.projectProgress)) return false;
-    await record('orders_counted', { countedOrders: q.countedOrders, countedSpend: q.countedSpend });
+    if (progressKey(q) === projectedProgress) {
+      if (progressWrittenLocally && orderEventsTaken !== orderEventsAtWrite) await correctLostProgress(q);
+      return false;
+    }
+    if (!since(PATCHES.projectProgress)) return false;
+    await record(
+      COUNTED_PROGRESS,
+      { countedOrders: q.countedOrders, countedSpend: q.countedSpend },
+      { provisional: progressWrittenLocally },
+    );
     return true;
+  }
+
+  /**
+   * A task that took order events and found no change to show may be the retry of a lost task that counted them and
+   * wrote its count, provisionally, at the next seq: this task's count goes over that entry, and only over it. The
+   * projection answers whether there was one (in a task that was not retried there is none, and nothing is written);
+   * the answer is in history, so a replay takes the seq exactly when the run did.
+   */
+  async function correctLostProgress(q: Qualification): Promise<void> {
+    orderEventsAtWrite = orderEventsTaken;
+    const entry: TimelineEntry = {
+      seq: state.seq + 1,
+      at: now(),
+      kind: COUNTED_PROGRESS,
+      status: state.status,
+      detail: { countedOrders: q.countedOrders, countedSpend: q.countedSpend },
+    };
+    const { written } = await local.projectReferral({
+      referral: projection(),
+      claim: input.claim,
+      entry,
+      provisional: true,
+      correctsOnly: true,
+    });
+    if (!written) return;
+    state.seq = entry.seq;
+    state.recentTimeline = [...state.recentTimeline, entry].slice(-RECENT_TIMELINE_SIZE);
+    projectedSeq = state.seq;
   }
 
   async function moveTo(
@@ -1568,7 +1646,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   try {
     await runLifecycle();
   } catch (error) {
-    // the local activities of the lifecycle: the claim's first write, taking orders that came before the signup
+    // the local activities of the lifecycle: the claim's first write, counted progress, orders before the signup
     const failure = permanentFailure(error, 'projectReferral or takeOrdersAwaitingSignup');
     if (!failure) throw error;
     await stopOnFault(failure);

@@ -190,6 +190,12 @@ export const voucherIssuedEntry = (registered: TimelineEntry, voucher: IssuedVou
   detail: { ...voucher },
 });
 
+/**
+ * The timeline entry of counted orders and spend that changed without a status change. The only entry a workflow may
+ * write provisionally (from a decision its task may not keep), so the projection tells provisional entries by it.
+ */
+export const COUNTED_PROGRESS = 'orders_counted';
+
 /** The rewards a referral has given so far; each null until given. */
 export interface ReferralRewards {
   voucher: IssuedVoucher | null;

@@ -9,7 +9,7 @@ import { acceptEvent } from '../../db/inbox';
 import { createProgram } from '../../db/programs';
 import { findVoucherOfReferral, redeemVoucher } from '../../db/vouchers';
 import { recordTermsMoveItem, reserveTermsMove, termsMoveRequestId } from '../../db/term-moves';
-import { DEFAULT_REFERRAL_TERMS } from '../../workflows/shared';
+import { COUNTED_PROGRESS, DEFAULT_REFERRAL_TERMS } from '../../workflows/shared';
 import { createTestDatabase } from '../support/database';
 
 let db: DB;
@@ -323,6 +323,128 @@ describe('projectReferral', () => {
       { seq: 2, kind: 'registered' },
       { seq: 3, kind: 'expired' },
     ]);
+  });
+
+  describe('provisional counted progress (a local write whose workflow task may be lost)', () => {
+    const counted = (id: string, seq: number, countedOrders: number): ProjectReferralInput => {
+      const write = projection(id, seq, 'registered');
+      return {
+        ...write,
+        referral: { ...write.referral, progress: { ...write.referral.progress, countedOrders } },
+        entry: { ...write.entry, kind: COUNTED_PROGRESS, detail: { countedOrders } },
+        provisional: true,
+      };
+    };
+    const later = (write: ProjectReferralInput, ms: number): ProjectReferralInput => ({
+      ...write,
+      entry: { ...write.entry, at: new Date(Date.parse(write.entry.at) + ms).toISOString() },
+    });
+    const shown = async (id: string) => ({
+      row: await db
+        .selectFrom('referrals')
+        .select(['status', 'counted_orders', 'projection_seq'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow(),
+      timeline: await db
+        .selectFrom('referral_timeline')
+        .select(['seq', 'kind', 'detail'])
+        .where('referral_id', '=', id)
+        .orderBy('seq')
+        .execute(),
+    });
+
+    it('given progress written provisionally, when the retried task decides a transition at the same seq, then the transition replaces it', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      await env.run(activities.projectReferral, counted(id, 3, 1));
+      await env.run(activities.projectReferral, projection(id, 3, 'qualified'));
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ status: 'qualified', projection_seq: 3 });
+      expect(timeline.map(({ seq, kind }) => ({ seq, kind }))).toEqual([
+        { seq: 2, kind: 'registered' },
+        { seq: 3, kind: 'qualified' },
+      ]);
+    });
+
+    it('given progress written provisionally, when the retried task counts other orders at the same seq, then its count replaces the first', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      await env.run(activities.projectReferral, counted(id, 3, 1));
+      await env.run(activities.projectReferral, later(counted(id, 3, 2), 5_000));
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ counted_orders: 2, projection_seq: 3 });
+      expect(timeline.at(-1)).toMatchObject({ seq: 3, kind: COUNTED_PROGRESS, detail: { countedOrders: 2 } });
+    });
+
+    it('given a decided transition at a seq, when a lost task’s provisional write of that seq lands after it, then the transition stays shown', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      await env.run(activities.projectReferral, projection(id, 3, 'qualified'));
+      await env.run(activities.projectReferral, counted(id, 3, 1));
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ status: 'qualified', counted_orders: 0, projection_seq: 3 });
+      expect(timeline.map(({ seq, kind }) => ({ seq, kind }))).toEqual([
+        { seq: 2, kind: 'registered' },
+        { seq: 3, kind: 'qualified' },
+      ]);
+    });
+
+    it('given the retry’s count written over a lost task’s, when the lost task’s write lands after it, then the retry’s count stays shown', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      await env.run(activities.projectReferral, later(counted(id, 3, 2), 5_000));
+      const stale = await env.run(activities.projectReferral, counted(id, 3, 1));
+      expect(stale).toEqual({ written: false });
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ counted_orders: 2, projection_seq: 3 });
+      expect(timeline.at(-1)).toMatchObject({ seq: 3, detail: { countedOrders: 2 } });
+    });
+
+    it('given a lost task’s count shown at a seq, when the retry, which counted nothing new, corrects it, then the retry’s count is shown at that seq', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      await env.run(activities.projectReferral, counted(id, 3, 1));
+      const corrected = await env.run(activities.projectReferral, {
+        ...later(counted(id, 3, 0), 5_000),
+        correctsOnly: true,
+      });
+      expect(corrected).toEqual({ written: true });
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ counted_orders: 0, projection_seq: 3 });
+      expect(timeline.at(-1)).toMatchObject({ seq: 3, kind: COUNTED_PROGRESS, detail: { countedOrders: 0 } });
+    });
+
+    it('given no lost count (the projection shows the workflow’s last seq), when a correction is written, then nothing changes and it says so', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      const corrected = await env.run(activities.projectReferral, { ...counted(id, 3, 0), correctsOnly: true });
+      expect(corrected).toEqual({ written: false });
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ status: 'registered', projection_seq: 2 });
+      expect(timeline.map(({ seq, kind }) => ({ seq, kind }))).toEqual([{ seq: 2, kind: 'registered' }]);
+    });
+
+    it('given a decided transition at a seq, when a correction of that seq is written, then the transition stays shown', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      await env.run(activities.projectReferral, projection(id, 3, 'qualified'));
+      const corrected = await env.run(activities.projectReferral, {
+        ...later(counted(id, 3, 0), 5_000),
+        correctsOnly: true,
+      });
+      expect(corrected).toEqual({ written: false });
+      expect((await shown(id)).row).toMatchObject({ status: 'qualified', projection_seq: 3 });
+    });
+
+    it('given progress written provisionally, when the same write runs again (a local retry), then one entry shows it', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      await env.run(activities.projectReferral, counted(id, 3, 1));
+      await env.run(activities.projectReferral, counted(id, 3, 1));
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ counted_orders: 1, projection_seq: 3 });
+      expect(timeline).toHaveLength(2);
+    });
   });
 });
 

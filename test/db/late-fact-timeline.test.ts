@@ -14,7 +14,7 @@ import { createTestDatabase } from '../support/database';
  */
 let db: DB;
 let drop: () => Promise<void>;
-let project: (input: ProjectReferralInput) => Promise<void>;
+let project: (input: ProjectReferralInput) => Promise<unknown>;
 const programId = 'program-late-facts';
 const ENDED_AT = '2026-11-20T00:00:00.000Z';
 

@@ -23,7 +23,7 @@ let db: DB;
 let drop: () => Promise<void>;
 const programId = 'program-claim-velocity';
 const started = new Map<string, string[]>();
-const runs = new Map<string, Promise<void>>();
+const runs = new Map<string, Promise<unknown>>();
 const countedBeforeStart = new Map<string, boolean>();
 
 function temporalStartingClaims(): Client {

@@ -23,7 +23,7 @@ let db: DB;
 let drop: () => Promise<void>;
 const programId = 'program-duplicate-claims';
 const started = new Map<string, string[]>();
-const runs = new Map<string, Promise<void>>();
+const runs = new Map<string, Promise<unknown>>();
 
 function temporalStartingClaims(): Client {
   const project = createReferralActivities({ db }).projectReferral;

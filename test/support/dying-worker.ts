@@ -1,24 +1,27 @@
 /**
  * A referral worker in a process of its own, for tests that kill it mid-task (SIGKILL: no graceful shutdown, no
  * workflow task completed on the way out). Its projectReferral appends each write to a JSON-lines file (the "database"
- * the test reads) and, once it has written a referral in `hangOnStatus`, never returns: the worker is dying.
+ * the test reads) and, once it has written a referral in `hangOn` (a status, or `kind:<entry kind>`), never returns:
+ * the worker is dying.
  *
- *   tsx test/support/dying-worker.ts <temporal address> <task queue> <store file> <hangOnStatus>
+ *   tsx test/support/dying-worker.ts <temporal address> <task queue> <store file> <hangOn>
  */
 import { appendFileSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { fakeActivities } from './fake-activities';
 import { WORKFLOWS_PATH } from './temporal-binaries';
 
-const [address, taskQueue, storeFile, hangOnStatus] = process.argv.slice(2);
-if (!address || !taskQueue || !storeFile || !hangOnStatus)
-  throw new Error('usage: dying-worker <address> <taskQueue> <storeFile> <status>');
+const [address, taskQueue, storeFile, hangOn] = process.argv.slice(2);
+if (!address || !taskQueue || !storeFile || !hangOn)
+  throw new Error('usage: dying-worker <address> <taskQueue> <storeFile> <status | kind:<kind>>');
+const hangsAfter = (write: { referral: { status: string }; entry: { kind: string } }) =>
+  hangOn.startsWith('kind:') ? write.entry.kind === hangOn.slice('kind:'.length) : write.referral.status === hangOn;
 
 Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
 const fakes = fakeActivities({
   afterProjection: async (write) => {
     appendFileSync(storeFile, `${JSON.stringify(write)}\n`);
-    if (write.referral.status === hangOnStatus) await new Promise<never>(() => {});
+    if (hangsAfter(write)) await new Promise<never>(() => {});
   },
 });
 const connection = await NativeConnection.connect({ address });

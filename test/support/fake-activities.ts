@@ -8,7 +8,13 @@ import type {
   RegistrationOutcome,
 } from '../../activities/referrals';
 import type { CreditedLot, LotCreditRequest } from '../../workflows/lot-shared';
-import { REFUSALS, voucherIssuedEntry, type AdminActionRecord, type OrderFacts } from '../../workflows/shared';
+import {
+  COUNTED_PROGRESS,
+  REFUSALS,
+  voucherIssuedEntry,
+  type AdminActionRecord,
+  type OrderFacts,
+} from '../../workflows/shared';
 
 export interface FakeVoucher {
   referralId: string;
@@ -97,7 +103,12 @@ export function fakeActivities(
     for (const write of writes) await options.afterProjection?.(write);
   };
   const activities: ReferralActivities & LedgerActivities = {
-    projectReferral: tracked((input: ProjectReferralInput) => projectInOneTransaction([input])),
+    projectReferral: tracked(async (input: ProjectReferralInput) => {
+      // a provisional write that would not land leaves no trace, as in the database
+      if (input.provisional && !provisionalWriteTakes(projectedState(projections), input)) return { written: false };
+      await projectInOneTransaction([input]);
+      return { written: true };
+    }),
     projectReferralEnd: tracked(async ({ voidVoucher, ...input }: ProjectReferralEndInput) => {
       const referralId = input.referral.referralId;
       if (voidVoucher) await options.beforeVoucherVoid?.();
@@ -239,10 +250,24 @@ export function projectedState(projections: readonly ProjectReferralInput[]) {
   const timeline = new Map<number, ProjectReferralInput['entry']>();
   for (const write of projections) {
     if (row && write.entry.seq < row.entry.seq) continue;
+    if (write.provisional && !provisionalWriteTakes({ row, timeline: [...timeline.values()] }, write)) continue;
     row = write;
     timeline.set(write.entry.seq, write.entry);
   }
   return { row, timeline: [...timeline.values()].sort((a, b) => a.seq - b.seq) };
+}
+
+/**
+ * activities/referrals.ts's rule for a provisional write: over the entry of its seq only if that one is provisional
+ * and not later; a correcting write only over such an entry.
+ */
+function provisionalWriteTakes(
+  { row, timeline }: { row: ProjectReferralInput | undefined; timeline: readonly ProjectReferralInput['entry'][] },
+  write: ProjectReferralInput,
+): boolean {
+  if (row?.entry.seq !== write.entry.seq) return !write.correctsOnly;
+  const shown = timeline.find((entry) => entry.seq === write.entry.seq);
+  return shown?.kind === COUNTED_PROGRESS && Date.parse(shown.at) <= Date.parse(write.entry.at);
 }
 
 const lotOf = ({ request: _request, ...lot }: CreditedLot & { request: LotCreditRequest }): CreditedLot => lot;

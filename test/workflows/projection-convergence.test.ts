@@ -45,19 +45,20 @@ afterAll(async () => {
   await devServer?.stop();
 });
 
-const order = (orderId: string, status: OrderFacts['status']): OrderFacts => ({
+const order = (orderId: string, status: OrderFacts['status'], amount = 60_000): OrderFacts => ({
   eventId: randomUUID(),
   orderId,
   status,
-  amount: 60_000,
+  amount,
   currency: 'INR',
   occurredAt: new Date().toISOString(),
 });
 
-async function startDyingWorker(taskQueue: string, store: string, hangOnStatus: string): Promise<ChildProcess> {
+/** `hangOn`: a status, or `kind:<entry kind>` (test/support/dying-worker.ts) */
+async function startDyingWorker(taskQueue: string, store: string, hangOn: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', DYING_WORKER, devServer.address, taskQueue, store, hangOnStatus],
+    ['--import', 'tsx', DYING_WORKER, devServer.address, taskQueue, store, hangOn],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -156,6 +157,69 @@ describe('the projection after a lost workflow task', () => {
         progress: final.progress,
       });
       // Every entry the projection shows is one the workflow recorded, and none is missing.
+      expect(timeline).toEqual(final.recentTimeline);
+    } finally {
+      worker1.kill('SIGKILL');
+      await handle.terminate('test finished').catch(() => undefined);
+    }
+  }, 90_000);
+  it('given a worker that wrote counted progress (provisionally, in its task) and died mid-task, when a refund arrived meanwhile so the retry counts nothing, then the retry writes over that count and the projection converges', async () => {
+    const store = path.join(await mkdtemp(path.join(tmpdir(), 'referral-projection-')), 'projections.jsonl');
+    await writeFile(store, '');
+    const taskQueue = `referrals-convergence-${randomUUID()}`;
+    const worker1 = await startDyingWorker(taskQueue, store, 'kind:orders_counted');
+    const referralId = randomUUID();
+    const input: ReferralInput = {
+      referralId,
+      program: { id: 'program-1', version: 1, currency: 'INR', terms: TEST_TERMS },
+      code: 'ANNA2026',
+      referrerId: 'anna',
+      createdAt: new Date().toISOString(),
+      origin: 'claim',
+    };
+    const handle = await client.workflow.start(referralLifecycle, {
+      taskQueue,
+      workflowId: referralWorkflowId(referralId),
+      args: [input],
+      workflowTaskTimeout: '4s',
+    });
+    try {
+      await handle.executeUpdate(registerUpdate, {
+        args: [{ eventId: randomUUID(), refereeId: 'ben', occurredAt: new Date().toISOString() }],
+      });
+      // counts, below the minimum spend: progress, no status change
+      await handle.signal(orderSignal, order('o-1', 'completed', 10_000));
+      await until(
+        () => readStore(store),
+        (writes) => writes.some((w) => w.entry.kind === 'orders_counted'),
+        10_000,
+      );
+      await handle.signal(orderSignal, order('o-1', 'refunded', 10_000));
+      worker1.kill('SIGKILL');
+
+      const projections = await readStore(store);
+      const lostCount = projections.find((w) => w.entry.kind === 'orders_counted')!;
+      expect(lostCount).toMatchObject({ provisional: true, referral: { progress: { countedOrders: 1 } } });
+      const surviving = fakeActivities({ projections });
+      const worker2 = await Worker.create({
+        connection: nativeConnection,
+        taskQueue,
+        workflowBundle,
+        activities: surviving.activities,
+      });
+      const final = await worker2.runUntil(async () => {
+        const converged = (s: ReferralSnapshot) => {
+          const { row } = projectedState(projections);
+          return s.recentTimeline.at(-1)?.seq === lostCount.entry.seq && row?.entry.seq === lostCount.entry.seq;
+        };
+        return until(() => handle.query(stateQuery), converged, 30_000).catch(async (error: unknown) => {
+          throw new Error(`${String(error)}; projection: ${JSON.stringify(projectedState(projections))}`);
+        });
+      });
+
+      const { row, timeline } = projectedState(projections);
+      expect(final).toMatchObject({ status: 'registered', progress: { countedOrders: 0, countedSpend: 0 } });
+      expect(row?.referral.progress).toEqual(final.progress);
       expect(timeline).toEqual(final.recentTimeline);
     } finally {
       worker1.kill('SIGKILL');

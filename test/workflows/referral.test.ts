@@ -294,6 +294,46 @@ describe('referral workflow', () => {
     });
   });
 
+  it.each([
+    [
+      'a referral begun now',
+      'written in the task that counted it (a provisional local write: no activity or task of its own)',
+      false,
+      [],
+    ],
+    [
+      'a referral of the first type, begun before the change',
+      'written by a regular activity of its own, as before',
+      true,
+      ['projectReferral', 'projectReferral'],
+    ],
+  ])(
+    'given %s, when two orders count without qualifying, then each count is %s',
+    async (_which, _how, firstType, progressActivities) => {
+      await scenario({ firstType }, async ({ handle, fakes }) => {
+        await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+        await waitForState(handle, (s) => Boolean(s.rewards?.voucher));
+        for (const [orderId, countedOrders] of [
+          ['small-1', 1],
+          ['small-2', 2],
+        ] as const) {
+          await handle.signal(orderSignal, await order(orderId, 'completed', 10_000));
+          await waitForState(handle, (s) => s.progress.countedOrders === countedOrders);
+        }
+        const counts = () => fakes.projections.filter((p) => p.entry.kind === 'orders_counted');
+        for (let i = 0; i < 50 && counts().length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+        expect(counts().map((p) => [p.referral.progress.countedOrders, p.provisional ?? false])).toEqual([
+          [1, !firstType],
+          [2, !firstType],
+        ]);
+        const scheduled = (await handle.fetchHistory()).events!.flatMap(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+        );
+        expect(scheduled.filter((name) => name === 'projectReferral')).toEqual(progressActivities);
+      });
+    },
+  );
+
   it('given a registration the projection cannot hold (a data error), when the signup arrives, then the fault is recorded, the referee released and the referral stops instead of retrying', async () => {
     const failProjection = (write: { referral: { status: string } }) =>
       write.referral.status === 'registered'
