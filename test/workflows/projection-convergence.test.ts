@@ -91,35 +91,62 @@ async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean,
   return value;
 }
 
+/**
+ * A referral registered on a worker that dies once it has written a projection matching `hangOn` (a status, or
+ * `kind:<entry kind>`), and the worker that takes over on the same recorded store.
+ */
+async function registeredOnDyingWorker(hangOn: string) {
+  const store = path.join(await mkdtemp(path.join(tmpdir(), 'referral-projection-')), 'projections.jsonl');
+  await writeFile(store, '');
+  const taskQueue = `referrals-convergence-${randomUUID()}`;
+  const dying = await startDyingWorker(taskQueue, store, hangOn);
+  const referralId = randomUUID();
+  const input: ReferralInput = {
+    referralId,
+    program: { id: 'program-1', version: 1, currency: 'INR', terms: TEST_TERMS },
+    code: 'ANNA2026',
+    referrerId: 'anna',
+    createdAt: new Date().toISOString(),
+    origin: 'claim',
+  };
+  const handle = await client.workflow.start(referralLifecycle, {
+    taskQueue,
+    workflowId: referralWorkflowId(referralId),
+    args: [input],
+    // Short, so the second worker takes over within seconds. Were the write a local activity, the worker is killed
+    // well before 80% of it, when the SDK would heartbeat the task (completing it, which is a task boundary too).
+    workflowTaskTimeout: '4s',
+  });
+  const takeOver = async () => {
+    const projections = await readStore(store);
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      taskQueue,
+      workflowBundle,
+      activities: fakeActivities({ projections }).activities,
+    });
+    return { projections, worker };
+  };
+  const stop = async () => {
+    dying.kill('SIGKILL');
+    await handle.terminate('test finished').catch(() => undefined);
+  };
+  try {
+    await handle.executeUpdate(registerUpdate, {
+      args: [{ eventId: randomUUID(), refereeId: 'ben', occurredAt: new Date().toISOString() }],
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { store, dying, handle, takeOver, stop };
+}
+
 describe('the projection after a lost workflow task', () => {
   it('given a worker that wrote `qualified` to the projection and died mid-task, when a refund arrived meanwhile, then the projection converges to the workflow’s own state', async () => {
-    const store = path.join(await mkdtemp(path.join(tmpdir(), 'referral-projection-')), 'projections.jsonl');
-    await writeFile(store, '');
-    const taskQueue = `referrals-convergence-${randomUUID()}`;
     // Worker 1 writes `qualified` to the store, then its local activity never returns, and then it is killed.
-    const worker1 = await startDyingWorker(taskQueue, store, 'qualified');
-
-    const referralId = randomUUID();
-    const input: ReferralInput = {
-      referralId,
-      program: { id: 'program-1', version: 1, currency: 'INR', terms: TEST_TERMS },
-      code: 'ANNA2026',
-      referrerId: 'anna',
-      createdAt: new Date().toISOString(),
-      origin: 'claim',
-    };
-    const handle = await client.workflow.start(referralLifecycle, {
-      taskQueue,
-      workflowId: referralWorkflowId(referralId),
-      args: [input],
-      // Short, so the second worker takes over within seconds. Were the write a local activity, the worker is killed
-      // well before 80% of it, when the SDK would heartbeat the task (completing it, which is a task boundary too).
-      workflowTaskTimeout: '4s',
-    });
+    const { store, dying: worker1, handle, takeOver, stop } = await registeredOnDyingWorker('qualified');
     try {
-      await handle.executeUpdate(registerUpdate, {
-        args: [{ eventId: randomUUID(), refereeId: 'ben', occurredAt: new Date().toISOString() }],
-      });
       await handle.signal(orderSignal, order('o-1', 'completed'));
       await until(
         () => readStore(store),
@@ -130,14 +157,7 @@ describe('the projection after a lost workflow task', () => {
       worker1.kill('SIGKILL');
 
       // Worker 2 takes over after the task timeout, on the same store.
-      const projections = await readStore(store);
-      const surviving = fakeActivities({ projections });
-      const worker2 = await Worker.create({
-        connection: nativeConnection,
-        taskQueue,
-        workflowBundle,
-        activities: surviving.activities,
-      });
+      const { projections, worker: worker2 } = await takeOver();
       const final = await worker2.runUntil(async () => {
         const converged = (s: ReferralSnapshot) => {
           const { row } = projectedState(projections);
@@ -159,34 +179,12 @@ describe('the projection after a lost workflow task', () => {
       // Every entry the projection shows is one the workflow recorded, and none is missing.
       expect(timeline).toEqual(final.recentTimeline);
     } finally {
-      worker1.kill('SIGKILL');
-      await handle.terminate('test finished').catch(() => undefined);
+      await stop();
     }
   }, 90_000);
   it('given a worker that wrote counted progress (provisionally, in its task) and died mid-task, when a refund arrived meanwhile so the retry counts nothing, then the retry writes over that count and the projection converges', async () => {
-    const store = path.join(await mkdtemp(path.join(tmpdir(), 'referral-projection-')), 'projections.jsonl');
-    await writeFile(store, '');
-    const taskQueue = `referrals-convergence-${randomUUID()}`;
-    const worker1 = await startDyingWorker(taskQueue, store, 'kind:orders_counted');
-    const referralId = randomUUID();
-    const input: ReferralInput = {
-      referralId,
-      program: { id: 'program-1', version: 1, currency: 'INR', terms: TEST_TERMS },
-      code: 'ANNA2026',
-      referrerId: 'anna',
-      createdAt: new Date().toISOString(),
-      origin: 'claim',
-    };
-    const handle = await client.workflow.start(referralLifecycle, {
-      taskQueue,
-      workflowId: referralWorkflowId(referralId),
-      args: [input],
-      workflowTaskTimeout: '4s',
-    });
+    const { store, dying: worker1, handle, takeOver, stop } = await registeredOnDyingWorker('kind:orders_counted');
     try {
-      await handle.executeUpdate(registerUpdate, {
-        args: [{ eventId: randomUUID(), refereeId: 'ben', occurredAt: new Date().toISOString() }],
-      });
       // counts, below the minimum spend: progress, no status change
       await handle.signal(orderSignal, order('o-1', 'completed', 10_000));
       await until(
@@ -197,16 +195,9 @@ describe('the projection after a lost workflow task', () => {
       await handle.signal(orderSignal, order('o-1', 'refunded', 10_000));
       worker1.kill('SIGKILL');
 
-      const projections = await readStore(store);
+      const { projections, worker: worker2 } = await takeOver();
       const lostCount = projections.find((w) => w.entry.kind === 'orders_counted')!;
       expect(lostCount).toMatchObject({ provisional: true, referral: { progress: { countedOrders: 1 } } });
-      const surviving = fakeActivities({ projections });
-      const worker2 = await Worker.create({
-        connection: nativeConnection,
-        taskQueue,
-        workflowBundle,
-        activities: surviving.activities,
-      });
       const final = await worker2.runUntil(async () => {
         const converged = (s: ReferralSnapshot) => {
           const { row } = projectedState(projections);
@@ -222,8 +213,7 @@ describe('the projection after a lost workflow task', () => {
       expect(row?.referral.progress).toEqual(final.progress);
       expect(timeline).toEqual(final.recentTimeline);
     } finally {
-      worker1.kill('SIGKILL');
-      await handle.terminate('test finished').catch(() => undefined);
+      await stop();
     }
   }, 90_000);
 });
