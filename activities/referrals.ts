@@ -4,8 +4,8 @@ import { normaliseEmail, normalisePhone } from '../db/contact';
 import type { Database, NewReferralRow } from '../db/schema';
 import { settleFailedItemAsMoved } from '../db/term-moves';
 import { issueVoucher, voidVoucherOfReferral } from '../db/vouchers';
+import { judgeProjectionWrite } from './projection-order';
 import {
-  COUNTED_PROGRESS,
   REFUSALS,
   type ClaimContext,
   type ReferralSnapshot,
@@ -26,15 +26,10 @@ export interface ProjectReferralInput {
   claim?: ClaimContext | undefined;
   entry: TimelineEntry;
   /**
-   * Written by a local activity from a decision its workflow task may not keep (counted progress): it replaces a
-   * provisional entry of its seq made no later than itself, never a decided one. So a lost task's write that lands
-   * after its retry's write of the same seq leaves the retry's shown.
-   */
-  provisional?: boolean | undefined;
-  /**
-   * With `provisional`: written only over a provisional entry of its seq, which can only be a lost task's (the
-   * workflow has not taken that seq). The retry of a lost task that counted orders asserts its own progress this way
-   * when it saw no change to write; otherwise the lost task's count would stay shown.
+   * Written only over entries at or above its seq, which can only be a lost task's (the workflow has not taken that
+   * seq). The retry of a lost task that counted orders asserts its own progress this way when it saw no change to
+   * write; otherwise the lost task's count would stay shown. With nothing to correct, nothing is written, and no write
+   * of an earlier task lands after it.
    */
   correctsOnly?: boolean | undefined;
 }
@@ -110,13 +105,13 @@ async function makeRoomForWorkflowEntry(
 
 /**
  * Writes one transition of the workflow into the projection. Keyed by (referral, seq): a retry inserts no second
- * timeline entry, a rewrite of the same seq replaces it (a provisional rewrite only a provisional entry), and a stale
- * write (the row already shows a later seq: an attempt that outlived its timeout) changes nothing, neither the row nor
- * the timeline entry of its seq.
+ * timeline entry, and which write stands is judged by the instant of the task that made it (judgeProjectionWrite): a
+ * later task's write of a seq replaces a lost task's entries, and a stale write (an attempt that outlived its timeout,
+ * a lost task's that lands late) changes nothing, neither the row nor the timeline.
  */
 async function writeProjection(
   trx: Transaction<Database>,
-  { referral, claim, entry, provisional, correctsOnly }: ProjectReferralInput,
+  { referral, claim, entry, correctsOnly }: ProjectReferralInput,
 ): Promise<boolean> {
   const underReview = referral.status === 'under_review';
   const row: NewReferralRow = {
@@ -144,6 +139,7 @@ async function writeProjection(
     counted_orders: referral.progress.countedOrders,
     counted_spend: referral.progress.countedSpend,
     projection_seq: entry.seq,
+    projected_task_at: entry.at,
     updated_at: entry.at,
     // Snapshots from before the fraud review say nothing of either: the row keeps what it has.
     ...(referral.flags === undefined ? {} : { flags: referral.flags }),
@@ -154,15 +150,43 @@ async function writeProjection(
   // entry above it was appended by the intake (appendLateFact), never by this workflow.
   const before = await trx
     .selectFrom('referrals')
-    .select('projection_seq')
+    .select(['projection_seq', 'projected_task_at'])
     .where('id', '=', referral.referralId)
     .forNoKeyUpdate()
     .executeTakeFirst();
-  if (
-    provisional &&
-    !(await provisionalWriteTakes(trx, { referralId: referral.referralId, before, entry, correctsOnly }))
-  )
+  const verdict = judgeProjectionWrite(
+    {
+      seq: before?.projection_seq,
+      taskAtMs: before?.projected_task_at?.getTime() ?? null,
+      entries:
+        before && entry.seq <= before.projection_seq
+          ? await workflowEntriesFrom(trx, {
+              referralId: referral.referralId,
+              from: entry.seq,
+              to: before.projection_seq,
+            })
+          : [],
+    },
+    { seq: entry.seq, atMs: Date.parse(entry.at), correctsOnly },
+  );
+  if (verdict === 'stale') return false;
+  if (verdict === 'heard') {
+    await trx
+      .updateTable('referrals')
+      .set({ projected_task_at: entry.at })
+      .where('id', '=', referral.referralId)
+      .execute();
     return false;
+  }
+  if (before && entry.seq < before.projection_seq) {
+    // a lost task's entries: the history that stands has not reached them
+    await trx
+      .deleteFrom('referral_timeline')
+      .where('referral_id', '=', referral.referralId)
+      .where('seq', '>', entry.seq)
+      .where('seq', '<=', before.projection_seq)
+      .execute();
+  }
   const written = await trx
     .insertInto('referrals')
     .values(row)
@@ -185,6 +209,7 @@ async function writeProjection(
           counted_orders: eb.ref('excluded.counted_orders'),
           counted_spend: eb.ref('excluded.counted_spend'),
           projection_seq: eb.ref('excluded.projection_seq'),
+          projected_task_at: eb.ref('excluded.projected_task_at'),
           updated_at: eb.ref('excluded.updated_at'),
           ...(referral.flags === undefined ? {} : { flags: eb.ref('excluded.flags') }),
           ...(referral.review === undefined ? {} : { review_decide_by: eb.ref('excluded.review_decide_by') }),
@@ -198,9 +223,13 @@ async function writeProjection(
                 ? eb.fn.coalesce('referrals.review_started_at', 'excluded.review_started_at')
                 : null,
         }))
-        // Never older over newer. The same seq may be written again with other content: a local activity whose
-        // workflow task was discarded runs again, and the workflow's second decision is the one that stands.
-        .where('referrals.projection_seq', '<=', (eb) => eb.ref('excluded.projection_seq')),
+        // Judged above under the row lock; this holds only against a first write of the row made meanwhile.
+        .where((eb) =>
+          eb.or([
+            eb('referrals.projected_task_at', 'is', null),
+            eb('referrals.projected_task_at', '<=', eb.ref('excluded.projected_task_at')),
+          ]),
+        ),
     )
     .returning('id')
     .executeTakeFirst();
@@ -233,34 +262,19 @@ async function writeProjection(
   return true;
 }
 
-/**
- * Whether a provisional write (counted progress) may land. Over the workflow's entry of its own seq only when that
- * entry is provisional too and not made later: a workflow task's clock moves on, so of two provisional writes of one
- * seq the retry's is the later, and one task's local retries carry the same instant. A write that only corrects needs
- * such an entry to correct.
- */
-async function provisionalWriteTakes(
+/** The workflow's timeline entries in [from, to]: those at or above a write's seq, up to the seq the row shows. */
+async function workflowEntriesFrom(
   trx: Transaction<Database>,
-  {
-    referralId,
-    before,
-    entry,
-    correctsOnly,
-  }: {
-    referralId: string;
-    before: { projection_seq: number } | undefined;
-    entry: TimelineEntry;
-    correctsOnly: boolean | undefined;
-  },
-): Promise<boolean> {
-  if (before?.projection_seq !== entry.seq) return !correctsOnly;
-  const shown = await trx
+  { referralId, from, to }: { referralId: string; from: number; to: number },
+): Promise<{ seq: number; atMs: number }[]> {
+  const rows = await trx
     .selectFrom('referral_timeline')
-    .select(['kind', 'at'])
+    .select(['seq', 'at'])
     .where('referral_id', '=', referralId)
-    .where('seq', '=', entry.seq)
-    .executeTakeFirst();
-  return shown?.kind === COUNTED_PROGRESS && new Date(shown.at).getTime() <= Date.parse(entry.at);
+    .where('seq', '>=', from)
+    .where('seq', '<=', to)
+    .execute();
+  return rows.map((row) => ({ seq: row.seq, atMs: new Date(row.at).getTime() }));
 }
 
 export function createReferralActivities({ db }: { db: DB }) {

@@ -82,6 +82,8 @@ export interface ReferralTable {
   counted_spend: BigIntColumn;
   /** the workflow's timeline position this row reflects; older writes never overwrite newer ones */
   projection_seq: number;
+  /** the latest workflow task the projection heard from (activities/projection-order.ts); null in rows from before it */
+  projected_task_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   updated_at: Timestamp;
   /** fraud signals found at claim and signup; empty when none (or when the workflow has not said) */
   flags: ColumnType<string[], string[] | undefined, string[]>;

@@ -138,6 +138,7 @@ const PATCHES = {
   movesJudgeAtHold: 'referral-moves-judge-at-hold',
   voucherInJoinedWrites: 'referral-voucher-in-joined-writes',
   progressWrittenLocally: 'referral-progress-written-locally',
+  progressCorrectedWhenMoved: 'referral-progress-corrected-when-moved',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -160,20 +161,28 @@ const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
  * so their histories replay as they were made. Their next continue-as-new carries them over to the new type.
  */
 export function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot> {
-  return runReferral(input, (change) => !LIFECYCLE_LATER_CHANGES_2.changes.has(change) && patched(change));
+  return runReferral(
+    input,
+    (change) =>
+      !LIFECYCLE_LATER_CHANGES_2.changes.has(change) &&
+      !LIFECYCLE_LATER_CHANGES_3.changes.has(change) &&
+      patched(change),
+  );
 }
 
 /**
  * The referral's lifecycle as referrals start now: every change in PATCHES in force without a marker of its own. A
  * patch costs each history two events (its marker and a search attribute upsert), a fifth of a short referral's
  * history. The changes made since the type was first run are taken all at once, with one marker decided first thing in
- * the first task (LIFECYCLE_LATER_CHANGES, then LIFECYCLE_LATER_CHANGES_2), by the runs that begin with it.
+ * the first task (LIFECYCLE_LATER_CHANGES, then _2, then _3), by the runs that begin with it.
  */
 export function referralLifecycle(input: ReferralInput): Promise<ReferralSnapshot> {
   // A new run records the newest set's marker alone: the newer set holds every change of the older.
-  const bornWithLaterChanges2 = patched(LIFECYCLE_LATER_CHANGES_2.marker);
+  const bornWithLaterChanges3 = patched(LIFECYCLE_LATER_CHANGES_3.marker);
+  const bornWithLaterChanges2 = bornWithLaterChanges3 || patched(LIFECYCLE_LATER_CHANGES_2.marker);
   const bornWithLaterChanges = bornWithLaterChanges2 || patched(LIFECYCLE_LATER_CHANGES.marker);
   return runReferral(input, (change) => {
+    if (LIFECYCLE_LATER_CHANGES_3.changes.has(change)) return bornWithLaterChanges3;
     if (LIFECYCLE_LATER_CHANGES_2.changes.has(change)) return bornWithLaterChanges2;
     return (
       LIFECYCLE_BORN_WITH.has(change) ||
@@ -228,12 +237,21 @@ const LIFECYCLE_LATER_CHANGES = {
 /**
  * The changes made after set 1, taken only by the runs that begin with this set's marker (which holds set 1's changes
  * too). A run begun before keeps the earlier behaviour to its end or to its continue-as-new, whose new run begins with
- * the set. None of them is ever asked on its own, so no marker of theirs can land outside the task that decided it. A
- * change added from now on goes in a third set (`-3`, asked first and holding every change of this one).
+ * the newest set. None of them is ever asked on its own, so no marker of theirs can land outside the task that decided
+ * it.
  */
 const LIFECYCLE_LATER_CHANGES_2 = {
   marker: 'referral-lifecycle-later-changes-2',
   changes: new Set<string>([PATCHES.progressWrittenLocally]),
+} as const;
+
+/**
+ * The changes made after set 2, taken as set 2's are, by the runs that begin with this marker (which holds the changes
+ * of sets 1 and 2 too). A change added from now on goes in a fourth set (`-4`, asked first, holding this one's).
+ */
+const LIFECYCLE_LATER_CHANGES_3 = {
+  marker: 'referral-lifecycle-later-changes-3',
+  changes: new Set<string>([PATCHES.progressCorrectedWhenMoved]),
 } as const;
 
 /** `since(change)`: whether this run follows a change listed in PATCHES (for the first type, `patched()`). */
@@ -271,6 +289,13 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    * (correctLostProgress).
    */
   const progressWrittenLocally = since(PATCHES.progressWrittenLocally);
+  /**
+   * The retry of a lost task asserts its count only where the lost task may have written one: when an order event of
+   * this task moved the count on the way (a refund may have taken it back), or was held back or set aside by a
+   * deadline that the lost task, running earlier, may not have reached. Runs born with set 2 asserted it after every
+   * order event that changed nothing, which cost a local activity per `placed` event.
+   */
+  const progressCorrectedWhenMoved = since(PATCHES.progressCorrectedWhenMoved);
   /**
    * Rewards (DESIGN §4): the referee's voucher at registration (voided if the referral fails), the referrer's points
    * at completion, then the milestone. Referrals started before each existed replay without it.
@@ -400,7 +425,9 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   const projected = (): boolean => projectedSeq === state.seq;
   // Order events taken in all, and as of the last projection write (see correctLostProgress).
   let orderEventsTaken = 0;
-  let orderEventsAtWrite = 0;
+  let orderEventsAtWrite = carried.progressUnconfirmed ? -1 : 0;
+  // Since the last projection write, an order event moved the count or waited on a deadline (progressCorrectedWhenMoved).
+  let progressMayBeLost = carried.progressUnconfirmed ?? false;
 
   const windowRule = (): QualificationRule | null =>
     state.registration && state.deadlines.qualifyBy
@@ -780,23 +807,35 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   /** An order event, signalled or taken from the inbox: counted, held back for a decision, or kept as late. */
   function acceptOrderEvent(order: OrderFacts): void {
     orderEventsTaken += 1;
+    const booked = sortOrderEvent(order);
+    if (progressCorrectedWhenMoved && !progressMayBeLost) progressMayBeLost = !booked || progressMoved();
+  }
+
+  /** Whether the count as the orders stand now differs from the count last projected. */
+  function progressMoved(): boolean {
+    const q = qualification();
+    return q !== null && progressKey(q) !== projectedProgress;
+  }
+
+  /** Where an order event goes; whether it was booked (the others are shown, held back or kept as late). */
+  function sortOrderEvent(order: OrderFacts): boolean {
     // Ended other than completed (a completed referral counts on for its milestone): shown, never counted.
     if (isTerminal(state.status) && state.status !== 'completed' && since(PATCHES.ordersAfterEnd)) {
       if (!lateEventIds.has(order.eventId) && !ordersAfterEnd.some((o) => o.eventId === order.eventId))
         ordersAfterEnd.push(order);
-      return;
+      return false;
     }
     if (reportedAfterWindowClosed(order)) {
       // once on the timeline, however often it is redelivered
       const seen = lateEventIds.has(order.eventId) || lateOrders.some((late) => late.eventId === order.eventId);
       if (!(seen && since(PATCHES.graceByBusinessTime))) lateOrders.push(order);
       if (!lateWindowOrders.some((late) => late.eventId === order.eventId)) lateWindowOrders.push(order);
-      return;
+      return false;
     }
     const inGrace = deadlineInGrace();
     if (inGrace !== null && Date.parse(order.occurredAt) > inGrace) {
       holdBack(order);
-      return;
+      return false;
     }
     if (
       graceEnabled &&
@@ -805,9 +844,10 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       since(PATCHES.graceByBusinessTime)
     ) {
       holdBack(order);
-      return;
+      return false;
     }
     bookOrderEvent(order);
+    return true;
   }
 
   /** Waits for its deadline's decision; once, however often it is delivered or taken from the inbox. */
@@ -921,6 +961,15 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   // --- transitions: the only place the status changes ----------------------------------------------------------
 
   const now = (): string => new Date().toISOString();
+  /**
+   * A timeline entry's instant: the task's clock, never before the entry ahead of it. The projection judges which write
+   * stands by it (activities/projection-order.ts), so it must not step back even if the server's clock did.
+   */
+  const entryInstant = (): string => {
+    const last = state.recentTimeline.at(-1)?.at;
+    const at = now();
+    return last !== undefined && Date.parse(last) > Date.parse(at) ? last : at;
+  };
 
   /**
    * Appends a timeline entry and writes it with the referral to the projection. `fromInput`: the entry follows from
@@ -939,8 +988,9 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     } = {},
   ): Promise<void> {
     orderEventsAtWrite = orderEventsTaken;
+    progressMayBeLost = false;
     state.seq += 1;
-    const entry: TimelineEntry = { seq: state.seq, at: now(), kind, status: state.status, detail };
+    const entry: TimelineEntry = { seq: state.seq, at: entryInstant(), kind, status: state.status, detail };
     state.recentTimeline = [...state.recentTimeline, entry].slice(-RECENT_TIMELINE_SIZE);
     // Taken now: the write shows the decision as it was made, not what arrives while the write is scheduled.
     const referral = projection();
@@ -966,7 +1016,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       state.seq = issued.seq;
       state.recentTimeline = [...state.recentTimeline, issued].slice(-RECENT_TIMELINE_SIZE);
     } else if (options.provisional) {
-      await local.projectReferral({ referral, claim: input.claim, entry, provisional: true });
+      await local.projectReferral({ referral, claim: input.claim, entry });
     } else {
       const write = projectDecidedOnly && !options.fromInput ? decided.projectReferral : projectReferral;
       await write({ referral, claim: input.claim, entry });
@@ -995,7 +1045,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    */
   async function projectProgressIfChanged(q: Qualification): Promise<boolean> {
     if (progressKey(q) === projectedProgress) {
-      if (progressWrittenLocally && orderEventsTaken !== orderEventsAtWrite) await correctLostProgress(q);
+      if (progressWrittenLocally && progressUnconfirmed()) await correctLostProgress(q);
       return false;
     }
     if (!since(PATCHES.projectProgress)) return false;
@@ -1007,17 +1057,23 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     return true;
   }
 
+  /** Order events since the last write may have moved the count in a lost task (see correctLostProgress). */
+  function progressUnconfirmed(): boolean {
+    return progressCorrectedWhenMoved ? progressMayBeLost : orderEventsTaken !== orderEventsAtWrite;
+  }
+
   /**
    * A task that took order events and found no change to show may be the retry of a lost task that counted them and
-   * wrote its count, provisionally, at the next seq: this task's count goes over that entry, and only over it. The
-   * projection answers whether there was one (in a task that was not retried there is none, and nothing is written);
-   * the answer is in history, so a replay takes the seq exactly when the run did.
+   * wrote its count at the next seq: this task's count goes over that entry, and only over it. The projection answers
+   * whether there was one (in a task that was not retried there is none, nothing is written, and no lost task's write
+   * lands after); the answer is in history, so a replay takes the seq exactly when the run did.
    */
   async function correctLostProgress(q: Qualification): Promise<void> {
     orderEventsAtWrite = orderEventsTaken;
+    progressMayBeLost = false;
     const entry: TimelineEntry = {
       seq: state.seq + 1,
-      at: now(),
+      at: entryInstant(),
       kind: COUNTED_PROGRESS,
       status: state.status,
       detail: { countedOrders: q.countedOrders, countedSpend: q.countedSpend },
@@ -1026,7 +1082,6 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       referral: projection(),
       claim: input.claim,
       entry,
-      provisional: true,
       correctsOnly: true,
     });
     if (!written) return;
@@ -1195,6 +1250,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       adminRequestsApplied: [...adminApplied],
       holdFloor,
       extendedDeadlines: { ...extendedDeadlines },
+      ...(progressWrittenLocally && progressUnconfirmed() ? { progressUnconfirmed: true } : {}),
     };
     // as the current type: the next run follows every change, as a new run of the first type would
     const continueReferral = makeContinueAsNewFunc<typeof referralLifecycle>({

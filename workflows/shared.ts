@@ -191,8 +191,8 @@ export const voucherIssuedEntry = (registered: TimelineEntry, voucher: IssuedVou
 });
 
 /**
- * The timeline entry of counted orders and spend that changed without a status change. The only entry a workflow may
- * write provisionally (from a decision its task may not keep), so the projection tells provisional entries by it.
+ * The timeline entry of counted orders and spend that changed without a status change: written in the task that
+ * counted them, by a decision that task may not keep (a lost task's entry gives way to its retry's).
  */
 export const COUNTED_PROGRESS = 'orders_counted';
 
@@ -421,6 +421,11 @@ export interface CarriedReferral {
   adminRequestsApplied?: string[] | undefined;
   /** an admin's extension of the reward hold, which a moved hold never comes before */
   holdFloor?: string | null | undefined;
+  /**
+   * Order events were taken since the last projection write and may have moved the count in a task that was lost:
+   * the next run asserts the count shown (correctLostProgress). Absent in runs carried over before it was kept.
+   */
+  progressUnconfirmed?: boolean | undefined;
   /** the expiry and the qualification window as an admin extended them: a move to new terms never cuts them */
   extendedDeadlines?: Partial<ReferralDeadlines> | undefined;
 }

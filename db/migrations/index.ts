@@ -21,6 +21,7 @@ import * as createTermMoves from './2026_11_25_0025_create_term_moves';
 import * as dropUnreadIndexes from './2026_11_25_0026_drop_unread_indexes';
 import * as createReferralsCountedEarly from './2026_11_26_0027_create_referrals_counted_early';
 import * as earlyCountsCountedAt from './2026_11_26_0028_early_counts_counted_at';
+import * as referralsProjectedTaskAt from './2026_11_26_0029_referrals_projected_task_at';
 
 /**
  * Every migration, by name, in the order the names sort. Listed rather than read from the folder so the same
@@ -49,4 +50,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_0026_drop_unread_indexes': dropUnreadIndexes,
   '2026_11_26_0027_create_referrals_counted_early': createReferralsCountedEarly,
   '2026_11_26_0028_early_counts_counted_at': earlyCountsCountedAt,
+  '2026_11_26_0029_referrals_projected_task_at': referralsProjectedTaskAt,
 };

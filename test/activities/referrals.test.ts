@@ -325,19 +325,23 @@ describe('projectReferral', () => {
     ]);
   });
 
-  describe('provisional counted progress (a local write whose workflow task may be lost)', () => {
+  describe('which write stands, by the instant of the task that made it (a local write whose task may be lost)', () => {
     const counted = (id: string, seq: number, countedOrders: number): ProjectReferralInput => {
       const write = projection(id, seq, 'registered');
       return {
         ...write,
         referral: { ...write.referral, progress: { ...write.referral.progress, countedOrders } },
         entry: { ...write.entry, kind: COUNTED_PROGRESS, detail: { countedOrders } },
-        provisional: true,
       };
     };
     const later = (write: ProjectReferralInput, ms: number): ProjectReferralInput => ({
       ...write,
       entry: { ...write.entry, at: new Date(Date.parse(write.entry.at) + ms).toISOString() },
+    });
+    /** a write of the task that made `task`'s: the same instant */
+    const inTaskOf = (write: ProjectReferralInput, task: ProjectReferralInput): ProjectReferralInput => ({
+      ...write,
+      entry: { ...write.entry, at: task.entry.at },
     });
     const shown = async (id: string) => ({
       row: await db
@@ -352,21 +356,22 @@ describe('projectReferral', () => {
         .orderBy('seq')
         .execute(),
     });
+    const kinds = (timeline: { seq: number; kind: string }[]) => timeline.map(({ seq, kind }) => ({ seq, kind }));
 
-    it('given progress written provisionally, when the retried task decides a transition at the same seq, then the transition replaces it', async () => {
+    it('given a lost task’s count at a seq, when the retried task decides a transition at that seq, then the transition replaces it', async () => {
       const id = randomUUID();
       await env.run(activities.projectReferral, projection(id, 2, 'registered'));
       await env.run(activities.projectReferral, counted(id, 3, 1));
-      await env.run(activities.projectReferral, projection(id, 3, 'qualified'));
+      await env.run(activities.projectReferral, later(projection(id, 3, 'qualified'), 5_000));
       const { row, timeline } = await shown(id);
       expect(row).toMatchObject({ status: 'qualified', projection_seq: 3 });
-      expect(timeline.map(({ seq, kind }) => ({ seq, kind }))).toEqual([
+      expect(kinds(timeline)).toEqual([
         { seq: 2, kind: 'registered' },
         { seq: 3, kind: 'qualified' },
       ]);
     });
 
-    it('given progress written provisionally, when the retried task counts other orders at the same seq, then its count replaces the first', async () => {
+    it('given a lost task’s count at a seq, when the retried task counts other orders at that seq, then its count replaces the first', async () => {
       const id = randomUUID();
       await env.run(activities.projectReferral, projection(id, 2, 'registered'));
       await env.run(activities.projectReferral, counted(id, 3, 1));
@@ -376,14 +381,15 @@ describe('projectReferral', () => {
       expect(timeline.at(-1)).toMatchObject({ seq: 3, kind: COUNTED_PROGRESS, detail: { countedOrders: 2 } });
     });
 
-    it('given a decided transition at a seq, when a lost task’s provisional write of that seq lands after it, then the transition stays shown', async () => {
+    it('given the retry’s transition at a seq, when the lost task’s count of that seq lands after it, then the transition stays shown', async () => {
       const id = randomUUID();
       await env.run(activities.projectReferral, projection(id, 2, 'registered'));
-      await env.run(activities.projectReferral, projection(id, 3, 'qualified'));
-      await env.run(activities.projectReferral, counted(id, 3, 1));
+      await env.run(activities.projectReferral, later(projection(id, 3, 'qualified'), 5_000));
+      const stale = await env.run(activities.projectReferral, counted(id, 3, 1));
+      expect(stale).toEqual({ written: false });
       const { row, timeline } = await shown(id);
       expect(row).toMatchObject({ status: 'qualified', counted_orders: 0, projection_seq: 3 });
-      expect(timeline.map(({ seq, kind }) => ({ seq, kind }))).toEqual([
+      expect(kinds(timeline)).toEqual([
         { seq: 2, kind: 'registered' },
         { seq: 3, kind: 'qualified' },
       ]);
@@ -417,26 +423,96 @@ describe('projectReferral', () => {
     it('given no lost count (the projection shows the workflow’s last seq), when a correction is written, then nothing changes and it says so', async () => {
       const id = randomUUID();
       await env.run(activities.projectReferral, projection(id, 2, 'registered'));
-      const corrected = await env.run(activities.projectReferral, { ...counted(id, 3, 0), correctsOnly: true });
-      expect(corrected).toEqual({ written: false });
-      const { row, timeline } = await shown(id);
-      expect(row).toMatchObject({ status: 'registered', projection_seq: 2 });
-      expect(timeline.map(({ seq, kind }) => ({ seq, kind }))).toEqual([{ seq: 2, kind: 'registered' }]);
-    });
-
-    it('given a decided transition at a seq, when a correction of that seq is written, then the transition stays shown', async () => {
-      const id = randomUUID();
-      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
-      await env.run(activities.projectReferral, projection(id, 3, 'qualified'));
       const corrected = await env.run(activities.projectReferral, {
         ...later(counted(id, 3, 0), 5_000),
         correctsOnly: true,
       });
       expect(corrected).toEqual({ written: false });
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ status: 'registered', projection_seq: 2 });
+      expect(kinds(timeline)).toEqual([{ seq: 2, kind: 'registered' }]);
+    });
+
+    it('given a correction that found nothing, when the lost task’s count lands after it (its worker was stalled, not dead), then it is refused', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      await env.run(activities.projectReferral, { ...later(counted(id, 3, 0), 5_000), correctsOnly: true });
+      const stale = await env.run(activities.projectReferral, counted(id, 3, 1));
+      expect(stale).toEqual({ written: false });
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ counted_orders: 0, projection_seq: 2 });
+      expect(kinds(timeline)).toEqual([{ seq: 2, kind: 'registered' }]);
+      // the workflow's own next write, from a later task, lands as ever
+      const next = await env.run(activities.projectReferral, later(counted(id, 3, 2), 10_000));
+      expect(next).toEqual({ written: true });
+    });
+
+    it('given a lost task that wrote two counts (a seq and the next), when the retry corrects the first seq, then both give way and the row moves back to it', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      const lost = counted(id, 3, 1);
+      await env.run(activities.projectReferral, lost);
+      await env.run(activities.projectReferral, inTaskOf(counted(id, 4, 2), lost));
+      const corrected = await env.run(activities.projectReferral, {
+        ...later(counted(id, 3, 0), 5_000),
+        correctsOnly: true,
+      });
+      expect(corrected).toEqual({ written: true });
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ counted_orders: 0, projection_seq: 3 });
+      expect(kinds(timeline)).toEqual([
+        { seq: 2, kind: 'registered' },
+        { seq: 3, kind: COUNTED_PROGRESS },
+      ]);
+    });
+
+    it('given a lost task that wrote two counts, when the retry decides a transition at the first seq, then it is shown, not the lost count above it', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      const lost = counted(id, 3, 1);
+      await env.run(activities.projectReferral, lost);
+      await env.run(activities.projectReferral, inTaskOf(counted(id, 4, 2), lost));
+      const decided = await env.run(activities.projectReferral, later(projection(id, 3, 'expired'), 5_000));
+      expect(decided).toEqual({ written: true });
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ status: 'expired', counted_orders: 0, projection_seq: 3 });
+      expect(kinds(timeline)).toEqual([
+        { seq: 2, kind: 'registered' },
+        { seq: 3, kind: 'expired' },
+      ]);
+    });
+
+    it('given one task’s two writes (a seq and the next), when its write of the first seq runs again (a retried attempt), then it changes nothing', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      const first = counted(id, 3, 1);
+      await env.run(activities.projectReferral, first);
+      await env.run(activities.projectReferral, inTaskOf(counted(id, 4, 2), first));
+      expect(await env.run(activities.projectReferral, first)).toEqual({ written: false });
+      const { row, timeline } = await shown(id);
+      expect(row).toMatchObject({ counted_orders: 2, projection_seq: 4 });
+      expect(timeline).toHaveLength(3);
+    });
+
+    it('given a transition at a seq, when an earlier task’s correction of that seq lands, then the transition stays shown', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      await env.run(activities.projectReferral, later(projection(id, 3, 'qualified'), 5_000));
+      const corrected = await env.run(activities.projectReferral, { ...counted(id, 3, 0), correctsOnly: true });
+      expect(corrected).toEqual({ written: false });
       expect((await shown(id)).row).toMatchObject({ status: 'qualified', projection_seq: 3 });
     });
 
-    it('given progress written provisionally, when the same write runs again (a local retry), then one entry shows it', async () => {
+    it('given a row written before task instants were kept, when an earlier task’s write of its seq lands, then its timeline judges it stale', async () => {
+      const id = randomUUID();
+      await env.run(activities.projectReferral, projection(id, 2, 'registered'));
+      await env.run(activities.projectReferral, later(counted(id, 3, 2), 5_000));
+      await db.updateTable('referrals').set({ projected_task_at: null }).where('id', '=', id).execute();
+      expect(await env.run(activities.projectReferral, counted(id, 3, 1))).toEqual({ written: false });
+      expect((await shown(id)).row).toMatchObject({ counted_orders: 2, projection_seq: 3 });
+    });
+
+    it('given a count, when the same write runs again (a local retry), then one entry shows it', async () => {
       const id = randomUUID();
       await env.run(activities.projectReferral, projection(id, 2, 'registered'));
       await env.run(activities.projectReferral, counted(id, 3, 1));

@@ -7,14 +7,9 @@ import type {
   ProjectRegistrationInput,
   RegistrationOutcome,
 } from '../../activities/referrals';
+import { judgeProjectionWrite, type ProjectionVerdict } from '../../activities/projection-order';
 import type { CreditedLot, LotCreditRequest } from '../../workflows/lot-shared';
-import {
-  COUNTED_PROGRESS,
-  REFUSALS,
-  voucherIssuedEntry,
-  type AdminActionRecord,
-  type OrderFacts,
-} from '../../workflows/shared';
+import { REFUSALS, voucherIssuedEntry, type AdminActionRecord, type OrderFacts } from '../../workflows/shared';
 
 export interface FakeVoucher {
   referralId: string;
@@ -92,22 +87,28 @@ export function fakeActivities(
     if (voucher?.status === 'active') voucher.status = 'void';
     return { status: voucher?.status ?? null };
   };
-  /** Projection writes that land together or not at all, as in one transaction. */
-  const projectInOneTransaction = async (writes: ProjectReferralInput[]) => {
+  /**
+   * Projection writes that land together or not at all, as in one transaction; whether each was written, judged as
+   * the database judges it, right as it is recorded (no other write comes between).
+   */
+  const projectInOneTransaction = async (writes: ProjectReferralInput[]): Promise<boolean[]> => {
     for (const write of writes) await options.beforeProjection?.(write);
     for (const write of writes) {
       const failure = options.failProjection?.(write);
       if (failure) throw failure;
     }
-    projections.push(...writes);
+    const written = writes.map((write) => {
+      const verdict = judgeAgainst(replayProjection(projections), write);
+      projections.push(write);
+      return verdict === 'write';
+    });
     for (const write of writes) await options.afterProjection?.(write);
+    return written;
   };
   const activities: ReferralActivities & LedgerActivities = {
     projectReferral: tracked(async (input: ProjectReferralInput) => {
-      // a provisional write that would not land leaves no trace, as in the database
-      if (input.provisional && !provisionalWriteTakes(projectedState(projections), input)) return { written: false };
-      await projectInOneTransaction([input]);
-      return { written: true };
+      const [written] = await projectInOneTransaction([input]);
+      return { written: written! };
     }),
     projectReferralEnd: tracked(async ({ voidVoucher, ...input }: ProjectReferralEndInput) => {
       const referralId = input.referral.referralId;
@@ -242,32 +243,49 @@ export function fakeActivities(
 }
 
 /**
- * What the recorded writes leave in the database, by projectReferral's rules: the row is the write with the highest
- * seq (a later write of the same seq replaces it), each timeline entry the last write of its seq that the row took.
+ * What the recorded writes leave in the database, by projectReferral's rules (activities/projection-order.ts): the row
+ * is the last write that stood, each timeline entry the last write of its seq that stood, and a lost task's entries
+ * above a later task's write are gone.
  */
 export function projectedState(projections: readonly ProjectReferralInput[]) {
-  let row: ProjectReferralInput | undefined;
-  const timeline = new Map<number, ProjectReferralInput['entry']>();
-  for (const write of projections) {
-    if (row && write.entry.seq < row.entry.seq) continue;
-    if (write.provisional && !provisionalWriteTakes({ row, timeline: [...timeline.values()] }, write)) continue;
-    row = write;
-    timeline.set(write.entry.seq, write.entry);
-  }
+  const { row, timeline } = replayProjection(projections);
   return { row, timeline: [...timeline.values()].sort((a, b) => a.seq - b.seq) };
 }
 
-/**
- * activities/referrals.ts's rule for a provisional write: over the entry of its seq only if that one is provisional
- * and not later; a correcting write only over such an entry.
- */
-function provisionalWriteTakes(
-  { row, timeline }: { row: ProjectReferralInput | undefined; timeline: readonly ProjectReferralInput['entry'][] },
-  write: ProjectReferralInput,
-): boolean {
-  if (row?.entry.seq !== write.entry.seq) return !write.correctsOnly;
-  const shown = timeline.find((entry) => entry.seq === write.entry.seq);
-  return shown?.kind === COUNTED_PROGRESS && Date.parse(shown.at) <= Date.parse(write.entry.at);
+interface ProjectedState {
+  row: ProjectReferralInput | undefined;
+  taskAtMs: number | null;
+  timeline: Map<number, ProjectReferralInput['entry']>;
+}
+
+function replayProjection(projections: readonly ProjectReferralInput[]): ProjectedState {
+  const shown: ProjectedState = { row: undefined, taskAtMs: null, timeline: new Map() };
+  for (const write of projections) {
+    const verdict = judgeAgainst(shown, write);
+    if (verdict === 'stale') continue;
+    shown.taskAtMs = Date.parse(write.entry.at);
+    if (verdict === 'heard') continue;
+    for (const seq of shown.timeline.keys()) {
+      if (seq > write.entry.seq && seq <= shown.row!.entry.seq) shown.timeline.delete(seq);
+    }
+    shown.row = write;
+    shown.timeline.set(write.entry.seq, write.entry);
+  }
+  return shown;
+}
+
+function judgeAgainst(shown: ProjectedState, write: ProjectReferralInput): ProjectionVerdict {
+  const seq = shown.row?.entry.seq;
+  return judgeProjectionWrite(
+    {
+      seq,
+      taskAtMs: shown.taskAtMs,
+      entries: [...shown.timeline.values()]
+        .filter((entry) => seq !== undefined && entry.seq >= write.entry.seq && entry.seq <= seq)
+        .map((entry) => ({ seq: entry.seq, atMs: Date.parse(entry.at) })),
+    },
+    { seq: write.entry.seq, atMs: Date.parse(write.entry.at), correctsOnly: write.correctsOnly },
+  );
 }
 
 const lotOf = ({ request: _request, ...lot }: CreditedLot & { request: LotCreditRequest }): CreditedLot => lot;

@@ -182,7 +182,7 @@ describe('the projection after a lost workflow task', () => {
       await stop();
     }
   }, 90_000);
-  it('given a worker that wrote counted progress (provisionally, in its task) and died mid-task, when a refund arrived meanwhile so the retry counts nothing, then the retry writes over that count and the projection converges', async () => {
+  it('given a worker that wrote counted progress (in its task, by a local activity) and died mid-task, when a refund arrived meanwhile so the retry counts nothing, then the retry writes over that count and the projection converges', async () => {
     const { store, dying: worker1, handle, takeOver, stop } = await registeredOnDyingWorker('kind:orders_counted');
     try {
       // counts, below the minimum spend: progress, no status change
@@ -197,7 +197,7 @@ describe('the projection after a lost workflow task', () => {
 
       const { projections, worker: worker2 } = await takeOver();
       const lostCount = projections.find((w) => w.entry.kind === 'orders_counted')!;
-      expect(lostCount).toMatchObject({ provisional: true, referral: { progress: { countedOrders: 1 } } });
+      expect(lostCount).toMatchObject({ referral: { progress: { countedOrders: 1 } } });
       const final = await worker2.runUntil(async () => {
         const converged = (s: ReferralSnapshot) => {
           const { row } = projectedState(projections);
