@@ -425,9 +425,11 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   const projected = (): boolean => projectedSeq === state.seq;
   // Order events taken in all, and as of the last projection write (see correctLostProgress).
   let orderEventsTaken = 0;
-  let orderEventsAtWrite = carried.progressUnconfirmed ? -1 : 0;
-  // Since the last projection write, an order event moved the count or waited on a deadline (progressCorrectedWhenMoved).
+  let orderEventsAtWrite = 0;
+  // Since the last projection write, an order event may have moved the count in a lost task (progressCorrectedWhenMoved).
   let progressMayBeLost = carried.progressUnconfirmed ?? false;
+  // The instant of the last write the projection heard from this workflow, corrections included (entryInstant).
+  let lastWriteAt = carried.lastWriteAt ?? carried.recentTimeline.at(-1)?.at;
 
   const windowRule = (): QualificationRule | null =>
     state.registration && state.deadlines.qualifyBy
@@ -808,7 +810,10 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   function acceptOrderEvent(order: OrderFacts): void {
     orderEventsTaken += 1;
     const booked = sortOrderEvent(order);
-    if (progressCorrectedWhenMoved && !progressMayBeLost) progressMayBeLost = !booked || progressMoved();
+    // A retry may take the same events in another order (signals before a local activity's orders), so any event that
+    // can count or uncount an order in some order flags, not only one that moved the count here.
+    if (progressCorrectedWhenMoved && !progressMayBeLost)
+      progressMayBeLost = !booked || order.status !== 'placed' || progressMoved();
   }
 
   /** Whether the count as the orders stand now differs from the count last projected. */
@@ -966,9 +971,9 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    * stands by it (activities/projection-order.ts), so it must not step back even if the server's clock did.
    */
   const entryInstant = (): string => {
-    const last = state.recentTimeline.at(-1)?.at;
     const at = now();
-    return last !== undefined && Date.parse(last) > Date.parse(at) ? last : at;
+    lastWriteAt = lastWriteAt !== undefined && Date.parse(lastWriteAt) > Date.parse(at) ? lastWriteAt : at;
+    return lastWriteAt;
   };
 
   /**
@@ -1194,7 +1199,11 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     heldBackOrders = [];
     for (const order of waiting) {
       if (inGrace !== null && Date.parse(order.occurredAt) > inGrace) heldBackOrders.push(order);
-      else bookOrderEvent(order);
+      else {
+        bookOrderEvent(order);
+        // released in a task that may be lost, after events its retry takes first
+        if (progressCorrectedWhenMoved) progressMayBeLost = true;
+      }
     }
   }
 
@@ -1251,6 +1260,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       holdFloor,
       extendedDeadlines: { ...extendedDeadlines },
       ...(progressWrittenLocally && progressUnconfirmed() ? { progressUnconfirmed: true } : {}),
+      ...(lastWriteAt !== undefined ? { lastWriteAt } : {}),
     };
     // as the current type: the next run follows every change, as a new run of the first type would
     const continueReferral = makeContinueAsNewFunc<typeof referralLifecycle>({

@@ -426,6 +426,8 @@ export interface CarriedReferral {
    * the next run asserts the count shown (correctLostProgress). Absent in runs carried over before it was kept.
    */
   progressUnconfirmed?: boolean | undefined;
+  /** the instant of the last projection write, a correction's too: the next write's is never earlier */
+  lastWriteAt?: string | undefined;
   /** the expiry and the qualification window as an admin extended them: a move to new terms never cuts them */
   extendedDeadlines?: Partial<ReferralDeadlines> | undefined;
 }

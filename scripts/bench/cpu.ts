@@ -52,12 +52,12 @@ function readStats(): Stat[] {
 }
 
 /** This process and its descendants, grouped. */
-function sample(servicePid: () => number | undefined): Map<number, { group: ProcessGroup; ticks: number }> {
+function sample(servicePids: () => readonly number[]): Map<number, { group: ProcessGroup; ticks: number }> {
   const stats = readStats();
   const children = new Map<number, Stat[]>();
   for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
   const byPid = new Map(stats.map((s) => [s.pid, s]));
-  const service = servicePid();
+  const service = new Set(servicePids());
   const out = new Map<number, { group: ProcessGroup; ticks: number }>();
   const visit = (pid: number, inherited: ProcessGroup | undefined) => {
     const s = byPid.get(pid);
@@ -65,7 +65,7 @@ function sample(servicePid: () => number | undefined): Map<number, { group: Proc
     const group: ProcessGroup =
       pid === process.pid
         ? 'bench'
-        : pid === service
+        : service.has(pid)
           ? 'service'
           : (inherited ?? (s.comm === 'temporal' ? 'temporal' : s.comm === 'postgres' ? 'postgres' : 'other'));
     out.set(pid, { group, ticks: s.ticks });
@@ -80,7 +80,7 @@ function sample(servicePid: () => number | undefined): Map<number, { group: Proc
  * the service's event-loop delay since its last call, asked as each phase closes (and as the first begins).
  */
 export function phaseCpu(options: {
-  servicePid: () => number | undefined;
+  servicePids: () => readonly number[];
   loadAverage: () => number;
   serviceLoopDelay?: () => Promise<LoopDelay | undefined>;
 }) {
@@ -102,7 +102,7 @@ export function phaseCpu(options: {
   };
   const close = () => {
     if (!current) return readLoopDelay();
-    const now = sample(options.servicePid);
+    const now = sample(options.servicePids);
     const cpu: Partial<Record<ProcessGroup, number>> = {};
     for (const [pid, { group, ticks }] of now) {
       // a process started during the phase counts from zero
@@ -121,7 +121,7 @@ export function phaseCpu(options: {
   return {
     mark(phase: string) {
       close();
-      current = { phase, at: performance.now(), ticks: sample(options.servicePid) };
+      current = { phase, at: performance.now(), ticks: sample(options.servicePids) };
     },
     async finish(): Promise<PhaseCpu[]> {
       close();

@@ -33,6 +33,8 @@ const USAGE = `usage: npm run bench -- [--referrals N] [--expiring N] [--concurr
   --temporal KIND   dev: the Temporal dev server on WAL SQLite (default); postgres: a Temporal server on PostgreSQL
   --out DIR         where the JSON goes (default bench/results)
   --cpu-prof DIR    write the service's CPU profiles (.cpuprofile, one per thread) to DIR as it stops
+  --split           the worker and the API in processes of their own, as the compose file runs them (RSS is the
+                    worker's, the event-loop delay the API's)
 TEMPORAL_ADDRESS and DATABASE_URL point it at servers it does not start.`;
 
 function fail(message: string, code: number): never {
@@ -51,6 +53,7 @@ try {
       temporal: { type: 'string' },
       out: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      split: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   }).values;
@@ -68,6 +71,7 @@ const count = (name: string, given: string | undefined, fallback: number, max: n
   return Number(given);
 };
 const quick = parsed.quick;
+const split = parsed.split;
 const referrals = count('referrals', parsed.referrals, quick ? 30 : 1000, 1_000_000);
 const expiring = count('expiring', parsed.expiring, referrals, 1_000_000);
 const concurrency = count('concurrency', parsed.concurrency, quick ? 8 : 16, 1000);
@@ -87,9 +91,9 @@ installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
 const began = new Date();
 // Other work on the machine moves every figure: the load around the run is kept with them.
 const loadAtStart = os.loadavg()[0]!;
-let servicePid: number | undefined;
+let servicePids: number[] = [];
 const cpu = phaseCpu({
-  servicePid: () => servicePid,
+  servicePids: () => servicePids,
   loadAverage: () => os.loadavg()[0]!,
   serviceLoopDelay: async () => service?.loopDelay(),
 });
@@ -137,7 +141,7 @@ try {
   const started = stack;
   // Both bundle their workflows: side by side, before anything is measured.
   const [serviceProcess, baselines] = await Promise.all([
-    started.startService(),
+    started.startService({ split }),
     startBaselines({
       temporal: started.temporal,
       temporalAddress: started.temporalAddress,
@@ -150,9 +154,11 @@ try {
     }),
   ]);
   service = serviceProcess;
-  servicePid = service.pid;
+  servicePids = service.pids;
   const readyRss = (await service.memory()).rss;
-  log(`service running at ${service.apiUrl} (pid ${service.pid}); baselines first`);
+  log(
+    `service running at ${service.apiUrl} (pid ${service.pids.join(', ')}${split ? ': worker, API' : ''}); baselines first`,
+  );
   baseline = await baselines.run({
     referrals,
     timers: expiring,
@@ -193,6 +199,7 @@ try {
   const phases = await cpu.finish();
   footprint = {
     openReferrals: open.openReferrals,
+    split,
     serviceReadyRssBytes: readyRss,
     serviceRssBytes: open.rss,
     servicePeakRssBytes: memory.peakRss,
@@ -246,10 +253,12 @@ const machine = {
   loadAverage: { atStart: loadAtStart, atEnd: os.loadavg()[0]! },
 };
 const seconds = (Date.now() - began.getTime()) / 1000;
+// the service's shape is part of the topology: split runs the worker and the API as the compose file does
+const topology = `${stack.topology}${split ? '_split' : ''}`;
 console.log(
   [
     '',
-    `referral engine benchmark: ${stack.topology}, ${referrals} referrals${expiring !== referrals ? ` (${expiring} expiring at once)` : ''}, ${concurrency} clients (${Math.max(1, Math.floor(concurrency / 2))} at half load)${quick ? ', quick' : ''}, ${seconds.toFixed(0)} s`,
+    `referral engine benchmark: ${topology}, ${referrals} referrals${expiring !== referrals ? ` (${expiring} expiring at once)` : ''}, ${concurrency} clients (${Math.max(1, Math.floor(concurrency / 2))} at half load)${quick ? ', quick' : ''}, ${seconds.toFixed(0)} s`,
     `${machine.cores} cores (${machine.cpu}), ${(machine.memoryBytes / 1024 ** 3).toFixed(1)} GiB, load average ${machine.loadAverage.atStart.toFixed(1)} before and ${machine.loadAverage.atEnd.toFixed(1)} after; Node ${versions.node}, Temporal server ${versions.temporalServer}${versions.temporalCli ? ` (${versions.temporalCli})` : ''}, PostgreSQL ${versions.postgres}`,
     '',
     ...table(rows),
@@ -264,14 +273,14 @@ const stamp = began
   .toISOString()
   .replace(/\.\d+Z$/, 'Z')
   .replaceAll(':', '-');
-const file = path.join(outDir, `${stamp}-${stack.topology}${quick ? '-quick' : ''}.json`);
+const file = path.join(outDir, `${stamp}-${topology}${quick ? '-quick' : ''}.json`);
 await mkdir(outDir, { recursive: true });
 await writeFile(
   file,
   `${JSON.stringify(
     {
       date: began.toISOString(),
-      topology: stack.topology,
+      topology,
       quick,
       options: {
         referrals,
@@ -279,6 +288,7 @@ await writeFile(
         concurrency,
         halfConcurrency: Math.max(1, Math.floor(concurrency / 2)),
         lifecycleReferrals,
+        split,
       },
       machine,
       versions,

@@ -24,6 +24,8 @@ export interface Figure {
 
 export interface Footprint {
   openReferrals: number;
+  /** the worker and the API in processes of their own (--split): the RSS figures are the worker's, the pool its */
+  split?: boolean;
   /** the service's RSS once ready, before any load: what the open referrals add is the difference */
   serviceReadyRssBytes?: number;
   serviceRssBytes: number;
@@ -207,7 +209,7 @@ export function figures(options: {
   rows.push(
     {
       section: 'product',
-      figure: `worker RSS (service process: worker + API), ${f.openReferrals} open`,
+      figure: `worker RSS (${f.split ? 'worker process' : 'service process: worker + API'}), ${f.openReferrals} open`,
       value: f.serviceRssBytes / MB,
       unit: 'MB',
       shown: `${fixed(f.serviceRssBytes / MB, 0)} MB (peak ${fixed(f.servicePeakRssBytes / MB, 0)} MB)`,

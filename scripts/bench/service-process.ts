@@ -1,25 +1,41 @@
 /**
  * The product under test, as `npm start` runs it (service.ts: the worker and the API in one process), in a process
- * of its own: its RSS is the service's alone, and the load the benchmark generates does not share its event loop.
+ * of its own: its RSS is the service's alone, and the load the benchmark generates does not share its event loop. With
+ * `part`, only the worker or only the API, as the production shape runs them (worker.ts, api/server.ts).
  * Driven by the benchmark over IPC: `start` → `ready` (or `failed`), `memory` → `memory`, `loop-delay` → `loop-delay`,
  * `stop` → `stopped`.
  */
+import { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
+import { startApi } from '../../api/serve';
 import { createDatabase, poolUse } from '../../db/connection';
 import type { ApiKey } from '../../runtime/api-keys';
 import { loadConfig } from '../../runtime/config';
+import { connectTemporal } from '../../runtime/dependencies';
+import { ensureSearchAttributes } from '../../runtime/search-attributes';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime';
+import { createReferralWorker } from '../../runtime/worker';
 import { startReferralService, type RunningService } from '../../service';
 
 export type ServiceRequest =
-  | { type: 'start'; databaseUrl: string; temporalAddress: string; namespace: string; apiKeys: ApiKey[] }
+  | {
+      type: 'start';
+      databaseUrl: string;
+      temporalAddress: string;
+      namespace: string;
+      apiKeys: ApiKey[];
+      part?: ServicePart | undefined;
+    }
   | { type: 'memory' }
   | { type: 'loop-delay' }
   | { type: 'stop' };
 
+export type ServicePart = 'worker' | 'api';
+
 export type ServiceReply =
-  | { type: 'ready'; apiUrl: string }
+  | { type: 'ready'; apiUrl: string | null }
   | { type: 'failed'; message: string }
   | { type: 'memory'; rss: number; peakRss: number; heapUsed: number; pool: PoolUse }
   | { type: 'loop-delay'; delay: LoopDelay }
@@ -50,7 +66,7 @@ const logger = pino({ level: 'error' }, pino.destination(2));
 installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
 
 const send = (reply: ServiceReply) => process.send?.(reply);
-let service: RunningService | undefined;
+let service: Pick<RunningService, 'stop'> | undefined;
 let db: ReturnType<typeof createDatabase> | undefined;
 let stopping: Promise<void> | undefined;
 
@@ -85,23 +101,17 @@ process.on('message', (message: ServiceRequest) => {
   if (message.type === 'start') {
     // What npm start gives the service: the defaults, or DATABASE_POOL_SIZE and WORKER_MAX_CACHED_WORKFLOWS.
     const config = loadConfig();
-    db = createDatabase(message.databaseUrl, { max: config.databasePoolSize });
-    startReferralService({
-      db,
-      temporalAddress: message.temporalAddress,
-      namespace: message.namespace,
-      apiKeys: message.apiKeys,
-      port: 0,
-      hostname: '127.0.0.1',
-      logger,
-      maxCachedWorkflows: config.workerMaxCachedWorkflows,
-      maxConcurrentWorkflowTasks: config.workerMaxConcurrentWorkflowTasks,
-    }).then(
+    const started = startPart(
+      message,
+      config,
+      (db = createDatabase(message.databaseUrl, { max: config.databasePoolSize })),
+    );
+    started.then(
       (running) => {
         service = running;
         peakRss = process.memoryUsage.rss();
         // The API names itself `localhost`, which may resolve to ::1 first; it listens on 127.0.0.1.
-        send({ type: 'ready', apiUrl: running.apiUrl.replace('//localhost:', '//127.0.0.1:') });
+        send({ type: 'ready', apiUrl: running.apiUrl?.replace('//localhost:', '//127.0.0.1:') ?? null });
       },
       (error: unknown) => send({ type: 'failed', message: error instanceof Error ? error.message : String(error) }),
     );
@@ -124,6 +134,62 @@ process.on('message', (message: ServiceRequest) => {
     });
   }
 });
+
+type StartRequest = Extract<ServiceRequest, { type: 'start' }>;
+
+/** The service, or the one part of it asked for, started as its own entry point starts it. */
+async function startPart(
+  request: StartRequest,
+  config: ReturnType<typeof loadConfig>,
+  database: ReturnType<typeof createDatabase>,
+): Promise<{ apiUrl: string | undefined; stop: () => Promise<void> }> {
+  const { temporalAddress: address, namespace, apiKeys } = request;
+  if (request.part === 'api') {
+    const temporal = new Client({ connection: await connectTemporal({ address, namespace, logger }), namespace });
+    const api = await startApi({ db: database, temporal, apiKeys, port: 0, hostname: '127.0.0.1', logger });
+    return {
+      apiUrl: api.url,
+      stop: async () => {
+        await api.stop();
+        await temporal.connection.close();
+      },
+    };
+  }
+  if (request.part === 'worker') {
+    // Workflows upsert the referral search attributes: they exist before the first task runs, as worker.ts sees to.
+    const admin = await connectTemporal({ address, namespace, logger });
+    await ensureSearchAttributes(admin, namespace);
+    await admin.close();
+    const connection = await NativeConnection.connect({ address });
+    const worker = await createReferralWorker({
+      connection,
+      namespace,
+      db: database,
+      maxCachedWorkflows: config.workerMaxCachedWorkflows,
+      maxConcurrentWorkflowTasks: config.workerMaxConcurrentWorkflowTasks,
+    });
+    const run = worker.run();
+    return {
+      apiUrl: undefined,
+      stop: async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await run;
+        await connection.close();
+      },
+    };
+  }
+  return startReferralService({
+    db: database,
+    temporalAddress: address,
+    namespace,
+    apiKeys,
+    port: 0,
+    hostname: '127.0.0.1',
+    logger,
+    maxCachedWorkflows: config.workerMaxCachedWorkflows,
+    maxConcurrentWorkflowTasks: config.workerMaxConcurrentWorkflowTasks,
+  });
+}
 
 // The benchmark died or let go of us: nothing will stop us otherwise.
 process.on('disconnect', () => {

@@ -18,7 +18,7 @@ import { migrateToLatest } from '../../db/migrate';
 import type { ApiKey } from '../../runtime/api-keys';
 import { freePort } from '../../runtime/free-port';
 import { startDevServer } from '../../runtime/temporal-dev-server';
-import type { LoopDelay, PoolUse, ServiceReply, ServiceRequest } from './service-process';
+import type { LoopDelay, PoolUse, ServicePart, ServiceReply, ServiceRequest } from './service-process';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_CLI = path.join(ROOT, '.tools/bin/temporal');
@@ -38,7 +38,8 @@ export interface Versions {
 
 export interface ServiceProcess {
   apiUrl: string;
-  pid: number;
+  /** the service's processes: one, or the worker's and the API's when split */
+  pids: number[];
   memory: () => Promise<{ rss: number; peakRss: number; heapUsed: number; pool: PoolUse }>;
   /** the main thread's event-loop delay since the last call (then counted afresh) */
   loopDelay: () => Promise<LoopDelay>;
@@ -58,7 +59,8 @@ export interface Stack {
   versions: Versions;
   apiKeys: { admin: string; commerce: string };
   /** the product's service in its own process; its stop joins the others */
-  startService: () => Promise<ServiceProcess>;
+  /** `split`: the worker and the API in processes of their own, as the compose file runs them */
+  startService: (options?: { split?: boolean }) => Promise<ServiceProcess>;
   stop: () => Promise<void>;
 }
 
@@ -156,9 +158,10 @@ export async function startStack(options: {
 
   const secret = () => randomBytes(18).toString('base64url');
   const apiKeys = { admin: secret(), commerce: secret() };
-  const startService = () =>
+  const startPart = (part?: ServicePart) =>
     startServiceProcess({
       dir,
+      logName: part ? `service-${part}.log` : 'service.log',
       cleanups,
       cpuProfileDir: options.cpuProfileDir,
       request: {
@@ -170,8 +173,15 @@ export async function startStack(options: {
           { name: 'bench-admin', role: 'admin', secret: apiKeys.admin },
           { name: 'bench-commerce', role: 'commerce', secret: apiKeys.commerce },
         ] satisfies ApiKey[],
+        part,
       },
     });
+  const startService = async ({ split = false } = {}): Promise<ServiceProcess> => {
+    if (!split) return startPart();
+    const [worker, api] = await Promise.all([startPart('worker'), startPart('api')]);
+    // The footprint's goal is the worker's; the 202 waits on the API's loop.
+    return { ...worker, apiUrl: api.apiUrl, pids: [...worker.pids, ...api.pids], loopDelay: api.loopDelay };
+  };
 
   return {
     topology: `temporal-${temporalKind}_pg-${postgresKind}`,
@@ -303,11 +313,12 @@ async function cliVersion(cliPath: string): Promise<string> {
 /** Forks the service process and waits until its API answers, at most 3 minutes (it bundles the workflows first). */
 async function startServiceProcess(options: {
   dir: string;
+  logName: string;
   cleanups: Array<() => Promise<void>>;
   cpuProfileDir?: string | undefined;
   request: Extract<ServiceRequest, { type: 'start' }>;
 }): Promise<ServiceProcess> {
-  const logFile = path.join(options.dir, 'service.log');
+  const logFile = path.join(options.dir, options.logName);
   const log = createWriteStream(logFile);
   const child: ChildProcess = fork(path.join(ROOT, 'scripts/bench/service-process.ts'), [], {
     execArgv: [
@@ -366,8 +377,8 @@ async function startServiceProcess(options: {
   }
   if (reply.type === 'failed') throw await failure(`the service did not start: ${reply.message}`);
   return {
-    apiUrl: reply.apiUrl,
-    pid: child.pid!,
+    apiUrl: reply.apiUrl ?? '',
+    pids: [child.pid!],
     memory: async () => {
       const answer = next('memory', 10_000);
       child.send({ type: 'memory' } satisfies ServiceRequest);

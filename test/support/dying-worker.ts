@@ -4,14 +4,15 @@
  * the test reads) and, once it has written a referral in `hangOn` (a status, or `kind:<entry kind>`), never returns:
  * the worker is dying.
  *
- *   tsx test/support/dying-worker.ts <temporal address> <task queue> <store file> <hangOn>
+ *   tsx test/support/dying-worker.ts <temporal address> <task queue> <store file> <hangOn> [<early orders, JSON>]
  */
 import { appendFileSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { OrderFacts } from '../../workflows/shared';
 import { fakeActivities } from './fake-activities';
 import { WORKFLOWS_PATH } from './temporal-binaries';
 
-const [address, taskQueue, storeFile, hangOn] = process.argv.slice(2);
+const [address, taskQueue, storeFile, hangOn, earlyOrders] = process.argv.slice(2);
 if (!address || !taskQueue || !storeFile || !hangOn)
   throw new Error('usage: dying-worker <address> <taskQueue> <storeFile> <status | kind:<kind>>');
 const hangsAfter = (write: { referral: { status: string }; entry: { kind: string } }) =>
@@ -19,6 +20,7 @@ const hangsAfter = (write: { referral: { status: string }; entry: { kind: string
 
 Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
 const fakes = fakeActivities({
+  earlyOrders: earlyOrders ? (JSON.parse(earlyOrders) as OrderFacts[]) : [],
   afterProjection: async (write) => {
     appendFileSync(storeFile, `${JSON.stringify(write)}\n`);
     if (hangsAfter(write)) await new Promise<never>(() => {});

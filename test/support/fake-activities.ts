@@ -263,7 +263,8 @@ function replayProjection(projections: readonly ProjectReferralInput[]): Project
   for (const write of projections) {
     const verdict = judgeAgainst(shown, write);
     if (verdict === 'stale') continue;
-    shown.taskAtMs = Date.parse(write.entry.at);
+    // a correction with nothing to correct moves the row's instant, where there is a row
+    if (shown.row) shown.taskAtMs = Date.parse(write.entry.at);
     if (verdict === 'heard') continue;
     for (const seq of shown.timeline.keys()) {
       if (seq > write.entry.seq && seq <= shown.row!.entry.seq) shown.timeline.delete(seq);

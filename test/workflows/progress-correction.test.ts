@@ -93,13 +93,13 @@ describe('the count a lost workflow task may have left in the projection', () =>
     },
   );
 
-  it('given a registered referral, when order events arrive that change no count (placed, then cancelled), then no correction is asked', async () => {
+  it('given a registered referral, when orders are placed (no count moves in any order of arrival), then no correction is asked', async () => {
     await scenario({}, async ({ handle, fakes }) => {
       await handle.executeUpdate(registerUpdate, { args: [await signup()] });
       await waitForState(handle, (s) => Boolean(s.rewards?.voucher));
       const before = fakes.projections.length;
       await handle.signal(orderSignal, await order('o-1', 'placed'));
-      await handle.signal(orderSignal, await order('o-1', 'cancelled'));
+      await handle.signal(orderSignal, await order('o-2', 'placed'));
       await referrals.env.sleep('1 minute');
       await waitForState(handle, (s) => s.progress.countedOrders === 0);
       expect(fakes.projections.length).toBe(before);

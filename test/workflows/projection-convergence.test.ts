@@ -55,10 +55,24 @@ const order = (orderId: string, status: OrderFacts['status'], amount = 60_000): 
 });
 
 /** `hangOn`: a status, or `kind:<entry kind>` (test/support/dying-worker.ts) */
-async function startDyingWorker(taskQueue: string, store: string, hangOn: string): Promise<ChildProcess> {
+async function startDyingWorker(
+  taskQueue: string,
+  store: string,
+  hangOn: string,
+  earlyOrders: OrderFacts[],
+): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', DYING_WORKER, devServer.address, taskQueue, store, hangOn],
+    [
+      '--import',
+      'tsx',
+      DYING_WORKER,
+      devServer.address,
+      taskQueue,
+      store,
+      hangOn,
+      ...(earlyOrders.length > 0 ? [JSON.stringify(earlyOrders)] : []),
+    ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -93,13 +107,15 @@ async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean,
 
 /**
  * A referral registered on a worker that dies once it has written a projection matching `hangOn` (a status, or
- * `kind:<entry kind>`), and the worker that takes over on the same recorded store.
+ * `kind:<entry kind>`), and the worker that takes over on the same recorded store. `earlyOrders`: orders kept in the
+ * inbox before the signup, which the registration takes (the registration is then not waited for: its task may be
+ * the one that dies).
  */
-async function registeredOnDyingWorker(hangOn: string) {
+async function registeredOnDyingWorker(hangOn: string, earlyOrders: OrderFacts[] = []) {
   const store = path.join(await mkdtemp(path.join(tmpdir(), 'referral-projection-')), 'projections.jsonl');
   await writeFile(store, '');
   const taskQueue = `referrals-convergence-${randomUUID()}`;
-  const dying = await startDyingWorker(taskQueue, store, hangOn);
+  const dying = await startDyingWorker(taskQueue, store, hangOn, earlyOrders);
   const referralId = randomUUID();
   const input: ReferralInput = {
     referralId,
@@ -123,7 +139,7 @@ async function registeredOnDyingWorker(hangOn: string) {
       connection: nativeConnection,
       taskQueue,
       workflowBundle,
-      activities: fakeActivities({ projections }).activities,
+      activities: fakeActivities({ projections, earlyOrders }).activities,
     });
     return { projections, worker };
   };
@@ -132,9 +148,11 @@ async function registeredOnDyingWorker(hangOn: string) {
     await handle.terminate('test finished').catch(() => undefined);
   };
   try {
-    await handle.executeUpdate(registerUpdate, {
+    const registered = handle.executeUpdate(registerUpdate, {
       args: [{ eventId: randomUUID(), refereeId: 'ben', occurredAt: new Date().toISOString() }],
     });
+    if (earlyOrders.length === 0) await registered;
+    else registered.catch(() => undefined);
   } catch (error) {
     await stop();
     throw error;
@@ -193,6 +211,50 @@ describe('the projection after a lost workflow task', () => {
         10_000,
       );
       await handle.signal(orderSignal, order('o-1', 'refunded', 10_000));
+      worker1.kill('SIGKILL');
+
+      const { projections, worker: worker2 } = await takeOver();
+      const lostCount = projections.find((w) => w.entry.kind === 'orders_counted')!;
+      expect(lostCount).toMatchObject({ referral: { progress: { countedOrders: 1 } } });
+      const final = await worker2.runUntil(async () => {
+        const converged = (s: ReferralSnapshot) => {
+          const { row } = projectedState(projections);
+          return s.recentTimeline.at(-1)?.seq === lostCount.entry.seq && row?.entry.seq === lostCount.entry.seq;
+        };
+        return until(() => handle.query(stateQuery), converged, 30_000).catch(async (error: unknown) => {
+          throw new Error(`${String(error)}; projection: ${JSON.stringify(projectedState(projections))}`);
+        });
+      });
+
+      const { row, timeline } = projectedState(projections);
+      expect(final).toMatchObject({ status: 'registered', progress: { countedOrders: 0, countedSpend: 0 } });
+      expect(row?.referral.progress).toEqual(final.progress);
+      expect(timeline).toEqual(final.recentTimeline);
+    } finally {
+      await stop();
+    }
+  }, 90_000);
+  it('given a worker that counted an order kept before the signup and died mid-task, when its refund was signalled meanwhile (taken first by the retry), then the retry corrects the count and the projection converges', async () => {
+    // reported before the signup, dated after it (the signup itself was reported late): it counts
+    const completed = { ...order('o-1', 'completed', 10_000), occurredAt: new Date(Date.now() + 30_000).toISOString() };
+    const {
+      store,
+      dying: worker1,
+      handle,
+      takeOver,
+      stop,
+    } = await registeredOnDyingWorker('kind:orders_counted', [completed]);
+    try {
+      await until(
+        () => readStore(store),
+        (writes) => writes.some((w) => w.entry.kind === 'orders_counted'),
+        20_000,
+      );
+      const refunded = order('o-1', 'refunded', 10_000);
+      await handle.signal(orderSignal, {
+        ...refunded,
+        occurredAt: new Date(Date.parse(completed.occurredAt) + 1_000).toISOString(),
+      });
       worker1.kill('SIGKILL');
 
       const { projections, worker: worker2 } = await takeOver();
