@@ -1259,7 +1259,8 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       adminRequestsApplied: [...adminApplied],
       holdFloor,
       extendedDeadlines: { ...extendedDeadlines },
-      ...(progressWrittenLocally && progressUnconfirmed() ? { progressUnconfirmed: true } : {}),
+      // set or cleared: `state` still holds what the previous run carried
+      progressUnconfirmed: progressWrittenLocally && progressUnconfirmed() ? true : undefined,
       ...(lastWriteAt !== undefined ? { lastWriteAt } : {}),
     };
     // as the current type: the next run follows every change, as a new run of the first type would

@@ -133,7 +133,7 @@ let product: ProductRun | undefined;
 let footprint: Footprint | undefined;
 try {
   log(
-    `${referrals} referrals${expiring !== referrals ? `, ${expiring} expiring at once` : ''}, ${concurrency} clients${quick ? ' (quick)' : ''}; servers in ${dir}; logs of the service in ${path.join(dir, 'service.log')}`,
+    `${referrals} referrals${expiring !== referrals ? `, ${expiring} expiring at once` : ''}, ${concurrency} clients${quick ? ' (quick)' : ''}; servers in ${dir}; logs of the service in ${path.join(dir, split ? 'service-{worker,api}.log' : 'service.log')}`,
   );
   if (cpuProfileDir) await mkdir(cpuProfileDir, { recursive: true });
   stack = await startStack({ dir, temporal: temporalChoice, cleanups, log, cpuProfileDir });

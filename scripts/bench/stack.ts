@@ -179,8 +179,17 @@ export async function startStack(options: {
   const startService = async ({ split = false } = {}): Promise<ServiceProcess> => {
     if (!split) return startPart();
     const [worker, api] = await Promise.all([startPart('worker'), startPart('api')]);
-    // The footprint's goal is the worker's; the 202 waits on the API's loop.
-    return { ...worker, apiUrl: api.apiUrl, pids: [...worker.pids, ...api.pids], loopDelay: api.loopDelay };
+    // The footprint's goal is the worker's; the 202 waits on the API's loop. Each process has its own pool.
+    return {
+      ...worker,
+      apiUrl: api.apiUrl,
+      pids: [...worker.pids, ...api.pids],
+      loopDelay: api.loopDelay,
+      stop: async () => {
+        await api.stop();
+        await worker.stop();
+      },
+    };
   };
 
   return {

@@ -98,7 +98,7 @@ export function fakeActivities(
       if (failure) throw failure;
     }
     const written = writes.map((write) => {
-      const verdict = judgeAgainst(replayProjection(projections), write);
+      const verdict = judgeAgainst(replayProjection(projections, write.referral.referralId), write);
       projections.push(write);
       return verdict === 'write';
     });
@@ -243,12 +243,13 @@ export function fakeActivities(
 }
 
 /**
- * What the recorded writes leave in the database, by projectReferral's rules (activities/projection-order.ts): the row
- * is the last write that stood, each timeline entry the last write of its seq that stood, and a lost task's entries
- * above a later task's write are gone.
+ * What the recorded writes of one referral leave in the database, by projectReferral's rules
+ * (activities/projection-order.ts): the row is the last write that stood, each timeline entry the last write of its
+ * seq that stood, and a lost task's entries above a later task's write are gone. The referral is the first write's
+ * when not named.
  */
-export function projectedState(projections: readonly ProjectReferralInput[]) {
-  const { row, timeline } = replayProjection(projections);
+export function projectedState(projections: readonly ProjectReferralInput[], referralId?: string) {
+  const { row, timeline } = replayProjection(projections, referralId ?? projections[0]?.referral.referralId);
   return { row, timeline: [...timeline.values()].sort((a, b) => a.seq - b.seq) };
 }
 
@@ -258,13 +259,17 @@ interface ProjectedState {
   timeline: Map<number, ProjectReferralInput['entry']>;
 }
 
-function replayProjection(projections: readonly ProjectReferralInput[]): ProjectedState {
+function replayProjection(
+  projections: readonly ProjectReferralInput[],
+  referralId: string | undefined,
+): ProjectedState {
   const shown: ProjectedState = { row: undefined, taskAtMs: null, timeline: new Map() };
   for (const write of projections) {
+    if (write.referral.referralId !== referralId) continue;
     const verdict = judgeAgainst(shown, write);
     if (verdict === 'stale') continue;
-    // a correction with nothing to correct moves the row's instant, where there is a row
-    if (shown.row) shown.taskAtMs = Date.parse(write.entry.at);
+    // a write sets the row's instant, and so does a correction with nothing to correct, where there is a row
+    if (verdict === 'write' || shown.row) shown.taskAtMs = Date.parse(write.entry.at);
     if (verdict === 'heard') continue;
     for (const seq of shown.timeline.keys()) {
       if (seq > write.entry.seq && seq <= shown.row!.entry.seq) shown.timeline.delete(seq);

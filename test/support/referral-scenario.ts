@@ -44,7 +44,7 @@ export type ScenarioOptions = {
   origin?: ReferralInput['origin'];
   historyEventLimit?: number;
   /** starts the referral as a run carried over by continue-as-new, in this state (given the scenario's start) */
-  carried?: (now: string) => CarriedReferral;
+  carried?: (now: string, referralId: string) => CarriedReferral;
   fakes?: Parameters<typeof fakeActivities>[0];
   /** the first workflow type, which takes every change with its own marker, as referrals begun before v11 run */
   firstType?: boolean;
@@ -110,7 +110,7 @@ export function useReferralTestEnvironment(
       origin: options.origin ?? 'claim',
       historyEventLimit: options.historyEventLimit,
     };
-    if (options.carried) input.carried = options.carried(input.createdAt);
+    if (options.carried) input.carried = options.carried(input.createdAt, referralId);
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(options.firstType ? referralWorkflow : referralLifecycle, {
         taskQueue,

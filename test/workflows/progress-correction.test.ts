@@ -1,3 +1,4 @@
+import type { WorkflowHandle } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import type { ProjectReferralInput } from '../../activities/referrals';
 import { orderSignal, registerUpdate } from '../../workflows/messages';
@@ -36,10 +37,10 @@ function carriedRegistered(now: string, progressUnconfirmed: boolean): CarriedRe
 }
 
 /** What the database holds: the registration the run carried, and a count at the next seq its last task wrote. */
-function storeWithLostCount(now: string): ProjectReferralInput[] {
+function storeWithLostCount(now: string, referralId: string): ProjectReferralInput[] {
   const write = (entry: TimelineEntry, countedOrders: number): ProjectReferralInput => ({
     referral: {
-      referralId: 'carried',
+      referralId,
       status: 'registered',
       programId: 'program-1',
       programVersion: 1,
@@ -75,8 +76,8 @@ describe('the count a lost workflow task may have left in the projection', () =>
       const store: ProjectReferralInput[] = [];
       await scenario(
         {
-          carried: (now) => {
-            store.push(...storeWithLostCount(now));
+          carried: (now, referralId) => {
+            store.push(...storeWithLostCount(now, referralId));
             return carriedRegistered(now, progressUnconfirmed);
           },
           fakes: { projections: store },
@@ -93,16 +94,36 @@ describe('the count a lost workflow task may have left in the projection', () =>
     },
   );
 
-  it('given a registered referral, when orders are placed (no count moves in any order of arrival), then no correction is asked', async () => {
-    await scenario({}, async ({ handle, fakes }) => {
-      await handle.executeUpdate(registerUpdate, { args: [await signup()] });
-      await waitForState(handle, (s) => Boolean(s.rewards?.voucher));
-      const before = fakes.projections.length;
-      await handle.signal(orderSignal, await order('o-1', 'placed'));
-      await handle.signal(orderSignal, await order('o-2', 'placed'));
-      await referrals.env.sleep('1 minute');
-      await waitForState(handle, (s) => s.progress.countedOrders === 0);
-      expect(fakes.projections.length).toBe(before);
-    });
-  });
+  it.each([
+    ['placed (no count moves in any order of arrival)', ['placed', 'placed'], 0],
+    ['placed, then cancelled (a cancel could uncount in another order)', ['placed', 'cancelled'], 1],
+  ] as const)(
+    'given a registered referral, when an order is %s, then that many corrections are asked, and nothing is shown',
+    async (_which, statuses, corrections) => {
+      await scenario({}, async ({ handle, fakes }) => {
+        await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+        await waitForState(handle, (s) => Boolean(s.rewards?.voucher));
+        const before = fakes.projections.length;
+        const shown = projectedState(fakes.projections);
+        for (const status of statuses) await handle.signal(orderSignal, await order('o-1', status));
+        await signalsTaken(handle, statuses.length);
+        const asked = fakes.projections.slice(before);
+        expect(asked.map((write) => write.correctsOnly)).toEqual(Array(corrections).fill(true));
+        expect(projectedState(fakes.projections)).toEqual(shown);
+      });
+    },
+  );
 });
+
+/** Waits until the workflow has taken `count` signals and finished the task that took the last. */
+async function signalsTaken(handle: WorkflowHandle, count: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const signalled = events.filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+    const lastSignal = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
+    const completedAfter = events.slice(lastSignal).some((e) => e.workflowTaskCompletedEventAttributes);
+    if (signalled >= count && completedAfter) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the workflow did not take ${count} signals`);
+}
