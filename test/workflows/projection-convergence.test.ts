@@ -160,6 +160,31 @@ async function registeredOnDyingWorker(hangOn: string, earlyOrders: OrderFacts[]
   return { store, dying, handle, takeOver, stop };
 }
 
+/**
+ * The second worker takes over after the first wrote a count of 1 and died; the refund means the retry counts nothing.
+ * Its correction must land on the lost count's seq, and the projection then shows the workflow's own state.
+ */
+async function lostCountCorrected(
+  { projections, worker }: { projections: ProjectReferralInput[]; worker: Worker },
+  handle: { query: (query: typeof stateQuery) => Promise<ReferralSnapshot> },
+): Promise<void> {
+  const lostCount = projections.find((w) => w.entry.kind === 'orders_counted')!;
+  expect(lostCount).toMatchObject({ referral: { progress: { countedOrders: 1 } } });
+  const final = await worker.runUntil(async () => {
+    const converged = (s: ReferralSnapshot) => {
+      const { row } = projectedState(projections);
+      return s.recentTimeline.at(-1)?.seq === lostCount.entry.seq && row?.entry.seq === lostCount.entry.seq;
+    };
+    return until(() => handle.query(stateQuery), converged, 30_000).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}; projection: ${JSON.stringify(projectedState(projections))}`);
+    });
+  });
+  const { row, timeline } = projectedState(projections);
+  expect(final).toMatchObject({ status: 'registered', progress: { countedOrders: 0, countedSpend: 0 } });
+  expect(row?.referral.progress).toEqual(final.progress);
+  expect(timeline).toEqual(final.recentTimeline);
+}
+
 describe('the projection after a lost workflow task', () => {
   it('given a worker that wrote `qualified` to the projection and died mid-task, when a refund arrived meanwhile, then the projection converges to the workflow’s own state', async () => {
     // Worker 1 writes `qualified` to the store, then its local activity never returns, and then it is killed.
@@ -213,23 +238,7 @@ describe('the projection after a lost workflow task', () => {
       await handle.signal(orderSignal, order('o-1', 'refunded', 10_000));
       worker1.kill('SIGKILL');
 
-      const { projections, worker: worker2 } = await takeOver();
-      const lostCount = projections.find((w) => w.entry.kind === 'orders_counted')!;
-      expect(lostCount).toMatchObject({ referral: { progress: { countedOrders: 1 } } });
-      const final = await worker2.runUntil(async () => {
-        const converged = (s: ReferralSnapshot) => {
-          const { row } = projectedState(projections);
-          return s.recentTimeline.at(-1)?.seq === lostCount.entry.seq && row?.entry.seq === lostCount.entry.seq;
-        };
-        return until(() => handle.query(stateQuery), converged, 30_000).catch(async (error: unknown) => {
-          throw new Error(`${String(error)}; projection: ${JSON.stringify(projectedState(projections))}`);
-        });
-      });
-
-      const { row, timeline } = projectedState(projections);
-      expect(final).toMatchObject({ status: 'registered', progress: { countedOrders: 0, countedSpend: 0 } });
-      expect(row?.referral.progress).toEqual(final.progress);
-      expect(timeline).toEqual(final.recentTimeline);
+      await lostCountCorrected(await takeOver(), handle);
     } finally {
       await stop();
     }
@@ -257,23 +266,7 @@ describe('the projection after a lost workflow task', () => {
       });
       worker1.kill('SIGKILL');
 
-      const { projections, worker: worker2 } = await takeOver();
-      const lostCount = projections.find((w) => w.entry.kind === 'orders_counted')!;
-      expect(lostCount).toMatchObject({ referral: { progress: { countedOrders: 1 } } });
-      const final = await worker2.runUntil(async () => {
-        const converged = (s: ReferralSnapshot) => {
-          const { row } = projectedState(projections);
-          return s.recentTimeline.at(-1)?.seq === lostCount.entry.seq && row?.entry.seq === lostCount.entry.seq;
-        };
-        return until(() => handle.query(stateQuery), converged, 30_000).catch(async (error: unknown) => {
-          throw new Error(`${String(error)}; projection: ${JSON.stringify(projectedState(projections))}`);
-        });
-      });
-
-      const { row, timeline } = projectedState(projections);
-      expect(final).toMatchObject({ status: 'registered', progress: { countedOrders: 0, countedSpend: 0 } });
-      expect(row?.referral.progress).toEqual(final.progress);
-      expect(timeline).toEqual(final.recentTimeline);
+      await lostCountCorrected(await takeOver(), handle);
     } finally {
       await stop();
     }
