@@ -164,7 +164,7 @@ async function registeredOnDyingWorker(hangOn: string, earlyOrders: OrderFacts[]
  * The second worker takes over after the first wrote a count of 1 and died; the refund means the retry counts nothing.
  * Its correction must land on the lost count's seq, and the projection then shows the workflow's own state.
  */
-async function lostCountCorrected(
+async function expectLostCountCorrected(
   { projections, worker }: { projections: ProjectReferralInput[]; worker: Worker },
   handle: { query: (query: typeof stateQuery) => Promise<ReferralSnapshot> },
 ): Promise<void> {
@@ -238,7 +238,7 @@ describe('the projection after a lost workflow task', () => {
       await handle.signal(orderSignal, order('o-1', 'refunded', 10_000));
       worker1.kill('SIGKILL');
 
-      await lostCountCorrected(await takeOver(), handle);
+      await expectLostCountCorrected(await takeOver(), handle);
     } finally {
       await stop();
     }
@@ -266,7 +266,7 @@ describe('the projection after a lost workflow task', () => {
       });
       worker1.kill('SIGKILL');
 
-      await lostCountCorrected(await takeOver(), handle);
+      await expectLostCountCorrected(await takeOver(), handle);
     } finally {
       await stop();
     }
