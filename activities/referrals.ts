@@ -32,6 +32,17 @@ export interface ProjectReferralInput {
    * of an earlier task lands after it.
    */
   correctsOnly?: boolean | undefined;
+  /**
+   * The entry ends the referral for good (it failed): the write closes its row too, so later facts are settled from
+   * the projection. A close already made keeps its instant; a write judged stale closes nothing.
+   */
+  closedAt?: string | undefined;
+}
+
+/** Whether the write landed, and for a write that asked to close the row (`closedAt`), that it did. */
+export interface ProjectionWritten {
+  written: boolean;
+  closed?: true;
 }
 
 export interface ProjectReferralEndInput extends ProjectReferralInput {
@@ -47,6 +58,8 @@ export interface ProjectRegistrationInput extends ProjectReferralInput {
 export interface ReferralEndWritten {
   /** the voucher voided, with its status after (`redeemed` when the referee had used it), or null */
   voucher: { code: string; status: string | null } | null;
+  /** the end's write closed the row (it asked to, with `closedAt`) */
+  closed?: true;
 }
 
 export interface RegisterRefereeInput {
@@ -111,7 +124,7 @@ async function makeRoomForWorkflowEntry(
  */
 async function writeProjection(
   trx: Transaction<Database>,
-  { referral, claim, entry, correctsOnly }: ProjectReferralInput,
+  { referral, claim, entry, correctsOnly, closedAt }: ProjectReferralInput,
 ): Promise<boolean> {
   const underReview = referral.status === 'under_review';
   const row: NewReferralRow = {
@@ -145,6 +158,7 @@ async function writeProjection(
     ...(referral.flags === undefined ? {} : { flags: referral.flags }),
     ...(referral.review === undefined ? {} : { review_decide_by: referral.review?.decideBy ?? null }),
     review_started_at: underReview ? entry.at : null,
+    ...(closedAt === undefined ? {} : { closed_at: closedAt }),
   };
   // The seq the workflow wrote last, read under the row lock the intake's late facts take too: every timeline
   // entry above it was appended by the intake (appendLateFact), never by this workflow.
@@ -213,6 +227,7 @@ async function writeProjection(
           updated_at: eb.ref('excluded.updated_at'),
           ...(referral.flags === undefined ? {} : { flags: eb.ref('excluded.flags') }),
           ...(referral.review === undefined ? {} : { review_decide_by: eb.ref('excluded.review_decide_by') }),
+          ...(closedAt === undefined ? {} : { closed_at: eb.fn.coalesce('referrals.closed_at', 'excluded.closed_at') }),
           // The queue's order: set by the review_started entry (a rewrite of its seq moves it to the decision
           // that stands), kept by the writes made while the referral waits, cleared once it is decided. A
           // referral found waiting with no start on record waits from this write.
@@ -277,11 +292,16 @@ async function workflowEntriesFrom(
   return rows.map((row) => ({ seq: row.seq, atMs: new Date(row.at).getTime() }));
 }
 
+/** Said only to a write that asked to close the row: a workflow reading an older worker's answer closes it itself. */
+const closedBy = (input: ProjectReferralInput, written: boolean): { closed?: true } =>
+  input.closedAt !== undefined && written ? { closed: true } : {};
+
 export function createReferralActivities({ db }: { db: DB }) {
   return {
     /** One transition of the workflow into the projection (writeProjection's rules); whether it was written. */
-    async projectReferral(input: ProjectReferralInput): Promise<{ written: boolean }> {
-      return { written: await db.transaction().execute((trx) => writeProjection(trx, input)) };
+    async projectReferral(input: ProjectReferralInput): Promise<ProjectionWritten> {
+      const written = await db.transaction().execute((trx) => writeProjection(trx, input));
+      return { written, ...closedBy(input, written) };
     },
 
     /**
@@ -335,14 +355,15 @@ export function createReferralActivities({ db }: { db: DB }) {
           voucher = { code: voidVoucher.code, status: voided?.status ?? null };
         }
         const entry = voucher ? { ...input.entry, detail: { ...input.entry.detail, voucher } } : input.entry;
-        await writeProjection(trx, { ...input, entry });
-        return { voucher };
+        const written = await writeProjection(trx, { ...input, entry });
+        return { voucher, ...closedBy(input, written) };
       });
     },
 
     /**
-     * The workflow has finished: later orders of its referee are settled from the projection. Running it twice keeps
-     * the first instant.
+     * The workflow has finished: later orders of its referee are settled from the projection. A failed referral's end
+     * is closed by its own write (`closedAt`); this closes the others, and those of runs from before that. Running it
+     * twice keeps the first instant.
      */
     async markReferralClosed({ referralId, closedAt }: { referralId: string; closedAt: string }): Promise<void> {
       await db

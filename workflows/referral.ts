@@ -139,6 +139,7 @@ const PATCHES = {
   voucherInJoinedWrites: 'referral-voucher-in-joined-writes',
   progressWrittenLocally: 'referral-progress-written-locally',
   progressCorrectedWhenMoved: 'referral-progress-corrected-when-moved',
+  closedWithFailedEnd: 'referral-closed-with-failed-end',
 } as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
@@ -166,6 +167,7 @@ export function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot
     (change) =>
       !LIFECYCLE_LATER_CHANGES_2.changes.has(change) &&
       !LIFECYCLE_LATER_CHANGES_3.changes.has(change) &&
+      !LIFECYCLE_LATER_CHANGES_4.changes.has(change) &&
       patched(change),
   );
 }
@@ -174,14 +176,16 @@ export function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot
  * The referral's lifecycle as referrals start now: every change in PATCHES in force without a marker of its own. A
  * patch costs each history two events (its marker and a search attribute upsert), a fifth of a short referral's
  * history. The changes made since the type was first run are taken all at once, with one marker decided first thing in
- * the first task (LIFECYCLE_LATER_CHANGES, then _2, then _3), by the runs that begin with it.
+ * the first task (LIFECYCLE_LATER_CHANGES, then _2, _3 and _4), by the runs that begin with it.
  */
 export function referralLifecycle(input: ReferralInput): Promise<ReferralSnapshot> {
   // A new run records the newest set's marker alone: the newer set holds every change of the older.
-  const bornWithLaterChanges3 = patched(LIFECYCLE_LATER_CHANGES_3.marker);
+  const bornWithLaterChanges4 = patched(LIFECYCLE_LATER_CHANGES_4.marker);
+  const bornWithLaterChanges3 = bornWithLaterChanges4 || patched(LIFECYCLE_LATER_CHANGES_3.marker);
   const bornWithLaterChanges2 = bornWithLaterChanges3 || patched(LIFECYCLE_LATER_CHANGES_2.marker);
   const bornWithLaterChanges = bornWithLaterChanges2 || patched(LIFECYCLE_LATER_CHANGES.marker);
   return runReferral(input, (change) => {
+    if (LIFECYCLE_LATER_CHANGES_4.changes.has(change)) return bornWithLaterChanges4;
     if (LIFECYCLE_LATER_CHANGES_3.changes.has(change)) return bornWithLaterChanges3;
     if (LIFECYCLE_LATER_CHANGES_2.changes.has(change)) return bornWithLaterChanges2;
     return (
@@ -247,11 +251,20 @@ const LIFECYCLE_LATER_CHANGES_2 = {
 
 /**
  * The changes made after set 2, taken as set 2's are, by the runs that begin with this marker (which holds the changes
- * of sets 1 and 2 too). A change added from now on goes in a fourth set (`-4`, asked first, holding this one's).
+ * of sets 1 and 2 too).
  */
 const LIFECYCLE_LATER_CHANGES_3 = {
   marker: 'referral-lifecycle-later-changes-3',
   changes: new Set<string>([PATCHES.progressCorrectedWhenMoved]),
+} as const;
+
+/**
+ * The changes made after set 3, taken as set 2's are, by the runs that begin with this marker (which holds the changes
+ * of sets 1 to 3 too). A change added from now on goes in a fifth set (`-5`, asked first, holding this one's).
+ */
+const LIFECYCLE_LATER_CHANGES_4 = {
+  marker: 'referral-lifecycle-later-changes-4',
+  changes: new Set<string>([PATCHES.closedWithFailedEnd]),
 } as const;
 
 /** `since(change)`: whether this run follows a change listed in PATCHES (for the first type, `patched()`). */
@@ -296,6 +309,15 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    * order event that changed nothing, which cost a local activity per `placed` event.
    */
   const progressCorrectedWhenMoved = since(PATCHES.progressCorrectedWhenMoved);
+  /**
+   * A referral that fails (expired, cancelled, rejected) is closed in the projection by the write that shows its end:
+   * nothing that arrives later changes it, and the intake settles its referee's orders from the projection already. A
+   * separate close after everything else cost each ending one more activity and workflow task, a third of a mass
+   * expiry's tasks. A completed referral closes last, as before: orders go on reaching it for its milestone.
+   */
+  const closedWithFailedEnd = since(PATCHES.closedWithFailedEnd);
+  /** The projection said it closed the referral with the end's write (an older worker's write never says so). */
+  let closedByEnd = false;
   /**
    * Rewards (DESIGN §4): the referee's voucher at registration (voided if the referral fails), the referrer's points
    * at completion, then the milestone. Referrals started before each existed replay without it.
@@ -981,6 +1003,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
    * the workflow's input alone (the claim), so any retry of its task makes the same decision and writes at once.
    * `provisional`: the entry is counted progress, written at once too; the retry of a lost task writes over it.
    * `endsFailed`: the entry ends a failed referral, written with its voucher's void in one transaction.
+   * `closes`: the entry ends a failed referral, closed in the projection by the same write.
    */
   async function record(
     kind: string,
@@ -989,6 +1012,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       fromInput?: boolean;
       provisional?: boolean;
       endsFailed?: boolean;
+      closes?: boolean;
       voucherIssuedAt?: string | undefined;
     } = {},
   ): Promise<void> {
@@ -999,11 +1023,13 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
     state.recentTimeline = [...state.recentTimeline, entry].slice(-RECENT_TIMELINE_SIZE);
     // Taken now: the write shows the decision as it was made, not what arrives while the write is scheduled.
     const referral = projection();
+    const closedAt = options.closes ? { closedAt: entry.at } : {};
     if (options.endsFailed) {
       // the voucher is voided for the reason the referral ended
       const voidVoucher = rewards.voucher ? { code: rewards.voucher.code, reason: kind } : undefined;
-      const { voucher } = await decided.projectReferralEnd({ referral, claim: input.claim, entry, voidVoucher });
-      if (voucher) entry.detail = { ...entry.detail, voucher };
+      const ended = await decided.projectReferralEnd({ referral, claim: input.claim, entry, voidVoucher, ...closedAt });
+      if (ended.voucher) entry.detail = { ...entry.detail, voucher: ended.voucher };
+      closedByEnd = ended.closed === true;
     } else if (options.voucherIssuedAt) {
       const { amount, validFor } = reward.refereeVoucher;
       const issuedAt = options.voucherIssuedAt;
@@ -1024,7 +1050,9 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       await local.projectReferral({ referral, claim: input.claim, entry });
     } else {
       const write = projectDecidedOnly && !options.fromInput ? decided.projectReferral : projectReferral;
-      await write({ referral, claim: input.claim, entry });
+      // answered with nothing before writes said whether they were written (histories from then replay it)
+      const written: { closed?: true } | undefined = await write({ referral, claim: input.claim, entry, ...closedAt });
+      if (options.closes) closedByEnd = written?.closed === true;
     }
     if (state.status !== 'pending') registrationProjected = true;
     projectedSeq = state.seq;
@@ -1116,7 +1144,11 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
       ...(state.refereeId ? [{ key: RefereeIdKey, value: state.refereeId }] : []),
       ...(reviewEnabled && flags.length > 0 ? [{ key: ReferralFlagsKey, value: flags }] : []),
     ]);
-    await record(kind, voucher ? { ...detail, voucher } : detail, { ...options, endsFailed: inOneWrite });
+    await record(kind, voucher ? { ...detail, voucher } : detail, {
+      ...options,
+      endsFailed: inOneWrite,
+      closes: failed && closedWithFailedEnd,
+    });
   }
 
   const msUntil = (iso: string | null): number => (iso ? Math.max(0, Date.parse(iso) - Date.now()) : 0);
@@ -1727,7 +1759,7 @@ async function runReferral(input: ReferralInput, since: (change: string) => bool
   await recordLateFacts();
   await recordOrdersAfterEnd();
   // A referral that never reached the projection (a refused signup's) has no row to close.
-  if (state.seq > 0 && since(PATCHES.closedInProjection)) {
+  if (state.seq > 0 && !closedByEnd && since(PATCHES.closedInProjection)) {
     await decided.markReferralClosed({ referralId, closedAt: now() });
     // reported while the close was being written: still shown
     await recordLateFacts();

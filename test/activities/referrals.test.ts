@@ -162,7 +162,7 @@ describe('projectReferralEnd', () => {
       voided_at: new Date(at),
     });
     const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    // closed once its workflow finishes (markReferralClosed), not by the end's write
+    // an end that does not ask to close (a run from before the close joined it) leaves that to markReferralClosed
     expect(row).toMatchObject({ status: 'expired', projection_seq: 3, closed_at: null });
     const timeline = await db.selectFrom('referral_timeline').selectAll().where('referral_id', '=', id).execute();
     expect(timeline.map((e) => e.seq)).toEqual([1, 2, 3]);
@@ -182,6 +182,51 @@ describe('projectReferralEnd', () => {
       voucher: { code, status: 'redeemed' },
     });
     expect((await findVoucherOfReferral(db, id))?.status).toBe('redeemed');
+  });
+
+  it('given an end that asks to close the referral, when it is written and retried, then the row is closed once, at the first instant, and stays closed under later entries', async () => {
+    const id = randomUUID();
+    const code = await registeredWithVoucher(id);
+    const closing = { ...end(id, code), closedAt: end(id, code).entry.at };
+    expect(await env.run(activities.projectReferralEnd, closing)).toEqual({
+      voucher: { code, status: 'void' },
+      closed: true,
+    });
+    // an attempt that outlived its timeout, retried later: the close keeps its first instant
+    expect(
+      await env.run(activities.projectReferralEnd, { ...closing, closedAt: '2026-11-01T00:05:00.000Z' }),
+    ).toMatchObject({ closed: true });
+    const late = projection(id, 4, 'expired');
+    late.entry = { ...late.entry, at: '2026-11-01T00:10:00.000Z', kind: 'late_fact' };
+    expect(await env.run(activities.projectReferral, late)).toEqual({ written: true });
+    const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'expired', projection_seq: 4, closed_at: new Date(closing.closedAt) });
+  });
+
+  it('given a failed end without a voucher that asks to close, when it is written, then the row is closed with it', async () => {
+    const id = randomUUID();
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    const expired = projection(id, 2, 'expired');
+    expect(await env.run(activities.projectReferral, { ...expired, closedAt: expired.entry.at })).toEqual({
+      written: true,
+      closed: true,
+    });
+    const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row.closed_at).toEqual(new Date(expired.entry.at));
+  });
+
+  it('given an end judged stale (a later task wrote since), when it asks to close, then nothing is closed and it does not say closed', async () => {
+    const id = randomUUID();
+    await env.run(activities.projectReferral, projection(id, 1, 'pending'));
+    const shownLater = projection(id, 2, 'pending');
+    shownLater.entry = { ...shownLater.entry, at: '2026-11-01T01:00:00.000Z' };
+    await env.run(activities.projectReferral, shownLater);
+    const staleEnd = projection(id, 2, 'expired');
+    expect(await env.run(activities.projectReferral, { ...staleEnd, closedAt: staleEnd.entry.at })).toEqual({
+      written: false,
+    });
+    const row = await db.selectFrom('referrals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'pending', closed_at: null });
   });
 
   it('given a pending referral (no voucher), when it expires, then the end is shown and no voucher is named', async () => {

@@ -37,6 +37,8 @@ export function fakeActivities(
     projections?: ProjectReferralInput[];
     /** an error projectReferral throws for this write instead of recording it (e.g. a non-retryable data error) */
     failProjection?: (input: ProjectReferralInput) => Error | undefined;
+    /** projection writes as a worker from before the end's write closed the row answers: they never say closed */
+    writesWithoutClose?: boolean;
     /** completed referrals the referrer had before this test's (their tier) */
     completedBefore?: number;
     /** runs inside voidRefereeVoucher before it voids, e.g. to hold a referral in the moment it ends */
@@ -105,17 +107,23 @@ export function fakeActivities(
     for (const write of writes) await options.afterProjection?.(write);
     return written;
   };
+  /** A written end that asked to close its row closes it, once, as markReferralClosed would. */
+  const closeWith = (input: ProjectReferralInput, written: boolean): { closed?: true } => {
+    if (input.closedAt === undefined || !written || options.writesWithoutClose) return {};
+    if (!closed.includes(input.referral.referralId)) closed.push(input.referral.referralId);
+    return { closed: true };
+  };
   const activities: ReferralActivities & LedgerActivities = {
     projectReferral: tracked(async (input: ProjectReferralInput) => {
       const [written] = await projectInOneTransaction([input]);
-      return { written: written! };
+      return { written: written!, ...closeWith(input, written!) };
     }),
     projectReferralEnd: tracked(async ({ voidVoucher, ...input }: ProjectReferralEndInput) => {
       const referralId = input.referral.referralId;
       if (voidVoucher) await options.beforeVoucherVoid?.();
       const before = vouchers.get(referralId)?.status ?? null;
       const voucher = voidVoucher ? { code: voidVoucher.code, status: before === 'active' ? 'void' : before } : null;
-      await projectInOneTransaction([
+      const [written] = await projectInOneTransaction([
         voucher ? { ...input, entry: { ...input.entry, detail: { ...input.entry.detail, voucher } } } : input,
       ]);
       if (voidVoucher) {
@@ -123,7 +131,7 @@ export function fakeActivities(
         const held = vouchers.get(referralId);
         if (held?.status === 'active') held.status = 'void';
       }
-      return { voucher };
+      return { voucher, ...closeWith(input, written!) };
     }),
     projectRegistration: tracked(async ({ voucher, ...input }: ProjectRegistrationInput) => {
       const referralId = input.referral.referralId;

@@ -28,6 +28,46 @@ describe('referral workflow', () => {
     });
   });
 
+  describe('the close of a failed referral', () => {
+    const scheduledActivities = async (handle: { fetchHistory: () => Promise<{ events?: unknown[] | null }> }) =>
+      (
+        (await handle.fetchHistory()).events as {
+          activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+        }[]
+      ).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+
+    it('given a pending referral, when it expires, then the write of its end closes it and no close follows', async () => {
+      await scenario({}, async ({ handle, fakes, input }) => {
+        await referrals.env.sleep('91 days');
+        expect((await handle.result()).status).toBe('expired');
+        const end = fakes.projections.at(-1)!;
+        expect(end.entry.kind).toBe('referral_expired');
+        expect(end.closedAt).toBe(end.entry.at);
+        expect(fakes.closed).toEqual([input.referralId]);
+        expect(await scheduledActivities(handle)).not.toContain('markReferralClosed');
+      });
+    });
+
+    it('given an end written by a worker that does not close with it, when the referral expires, then the workflow closes it itself', async () => {
+      await scenario({ fakes: { writesWithoutClose: true } }, async ({ handle, fakes, input }) => {
+        await referrals.env.sleep('91 days');
+        expect((await handle.result()).status).toBe('expired');
+        expect(fakes.closed).toEqual([input.referralId]);
+        expect((await scheduledActivities(handle)).at(-1)).toBe('markReferralClosed');
+      });
+    });
+
+    it('given a referral of the first workflow type, when it expires, then its end asks no close and the close follows, as its runs always did', async () => {
+      await scenario({ firstType: true }, async ({ handle, fakes, input }) => {
+        await referrals.env.sleep('91 days');
+        expect((await handle.result()).status).toBe('expired');
+        expect(fakes.projections.every((p) => p.closedAt === undefined)).toBe(true);
+        expect(fakes.closed).toEqual([input.referralId]);
+        expect((await scheduledActivities(handle)).at(-1)).toBe('markReferralClosed');
+      });
+    });
+  });
+
   it('given a registered referral, when a qualifying order completes on day 29, then it qualifies and completes 8 days later', async () => {
     await scenario({}, async ({ handle, fakes }) => {
       const registered = await handle.executeUpdate(registerUpdate, { args: [await signup()] });
