@@ -23,7 +23,7 @@ import { createReferralWorker } from './runtime/worker';
 
 const config = loadConfig();
 const logger = createLogger('worker', config.logLevel);
-installTemporalRuntime(logger);
+installTemporalRuntime(logger, 'INFO', { metricsAddress: config.workerMetricsAddress });
 const address = requireSetting(config.temporal.address, 'TEMPORAL_ADDRESS');
 const { namespace } = config.temporal;
 const retention = requireRetention(config.unreferredOrderRetention);

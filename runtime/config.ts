@@ -56,6 +56,17 @@ const ConfigSchema = z.object({
   DATABASE_POOL_SIZE: PositiveInt.optional(),
   WORKER_MAX_CACHED_WORKFLOWS: PositiveInt.optional(),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: PositiveInt.optional(),
+  // host:port, e.g. 0.0.0.0:9464 in a container; the port checked as PORT is
+  WORKER_METRICS_ADDRESS: Optional.pipe(
+    z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464')
+      .refine((value) => {
+        const port = Number(value.slice(value.lastIndexOf(':') + 1));
+        return port >= 1 && port <= 65_535;
+      }, 'the port must be from 1 to 65535')
+      .optional(),
+  ),
   UNREFERRED_ORDER_RETENTION: z
     .string()
     .trim()
@@ -89,6 +100,8 @@ export interface Config {
   /** referrals the worker keeps in memory between their tasks; undefined means runtime/worker.ts's default */
   workerMaxCachedWorkflows: number | undefined;
   workerMaxConcurrentWorkflowTasks: number | undefined;
+  /** where the Temporal SDK serves the worker's Prometheus metrics (cache hits, task latencies); undefined: nowhere */
+  workerMetricsAddress: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -137,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolSize: e.DATABASE_POOL_SIZE,
     workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
     workerMaxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    workerMetricsAddress: e.WORKER_METRICS_ADDRESS,
   };
 }
 

@@ -15,17 +15,22 @@ const PINO_METHOD: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error
  *
  * By default the runtime stops the workers itself on SIGINT and SIGTERM (what the worker process wants);
  * `shutdownSignals: []` leaves the signals to the caller (npm start stops things in its own order).
+ * `metricsAddress`: the SDK's worker metrics served there for Prometheus (temporal_sticky_cache_hit,
+ * temporal_workflow_task_schedule_to_start_latency, ...), what an operator reads to tune the cache and the slots.
  */
 export function installTemporalRuntime(
   logger: Logger,
   level: LogLevel = 'INFO',
-  options: { shutdownSignals?: NodeJS.Signals[] } = {},
+  options: { shutdownSignals?: NodeJS.Signals[]; metricsAddress?: string | undefined } = {},
 ): void {
   Runtime.install({
     ...(options.shutdownSignals ? { shutdownSignals: options.shutdownSignals } : {}),
     logger: new DefaultLogger(level, ({ level: entryLevel, message, meta }) => {
       logger[PINO_METHOD[entryLevel]]({ component: 'temporal', ...meta }, message);
     }),
-    telemetryOptions: { logging: { filter: { core: level === 'INFO' ? 'WARN' : level, other: 'ERROR' }, forward: {} } },
+    telemetryOptions: {
+      logging: { filter: { core: level === 'INFO' ? 'WARN' : level, other: 'ERROR' }, forward: {} },
+      ...(options.metricsAddress ? { metrics: { prometheus: { bindAddress: options.metricsAddress } } } : {}),
+    },
   });
 }

@@ -26,7 +26,7 @@ import { startReferralService } from '../service';
 const config = loadConfig();
 const logger = createLogger('referrals', config.logLevel);
 // The runtime would stop the worker on a signal by itself, out of order: the signals are ours (see stopAndExit).
-installTemporalRuntime(logger, 'INFO', { shutdownSignals: [] });
+installTemporalRuntime(logger, 'INFO', { shutdownSignals: [], metricsAddress: config.workerMetricsAddress });
 
 /** What is running is registered as soon as it exists; a stop waits for the start to settle, then stops it all. */
 const lifecycle = createLifecycle({

@@ -192,6 +192,7 @@ try {
     onOpen: async (openReferrals) => {
       open = { openReferrals, rss: (await running.memory()).rss };
     },
+    workerMetrics: () => running.workerMetrics(),
   });
   const memory = await service.memory();
   const totalBytes = await appSchemaBytes(stack.db);

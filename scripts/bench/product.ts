@@ -17,6 +17,7 @@ import {
   type LatencySummary,
   type RetryCount,
 } from './load';
+import { workerPhase, type MetricTotals, type WorkerPhase } from './worker-metrics';
 
 export interface DeliveryFigure {
   count: number;
@@ -44,6 +45,8 @@ export interface ProductResults {
     creationSeconds: number;
     createdLate: number;
     secondsAfterInstant: number | null;
+    /** the worker's own account, from the windows' instant until the last expired */
+    worker: WorkerPhase | null;
   };
   openReferrals: number;
   historyEvents: { open: number | null; completed: number | null; sampled: number };
@@ -88,6 +91,8 @@ export async function runProduct(options: {
   notes: string[];
   /** called once the load phases are done and every ingest referral is open: the service's memory then */
   onOpen: (openReferrals: number) => Promise<void>;
+  /** the worker's SDK metrics so far (worker-metrics.ts) */
+  workerMetrics: () => Promise<MetricTotals>;
 }): Promise<ProductRun> {
   const { http, keys, db, runTag, referrals: n, concurrency, deadlineMs, log, problems, notes } = options;
   const half = Math.max(1, Math.floor(concurrency / 2));
@@ -305,6 +310,10 @@ export async function runProduct(options: {
     notes.push(`mass expiry: ${createdLate} referrals registered after their window closed (expired at once)`);
   log(`product: registered in ${expiring.seconds.toFixed(1)} s; waiting for the windows to close`);
   await sleep(expiresAt - Date.now());
+  const workerBefore = await options.workerMetrics().catch((error: unknown) => {
+    problems.push(`mass expiry: the worker's metrics: ${String(error)}`);
+    return null;
+  });
   const expired = await pollUntil({
     read: async () =>
       Number(
@@ -322,6 +331,15 @@ export async function runProduct(options: {
     timeoutMs: options.expiryDeadlineMs,
   });
   if (!expired.done) problems.push(`mass expiry: ${expiring.ok - expired.value} not expired in time`);
+  const workerAfter = workerBefore
+    ? await options.workerMetrics().catch((error: unknown) => {
+        problems.push(`mass expiry: the worker's metrics: ${String(error)}`);
+        return null;
+      })
+    : null;
+  const expiryWorker = workerBefore && workerAfter ? workerPhase(workerBefore, workerAfter) : null;
+  if (expiryWorker && expired.value > 0 && expiryWorker.workflowTasks === 0)
+    problems.push('mass expiry: the worker metrics counted no workflow task');
 
   // History length per referral, from a sample: the open ones (signup, two orders) and the completed ones.
   const historyOf = async (ids: string[]) => {
@@ -364,6 +382,7 @@ export async function runProduct(options: {
         creationSeconds: expiring.seconds,
         createdLate,
         secondsAfterInstant: expired.done ? (expired.epochMs - expiresAt) / 1000 : null,
+        worker: expiryWorker,
       },
       openReferrals,
       historyEvents: {

@@ -206,6 +206,21 @@ export function figures(options: {
     goal: '10,000 within 60 s, ≤ 1× raw timers',
     met: expiry === null || expiryRatio === null ? null : expiry <= 60 && expiryRatio <= 1,
   });
+  const w = p.massExpiry.worker;
+  if (w) {
+    const expired = Math.max(1, p.massExpiry.expired);
+    rows.push({
+      section: 'product',
+      figure: 'mass expiry, per expiry: workflow tasks, of them not cached (replayed), activities; mean wait, run',
+      value: w.stickyCacheMisses / expired,
+      unit: 'replays per expiry',
+      shown: `${fixed(w.workflowTasks / expired, 2)} tasks, ${fixed(w.stickyCacheMisses / expired, 2)} replayed, ${fixed(w.activities / expired, 2)} activities; wait ${fixed(w.workflowTaskScheduleToStartMeanMs, 0)} ms, run ${fixed(w.workflowTaskExecutionMeanMs, 1)} ms`,
+      baseline: null,
+      ratio: null,
+      goal: null,
+      met: null,
+    });
+  }
   rows.push(
     {
       section: 'product',

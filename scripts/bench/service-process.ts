@@ -3,7 +3,7 @@
  * of its own: its RSS is the service's alone, and the load the benchmark generates does not share its event loop. With
  * `part`, only the worker or only the API, as the production shape runs them (worker.ts, api/server.ts).
  * Driven by the benchmark over IPC: `start` → `ready` (or `failed`), `memory` → `memory`, `loop-delay` → `loop-delay`,
- * `stop` → `stopped`.
+ * `worker-metrics` → `worker-metrics` (the SDK's metrics, served at WORKER_METRICS_ADDRESS), `stop` → `stopped`.
  */
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -18,6 +18,7 @@ import { ensureSearchAttributes } from '../../runtime/search-attributes';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime';
 import { createReferralWorker } from '../../runtime/worker';
 import { startReferralService, type RunningService } from '../../service';
+import { sumPrometheusText, type MetricTotals } from './worker-metrics';
 
 export type ServiceRequest =
   | {
@@ -30,6 +31,7 @@ export type ServiceRequest =
     }
   | { type: 'memory' }
   | { type: 'loop-delay' }
+  | { type: 'worker-metrics' }
   | { type: 'stop' };
 
 export type ServicePart = 'worker' | 'api';
@@ -39,6 +41,7 @@ export type ServiceReply =
   | { type: 'failed'; message: string }
   | { type: 'memory'; rss: number; peakRss: number; heapUsed: number; pool: PoolUse }
   | { type: 'loop-delay'; delay: LoopDelay }
+  | { type: 'worker-metrics'; totals: MetricTotals | null }
   | { type: 'stopped' };
 
 /**
@@ -63,7 +66,17 @@ export interface PoolUse {
 
 // Errors only, on stderr: the benchmark keeps them in a file and shows them when the service fails.
 const logger = pino({ level: 'error' }, pino.destination(2));
-installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
+// Read before the start request, which carries no settings of the runtime: the runtime is installed once, now.
+const { workerMetricsAddress } = loadConfig();
+installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [], metricsAddress: workerMetricsAddress });
+
+/** The worker's metrics summed by name, or null where none are served (the API alone, or no address set). */
+async function readWorkerMetrics(): Promise<MetricTotals | null> {
+  if (!workerMetricsAddress) return null;
+  const response = await fetch(`http://${workerMetricsAddress}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) throw new Error(`worker metrics answered ${response.status}`);
+  return sumPrometheusText(await response.text());
+}
 
 const send = (reply: ServiceReply) => process.send?.(reply);
 let service: Pick<RunningService, 'stop'> | undefined;
@@ -127,6 +140,11 @@ process.on('message', (message: ServiceRequest) => {
     };
     loopDelay.reset();
     send({ type: 'loop-delay', delay });
+  } else if (message.type === 'worker-metrics') {
+    readWorkerMetrics().then(
+      (totals) => send({ type: 'worker-metrics', totals }),
+      (error: unknown) => send({ type: 'failed', message: `worker metrics: ${String(error)}` }),
+    );
   } else if (message.type === 'stop') {
     void stop().then(() => {
       send({ type: 'stopped' });

@@ -19,6 +19,7 @@ import type { ApiKey } from '../../runtime/api-keys';
 import { freePort } from '../../runtime/free-port';
 import { startDevServer } from '../../runtime/temporal-dev-server';
 import type { LoopDelay, PoolUse, ServicePart, ServiceReply, ServiceRequest } from './service-process';
+import type { MetricTotals } from './worker-metrics';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_CLI = path.join(ROOT, '.tools/bin/temporal');
@@ -41,6 +42,8 @@ export interface ServiceProcess {
   /** the service's processes: one, or the worker's and the API's when split */
   pids: number[];
   memory: () => Promise<{ rss: number; peakRss: number; heapUsed: number; pool: PoolUse }>;
+  /** the worker's SDK metrics so far, summed by name (workerPhase tells two readings apart) */
+  workerMetrics: () => Promise<MetricTotals>;
   /** the main thread's event-loop delay since the last call (then counted afresh) */
   loopDelay: () => Promise<LoopDelay>;
   stop: () => Promise<void>;
@@ -329,7 +332,10 @@ async function startServiceProcess(options: {
 }): Promise<ServiceProcess> {
   const logFile = path.join(options.dir, options.logName);
   const log = createWriteStream(logFile);
+  // The worker's metrics on a port of their own; the API alone runs no worker.
+  const metricsAddress = options.request.part === 'api' ? undefined : `127.0.0.1:${await freePort()}`;
   const child: ChildProcess = fork(path.join(ROOT, 'scripts/bench/service-process.ts'), [], {
+    env: { ...process.env, WORKER_METRICS_ADDRESS: metricsAddress ?? '' },
     execArgv: [
       '--import',
       'tsx',
@@ -401,6 +407,14 @@ async function startServiceProcess(options: {
       const reply = await answer;
       if (reply.type !== 'loop-delay') throw new Error(reply.message);
       return reply.delay;
+    },
+    workerMetrics: async () => {
+      const answer = next('worker-metrics', 15_000);
+      child.send({ type: 'worker-metrics' } satisfies ServiceRequest);
+      const reply = await answer;
+      if (reply.type !== 'worker-metrics') throw new Error(reply.message);
+      if (!reply.totals) throw new Error('the service process serves no worker metrics');
+      return reply.totals;
     },
     stop,
   };

@@ -49,6 +49,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '-1' })).toThrow(/WORKER_MAX_CACHED_WORKFLOWS/);
   });
 
+  it('given a worker metrics address, then it is host:port with a real port; left out, no metrics are served', () => {
+    expect(loadConfig({}).workerMetricsAddress).toBeUndefined();
+    expect(loadConfig({ WORKER_METRICS_ADDRESS: '0.0.0.0:9464' }).workerMetricsAddress).toBe('0.0.0.0:9464');
+    expect(loadConfig({ WORKER_METRICS_ADDRESS: 'worker:9464' }).workerMetricsAddress).toBe('worker:9464');
+    expect(loadConfig({ WORKER_METRICS_ADDRESS: '[::1]:9464' }).workerMetricsAddress).toBe('[::1]:9464');
+    for (const bad of ['9464', '0.0.0.0', '0.0.0.0:0', '0.0.0.0:70000', 'http://0.0.0.0:9464', 'a b:1'])
+      expect(() => loadConfig({ WORKER_METRICS_ADDRESS: bad })).toThrow(/WORKER_METRICS_ADDRESS/);
+  });
+
   it('given variables set to nothing, then they take their defaults; ports are plain numbers with room for their neighbours', () => {
     expect(loadConfig({ PORT: '', TEMPORAL_NAMESPACE: '  ', LOG_LEVEL: '', DATA_DIR: '' })).toMatchObject({
       port: 3_000,
