@@ -158,9 +158,10 @@ async function apply(deps: IntakeDependencies, request: AdminActionRequest): Pro
 
 /**
  * The applied action's answer: the referral as the projection has it now. It is kept as this request's answer once
- * the workflow answered (the action and what follows from it projected) or the referral has closed. Read while the
- * workflow is held up, the projection may lack what the action goes on to do (an approval's voucher): a repeat reads
- * it again instead of getting that for good.
+ * the workflow answered (the action and what follows from it projected) or the referral has closed: a failed referral
+ * is closed by the write of its end, which holds everything the answer shows (its voucher voided in the same
+ * transaction; only the audit row follows). Read while the workflow is held up, the projection may lack what the
+ * action goes on to do (an approval's voucher): a repeat reads it again instead of getting that for good.
  */
 async function answerApplied(
   deps: IntakeDependencies,

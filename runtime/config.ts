@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -18,6 +19,15 @@ const PositiveInt = z
   .regex(/^\d{1,7}$/, 'must be a whole number')
   .transform(Number)
   .pipe(z.number().int().min(1));
+/** `1.2.3.4:5` or `[::1]:5`, the port from 1 to 65535. */
+function isIpAndPort(value: string): boolean {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([\d.]+)):(\d{1,5})$/.exec(value);
+  if (!match) return false;
+  const port = Number(match[3]);
+  const ip = match[1] ?? match[2]!;
+  return port >= 1 && port <= 65_535 && isIP(ip) === (match[1] ? 6 : 4);
+}
+
 const Optional = z
   .string()
   .optional()
@@ -56,16 +66,9 @@ const ConfigSchema = z.object({
   DATABASE_POOL_SIZE: PositiveInt.optional(),
   WORKER_MAX_CACHED_WORKFLOWS: PositiveInt.optional(),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: PositiveInt.optional(),
-  // host:port, e.g. 0.0.0.0:9464 in a container; the port checked as PORT is
+  // The SDK binds it as a socket address: an IP literal and a port (a host name stops the runtime at start).
   WORKER_METRICS_ADDRESS: Optional.pipe(
-    z
-      .string()
-      .regex(/^(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464')
-      .refine((value) => {
-        const port = Number(value.slice(value.lastIndexOf(':') + 1));
-        return port >= 1 && port <= 65_535;
-      }, 'the port must be from 1 to 65535')
-      .optional(),
+    z.string().refine(isIpAndPort, 'must be an IP address and a port, e.g. 0.0.0.0:9464 or [::1]:9464').optional(),
   ),
   UNREFERRED_ORDER_RETENTION: z
     .string()

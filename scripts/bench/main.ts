@@ -172,6 +172,7 @@ try {
   });
 
   let open = { openReferrals: 0, rss: 0 };
+  let atMostOpen: { openReferrals: number; rssBytes: number } | undefined;
   const running = service;
   product = await runProduct({
     http: httpClient(service.apiUrl),
@@ -190,7 +191,10 @@ try {
     problems,
     notes,
     onOpen: async (openReferrals) => {
-      open = { openReferrals, rss: (await running.memory()).rss };
+      const reading = { openReferrals, rss: (await running.memory()).rss };
+      const opened = open.rss > 0;
+      if (!opened) open = reading;
+      else atMostOpen = { openReferrals, rssBytes: reading.rss };
     },
     workerMetrics: () => running.workerMetrics(),
   });
@@ -204,6 +208,7 @@ try {
     serviceReadyRssBytes: readyRss,
     serviceRssBytes: open.rss,
     servicePeakRssBytes: memory.peakRss,
+    ...(atMostOpen ? { atMostOpen } : {}),
     referrals: total,
     postgresBytes: totalBytes,
     postgresEmptyBytes: emptyBytes,

@@ -89,7 +89,10 @@ export async function runProduct(options: {
   problems: Problems;
   /** what qualifies a figure without failing the run */
   notes: string[];
-  /** called once the load phases are done and every ingest referral is open: the service's memory then */
+  /**
+   * called once the load phases are done and every ingest referral is open, and again once the mass expiry's are open
+   * too, just before their windows close: the service's memory each time
+   */
   onOpen: (openReferrals: number) => Promise<void>;
   /** the worker's SDK metrics so far (worker-metrics.ts) */
   workerMetrics: () => Promise<MetricTotals>;
@@ -220,15 +223,17 @@ export async function runProduct(options: {
   const full = await ingestAndDeliver(concurrency, 'a', 1);
   log(`product: ${n} orders at half load (${half} clients)`);
   const halfLoad = await ingestAndDeliver(half, 'b', 2);
-  const openReferrals = Number(
-    (
-      await db
-        .selectFrom('referrals')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('status', 'not in', ['completed', 'expired', 'rejected', 'cancelled'])
-        .executeTakeFirstOrThrow()
-    ).n,
-  );
+  const countOpen = async () =>
+    Number(
+      (
+        await db
+          .selectFrom('referrals')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('status', 'not in', ['completed', 'expired', 'rejected', 'cancelled'])
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  const openReferrals = await countOpen();
   await options.onOpen(openReferrals);
 
   // Lifecycle: one referral at a time, from the qualifying order's 202 to `completed` in the projection.
@@ -309,6 +314,7 @@ export async function runProduct(options: {
   if (createdLate > 0)
     notes.push(`mass expiry: ${createdLate} referrals registered after their window closed (expired at once)`);
   log(`product: registered in ${expiring.seconds.toFixed(1)} s; waiting for the windows to close`);
+  if (Date.now() < expiresAt) await options.onOpen(await countOpen());
   await sleep(expiresAt - Date.now());
   const workerBefore = await options.workerMetrics().catch((error: unknown) => {
     problems.push(`mass expiry: the worker's metrics: ${String(error)}`);
@@ -331,11 +337,24 @@ export async function runProduct(options: {
     timeoutMs: options.expiryDeadlineMs,
   });
   if (!expired.done) problems.push(`mass expiry: ${expiring.ok - expired.value} not expired in time`);
+  // The worker's account ends once every expired referral's workflow has finished: its last tasks come after the
+  // write that shows it expired.
   const workerAfter = workerBefore
-    ? await options.workerMetrics().catch((error: unknown) => {
-        problems.push(`mass expiry: the worker's metrics: ${String(error)}`);
-        return null;
-      })
+    ? await pollUntil({
+        read: () => options.workerMetrics(),
+        done: (totals) => workerPhase(workerBefore, totals).workflowsCompleted >= expired.value,
+        intervalMs: 250,
+        timeoutMs: 120_000,
+      }).then(
+        (polled) => {
+          if (!polled.done) notes.push('mass expiry: the worker had not finished every expired workflow 120 s later');
+          return polled.value;
+        },
+        (error: unknown) => {
+          problems.push(`mass expiry: the worker's metrics: ${String(error)}`);
+          return null;
+        },
+      )
     : null;
   const expiryWorker = workerBefore && workerAfter ? workerPhase(workerBefore, workerAfter) : null;
   if (expiryWorker && expired.value > 0 && expiryWorker.workflowTasks === 0)

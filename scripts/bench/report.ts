@@ -30,6 +30,8 @@ export interface Footprint {
   serviceReadyRssBytes?: number;
   serviceRssBytes: number;
   servicePeakRssBytes: number;
+  /** the RSS again with the mass expiry's referrals open too, just before their windows close: how it grows with N */
+  atMostOpen?: { openReferrals: number; rssBytes: number };
   referrals: number;
   postgresBytes: number;
   postgresEmptyBytes: number;
@@ -233,6 +235,21 @@ export function figures(options: {
       goal: '< 600 MB at 100,000 open',
       met: f.servicePeakRssBytes < 600 * MB,
     },
+    ...(f.atMostOpen && f.atMostOpen.openReferrals > f.openReferrals
+      ? [
+          {
+            section: 'product' as const,
+            figure: `worker RSS with ${f.atMostOpen.openReferrals} open (the mass expiry's too, before its instant)`,
+            value: f.atMostOpen.rssBytes / MB,
+            unit: 'MB',
+            shown: `${fixed(f.atMostOpen.rssBytes / MB, 0)} MB`,
+            baseline: null,
+            ratio: null,
+            goal: '< 600 MB at 100,000 open',
+            met: f.atMostOpen.rssBytes < 600 * MB,
+          },
+        ]
+      : []),
     {
       section: 'product',
       figure: `PostgreSQL per referral (app schema, ${f.referrals} referrals)`,

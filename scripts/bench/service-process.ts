@@ -41,7 +41,7 @@ export type ServiceReply =
   | { type: 'failed'; message: string }
   | { type: 'memory'; rss: number; peakRss: number; heapUsed: number; pool: PoolUse }
   | { type: 'loop-delay'; delay: LoopDelay }
-  | { type: 'worker-metrics'; totals: MetricTotals | null }
+  | { type: 'worker-metrics'; totals: MetricTotals | null; error?: string }
   | { type: 'stopped' };
 
 /**
@@ -143,7 +143,8 @@ process.on('message', (message: ServiceRequest) => {
   } else if (message.type === 'worker-metrics') {
     readWorkerMetrics().then(
       (totals) => send({ type: 'worker-metrics', totals }),
-      (error: unknown) => send({ type: 'failed', message: `worker metrics: ${String(error)}` }),
+      // not `failed`: that answers every request waiting on this process
+      (error: unknown) => send({ type: 'worker-metrics', totals: null, error: String(error) }),
     );
   } else if (message.type === 'stop') {
     void stop().then(() => {

@@ -413,7 +413,7 @@ async function startServiceProcess(options: {
       child.send({ type: 'worker-metrics' } satisfies ServiceRequest);
       const reply = await answer;
       if (reply.type !== 'worker-metrics') throw new Error(reply.message);
-      if (!reply.totals) throw new Error('the service process serves no worker metrics');
+      if (!reply.totals) throw new Error(reply.error ?? 'the service process serves no worker metrics');
       return reply.totals;
     },
     stop,

@@ -37,6 +37,8 @@ export interface WorkerPhase {
   workflowTaskExecutionMeanMs: number | null;
   activities: number;
   activityScheduleToStartMeanMs: number | null;
+  /** workflow runs the worker completed */
+  workflowsCompleted: number;
 }
 
 const PREFIX = 'temporal_';
@@ -57,5 +59,6 @@ export function workerPhase(before: MetricTotals, after: MetricTotals): WorkerPh
     workflowTaskExecutionMeanMs: mean('workflow_task_execution_latency'),
     activities: delta('activity_execution_latency_count'),
     activityScheduleToStartMeanMs: mean('activity_schedule_to_start_latency'),
+    workflowsCompleted: delta('workflow_completed'),
   };
 }

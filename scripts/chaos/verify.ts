@@ -108,9 +108,15 @@ export async function settleAndVerify(options: {
     `settling: every deadline, grace and lot validity has passed in ${Math.round((lastSettle - Date.now()) / 1000)} s; stuck after ${Math.round((giveUpAt - Date.now()) / 1000)} s`,
   );
 
-  // Settled: past every expected instant, nothing open, nothing undelivered, every lot due to expire expired.
+  // Settled: past every expected instant, nothing open, nothing undelivered, every lot due to expire expired. A failed
+  // referral is closed by the write of its end, before its workflow's last steps (its audit row, its late facts): its
+  // workflow must have finished too.
   const settled = async (): Promise<boolean> => {
     if (Date.now() < lastSettle) return false;
+    const running = await temporal.workflow.count(
+      `WorkflowType IN ('referralLifecycle', 'referralWorkflow') AND ExecutionStatus = 'Running'`,
+    );
+    if (running.count > 0) return false;
     const open = await sql<{ n: string }>`select count(*) as n from referrals where closed_at is null`.execute(db);
     const inbox = await sql<{ n: string }>`
       select count(*) as n from inbox_events where state in ('received', 'failed')`.execute(db);

@@ -49,12 +49,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '-1' })).toThrow(/WORKER_MAX_CACHED_WORKFLOWS/);
   });
 
-  it('given a worker metrics address, then it is host:port with a real port; left out, no metrics are served', () => {
+  it('given a worker metrics address, then it is an IP address and a real port, as the SDK binds it; left out, no metrics are served', () => {
     expect(loadConfig({}).workerMetricsAddress).toBeUndefined();
     expect(loadConfig({ WORKER_METRICS_ADDRESS: '0.0.0.0:9464' }).workerMetricsAddress).toBe('0.0.0.0:9464');
-    expect(loadConfig({ WORKER_METRICS_ADDRESS: 'worker:9464' }).workerMetricsAddress).toBe('worker:9464');
     expect(loadConfig({ WORKER_METRICS_ADDRESS: '[::1]:9464' }).workerMetricsAddress).toBe('[::1]:9464');
-    for (const bad of ['9464', '0.0.0.0', '0.0.0.0:0', '0.0.0.0:70000', 'http://0.0.0.0:9464', 'a b:1'])
+    const refused = ['9464', '0.0.0.0', '0.0.0.0:0', '0.0.0.0:70000', 'http://0.0.0.0:9464', 'a b:1'];
+    // host names pass a host:port pattern, and the SDK refuses them only as the runtime starts
+    refused.push('worker:9464', 'localhost:9464', '999.1.1.1:9464', '[1.2.3.4]:9464', '::1:9464');
+    for (const bad of refused)
       expect(() => loadConfig({ WORKER_METRICS_ADDRESS: bad })).toThrow(/WORKER_METRICS_ADDRESS/);
   });
 

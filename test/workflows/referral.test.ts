@@ -2,7 +2,7 @@ import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError }
 import { ApplicationFailure } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { cancelUpdate, orderSignal, registerUpdate, stateQuery } from '../../workflows/messages';
+import { cancelUpdate, orderSignal, registerUpdate, rejectUpdate, stateQuery } from '../../workflows/messages';
 import type { OrderFacts } from '../../workflows/shared';
 import {
   projectionCaughtUp,
@@ -52,10 +52,30 @@ describe('referral workflow', () => {
       await scenario({ fakes: { writesWithoutClose: true } }, async ({ handle, fakes, input }) => {
         await referrals.env.sleep('91 days');
         expect((await handle.result()).status).toBe('expired');
+        // asked to close with the end, and told nothing of a close
+        expect(fakes.projections.at(-1)?.closedAt).toBe(fakes.projections.at(-1)?.entry.at);
         expect(fakes.closed).toEqual([input.referralId]);
         expect((await scheduledActivities(handle)).at(-1)).toBe('markReferralClosed');
       });
     });
+
+    for (const [action, update, args] of [
+      ['cancel', cancelUpdate, { requestId: 'cancel-1', actor: 'ops' }],
+      ['reject', rejectUpdate, { requestId: 'reject-1', actor: 'ops', reason: 'duplicate account' }],
+    ] as const) {
+      it(`given a registered referral, when an admin's ${action} ends it, then the end's write closes it and the audit row still follows`, async () => {
+        await scenario({}, async ({ handle, fakes, input }) => {
+          await handle.executeUpdate(registerUpdate, { args: [await signup()] });
+          await handle.executeUpdate(update, { args: [args] });
+          await handle.result();
+          const end = fakes.projections.findLast((p) => p.closedAt !== undefined);
+          expect(end?.entry).toMatchObject({ kind: action === 'cancel' ? 'cancelled' : 'rejected' });
+          expect(fakes.closed).toEqual([input.referralId]);
+          expect(fakes.adminActions).toEqual([expect.objectContaining({ action, requestId: args.requestId })]);
+          expect(await scheduledActivities(handle)).not.toContain('markReferralClosed');
+        });
+      });
+    }
 
     it('given a referral of the first workflow type, when it expires, then its end asks no close and the close follows, as its runs always did', async () => {
       await scenario({ firstType: true }, async ({ handle, fakes, input }) => {
