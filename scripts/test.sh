@@ -58,7 +58,7 @@ if [ $# -eq 0 ] && [ "${BENCH:-1}" != 0 ]; then
       throw new Error(`${files[0]} lacks the date, the topology or the machine`);
     if (!["node", "postgres", "temporalServer"].every((k) => named(r.versions?.[k])))
       throw new Error(`${files[0]} lacks a version (Node, PostgreSQL, Temporal server)`);
-    if (!(r.product?.massExpiry?.worker?.workflowTasks > 0))
+    if (!(r.product?.worker?.massExpiry?.workflowTasks > 0))
       throw new Error(`${files[0]} lacks the worker's own account of the mass expiry (its SDK metrics)`);
   '; then
     echo '{"passed":1,"failed":0}' > .data/bench/summary.json

@@ -45,12 +45,15 @@ export interface ProductResults {
     creationSeconds: number;
     createdLate: number;
     secondsAfterInstant: number | null;
-    /** the worker's own account, from the windows' instant until the last expired */
-    worker: WorkerPhase | null;
   };
   openReferrals: number;
   historyEvents: { open: number | null; completed: number | null; sampled: number };
+  /** the worker's own account of each phase (worker-metrics.ts), by phase */
+  worker?: Partial<Record<WorkerPhaseName, WorkerPhase & { operations: number }>>;
 }
+
+/** The phases the worker's account is kept for; operations are signups, orders, referrals or expiries. */
+export type WorkerPhaseName = 'signups' | 'ordersFull' | 'ordersHalf' | 'lifecycle' | 'massExpiry';
 
 export interface ProductRun {
   results: ProductResults;
@@ -106,6 +109,22 @@ export async function runProduct(options: {
   };
   const retried = (what: string, retries: RetryCount) => {
     if (retries.retried > 0) notes.push(`${what}: ${retries.retried} answers were 503 and the request was sent again`);
+  };
+  const workerPhases: NonNullable<ProductResults['worker']> = {};
+  /** The worker's metrics now, or null (the phase then goes without its account, and the run says why). */
+  const workerNow = () =>
+    options.workerMetrics().catch((error: unknown) => {
+      problems.push(`the worker's metrics: ${String(error)}`);
+      return null;
+    });
+  const accountFor = async (
+    name: WorkerPhaseName,
+    operations: number,
+    before: MetricTotals | null,
+    after?: MetricTotals | null,
+  ) => {
+    const end = after === undefined ? await workerNow() : after;
+    if (before && end) workerPhases[name] = { ...workerPhase(before, end), operations };
   };
   const clients = <T>(count: number, c: number, call: (i: number) => Promise<Call<T>>) =>
     runClients({ count, concurrency: c, deadlineMs, call });
@@ -186,7 +205,9 @@ export async function runProduct(options: {
 
   log(`product: ${n} signups (update-with-start), ${concurrency} clients`);
   const signupRetries: RetryCount = { retried: 0 };
+  const beforeSignups = await workerNow();
   const signups = await clients(n, concurrency, (i) => signup('ingest', ingest.code, i, signupRetries));
+  await accountFor('signups', signups.ok, beforeSignups);
   note('signups', signups);
   retried('signups', signupRetries);
   const ingestIds = signups.values.flatMap((body) => (body?.referralId ? [body.referralId as string] : []));
@@ -220,9 +241,13 @@ export async function runProduct(options: {
     };
   };
   log(`product: ${n} orders at full load (${concurrency} clients)`);
+  const beforeFull = await workerNow();
   const full = await ingestAndDeliver(concurrency, 'a', 1);
+  await accountFor('ordersFull', n, beforeFull);
   log(`product: ${n} orders at half load (${half} clients)`);
+  const beforeHalf = await workerNow();
   const halfLoad = await ingestAndDeliver(half, 'b', 2);
+  await accountFor('ordersHalf', n, beforeHalf);
   const countOpen = async () =>
     Number(
       (
@@ -256,6 +281,7 @@ export async function runProduct(options: {
   const lifecycleLatencies: number[] = [];
   const lifecycleRetries: RetryCount = { retried: 0 };
   const completedIds: string[] = [];
+  const beforeLifecycle = await workerNow();
   for (let i = 0; i < L; i++) {
     const registeredOne = await signup('lifecycle', lifecycleCode.value?.code as string, i, lifecycleRetries);
     if (!registeredOne.ok) {
@@ -286,6 +312,7 @@ export async function runProduct(options: {
   }
 
   retried('lifecycle', lifecycleRetries);
+  await accountFor('lifecycle', completedIds.length, beforeLifecycle);
 
   // Mass expiry: signups dated one shared instant, so every qualification window closes together. The window leaves
   // room to register them all at the signup rate measured above, with a margin: on a shared machine the rate halves
@@ -316,10 +343,7 @@ export async function runProduct(options: {
   log(`product: registered in ${expiring.seconds.toFixed(1)} s; waiting for the windows to close`);
   if (Date.now() < expiresAt) await options.onOpen(await countOpen());
   await sleep(expiresAt - Date.now());
-  const workerBefore = await options.workerMetrics().catch((error: unknown) => {
-    problems.push(`mass expiry: the worker's metrics: ${String(error)}`);
-    return null;
-  });
+  const workerBefore = await workerNow();
   const expired = await pollUntil({
     read: async () =>
       Number(
@@ -356,8 +380,8 @@ export async function runProduct(options: {
         },
       )
     : null;
-  const expiryWorker = workerBefore && workerAfter ? workerPhase(workerBefore, workerAfter) : null;
-  if (expiryWorker && expired.value > 0 && expiryWorker.workflowTasks === 0)
+  await accountFor('massExpiry', expired.value, workerBefore, workerAfter);
+  if (expired.value > 0 && workerPhases.massExpiry?.workflowTasks === 0)
     problems.push('mass expiry: the worker metrics counted no workflow task');
 
   // History length per referral, from a sample: the open ones (signup, two orders) and the completed ones.
@@ -401,7 +425,6 @@ export async function runProduct(options: {
         creationSeconds: expiring.seconds,
         createdLate,
         secondsAfterInstant: expired.done ? (expired.epochMs - expiresAt) / 1000 : null,
-        worker: expiryWorker,
       },
       openReferrals,
       historyEvents: {
@@ -409,6 +432,7 @@ export async function runProduct(options: {
         completed: await historyOf(completedIds),
         sampled: sample.length + completedIds.length,
       },
+      worker: workerPhases,
     },
   };
 }

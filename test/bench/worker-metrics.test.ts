@@ -11,6 +11,7 @@ temporal_workflow_task_queue_poll_succeed{poller_type="workflow_task"} 1
 temporal_workflow_task_schedule_to_start_latency_bucket{le="100"} ${polled}
 temporal_workflow_task_schedule_to_start_latency_sum{task_queue="referrals"} ${waitSum}
 temporal_workflow_task_schedule_to_start_latency_count{task_queue="referrals"} ${polled}
+temporal_workflow_completed{workflow_type="referralLifecycle"} ${hits}
 temporal_not_a_number{a="b"} NaN
 `;
 
@@ -38,6 +39,7 @@ describe("the worker's account of a phase, from its SDK metrics", () => {
       workflowTaskScheduleToStartMeanMs: 20,
       workflowTaskExecutionMeanMs: null,
       activities: 0,
+      workflowsCompleted: 7,
     });
   });
 });
