@@ -27,7 +27,7 @@ export interface WorkerPhase {
   workflowTasks: number;
   /** tasks of a referral the worker had cached */
   stickyCacheHits: number;
-  /** tasks of a referral it had not: each rebuilt the referral by replaying its whole history */
+  /** tasks on the worker's own queue whose referral had left its cache meanwhile (those on the shared queue are not counted) */
   stickyCacheMisses: number;
   /** referrals pushed out of a full cache to make room */
   forcedEvictions: number;
