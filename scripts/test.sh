@@ -59,7 +59,7 @@ if [ $# -eq 0 ] && [ "${BENCH:-1}" != 0 ]; then
     if (!["node", "postgres", "temporalServer"].every((k) => named(r.versions?.[k])))
       throw new Error(`${files[0]} lacks a version (Node, PostgreSQL, Temporal server)`);
     if (!(r.product?.worker?.massExpiry?.workflowTasks > 0))
-      throw new Error(`${files[0]} lacks the worker's own account of the mass expiry (its SDK metrics)`);
+      throw new Error(`${files[0]} lacks the account the worker metrics give of the mass expiry`);
   '; then
     echo '{"passed":1,"failed":0}' > .data/bench/summary.json
   else
