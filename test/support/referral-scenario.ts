@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
@@ -228,6 +229,12 @@ export async function projectionCaughtUp(
 }
 
 type ReferralHandle = { query: (query: typeof stateQuery) => Promise<ReferralSnapshot> };
+
+/** The activity types the referral's workflow scheduled, in order, from its history. */
+export async function scheduledActivities(handle: Pick<WorkflowHandle, 'fetchHistory'>): Promise<string[]> {
+  const { events } = await handle.fetchHistory();
+  return (events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+}
 
 /** Polls the live state for up to `withinMs` of wall-clock time (queries slow down on a busy machine). */
 export async function waitForState(

@@ -6,6 +6,7 @@ import { cancelUpdate, orderSignal, registerUpdate, rejectUpdate, stateQuery } f
 import type { OrderFacts } from '../../workflows/shared';
 import {
   projectionCaughtUp,
+  scheduledActivities,
   useReferralTestEnvironment,
   waitForState,
   waitForStatus,
@@ -29,13 +30,6 @@ describe('referral workflow', () => {
   });
 
   describe('the close of a failed referral', () => {
-    const scheduledActivities = async (handle: { fetchHistory: () => Promise<{ events?: unknown[] | null }> }) =>
-      (
-        (await handle.fetchHistory()).events as {
-          activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
-        }[]
-      ).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-
     it('given a pending referral, when it expires, then the write of its end closes it and no close follows', async () => {
       await scenario({}, async ({ handle, fakes, input }) => {
         await referrals.env.sleep('91 days');
@@ -383,9 +377,7 @@ describe('referral workflow', () => {
         const counts = () => fakes.projections.filter((p) => p.entry.kind === 'orders_counted');
         for (let i = 0; i < 50 && counts().length < 2; i++) await new Promise((r) => setTimeout(r, 50));
         expect(counts().map((p) => p.referral.progress.countedOrders)).toEqual([1, 2]);
-        const scheduled = (await handle.fetchHistory()).events!.flatMap(
-          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
-        );
+        const scheduled = await scheduledActivities(handle);
         expect(scheduled.filter((name) => name === 'projectReferral')).toEqual(progressActivities);
       });
     },

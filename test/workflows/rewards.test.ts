@@ -4,6 +4,7 @@ import { cancelUpdate, orderSignal, registerUpdate } from '../../workflows/messa
 import { lotExpiresAt } from '../../workflows/point-validity';
 import {
   projectionCaughtUp,
+  scheduledActivities,
   useReferralTestEnvironment,
   waitForState,
   waitForStatus,
@@ -39,9 +40,7 @@ describe('referral rewards', () => {
       expect(fakes.kinds()).toEqual(['claimed', 'registered', 'voucher_issued']);
       // issued in the registration's own write: the signup's answer carries it, after one activity
       expect(registered.rewards?.voucher).toEqual(state.rewards?.voucher);
-      const scheduled = (await handle.fetchHistory()).events!.flatMap(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
-      );
+      const scheduled = await scheduledActivities(handle);
       expect(scheduled).toEqual(['projectRegistration']);
       expect(fakes.projections.at(-1)?.entry).toEqual({ ...state.recentTimeline.at(-1) });
     });
@@ -75,9 +74,7 @@ describe('referral rewards', () => {
       });
       expect(fakes.creditCalls).toEqual([]);
       // one write ends it: the voucher's void, the end and the row's close in one activity after the window's timer
-      const scheduled = (await handle.fetchHistory()).events!.flatMap(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
-      );
+      const scheduled = await scheduledActivities(handle);
       expect(scheduled.at(-1)).toBe('projectReferralEnd');
       expect(scheduled).not.toContain('markReferralClosed');
       expect(scheduled).not.toContain('voidRefereeVoucher');
