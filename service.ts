@@ -20,6 +20,7 @@ import {
 } from './runtime/inbox-retention';
 import { ensureSearchAttributes } from './runtime/search-attributes';
 import { createReferralWorker } from './runtime/worker';
+import { buildWorkflowBundle } from './runtime/workflow-bundle';
 
 export const DEFAULT_TEMPORAL_WAIT_MS = 60_000;
 
@@ -81,6 +82,8 @@ export async function startReferralService(options: {
       temporalCall,
     );
     workerConnection = nativeConnection;
+    // built once, outside the retries: a Temporal that is slow to take the worker costs no second build
+    const workflowBundle = await buildWorkflowBundle();
     worker = await retrying(
       'creating the worker',
       () =>
@@ -88,6 +91,7 @@ export async function startReferralService(options: {
           connection: nativeConnection,
           namespace: options.namespace,
           db: options.db,
+          workflowBundle,
           maxCachedWorkflows: options.maxCachedWorkflows,
           maxConcurrentWorkflowTasks: options.maxConcurrentWorkflowTasks,
         }),

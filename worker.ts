@@ -20,6 +20,7 @@ import { ensureInboxRetentionSchedule, requireRetention } from './runtime/inbox-
 import { ensureSearchAttributes } from './runtime/search-attributes';
 import { installTemporalRuntime } from './runtime/temporal-runtime';
 import { createReferralWorker } from './runtime/worker';
+import { buildWorkflowBundle } from './runtime/workflow-bundle';
 
 const config = loadConfig();
 const logger = createLogger('worker', config.logLevel);
@@ -29,7 +30,6 @@ const { namespace } = config.temporal;
 const retention = requireRetention(config.unreferredOrderRetention);
 // The image's prebuilt bundle (scripts/bundle-workflows.ts) spares every start a webpack build.
 const bundleFile = requireWorkflowBundle(config);
-const workflowBundle = bundleFile ? { codePath: bundleFile } : undefined;
 
 // Until the worker runs, a signal has nothing to drain: the start, however long it waits, just ends. Once it runs,
 // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, drains, then resolves.
@@ -53,6 +53,7 @@ const failedStart = (error: unknown): never => {
   process.exit(1);
 };
 await waitForDatabase(db, { logger }).catch(failedStart);
+const workflowBundle = bundleFile ? { codePath: bundleFile } : await buildWorkflowBundle().catch(failedStart);
 
 const admin = await connectTemporal({ address, namespace, logger }).catch(failedStart);
 const temporalCall = { logger, isTransient: isTemporalTransient };

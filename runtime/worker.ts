@@ -1,23 +1,21 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities';
 import { classifyDatabaseFaults } from '../activities/database-faults';
 import { createLedgerActivities } from '../activities/ledger';
 import type { DB } from '../db/connection';
 import { TASK_QUEUE } from '../workflows/shared';
-
-export const WORKFLOWS_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts');
+import { buildWorkflowBundle } from './workflow-bundle';
 
 /**
  * Referrals kept in memory between their workflow tasks. The SDK sizes its cache from the heap limit (about 2,300 on a
- * 4 GB heap), so every open referral stayed cached: measured with scripts/bench, 600 open referrals held 677 MB with
- * all of them cached and 445 MB with 50 (about 0.4 MB per cached referral), and a thousand held a gigabyte. 250 bounds
- * the cache at about 100 MB however many are open. The price: a referral out of the cache replays its history on its
- * next task, about 50 ms of worker CPU at 60 to 80 events; most open referrals wait days between tasks, and the few
- * tasks of one signup or one order follow each other within a second, so they stay cached.
+ * 4 GB heap), so every open referral stayed cached at about 0.4 MB each, and a thousand open held a gigabyte: the cache
+ * was bounded at 250, about 100 MB. Since the pure workflow modules are shared by every workflow of the worker and the
+ * bundle is built outside its process (workflow-bundle.ts), a cached referral holds about 0.1 MB (scripts/bench/
+ * cache-memory.ts, 600 open: 466 MB with all cached, 409 MB with 50), so the same 100 MB holds 1,000. The price of a
+ * referral out of the cache is a replay of its history on its next task, about 50 ms of worker CPU: with 316 referrals
+ * taking orders in turn, a cache of 250 replayed for nearly every order, and 1,000 for none (README, Benchmark).
  */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 250;
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 1000;
 
 /**
  * Workflow tasks the worker runs at once: the SDK's default, kept because 8 measured the same at 300 referrals (README,
@@ -43,7 +41,7 @@ export async function createReferralWorker(options: {
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle: options.workflowBundle ?? (await buildWorkflowBundle()),
     maxCachedWorkflows,
     // may not exceed the cache
     maxConcurrentWorkflowTaskExecutions: Math.max(

@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../runtime/worker';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../runtime/workflow-bundle';
 
 const target = process.argv[2] ?? process.env.WORKFLOW_BUNDLE_PATH;
 if (!target) {
@@ -16,7 +16,7 @@ if (!target) {
   process.exit(2);
 }
 const out = path.resolve(target);
-const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
+const { code } = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS });
 await mkdir(path.dirname(out), { recursive: true });
 await writeFile(out, code);
 console.log(`workflow bundle written to ${out} (${Math.round(code.length / 1024)} KiB)`);

@@ -15,7 +15,7 @@ import { createTestDatabase } from '../support/database';
 import { API_KEYS, httpClient, KEYS } from '../support/http';
 import { quietLogger } from '../support/referral-scenario';
 import { eventually } from '../support/stack';
-import { WORKFLOWS_PATH } from '../support/temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
 /**
  * An admin action its workflow applied and projected, while the workflow is held up before it answers the update (its
@@ -82,7 +82,7 @@ beforeAll(async () => {
   worker = await Worker.create({
     connection: nativeConnection,
     taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger }),
+    workflowBundle: await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: quietLogger }),
     activities: {
       ...activities,
       ...classifyDatabaseFaults(createLedgerActivities({ db })),

@@ -20,7 +20,7 @@ import { referralLifecycle } from '../../workflows/referral';
 import { DEFAULT_REFERRAL_TERMS, referralWorkflowId, type OrderFacts, type ReferralInput } from '../../workflows/shared';
 import { fakeActivities } from '../support/fake-activities';
 import { startTimeSkippingServer } from '../support/referral-scenario';
-import { WORKFLOWS_PATH } from '../support/temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
 const { temporal } = proto;
 
@@ -33,7 +33,7 @@ if (!prefix || !/^v\d+$/.test(prefix)) {
 // A fresh server per scenario: one scenario's leftovers (a child or an activity still running) can hold the
 // time-skipping clock of the next.
 let env: TestWorkflowEnvironment;
-const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
+const workflowBundle = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS });
 // 'broken' stands for a referee whose registration the projection cannot hold (a data error no retry can fix).
 // Orders the inbox hands a registration (early) or a deadline's decision (reported), set by the scenarios below.
 const early: OrderFacts[] = [];

@@ -10,7 +10,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createLedgerActivities } from '../../activities/ledger';
 import { createDatabase } from '../../db/connection';
-import { WORKFLOWS_PATH } from './temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
 const [address, taskQueue, databaseUrl, markerFile] = process.argv.slice(2);
 if (!address || !taskQueue || !databaseUrl || !markerFile)
@@ -23,7 +23,8 @@ const connection = await NativeConnection.connect({ address });
 const worker = await Worker.create({
   connection,
   taskQueue,
-  workflowsPath: WORKFLOWS_PATH,
+  workflowsPath: WORKFLOW_BUNDLE_OPTIONS.workflowsPath,
+  bundlerOptions: { preloadModules: WORKFLOW_BUNDLE_OPTIONS.preloadModules },
   activities: {
     ...createActivities({ db }),
     ...ledger,

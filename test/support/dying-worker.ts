@@ -10,7 +10,7 @@ import { appendFileSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { OrderFacts } from '../../workflows/shared';
 import { fakeActivities } from './fake-activities';
-import { WORKFLOWS_PATH } from './temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
 const [address, taskQueue, storeFile, hangOn, earlyOrders] = process.argv.slice(2);
 if (!address || !taskQueue || !storeFile || !hangOn)
@@ -30,7 +30,8 @@ const connection = await NativeConnection.connect({ address });
 const worker = await Worker.create({
   connection,
   taskQueue,
-  workflowsPath: WORKFLOWS_PATH,
+  workflowsPath: WORKFLOW_BUNDLE_OPTIONS.workflowsPath,
+  bundlerOptions: { preloadModules: WORKFLOW_BUNDLE_OPTIONS.preloadModules },
   activities: fakes.activities,
 });
 console.log('ready');

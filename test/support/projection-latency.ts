@@ -15,7 +15,7 @@ import { referralLifecycle } from '../../workflows/referral';
 import { referralWorkflowId } from '../../workflows/shared';
 import { fakeActivities } from './fake-activities';
 import { TEST_TERMS } from './referral-scenario';
-import { WORKFLOWS_PATH } from './temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
 const n = Number(process.argv[2] ?? 100);
 Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
@@ -30,7 +30,8 @@ const taskQueue = 'projection-latency';
 const worker = await Worker.create({
   connection,
   taskQueue,
-  workflowsPath: WORKFLOWS_PATH,
+  workflowsPath: WORKFLOW_BUNDLE_OPTIONS.workflowsPath,
+  bundlerOptions: { preloadModules: WORKFLOW_BUNDLE_OPTIONS.preloadModules },
   activities: fakeActivities().activities,
 });
 

@@ -16,7 +16,8 @@ import {
   type ReferralTerms,
 } from '../../workflows/shared';
 import { fakeActivities } from './fake-activities';
-import { cliExecutable, testServerExecutable, WORKFLOWS_PATH } from './temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
+import { cliExecutable, testServerExecutable } from './temporal-binaries';
 
 /**
  * The referral workflow on a time-skipping test server, one per test file (the server's time is shared by every test
@@ -71,7 +72,7 @@ export function useReferralTestEnvironment(
     env = options.server === 'dev' ? await startDevServer() : await startTimeSkippingServer();
     await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
     workflowBundle = await bundleWorkflowCode({
-      workflowsPath: WORKFLOWS_PATH,
+      ...WORKFLOW_BUNDLE_OPTIONS,
       logger: quietLogger,
       ...(options.workflowInterceptorModules ? { workflowInterceptorModules: options.workflowInterceptorModules } : {}),
     });

@@ -1,8 +1,8 @@
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from './temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
 const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /** The workflows as the worker runs them, bundled once per replay test file. */
 export const bundleForReplay = (): Promise<WorkflowBundleWithSourceMap> =>
-  bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silent });
+  bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: silent });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../../runtime/worker';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 import { TASK_QUEUE } from '../../workflows/shared';
 import { API_KEYS } from './http';
 
@@ -88,7 +88,7 @@ export function spawnServiceProcess(
 
 /** The workflow bundle once per test file, so each worker start takes seconds rather than a webpack build. */
 export async function writeWorkflowBundle(file: string): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
+  const { code } = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS });
   await writeFile(file, code);
   return file;
 }

@@ -19,8 +19,6 @@ export function cliExecutable(): { type: 'existing-path'; path: string } | undef
   return existsSync(candidate) ? { type: 'existing-path', path: candidate } : undefined;
 }
 
-export const WORKFLOWS_PATH = path.join(ROOT, 'workflows/index.ts');
-
 /**
  * The tests of the production shape need the Temporal server `npm test` builds (scripts/install-temporal-server.sh).
  * Without it they fail, saying how to build it, unless `TEMPORAL_SERVER=0` left it out on purpose: then they skip.

@@ -11,7 +11,7 @@ import { pointLotWorkflowId, type LotCreditRequest } from '../../workflows/lot-s
 import { lotExpiresAt } from '../../workflows/point-validity';
 import { createTestDatabase } from '../support/database';
 import { startTimeSkippingServer } from '../support/referral-scenario';
-import { WORKFLOWS_PATH } from '../support/temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
 /** A lot's life on the time-skipping server with the real ledger activities on real PostgreSQL: months in seconds. */
 let env: TestWorkflowEnvironment;
@@ -22,7 +22,7 @@ let drop: () => Promise<void>;
 beforeAll(async () => {
   env = await startTimeSkippingServer();
   bundle = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
+    ...WORKFLOW_BUNDLE_OPTIONS,
     logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
   });
   ({ db, drop } = await createTestDatabase());

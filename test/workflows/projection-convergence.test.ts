@@ -15,7 +15,7 @@ import { referralLifecycle } from '../../workflows/referral';
 import { referralWorkflowId, type OrderFacts, type ReferralInput, type ReferralSnapshot } from '../../workflows/shared';
 import { fakeActivities, projectedState } from '../support/fake-activities';
 import { quietLogger, TEST_TERMS } from '../support/referral-scenario';
-import { WORKFLOWS_PATH } from '../support/temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
 /**
  * A worker that dies inside a workflow task, after its local activity wrote to the projection: the dev server (real
@@ -36,7 +36,7 @@ beforeAll(async () => {
   });
   nativeConnection = await NativeConnection.connect({ address: devServer.address });
   client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
-  workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  workflowBundle = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: quietLogger });
 }, 120_000);
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MoveReferralInput, MoveReferralOutcome } from '../../activities/term-moves';
 import { termsMoveWorkflow, type TermsMoveInput } from '../../workflows/terms-move-batch';
 import { quietLogger, startTimeSkippingServer, TEST_TERMS } from '../support/referral-scenario';
-import { WORKFLOWS_PATH } from '../support/temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
 /**
  * How a move tries each referral's step (workflows/terms-move-batch.ts) when the referral cannot answer for a while: its
@@ -19,7 +19,7 @@ let workflowBundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
   env = await startTimeSkippingServer();
-  workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  workflowBundle = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: quietLogger });
 }, 120_000);
 
 afterAll(async () => {

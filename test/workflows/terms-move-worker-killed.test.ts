@@ -18,7 +18,7 @@ import { createTestDatabase } from '../support/database';
 import { API_KEYS, httpClient, KEYS } from '../support/http';
 import { quietLogger } from '../support/referral-scenario';
 import { eventually } from '../support/stack';
-import { WORKFLOWS_PATH } from '../support/temporal-binaries';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
 /**
  * A move's step waits on the referral's own workflow (activities/term-moves.ts). A worker killed while it waits must not
@@ -48,7 +48,7 @@ beforeAll(async () => {
   });
   nativeConnection = await NativeConnection.connect({ address: devServer.address });
   client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
-  workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  workflowBundle = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: quietLogger });
   bundleFile = path.join(await mkdtemp(path.join(tmpdir(), 'terms-move-bundle-')), 'workflows.js');
   await writeFile(bundleFile, workflowBundle.code);
   const app = createApp({
