@@ -53,9 +53,10 @@ const failedStart = (error: unknown): never => {
   process.exit(1);
 };
 await waitForDatabase(db, { logger }).catch(failedStart);
-const workflowBundle = bundleFile ? { codePath: bundleFile } : await buildWorkflowBundle().catch(failedStart);
 
 const admin = await connectTemporal({ address, namespace, logger }).catch(failedStart);
+// after the namespace is known to exist: a start refused for it costs no build
+const workflowBundle = bundleFile ? { codePath: bundleFile } : await buildWorkflowBundle().catch(failedStart);
 const temporalCall = { logger, isTransient: isTemporalTransient };
 // Workflows upsert the referral search attributes; they must exist before the first workflow task runs.
 await retrying(

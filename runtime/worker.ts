@@ -10,10 +10,11 @@ import { buildWorkflowBundle } from './workflow-bundle';
  * Referrals kept in memory between their workflow tasks. The SDK sizes its cache from the heap limit (about 2,300 on a
  * 4 GB heap), so every open referral stayed cached at about 0.4 MB each, and a thousand open held a gigabyte: the cache
  * was bounded at 250, about 100 MB. Since the pure workflow modules are shared by every workflow of the worker and the
- * bundle is built outside its process (workflow-bundle.ts), a cached referral holds about 0.1 MB (scripts/bench/
- * cache-memory.ts, 600 open: 466 MB with all cached, 409 MB with 50), so the same 100 MB holds 1,000. The price of a
- * referral out of the cache is a replay of its history on its next task, about 50 ms of worker CPU: with 316 referrals
- * taking orders in turn, a cache of 250 replayed for nearly every order, and 1,000 for none (README, Benchmark).
+ * bundle is built outside its process (workflow-bundle.ts), a ready service holds about 270 MB instead of 400 and a
+ * cached referral 0.1 to 0.22 MB (scripts/bench/cache-memory.ts, README: What a cached referral costs), so 1,000 cost
+ * about what 250 did. The price of a referral out of the cache is a replay of its history on its next task, about 50 ms
+ * of worker CPU: with 316 referrals taking orders in turn, a cache of 250 replayed for nearly every order, and 1,000 for
+ * none (README, Benchmark).
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 1000;
 

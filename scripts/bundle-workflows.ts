@@ -4,6 +4,7 @@
  * WORKFLOW_BUNDLE_PATH loads the file instead of bundling.
  *
  *   node --import tsx scripts/bundle-workflows.ts [out-file]     (default: $WORKFLOW_BUNDLE_PATH)
+ *   node --import tsx scripts/bundle-workflows.ts -              (to standard output: how a worker builds it apart)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,8 +16,13 @@ if (!target) {
   console.error('usage: node --import tsx scripts/bundle-workflows.ts <out-file>   (or set WORKFLOW_BUNDLE_PATH)');
   process.exit(2);
 }
-const out = path.resolve(target);
 const { code } = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS });
-await mkdir(path.dirname(out), { recursive: true });
-await writeFile(out, code);
-console.log(`workflow bundle written to ${out} (${Math.round(code.length / 1024)} KiB)`);
+if (target === '-') {
+  // webpack's own log goes to standard error, so the output is the bundle alone
+  process.stdout.write(code);
+} else {
+  const out = path.resolve(target);
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, code);
+  console.log(`workflow bundle written to ${out} (${Math.round(code.length / 1024)} KiB)`);
+}

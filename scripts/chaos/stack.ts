@@ -477,14 +477,15 @@ function managedProcess(options: {
 }
 
 /**
- * The workflow bundle built once per version of the workflow code (a hash of `workflows/`), so a restarted worker
- * polls within seconds instead of bundling for tens of seconds on a busy machine.
+ * The workflow bundle built once per version of the workflow code (a hash of `workflows/` and of how they are bundled),
+ * so a restarted worker polls within seconds instead of bundling for tens of seconds on a busy machine.
  */
 async function workflowBundle(log: (line: string) => void): Promise<string> {
   const hash = createHash('sha256');
   const folder = path.join(ROOT, 'workflows');
   for (const file of readdirSync(folder).sort()) hash.update(file).update(readFileSync(path.join(folder, file)));
-  hash.update(readFileSync(path.join(ROOT, 'package-lock.json')));
+  for (const file of ['package-lock.json', 'runtime/workflow-bundle.ts', 'scripts/bundle-workflows.ts'])
+    hash.update(readFileSync(path.join(ROOT, file)));
   const file = path.join(ROOT, '.data/chaos/bundles', `workflows-${hash.digest('hex').slice(0, 16)}.js`);
   if (existsSync(file)) return file;
   log('bundling the workflows once for this version of their code');
