@@ -83,7 +83,7 @@ export async function startReferralService(options: {
     );
     workerConnection = nativeConnection;
     // built once, outside the retries: a Temporal that is slow to take the worker costs no second build
-    const workflowBundle = await buildWorkflowBundle();
+    const workflowBundle = await buildWorkflowBundle({ signal: options.signal });
     worker = await retrying(
       'creating the worker',
       () =>

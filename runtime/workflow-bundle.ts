@@ -45,12 +45,16 @@ export const WORKFLOW_BUNDLE_OPTIONS = {
  * and for as long as it ran: the heap was back to 50 MB, but the memory is not returned to the system. A worker given
  * a prebuilt bundle (WORKFLOW_BUNDLE_PATH) needs neither.
  */
-export async function buildWorkflowBundle(): Promise<{ code: string }> {
+export async function buildWorkflowBundle(
+  options: { signal?: AbortSignal | undefined } = {},
+): Promise<{ code: string }> {
   const build = promisify(execFile)(process.execPath, ['--import', 'tsx', BUNDLE_SCRIPT, '-'], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: BUNDLE_TIMEOUT_MS,
     maxBuffer: BUNDLE_MAX_BYTES,
+    // a stop asked for while starting ends the build instead of waiting for it
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   // a process that exits while it builds (stopped while starting) takes the build with it
   const stopBuild = () => build.child.kill();
@@ -59,6 +63,8 @@ export async function buildWorkflowBundle(): Promise<{ code: string }> {
     const { stdout } = await build;
     return { code: stdout };
   } catch (error) {
+    // stopped, not failed: the caller asked for it
+    if (options.signal?.aborted) throw error;
     const stderr = (error as { stderr?: string }).stderr?.trim();
     throw new Error(`building the workflow bundle failed${stderr ? `: ${stderr.slice(-4_000)}` : ''}`, {
       cause: error,

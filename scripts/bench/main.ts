@@ -21,7 +21,7 @@ import { startBaselines, type BaselineResults } from './baselines';
 import { httpClient, runClients } from './load';
 import { appSchemaBytes, appSchemaTables, referralCount, runProduct, type ProductRun } from './product';
 import { phaseCpu } from './cpu';
-import { figures, table, type Footprint } from './report';
+import { figures, table, type Footprint, type MemoryReading } from './report';
 import { NotAvailable, startStack, type ServiceProcess, type Stack, type TemporalChoice } from './stack';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -171,8 +171,8 @@ try {
     notes,
   });
 
-  let open = { openReferrals: 0, rss: 0 };
-  let atMostOpen: { openReferrals: number; rssBytes: number } | undefined;
+  let open: { openReferrals: number; rss: number; memory?: MemoryReading } = { openReferrals: 0, rss: 0 };
+  let atMostOpen: Footprint['atMostOpen'];
   const running = service;
   product = await runProduct({
     http: httpClient(service.apiUrl),
@@ -191,10 +191,16 @@ try {
     problems,
     notes,
     onOpen: async (openReferrals) => {
-      const reading = { openReferrals, rss: (await running.memory()).rss };
+      const memory = await running.memory({ collect: true });
+      const reading: MemoryReading = {
+        rssBytes: memory.rss,
+        mainHeapBytes: memory.heapTotal,
+        ...(memory.heapLive === undefined ? {} : { mainHeapLiveBytes: memory.heapLive }),
+        externalBytes: memory.external,
+      };
       const opened = open.rss > 0;
-      if (!opened) open = reading;
-      else atMostOpen = { openReferrals, rssBytes: reading.rss };
+      if (!opened) open = { openReferrals, rss: memory.rss, memory: reading };
+      else atMostOpen = { openReferrals, rssBytes: memory.rss, memory: reading };
     },
     workerMetrics: () => running.workerMetrics(),
   });
@@ -207,6 +213,7 @@ try {
     split,
     serviceReadyRssBytes: readyRss,
     serviceRssBytes: open.rss,
+    ...(open.memory ? { openMemory: open.memory } : {}),
     servicePeakRssBytes: memory.peakRss,
     ...(atMostOpen ? { atMostOpen } : {}),
     referrals: total,

@@ -31,8 +31,10 @@ export interface Footprint {
   serviceReadyRssBytes?: number;
   serviceRssBytes: number;
   servicePeakRssBytes: number;
+  /** where the RSS with `openReferrals` open went */
+  openMemory?: MemoryReading;
   /** the RSS again with the mass expiry's referrals open too, just before their windows close: how it grows with N */
-  atMostOpen?: { openReferrals: number; rssBytes: number };
+  atMostOpen?: { openReferrals: number; rssBytes: number; memory?: MemoryReading };
   referrals: number;
   postgresBytes: number;
   postgresEmptyBytes: number;
@@ -43,6 +45,19 @@ export interface Footprint {
   databasePool?: PoolUse;
   /** CPU seconds of each process per phase */
   phases?: PhaseCpu[];
+}
+
+/**
+ * The service's resident memory at a reading, and the part the main thread's V8 heap and buffers hold (the API, the
+ * activities, the pg pool). The rest is the workflow thread's heap (the cached referrals), the SDK's native core and
+ * pages the allocator keeps.
+ */
+export interface MemoryReading {
+  rssBytes: number;
+  mainHeapBytes: number;
+  /** the main thread's heap in use after a full collection */
+  mainHeapLiveBytes?: number;
+  externalBytes: number;
 }
 
 const MB = 1024 * 1024;
@@ -236,6 +251,10 @@ export function figures(options: {
           },
         ]
       : []),
+    ...memoryRows(f.openReferrals, f.openMemory),
+    ...(f.atMostOpen && f.atMostOpen.openReferrals > f.openReferrals
+      ? memoryRows(f.atMostOpen.openReferrals, f.atMostOpen.memory)
+      : []),
     {
       section: 'product',
       figure: `PostgreSQL per referral (app schema, ${f.referrals} referrals)`,
@@ -261,6 +280,26 @@ export function figures(options: {
     ...workerRows(p.worker ?? {}),
   );
   return rows;
+}
+
+/** Where a reading's RSS went: the main thread's heap and buffers, and the rest of the process. */
+function memoryRows(openReferrals: number, memory: MemoryReading | undefined): Figure[] {
+  if (!memory) return [];
+  const rest = memory.rssBytes - memory.mainHeapBytes - memory.externalBytes;
+  const live = memory.mainHeapLiveBytes === undefined ? '' : ` (${fixed(memory.mainHeapLiveBytes / MB, 0)} MB live)`;
+  return [
+    {
+      section: 'product',
+      figure: `worker RSS with ${openReferrals} open, split: main thread's heap, buffers; rest (workflow thread, native core)`,
+      value: rest / MB,
+      unit: 'MB',
+      shown: `heap ${fixed(memory.mainHeapBytes / MB, 0)} MB${live}, buffers ${fixed(memory.externalBytes / MB, 0)} MB; rest ${fixed(rest / MB, 0)} MB`,
+      baseline: null,
+      ratio: null,
+      goal: null,
+      met: null,
+    },
+  ];
 }
 
 const WORKER_PHASES: Record<WorkerPhaseName, string> = {

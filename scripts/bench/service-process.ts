@@ -29,17 +29,34 @@ export type ServiceRequest =
       apiKeys: ApiKey[];
       part?: ServicePart | undefined;
     }
-  | { type: 'memory' }
+  /** `collect`: a full collection of the main thread's heap first, to tell its live objects from its garbage */
+  | { type: 'memory'; collect?: boolean }
   | { type: 'loop-delay' }
   | { type: 'worker-metrics' }
   | { type: 'stop' };
 
 export type ServicePart = 'worker' | 'api';
 
+/**
+ * The process's resident memory and the part of it the main thread's V8 heap and its buffers account for. The rest is
+ * the workflow thread's heap (every cached referral), the SDK's native core and what the allocator keeps.
+ */
+export interface ServiceMemory {
+  rss: number;
+  peakRss: number;
+  heapUsed: number;
+  heapTotal: number;
+  /** the main thread's heap still in use after a full collection, when one was asked for */
+  heapLive?: number;
+  /** memory outside the heap held by the main thread's objects: Buffers, the pg driver's sockets */
+  external: number;
+  pool: PoolUse;
+}
+
 export type ServiceReply =
   | { type: 'ready'; apiUrl: string | null }
   | { type: 'failed'; message: string }
-  | { type: 'memory'; rss: number; peakRss: number; heapUsed: number; pool: PoolUse }
+  | ({ type: 'memory' } & ServiceMemory)
   | { type: 'loop-delay'; delay: LoopDelay }
   | { type: 'worker-metrics'; totals: MetricTotals | null; error?: string }
   | { type: 'stopped' };
@@ -129,9 +146,22 @@ process.on('message', (message: ServiceRequest) => {
       (error: unknown) => send({ type: 'failed', message: error instanceof Error ? error.message : String(error) }),
     );
   } else if (message.type === 'memory') {
-    const rss = process.memoryUsage.rss();
+    const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
     peakRss = Math.max(peakRss, rss);
-    send({ type: 'memory', rss, peakRss, heapUsed: process.memoryUsage().heapUsed, pool: { ...pool } });
+    // --expose-gc (see stack.ts); read after the figures above, which are what the process held
+    const collect = message.collect ? (globalThis as { gc?: () => void }).gc : undefined;
+    collect?.();
+    const heapLive = collect ? process.memoryUsage().heapUsed : undefined;
+    send({
+      type: 'memory',
+      rss,
+      peakRss,
+      heapUsed,
+      heapTotal,
+      ...(heapLive === undefined ? {} : { heapLive }),
+      external,
+      pool: { ...pool },
+    });
   } else if (message.type === 'loop-delay') {
     const delay = {
       p50Ms: ms(loopDelay.percentile(50)),

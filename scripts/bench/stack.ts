@@ -18,7 +18,7 @@ import { migrateToLatest } from '../../db/migrate';
 import type { ApiKey } from '../../runtime/api-keys';
 import { freePort } from '../../runtime/free-port';
 import { startDevServer } from '../../runtime/temporal-dev-server';
-import type { LoopDelay, PoolUse, ServicePart, ServiceReply, ServiceRequest } from './service-process';
+import type { LoopDelay, ServiceMemory, ServicePart, ServiceReply, ServiceRequest } from './service-process';
 import type { MetricTotals } from './worker-metrics';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -41,7 +41,7 @@ export interface ServiceProcess {
   apiUrl: string;
   /** the service's processes: one, or the worker's and the API's when split */
   pids: number[];
-  memory: () => Promise<{ rss: number; peakRss: number; heapUsed: number; pool: PoolUse }>;
+  memory: (options?: { collect?: boolean }) => Promise<ServiceMemory>;
   /** the worker's SDK metrics so far, summed by name (workerPhase tells two readings apart) */
   workerMetrics: () => Promise<MetricTotals>;
   /** the main thread's event-loop delay since the last call (then counted afresh) */
@@ -339,6 +339,8 @@ async function startServiceProcess(options: {
     execArgv: [
       '--import',
       'tsx',
+      // a reading of the open referrals' memory collects the main thread's garbage first (ServiceMemory.heapLive)
+      '--expose-gc',
       ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
     ],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -394,12 +396,13 @@ async function startServiceProcess(options: {
   return {
     apiUrl: reply.apiUrl ?? '',
     pids: [child.pid!],
-    memory: async () => {
-      const answer = next('memory', 10_000);
-      child.send({ type: 'memory' } satisfies ServiceRequest);
+    memory: async ({ collect = false } = {}) => {
+      const answer = next('memory', 30_000);
+      child.send({ type: 'memory', collect } satisfies ServiceRequest);
       const memory = await answer;
       if (memory.type !== 'memory') throw new Error(memory.message);
-      return { rss: memory.rss, peakRss: memory.peakRss, heapUsed: memory.heapUsed, pool: memory.pool };
+      const { type: _, ...figures } = memory;
+      return figures;
     },
     loopDelay: async () => {
       const answer = next('loop-delay', 10_000);

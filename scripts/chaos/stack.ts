@@ -4,13 +4,12 @@
  * (`worker.ts`) and the API (`api/server.ts`) as their own processes on fixed loopback ports, so each can die and come
  * back where the others expect it. Whatever it starts it stops, also when the run is interrupted.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { createDatabase, type DB } from '../../db/connection';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../db/embedded-postgres';
@@ -20,6 +19,7 @@ import { readLivePidFile } from '../../runtime/pid-file';
 import { isRunning } from '../../runtime/process-table';
 import { findSetpriv } from '../../runtime/server-process';
 import { startDevServer } from '../../runtime/temporal-dev-server';
+import { buildWorkflowBundle } from '../../runtime/workflow-bundle';
 import type { TemporalOnPostgres } from '../../runtime/temporal-postgres-server';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -489,9 +489,11 @@ async function workflowBundle(log: (line: string) => void): Promise<string> {
   const file = path.join(ROOT, '.data/chaos/bundles', `workflows-${hash.digest('hex').slice(0, 16)}.js`);
   if (existsSync(file)) return file;
   log('bundling the workflows once for this version of their code');
-  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/bundle-workflows.ts', file], {
-    cwd: ROOT,
-    timeout: 300_000,
-  });
+  const { code } = await buildWorkflowBundle();
+  await mkdir(path.dirname(file), { recursive: true });
+  // written whole, then named: a run stopped while writing leaves no half bundle that a later run would take
+  const partial = `${file}.${process.pid}.partial`;
+  await writeFile(partial, code);
+  await rename(partial, file);
   return file;
 }

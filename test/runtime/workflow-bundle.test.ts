@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DB } from '../../db/connection';
 import { ConfigError, loadConfig, requireWorkflowBundle } from '../../runtime/config';
 import { createReferralWorker } from '../../runtime/worker';
+import { buildWorkflowBundle } from '../../runtime/workflow-bundle';
 import { startTimeSkippingServer } from '../support/referral-scenario';
 
 /**
@@ -50,6 +51,14 @@ describe('prebuilt workflow bundle', () => {
     await worker.runUntil(new Promise((resolve) => setTimeout(resolve, 500)));
     expect(worker.getState()).toBe('STOPPED');
   }, 120_000);
+
+  it('given a stop while the bundle builds, then the build ends with the stop instead of finishing', async () => {
+    const stop = new AbortController();
+    const build = buildWorkflowBundle({ signal: stop.signal });
+    // webpack needs seconds at the least: the stop comes while it runs
+    setTimeout(() => stop.abort(), 200);
+    await expect(build).rejects.toMatchObject({ name: 'AbortError' });
+  });
 
   it('given WORKFLOW_BUNDLE_PATH naming no file, or a folder, then the worker refuses it naming the variable; other processes do not check it', () => {
     for (const wrong of [path.join(dir, 'missing.js'), dir]) {
