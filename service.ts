@@ -50,7 +50,7 @@ export async function startReferralService(options: {
   maxCachedWorkflows?: number | undefined;
   /** workflow tasks the worker runs at once; runtime/worker.ts's default when left out */
   maxConcurrentWorkflowTasks?: number | undefined;
-  /** ends the wait for a Temporal that does not answer yet (a stop asked for while starting) */
+  /** a stop asked for while starting: ends the wait for a Temporal that does not answer yet, and the bundle's build */
   signal?: AbortSignal | undefined;
   /** how long a Temporal that does not answer is waited for before the start fails; a minute when left out */
   temporalWaitMs?: number | undefined;
@@ -83,6 +83,8 @@ export async function startReferralService(options: {
     );
     workerConnection = nativeConnection;
     // built once, outside the retries: a Temporal that is slow to take the worker costs no second build
+    options.signal?.throwIfAborted();
+    logger.info('building the workflow bundle');
     const workflowBundle = await buildWorkflowBundle({ signal: options.signal });
     worker = await retrying(
       'creating the worker',

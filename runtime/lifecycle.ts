@@ -28,6 +28,11 @@ export interface Lifecycle {
   stop: (reason: string) => Promise<number>;
   /** whether a stop was asked for (a start that fails after it failed because of it) */
   stopRequested: () => boolean;
+  /**
+   * aborted once a stop is asked for: for a step of the start that waits long on its own (a Temporal not answering
+   * yet, the workflow bundle's build), which would otherwise reach the next checkpoint only when it is done
+   */
+  signal: AbortSignal;
 }
 
 export function createLifecycle(log: Log): Lifecycle {
@@ -36,6 +41,7 @@ export function createLifecycle(log: Log): Lifecycle {
   let startup: Promise<void> = Promise.resolve();
   let failed = false;
   let stopping: Promise<number> | undefined;
+  const stopAsked = new AbortController();
 
   const stopAll = async (): Promise<number> => {
     log.info({ reason: stopReason }, 'shutting down');
@@ -67,9 +73,11 @@ export function createLifecycle(log: Log): Lifecycle {
     },
     stop: (reason) => {
       stopReason ??= reason;
+      stopAsked.abort(new StartAborted(`stopped while starting (${reason})`));
       stopping ??= stopAll();
       return stopping;
     },
     stopRequested: () => stopReason !== undefined,
+    signal: stopAsked.signal,
   };
 }

@@ -123,6 +123,7 @@ async function start(): Promise<void> {
     unreferredOrderRetention: config.unreferredOrderRetention,
     maxCachedWorkflows: config.workerMaxCachedWorkflows,
     maxConcurrentWorkflowTasks: config.workerMaxConcurrentWorkflowTasks,
+    signal: lifecycle.signal,
   });
   register({ name: 'API and worker', stop: service.stop, stopped: 'worker stopped' });
   checkpoint();

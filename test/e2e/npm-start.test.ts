@@ -240,6 +240,21 @@ describe('npm start', () => {
     expect(await next.exited).toBe(0);
   }, 240_000);
 
+  it('given SIGTERM to the process alone (as a service manager sends it) while the workflow bundle builds, then the build ends there: no worker or API is started only to be stopped', async () => {
+    const env = await freshSetup();
+    const interrupted = start(env);
+    await waitForOutput(interrupted.output, 'building the workflow bundle');
+    interrupted.child.kill('SIGTERM');
+    expect(await interrupted.exited).toBe(0);
+    const lines = logLines(interrupted.output());
+    expect(lines.filter((line) => line.level >= 50)).toEqual([]);
+    const stopped = lines.map((line) => line.msg);
+    expect(stopped).toContain('embedded PostgreSQL stopped');
+    // without the stop reaching the build, the start went on to the worker and the API and stopped both afterwards
+    expect(stopped).not.toContain('worker stopped');
+    expect(stopped).not.toContain('API stopped');
+  }, 240_000);
+
   it('given a port held by another process, when started on another data folder, then it exits non-zero naming the port and the variable that moves it', async () => {
     for (const setting of ['TEMPORAL_PORT', 'EMBEDDED_POSTGRES_PORT']) {
       const env = await freshSetup();

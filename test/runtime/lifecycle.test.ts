@@ -53,6 +53,22 @@ describe('npm start lifecycle', () => {
     ]);
   });
 
+  it('given a stop asked for during a long step that listens to the signal (the bundle build), then that step ends at once and what was started is stopped', async () => {
+    const { events, lifecycle, part } = harness();
+    const started = lifecycle.start(async () => {
+      lifecycle.register(part('postgres'));
+      // never done on its own: only the stop ends it
+      await new Promise((_, reject) =>
+        lifecycle.signal.addEventListener('abort', () => reject(lifecycle.signal.reason as Error)),
+      );
+      lifecycle.register(part('worker'));
+    });
+    expect(lifecycle.signal.aborted).toBe(false);
+    expect(await lifecycle.stop('SIGTERM')).toBe(0);
+    await expect(started).rejects.toThrow(StartAborted);
+    expect(events).toEqual(['shutting down', 'stop postgres', 'postgres stopped', 'stopped']);
+  });
+
   it('given a start that fails after a stop was asked for (a server spawned as Ctrl-C reached the group dies of it), then it counts as stopped: exit code 0', async () => {
     const { events, lifecycle, part, gate, release } = harness();
     const started = lifecycle.start(async () => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DB } from '../../db/connection';
 import { ConfigError, loadConfig, requireWorkflowBundle } from '../../runtime/config';
+import { processCommandLine, isRunning } from '../../runtime/process-table';
 import { createReferralWorker } from '../../runtime/worker';
 import { buildWorkflowBundle } from '../../runtime/workflow-bundle';
 import { startTimeSkippingServer } from '../support/referral-scenario';
@@ -27,6 +29,33 @@ afterAll(async () => {
   await env?.teardown();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** This process's children building the bundle (scripts/bundle-workflows.ts), from /proc. */
+function bundleBuilders(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return parent === process.pid && processCommandLine(pid)?.some((arg) => arg.endsWith('bundle-workflows.ts'));
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** The first value `read` gives within `ms`, polled every 50 ms; throws when none came. */
+async function until<T>(read: () => T | undefined, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`nothing within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 describe('prebuilt workflow bundle', () => {
   it('given the bundle script, when it writes the bundle, then a worker named WORKFLOW_BUNDLE_PATH loads it and polls', async () => {
@@ -52,13 +81,16 @@ describe('prebuilt workflow bundle', () => {
     expect(worker.getState()).toBe('STOPPED');
   }, 120_000);
 
-  it('given a stop while the bundle builds, then the build ends with the stop instead of finishing', async () => {
+  it('given a stop while the bundle builds, then the build ends with the stop, and its process with it', async () => {
     const stop = new AbortController();
     const build = buildWorkflowBundle({ signal: stop.signal });
-    // webpack needs seconds at the least: the stop comes while it runs
-    setTimeout(() => stop.abort(), 200);
+    build.catch(() => undefined);
+    const builder = await until(() => bundleBuilders()[0], 30_000);
+    stop.abort();
     await expect(build).rejects.toMatchObject({ name: 'AbortError' });
-  });
+    // a build left running would go on for seconds: stopped, it is gone at once
+    expect(await until(() => (isRunning(builder) ? undefined : true), 5_000)).toBe(true);
+  }, 60_000);
 
   it('given WORKFLOW_BUNDLE_PATH naming no file, or a folder, then the worker refuses it naming the variable; other processes do not check it', () => {
     for (const wrong of [path.join(dir, 'missing.js'), dir]) {
