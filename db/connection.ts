@@ -69,6 +69,20 @@ const CONNECTION_ERRNOS = new Set([
 ]);
 
 /**
+ * Whether PostgreSQL refused a statement for what it says, so that asking again cannot help: bad data (SQLSTATE class
+ * 22), a constraint (23), a statement or object that is wrong (42), a feature it lacks (0A), a protocol violation
+ * (08P01, a bad bind), or its own internal error (XX). Not a server out of reach, a lack of connections or memory
+ * (53), a cancelled statement (57014) or a serialization failure (40): those may pass.
+ */
+export function isStatementRefused(error: unknown): boolean {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (/^(?:22|23|42|0A|XX)[0-9A-Z]{3}$/.test(code) || code === '08P01')) return true;
+  }
+  return false;
+}
+
+/**
  * Whether an error says PostgreSQL cannot be reached right now, rather than that a statement is wrong: the server is
  * down, starting, shutting down or in recovery (SQLSTATE class 08 but 08P01, 57P01 to 57P03), or the connection
  * broke. Asking again later may succeed.

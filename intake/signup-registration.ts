@@ -1,5 +1,5 @@
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import type { DB } from '../db/connection';
+import { isStatementRefused, type DB } from '../db/connection';
 import { normaliseEmail, normalisePhone } from '../db/contact';
 import { countReferralEarly, uncountReferral, withReferrerVelocityLock } from '../db/customer-contexts';
 import { findCustomer, releaseReservationOfUnregisteredReferral, upsertCustomer } from '../db/customers';
@@ -228,8 +228,18 @@ async function deliverSignup(
   try {
     referral = await judgedReferral(deps, target);
   } catch (error) {
-    // Its workflow could not be asked (Temporal or the workers are down): nothing is judged against no referrer.
-    return deliveryDelayed(deps, signup, error);
+    // Its workflow could not be asked (Temporal or the workers are down, a task failing until a worker takes it), or
+    // PostgreSQL not reached: nothing is judged against no referrer, and the relay delivers it later.
+    if (!isStatementRefused(error)) return deliveryDelayed(deps, signup, error);
+    // A statement PostgreSQL refused is ours: a 500, not a 503 that says waiting helps. The event stays accepted all
+    // the same, with the failure on it for the relay and the admin.
+    await recordDeliveryFailure(deps.db, 'signup', signup.eventId, String(error)).catch((failure: unknown) =>
+      deps.logger.warn(
+        { err: failure, eventId: signup.eventId },
+        'the delivery failure could not be kept on the event',
+      ),
+    );
+    throw error;
   }
   const facts: SignupFacts | undefined = referral && {
     eventId: signup.eventId,
