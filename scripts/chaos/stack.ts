@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, readFileSync, type WriteStream } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -493,7 +493,11 @@ async function workflowBundle(log: (line: string) => void): Promise<string> {
   await mkdir(path.dirname(file), { recursive: true });
   // written whole, then named: a run stopped while writing leaves no half bundle that a later run would take
   const partial = `${file}.${process.pid}.partial`;
-  await writeFile(partial, code);
-  await rename(partial, file);
+  try {
+    await writeFile(partial, code);
+    await rename(partial, file);
+  } finally {
+    await rm(partial, { force: true });
+  }
   return file;
 }
