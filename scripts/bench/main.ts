@@ -21,7 +21,7 @@ import { startBaselines, type BaselineResults } from './baselines';
 import { httpClient, runClients } from './load';
 import { appSchemaBytes, appSchemaTables, referralCount, runProduct, type ProductRun } from './product';
 import { phaseCpu } from './cpu';
-import { figures, table, type Footprint, type MemoryReading } from './report';
+import { figures, memoryReading, table, type Footprint, type MemoryReading } from './report';
 import { NotAvailable, startStack, type ServiceProcess, type Stack, type TemporalChoice } from './stack';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -155,7 +155,8 @@ try {
   ]);
   service = serviceProcess;
   servicePids = service.pids;
-  const readyRss = (await service.memory()).rss;
+  const readyMemory = memoryReading(await service.memory({ collect: true }));
+  const readyRss = readyMemory.rssBytes;
   log(
     `service running at ${service.apiUrl} (pid ${service.pids.join(', ')}${split ? ': worker, API' : ''}); baselines first`,
   );
@@ -190,14 +191,9 @@ try {
     log,
     problems,
     notes,
-    onOpen: async (openReferrals) => {
-      const memory = await running.memory({ collect: true });
-      const reading: MemoryReading = {
-        rssBytes: memory.rss,
-        mainHeapBytes: memory.heapTotal,
-        ...(memory.heapLive === undefined ? {} : { mainHeapLiveBytes: memory.heapLive }),
-        externalBytes: memory.external,
-      };
+    onOpen: async (openReferrals, { collect }) => {
+      const memory = await running.memory({ collect });
+      const reading = memoryReading(memory);
       const opened = open.rss > 0;
       if (!opened) open = { openReferrals, rss: memory.rss, memory: reading };
       else atMostOpen = { openReferrals, rssBytes: memory.rss, memory: reading };
@@ -212,6 +208,7 @@ try {
     openReferrals: open.openReferrals,
     split,
     serviceReadyRssBytes: readyRss,
+    readyMemory,
     serviceRssBytes: open.rss,
     ...(open.memory ? { openMemory: open.memory } : {}),
     servicePeakRssBytes: memory.peakRss,

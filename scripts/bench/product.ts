@@ -96,7 +96,7 @@ export async function runProduct(options: {
    * called once the load phases are done and every ingest referral is open, and again once the mass expiry's are open
    * too, just before their windows close: the service's memory each time
    */
-  onOpen: (openReferrals: number) => Promise<void>;
+  onOpen: (openReferrals: number, reading: { collect: boolean }) => Promise<void>;
   /** the worker's SDK metrics so far (worker-metrics.ts) */
   workerMetrics: () => Promise<MetricTotals>;
 }): Promise<ProductRun> {
@@ -259,7 +259,9 @@ export async function runProduct(options: {
       ).n,
     );
   const openReferrals = await countOpen();
-  await options.onOpen(openReferrals);
+  // a phase of its own: the reading's full collection is charged to no measured phase
+  log(`product: the service's memory with ${openReferrals} open`);
+  await options.onOpen(openReferrals, { collect: true });
 
   // Lifecycle: one referral at a time, from the qualifying order's 202 to `completed` in the projection.
   let lifecycleProgram: string | undefined;
@@ -341,7 +343,8 @@ export async function runProduct(options: {
   if (createdLate > 0)
     notes.push(`mass expiry: ${createdLate} referrals registered after their window closed (expired at once)`);
   log(`product: registered in ${expiring.seconds.toFixed(1)} s; waiting for the windows to close`);
-  if (Date.now() < expiresAt) await options.onOpen(await countOpen());
+  // A full collection pauses the service's main thread: only with time to spare before the windows close.
+  if (Date.now() < expiresAt) await options.onOpen(await countOpen(), { collect: expiresAt - Date.now() > 30_000 });
   await sleep(expiresAt - Date.now());
   const workerBefore = await workerNow();
   const expired = await pollUntil({

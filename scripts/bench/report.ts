@@ -7,7 +7,7 @@ import type { PhaseCpu } from './cpu';
 import type { LatencySummary } from './load';
 import type { ProductResults, WorkerPhaseName } from './product';
 import type { WorkerPhase } from './worker-metrics';
-import type { PoolUse } from './service-process';
+import type { PoolUse, ServiceMemory } from './service-process';
 
 export interface Figure {
   section: 'baseline' | 'product';
@@ -31,6 +31,8 @@ export interface Footprint {
   serviceReadyRssBytes?: number;
   serviceRssBytes: number;
   servicePeakRssBytes: number;
+  /** where the ready service's RSS went */
+  readyMemory?: MemoryReading;
   /** where the RSS with `openReferrals` open went */
   openMemory?: MemoryReading;
   /** the RSS again with the mass expiry's referrals open too, just before their windows close: how it grows with N */
@@ -48,16 +50,36 @@ export interface Footprint {
 }
 
 /**
- * The service's resident memory at a reading, and the part the main thread's V8 heap and buffers hold (the API, the
- * activities, the pg pool). The rest is the workflow thread's heap (the cached referrals), the SDK's native core and
- * pages the allocator keeps.
+ * The service's resident memory at a reading, and the part the main thread's V8 heap (committed) and its buffers hold:
+ * the API, the activities, the pg pool. The rest of the process is the workflow thread's heap (the cached referrals),
+ * the SDK's native core, the other threads, the allocator's free pages and the binaries' own pages; the ready
+ * reading's rest is the part of it that does not grow with the referrals.
  */
 export interface MemoryReading {
   rssBytes: number;
   mainHeapBytes: number;
-  /** the main thread's heap in use after a full collection */
+  /** the main thread's heap in use after a full collection, when the reading made one */
   mainHeapLiveBytes?: number;
   externalBytes: number;
+}
+
+export function memoryReading(memory: ServiceMemory): MemoryReading {
+  return {
+    rssBytes: memory.rss,
+    mainHeapBytes: memory.heapTotal,
+    ...(memory.heapLive === undefined ? {} : { mainHeapLiveBytes: memory.heapLive }),
+    externalBytes: memory.external,
+  };
+}
+
+/** The RSS that neither the main thread's heap nor its buffers account for. */
+export const restOfProcess = (m: MemoryReading): number => m.rssBytes - m.mainHeapBytes - m.externalBytes;
+
+/** One line of a reading's split, in MB. */
+export function memorySplit(m: MemoryReading): string {
+  const mb = (bytes: number) => (bytes / (1024 * 1024)).toFixed(0);
+  const live = m.mainHeapLiveBytes === undefined ? '' : ` (${mb(m.mainHeapLiveBytes)} live)`;
+  return `RSS ${mb(m.rssBytes)} MB: main heap ${mb(m.mainHeapBytes)}${live}, buffers ${mb(m.externalBytes)}, rest ${mb(restOfProcess(m))}`;
 }
 
 const MB = 1024 * 1024;
@@ -251,9 +273,10 @@ export function figures(options: {
           },
         ]
       : []),
-    ...memoryRows(f.openReferrals, f.openMemory),
+    ...memoryRows('ready', f.readyMemory),
+    ...memoryRows(`${f.openReferrals} open`, f.openMemory),
     ...(f.atMostOpen && f.atMostOpen.openReferrals > f.openReferrals
-      ? memoryRows(f.atMostOpen.openReferrals, f.atMostOpen.memory)
+      ? memoryRows(`${f.atMostOpen.openReferrals} open`, f.atMostOpen.memory)
       : []),
     {
       section: 'product',
@@ -283,17 +306,15 @@ export function figures(options: {
 }
 
 /** Where a reading's RSS went: the main thread's heap and buffers, and the rest of the process. */
-function memoryRows(openReferrals: number, memory: MemoryReading | undefined): Figure[] {
+function memoryRows(when: string, memory: MemoryReading | undefined): Figure[] {
   if (!memory) return [];
-  const rest = memory.rssBytes - memory.mainHeapBytes - memory.externalBytes;
-  const live = memory.mainHeapLiveBytes === undefined ? '' : ` (${fixed(memory.mainHeapLiveBytes / MB, 0)} MB live)`;
   return [
     {
       section: 'product',
-      figure: `worker RSS with ${openReferrals} open, split: main thread's heap, buffers; rest (workflow thread, native core)`,
-      value: rest / MB,
+      figure: `service memory, ${when}: main thread's heap, its buffers; rest of the process (workflow thread, native)`,
+      value: restOfProcess(memory) / MB,
       unit: 'MB',
-      shown: `heap ${fixed(memory.mainHeapBytes / MB, 0)} MB${live}, buffers ${fixed(memory.externalBytes / MB, 0)} MB; rest ${fixed(rest / MB, 0)} MB`,
+      shown: memorySplit(memory),
       baseline: null,
       ratio: null,
       goal: null,

@@ -37,10 +37,7 @@ export type ServiceRequest =
 
 export type ServicePart = 'worker' | 'api';
 
-/**
- * The process's resident memory and the part of it the main thread's V8 heap and its buffers account for. The rest is
- * the workflow thread's heap (every cached referral), the SDK's native core and what the allocator keeps.
- */
+/** The process's resident memory and what the main thread's V8 heap and its buffers hold of it (report.ts splits it). */
 export interface ServiceMemory {
   rss: number;
   peakRss: number;
@@ -48,7 +45,7 @@ export interface ServiceMemory {
   heapTotal: number;
   /** the main thread's heap still in use after a full collection, when one was asked for */
   heapLive?: number;
-  /** memory outside the heap held by the main thread's objects: Buffers, the pg driver's sockets */
+  /** memory outside the heap held by the main thread's objects: Buffers and ArrayBuffers (the pg driver's, HTTP's) */
   external: number;
   pool: PoolUse;
 }

@@ -1,0 +1,204 @@
+/**
+ * `npm run bench:footprint -- [--open N] [--via claims|signups] [--temporal dev|postgres] [--concurrency C] [--out DIR]`
+ *
+ * The footprint with N referrals open and how it grows from N/10 to N: the service's RSS (split into the main thread's
+ * heap, its buffers and the rest, as the benchmark splits it), the referrals the worker holds cached, PostgreSQL bytes
+ * per referral (the app schema, every table and index) with each table's share, and Temporal history events per
+ * referral from a sample. The referrals stay open: claims (the default, `POST /v1/referrals`: a pending referral whose
+ * workflow waits for its signup or its expiry), the quickest way a referral opens through the API, or signups by code
+ * (registered referrals, as the benchmark's own, at the signup rate: about 10 a second on 2 cores). Writes
+ * bench/results/<date>-footprint-<topology>.json. Exits 1 when a call failed or a step ran out of time.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { installTemporalRuntime } from '../../runtime/temporal-runtime';
+import { expectStatus, httpClient, runClients, sleep, type RetryCount } from './load';
+import { appSchemaBytes, appSchemaTables, referralCount } from './product';
+import { memoryReading, memorySplit, type MemoryReading } from './report';
+import { startStack, type Stack, type TemporalChoice } from './stack';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// Claims share their referrers: one referrer's claims wait on its velocity lock, a hundred do not.
+const REFERRERS = 100;
+const HISTORY_SAMPLE = 20;
+
+const { values } = parseArgs({
+  options: {
+    open: { type: 'string', default: '10000' },
+    via: { type: 'string', default: 'claims' },
+    temporal: { type: 'string', default: 'dev' },
+    concurrency: { type: 'string', default: '16' },
+    out: { type: 'string' },
+  },
+});
+const open = Number(values.open);
+const concurrency = Number(values.concurrency);
+if (!Number.isSafeInteger(open) || open < 10 || open > 1_000_000)
+  throw new Error(`--open: 10 to 1,000,000, not ${values.open}`);
+if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 256)
+  throw new Error(`--concurrency: 1 to 256, not ${values.concurrency}`);
+if (values.via !== 'claims' && values.via !== 'signups') throw new Error(`--via: claims or signups, not ${values.via}`);
+if (values.temporal !== 'dev' && values.temporal !== 'postgres')
+  throw new Error(`--temporal: dev or postgres, not ${values.temporal}`);
+const via = values.via;
+const outDir = path.resolve(values.out ?? path.join(ROOT, 'bench/results'));
+
+const logger = pino({ level: 'error' }, pino.destination(2));
+installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
+const began = new Date();
+const log = (line: string) =>
+  console.error(`footprint: ${((Date.now() - began.getTime()) / 1000).toFixed(1).padStart(7)} s  ${line}`);
+
+interface Reading {
+  open: number;
+  seconds: number;
+  memory: MemoryReading;
+  /** referrals in the worker's cache (the SDK's gauge) */
+  cached: number | null;
+  postgresBytesPerReferral: number;
+  postgresTables: Array<{ table: string; bytesPerReferral: number; indexBytesPerReferral: number }>;
+  historyEventsPerReferral: number | null;
+}
+
+const dir = await mkdtemp(path.join(os.tmpdir(), 'referrals-footprint-'));
+const cleanups: Array<() => Promise<void>> = [];
+const readings: Reading[] = [];
+const problems: string[] = [];
+let stack: Stack | undefined;
+let ready: Reading | undefined;
+try {
+  stack = await startStack({ dir, temporal: values.temporal as TemporalChoice, cleanups, log });
+  const started = stack;
+  const emptyBytes = await appSchemaBytes(started.db);
+  const service = await started.startService();
+  const http = httpClient(service.apiUrl);
+  const retries: RetryCount = { retried: 0 };
+  const post = (route: string, key: string, body: unknown, expected: number[]) =>
+    expectStatus(http, expected, 'POST', route, key, body, retries);
+  // Orders never qualify and the expiry is far: every referral stays open.
+  const terms = { qualificationWindow: '30 days', minOrders: 1000, minSpend: 1_000_000_000_000 };
+  const programme = await post(
+    '/v1/admin/programs',
+    started.apiKeys.admin,
+    { name: 'footprint', currency: 'INR', terms },
+    [201],
+  );
+  if (!programme.ok) throw new Error(`the programme: ${programme.error}`);
+  const codes: string[] = [];
+  for (let r = 0; r < REFERRERS; r++) {
+    const code = await post(
+      `/v1/customers/footprint-referrer-${r}/referral-code`,
+      started.apiKeys.commerce,
+      { programId: programme.value.id },
+      [200, 201],
+    );
+    if (!code.ok) throw new Error(`a referral code: ${code.error}`);
+    codes.push(code.value.code as string);
+  }
+  const referralIds: string[] = [];
+  const openOne = (i: number) =>
+    via === 'claims'
+      ? post('/v1/referrals', started.apiKeys.commerce, { code: codes[i % REFERRERS] }, [201])
+      : post(
+          '/v1/events/signups',
+          started.apiKeys.commerce,
+          { eventId: `footprint-signup-${i}`, customerId: `footprint-referee-${i}`, code: codes[i % REFERRERS] },
+          [201, 200],
+        );
+
+  const read = async (opened: number): Promise<Reading> => {
+    // the last tasks of the step settle before the reading
+    await sleep(2000);
+    const memory = await service.memory({ collect: true });
+    const metrics = await service.workerMetrics().catch(() => undefined);
+    const referrals = await referralCount(started.db);
+    const perReferral = (bytes: number) => (referrals > 0 ? bytes / referrals : 0);
+    const tables = await appSchemaTables(started.db);
+    const sample = referralIds.filter((_, i) => i % Math.max(1, Math.floor(referralIds.length / HISTORY_SAMPLE)) === 0);
+    let events = 0;
+    for (const id of sample.slice(0, HISTORY_SAMPLE))
+      events += (await started.temporal.workflow.getHandle(`referral-${id}`).fetchHistory()).events?.length ?? 0;
+    return {
+      open: opened,
+      seconds: (Date.now() - began.getTime()) / 1000,
+      memory: memoryReading(memory),
+      cached: metrics?.temporal_sticky_cache_size ?? null,
+      postgresBytesPerReferral: perReferral((await appSchemaBytes(started.db)) - emptyBytes),
+      postgresTables: tables.slice(0, 6).map((t) => ({
+        table: t.table,
+        bytesPerReferral: perReferral(t.totalBytes),
+        indexBytesPerReferral: perReferral(t.indexBytes),
+      })),
+      historyEventsPerReferral: sample.length > 0 ? events / Math.min(sample.length, HISTORY_SAMPLE) : null,
+    };
+  };
+  const show = (r: Reading) =>
+    log(
+      `${r.open} open: ${memorySplit(r.memory)}; ${r.cached ?? '?'} cached; PostgreSQL ` +
+        `${(r.postgresBytesPerReferral / 1024).toFixed(2)} KB per referral; ` +
+        `${r.historyEventsPerReferral?.toFixed(1) ?? '?'} history events per referral`,
+    );
+  ready = await read(0);
+  show(ready);
+
+  const checkpoints = [Math.floor(open / 10), open];
+  let done = 0;
+  for (const target of checkpoints) {
+    log(`opening ${target - done} ${via} (${concurrency} clients)`);
+    const from = done;
+    const step = await runClients({
+      count: target - from,
+      concurrency,
+      // at least a referral a second, or the run is not worth waiting for
+      deadlineMs: Math.max(600_000, (target - from) * 1000),
+      call: async (i) => {
+        const answer = await openOne(from + i);
+        if (answer.ok && typeof answer.value?.referralId === 'string') referralIds.push(answer.value.referralId);
+        else if (answer.ok && typeof answer.value?.id === 'string') referralIds.push(answer.value.id);
+        return answer;
+      },
+    });
+    if (step.failed > 0) problems.push(`${step.failed} ${via} failed (${step.errors.join('; ')})`);
+    if (step.timedOut) problems.push(`opening ${target - from} ${via} ran out of time`);
+    log(`${step.ok} opened in ${step.seconds.toFixed(0)} s (${(step.ok / step.seconds).toFixed(1)} /s)`);
+    done = target;
+    const reading = await read(from + step.ok);
+    show(reading);
+    readings.push(reading);
+  }
+  if (retries.retried > 0) log(`${retries.retried} answers were 503 and sent again`);
+} finally {
+  while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+}
+
+const stamp = began
+  .toISOString()
+  .replace(/\.\d+Z$/, 'Z')
+  .replaceAll(':', '-');
+const file = path.join(outDir, `${stamp}-footprint-${stack.topology}.json`);
+await mkdir(outDir, { recursive: true });
+await writeFile(
+  file,
+  `${JSON.stringify(
+    {
+      date: began.toISOString(),
+      topology: stack.topology,
+      options: { open, via, concurrency, referrers: REFERRERS },
+      machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), cpu: os.cpus()[0]?.model ?? 'unknown' },
+      versions: stack.versions,
+      workerMaxCachedWorkflows: process.env.WORKER_MAX_CACHED_WORKFLOWS ?? 'default',
+      ready,
+      readings,
+      problems,
+    },
+    null,
+    2,
+  )}\n`,
+);
+log(`written to ${path.relative(process.cwd(), file) || file}`);
+process.exit(problems.length > 0 ? 1 : 0);
