@@ -7,7 +7,8 @@
  * referral from a sample. The referrals stay open: claims (the default, `POST /v1/referrals`: a pending referral whose
  * workflow waits for its signup or its expiry), the quickest way a referral opens through the API, or signups by code
  * (registered referrals, as the benchmark's own, at the signup rate: about 10 a second on 2 cores). Writes
- * bench/results/<date>-footprint-<topology>.json. Exits 1 when a call failed or a step ran out of time.
+ * bench/results/<date>-footprint-<topology>.json after every tenth of N, so a run stopped early (Ctrl-C) keeps the
+ * readings it made. Exits 1 when a call failed or a step ran out of time.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -70,6 +71,53 @@ const readings: Reading[] = [];
 const problems: string[] = [];
 let stack: Stack | undefined;
 let ready: Reading | undefined;
+const stamp = began
+  .toISOString()
+  .replace(/\.\d+Z$/, 'Z')
+  .replaceAll(':', '-');
+/** The readings so far, written after each one: a run stopped before N keeps what it measured. */
+async function save(topology: Stack): Promise<string> {
+  const file = path.join(outDir, `${stamp}-footprint-${topology.topology}.json`);
+  await mkdir(outDir, { recursive: true });
+  await writeFile(
+    file,
+    `${JSON.stringify(
+      {
+        date: began.toISOString(),
+        topology: topology.topology,
+        options: { open, via, concurrency, referrers: REFERRERS },
+        machine: {
+          cores: os.availableParallelism(),
+          memoryBytes: os.totalmem(),
+          cpu: os.cpus()[0]?.model ?? 'unknown',
+        },
+        versions: topology.versions,
+        workerMaxCachedWorkflows: process.env.WORKER_MAX_CACHED_WORKFLOWS ?? 'default',
+        ready,
+        readings,
+        problems,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  return file;
+}
+let cleaning: Promise<void> | undefined;
+const cleanUp = () =>
+  (cleaning ??= (async () => {
+    while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  })());
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.on(signal, () => {
+    log(`stopped by ${signal}: the readings so far are written; stopping what it started`);
+    void cleanUp().finally(() => process.exit(code));
+  });
+}
 try {
   stack = await startStack({ dir, temporal: values.temporal as TemporalChoice, cleanups, log });
   const started = stack;
@@ -145,7 +193,8 @@ try {
   ready = await read(0);
   show(ready);
 
-  const checkpoints = [Math.floor(open / 10), open];
+  // a reading at every tenth of N: N/10 and N for the growth, the ones between for its shape
+  const checkpoints = Array.from({ length: 10 }, (_, i) => Math.floor((open * (i + 1)) / 10));
   let done = 0;
   for (const target of checkpoints) {
     log(`opening ${target - done} ${via} (${concurrency} clients)`);
@@ -169,36 +218,13 @@ try {
     const reading = await read(from + step.ok);
     show(reading);
     readings.push(reading);
+    await save(started);
   }
   if (retries.retried > 0) log(`${retries.retried} answers were 503 and sent again`);
 } finally {
-  while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
-  await rm(dir, { recursive: true, force: true });
+  await cleanUp();
 }
 
-const stamp = began
-  .toISOString()
-  .replace(/\.\d+Z$/, 'Z')
-  .replaceAll(':', '-');
-const file = path.join(outDir, `${stamp}-footprint-${stack.topology}.json`);
-await mkdir(outDir, { recursive: true });
-await writeFile(
-  file,
-  `${JSON.stringify(
-    {
-      date: began.toISOString(),
-      topology: stack.topology,
-      options: { open, via, concurrency, referrers: REFERRERS },
-      machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), cpu: os.cpus()[0]?.model ?? 'unknown' },
-      versions: stack.versions,
-      workerMaxCachedWorkflows: process.env.WORKER_MAX_CACHED_WORKFLOWS ?? 'default',
-      ready,
-      readings,
-      problems,
-    },
-    null,
-    2,
-  )}\n`,
-);
+const file = await save(stack);
 log(`written to ${path.relative(process.cwd(), file) || file}`);
 process.exit(problems.length > 0 ? 1 : 0);
