@@ -100,6 +100,8 @@ export async function startReferralService(options: {
       temporalCall,
     );
     workerRun = worker.run();
+    // a stop asked for while the worker was created: no API is started only to be stopped (the catch stops the worker)
+    options.signal?.throwIfAborted();
     // Beside the service, not before it: see worker.ts.
     schedule = keepTrying(
       'ensuring the inbox retention schedule',

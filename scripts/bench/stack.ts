@@ -393,28 +393,35 @@ async function startServiceProcess(options: {
     throw await failure(error instanceof Error ? error.message : String(error));
   }
   if (reply.type === 'failed') throw await failure(`the service did not start: ${reply.message}`);
+  /**
+   * A request and its reply. A process already gone is an error at once, not a wait for a timeout; a channel closed
+   * while sending is an error of the request, not an uncaught 'error' event of the child.
+   */
+  const ask = async <T extends ServiceReply['type']>(type: T, request: ServiceRequest, timeoutMs: number) => {
+    if (!child.connected) throw new Error(`the service process has exited: no '${type}' to ask for`);
+    const answer = next(type, timeoutMs);
+    const sent = new Promise<void>((resolve, reject) =>
+      child.send(request, (error) => (error ? reject(error) : resolve())),
+    );
+    const [reply] = await Promise.all([answer, sent]);
+    return reply;
+  };
   return {
     apiUrl: reply.apiUrl ?? '',
     pids: [child.pid!],
     memory: async ({ collect = false } = {}) => {
-      const answer = next('memory', 30_000);
-      child.send({ type: 'memory', collect } satisfies ServiceRequest);
-      const memory = await answer;
+      const memory = await ask('memory', { type: 'memory', collect }, 30_000);
       if (memory.type !== 'memory') throw new Error(memory.message);
       const { type: _, ...figures } = memory;
       return figures;
     },
     loopDelay: async () => {
-      const answer = next('loop-delay', 10_000);
-      child.send({ type: 'loop-delay' } satisfies ServiceRequest);
-      const reply = await answer;
+      const reply = await ask('loop-delay', { type: 'loop-delay' }, 10_000);
       if (reply.type !== 'loop-delay') throw new Error(reply.message);
       return reply.delay;
     },
     workerMetrics: async () => {
-      const answer = next('worker-metrics', 15_000);
-      child.send({ type: 'worker-metrics' } satisfies ServiceRequest);
-      const reply = await answer;
+      const reply = await ask('worker-metrics', { type: 'worker-metrics' }, 15_000);
       if (reply.type !== 'worker-metrics') throw new Error(reply.message);
       if (!reply.totals) throw new Error(reply.error ?? 'the service process serves no worker metrics');
       return reply.totals;
