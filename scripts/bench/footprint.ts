@@ -10,7 +10,7 @@
  * bench/results/<date>-footprint-<topology>.json after every tenth of N, so a run stopped early (Ctrl-C) keeps the
  * readings it made. Exits 1 when a call failed or a step ran out of time.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime';
 import { expectStatus, httpClient, runClients, sleep, type RetryCount } from './load';
+import { runCleanup } from './cleanup';
 import { appSchemaBytes, appSchemaTables, referralCount } from './product';
 import { memoryReading, memorySplit, type MemoryReading } from './report';
 import { startStack, type Stack, type TemporalChoice } from './stack';
@@ -69,7 +70,6 @@ interface Reading {
 }
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'referrals-footprint-'));
-const cleanups: Array<() => Promise<void>> = [];
 const readings: Reading[] = [];
 const problems: string[] = [];
 let stack: Stack | undefined;
@@ -107,22 +107,12 @@ async function save(topology: Stack): Promise<string> {
   return file;
 }
 let stopping = false;
-let cleaning: Promise<void> | undefined;
-const cleanUp = () =>
-  (cleaning ??= (async () => {
-    while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-  })());
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const) {
-  process.on(signal, () => {
-    stopping = true;
-    log(`stopped by ${signal}: the readings so far are written; stopping what it started`);
-    void cleanUp().finally(() => process.exit(code));
-  });
-}
+const { cleanups, cleanUp } = runCleanup({
+  dir,
+  log,
+  // the readings so far are written: the run ends at its next step
+  onSignal: () => (stopping = true),
+});
 try {
   stack = await startStack({ dir, temporal: values.temporal as TemporalChoice | undefined, cleanups, log });
   const started = stack;

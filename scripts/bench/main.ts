@@ -10,7 +10,7 @@
  * bench/results/<date>-<topology>.json. Exits 1 when a phase failed or ran out of time, 2 on bad options or a
  * topology that is not available.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { installTemporalRuntime } from '../../runtime/temporal-runtime';
 import { startBaselines, type BaselineResults } from './baselines';
 import { httpClient, runClients } from './load';
 import { appSchemaBytes, appSchemaTables, referralCount, runProduct, type ProductRun } from './product';
+import { runCleanup } from './cleanup';
 import { phaseCpu } from './cpu';
 import { figures, memoryReading, table, type Footprint, type MemoryReading } from './report';
 import { NotAvailable, startStack, type ServiceProcess, type Stack, type TemporalChoice } from './stack';
@@ -106,25 +107,8 @@ const log = (line: string) => {
 const runTag = began.getTime().toString(36);
 const problems: string[] = [];
 const notes: string[] = [];
-const cleanups: Array<() => Promise<void>> = [];
 const dir = await mkdtemp(path.join(os.tmpdir(), 'referrals-bench-'));
-let cleaning: Promise<void> | undefined;
-const cleanUp = () =>
-  (cleaning ??= (async () => {
-    while (cleanups.length > 0) {
-      await cleanups.pop()!().catch((error: unknown) => log(`cleanup: ${String(error)}`));
-    }
-    await rm(dir, { recursive: true, force: true });
-  })());
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const) {
-  process.on(signal, () => {
-    log(`stopped by ${signal}; stopping what it started`);
-    void cleanUp().finally(() => process.exit(code));
-  });
-}
+const { cleanups, cleanUp } = runCleanup({ dir, log });
 
 let stack: Stack | undefined;
 let service: ServiceProcess | undefined;
