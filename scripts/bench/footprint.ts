@@ -19,7 +19,7 @@ import pino from 'pino';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime';
 import { expectStatus, httpClient, runClients, sleep, type RetryCount } from './load';
 import { runCleanup } from './cleanup';
-import { appSchemaBytes, appSchemaTables, referralCount } from './product';
+import { appSchemaBytes, appSchemaIndexes, appSchemaTables, referralCount } from './product';
 import { memoryReading, memorySplit, type MemoryReading } from './report';
 import { startStack, type Stack, type TemporalChoice } from './stack';
 
@@ -66,6 +66,7 @@ interface Reading {
   cached: number | null;
   postgresBytesPerReferral: number;
   postgresTables: Array<{ table: string; bytesPerReferral: number; indexBytesPerReferral: number }>;
+  postgresIndexes: Array<{ index: string; bytesPerReferral: number }>;
   historyEventsPerReferral: number | null;
 }
 
@@ -184,6 +185,9 @@ try {
         bytesPerReferral: perReferral(t.totalBytes),
         indexBytesPerReferral: perReferral(t.indexBytes),
       })),
+      postgresIndexes: (await appSchemaIndexes(started.db))
+        .slice(0, 12)
+        .map((i) => ({ index: i.index, bytesPerReferral: perReferral(i.bytes) })),
       historyEventsPerReferral: sample.length > 0 ? events / Math.min(sample.length, HISTORY_SAMPLE) : null,
     };
   };
