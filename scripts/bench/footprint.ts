@@ -21,7 +21,7 @@ import { expectStatus, httpClient, runClients, sleep, type RetryCount } from './
 import { runCleanup } from './cleanup';
 import { appSchemaBytes, appSchemaIndexes, appSchemaTables, referralCount } from './product';
 import { memoryReading, memorySplit, type MemoryReading } from './report';
-import { startStack, type Stack, type TemporalChoice } from './stack';
+import { serviceWorkerCache, startStack, type Stack, type TemporalChoice } from './stack';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // Claims share their referrers: one referrer's claims wait on its velocity lock, a hundred do not.
@@ -96,7 +96,7 @@ async function save(topology: Stack): Promise<string> {
           cpu: os.cpus()[0]?.model ?? 'unknown',
         },
         versions: topology.versions,
-        workerMaxCachedWorkflows: process.env.WORKER_MAX_CACHED_WORKFLOWS ?? 'default',
+        workerMaxCachedWorkflows: serviceWorkerCache(),
         ready,
         readings,
         problems,

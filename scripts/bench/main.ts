@@ -23,7 +23,14 @@ import { appSchemaBytes, appSchemaTables, referralCount, runProduct, type Produc
 import { runCleanup } from './cleanup';
 import { phaseCpu } from './cpu';
 import { figures, memoryReading, table, type Footprint, type MemoryReading } from './report';
-import { NotAvailable, startStack, type ServiceProcess, type Stack, type TemporalChoice } from './stack';
+import {
+  NotAvailable,
+  serviceWorkerCache,
+  startStack,
+  type ServiceProcess,
+  type Stack,
+  type TemporalChoice,
+} from './stack';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const USAGE = `usage: npm run bench -- [--referrals N] [--expiring N] [--concurrency C] [--quick] [--temporal dev|postgres] [--out DIR]
@@ -283,6 +290,7 @@ await writeFile(
         halfConcurrency: Math.max(1, Math.floor(concurrency / 2)),
         lifecycleReferrals,
         split,
+        workerMaxCachedWorkflows: serviceWorkerCache(),
       },
       machine,
       versions,
