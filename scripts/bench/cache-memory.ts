@@ -11,13 +11,14 @@ import path from 'node:path';
 import pino from 'pino';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime';
 import { expectStatus, httpClient, runClients } from './load';
+import { runEnvironment } from './run-environment';
 import { startStack } from './stack';
 
 const logger = pino({ level: 'error' }, pino.destination(2));
 installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
 const total = Number(process.argv[2] ?? 600);
 const STEP = 150;
-const cache = process.env.WORKER_MAX_CACHED_WORKFLOWS ?? 'default';
+const cache = (await runEnvironment()).workerMaxCachedWorkflows ?? 'invalid';
 const dir = await mkdtemp(path.join(os.tmpdir(), 'referrals-memory-'));
 const cleanups: Array<() => Promise<void>> = [];
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);

@@ -3,10 +3,10 @@
  *
  * The footprint with N referrals open and how it grows from N/10 to N: the service's RSS (split into the main thread's
  * heap, its buffers and the rest, as the benchmark splits it), the referrals the worker holds cached, PostgreSQL bytes
- * per referral (the app schema, every table and index) with each table's share, and Temporal history events per
- * referral from a sample. The referrals stay open: claims (the default, `POST /v1/referrals`: a pending referral whose
- * workflow waits for its signup or its expiry), the quickest way a referral opens through the API, or signups by code
- * (registered referrals, as the benchmark's own, at the signup rate: about 10 a second on 2 cores). Writes
+ * per referral (the app schema, every table and index) with each table's and each index's share, and Temporal history
+ * events per referral from a sample. The referrals stay open: claims (the default, `POST /v1/referrals`: a pending
+ * referral whose workflow waits for its signup or its expiry), the quickest way a referral opens through the API, or
+ * signups by code (registered referrals, as the benchmark's own, at the signup rate: about 10 a second on 2 cores). Writes
  * bench/results/<date>-footprint-<topology>.json after every tenth of N, so a run stopped early (Ctrl-C) keeps the
  * readings it made. Exits 1 when a call failed or a step ran out of time.
  */
@@ -21,7 +21,8 @@ import { expectStatus, httpClient, runClients, sleep, type RetryCount } from './
 import { runCleanup } from './cleanup';
 import { appSchemaBytes, appSchemaIndexes, appSchemaTables, referralCount } from './product';
 import { memoryReading, memorySplit, type MemoryReading } from './report';
-import { serviceWorkerCache, startStack, type Stack, type TemporalChoice } from './stack';
+import { runEnvironment } from './run-environment';
+import { startStack, type Stack, type TemporalChoice } from './stack';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // Claims share their referrers: one referrer's claims wait on its velocity lock, a hundred do not.
@@ -53,6 +54,8 @@ const outDir = path.resolve(values.out ?? path.join(ROOT, 'bench/results'));
 const logger = pino({ level: 'error' }, pino.destination(2));
 installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
 const began = new Date();
+// read at the start: the checkout the run measured, not the one it ends in
+const environment = runEnvironment();
 // in every id it makes, so a run against a server it does not own never meets an earlier run's referrals
 const runTag = `footprint-${began.getTime().toString(36)}`;
 const log = (line: string) =>
@@ -64,9 +67,12 @@ interface Reading {
   memory: MemoryReading;
   /** referrals in the worker's cache (the SDK's gauge) */
   cached: number | null;
+  /** the app schema's bytes over the empty schema's, per referral */
   postgresBytesPerReferral: number;
+  /** the largest tables' bytes per referral, gross: their empty pages included, so they may sum past the net figure */
   postgresTables: Array<{ table: string; bytesPerReferral: number; indexBytesPerReferral: number }>;
-  postgresIndexes: Array<{ index: string; bytesPerReferral: number }>;
+  /** every index with its table, gross as the tables' shares are */
+  postgresIndexes: Array<{ index: string; table: string; partial: boolean; bytesPerReferral: number }>;
   historyEventsPerReferral: number | null;
 }
 
@@ -96,7 +102,7 @@ async function save(topology: Stack): Promise<string> {
           cpu: os.cpus()[0]?.model ?? 'unknown',
         },
         versions: topology.versions,
-        workerMaxCachedWorkflows: serviceWorkerCache(),
+        environment: await environment,
         ready,
         readings,
         problems,
@@ -185,9 +191,12 @@ try {
         bytesPerReferral: perReferral(t.totalBytes),
         indexBytesPerReferral: perReferral(t.indexBytes),
       })),
-      postgresIndexes: (await appSchemaIndexes(started.db))
-        .slice(0, 12)
-        .map((i) => ({ index: i.index, bytesPerReferral: perReferral(i.bytes) })),
+      postgresIndexes: (await appSchemaIndexes(started.db)).map((i) => ({
+        index: i.index,
+        table: i.table,
+        partial: i.partial,
+        bytesPerReferral: perReferral(i.bytes),
+      })),
       historyEventsPerReferral: sample.length > 0 ? events / Math.min(sample.length, HISTORY_SAMPLE) : null,
     };
   };

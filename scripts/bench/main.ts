@@ -23,14 +23,8 @@ import { appSchemaBytes, appSchemaTables, referralCount, runProduct, type Produc
 import { runCleanup } from './cleanup';
 import { phaseCpu } from './cpu';
 import { figures, memoryReading, table, type Footprint, type MemoryReading } from './report';
-import {
-  NotAvailable,
-  serviceWorkerCache,
-  startStack,
-  type ServiceProcess,
-  type Stack,
-  type TemporalChoice,
-} from './stack';
+import { runEnvironment } from './run-environment';
+import { NotAvailable, startStack, type ServiceProcess, type Stack, type TemporalChoice } from './stack';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const USAGE = `usage: npm run bench -- [--referrals N] [--expiring N] [--concurrency C] [--quick] [--temporal dev|postgres] [--out DIR]
@@ -97,6 +91,8 @@ const expiryDeadlineMs = quick ? 60_000 : Math.max(180_000, expiring * 1000);
 const logger = pino({ level: 'error' }, pino.destination(2));
 installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
 const began = new Date();
+// read at the start: the checkout the run measured, not the one it ends in
+const environment = runEnvironment();
 // Other work on the machine moves every figure: the load around the run is kept with them.
 const loadAtStart = os.loadavg()[0]!;
 let servicePids: number[] = [];
@@ -290,10 +286,10 @@ await writeFile(
         halfConcurrency: Math.max(1, Math.floor(concurrency / 2)),
         lifecycleReferrals,
         split,
-        workerMaxCachedWorkflows: serviceWorkerCache(),
       },
       machine,
       versions,
+      environment: await environment,
       durationSeconds: seconds,
       figures: rows,
       baselines: baseline,

@@ -467,17 +467,20 @@ export async function appSchemaTables(
   }));
 }
 
-/** Each index of the application's schema with its bytes, largest first: which of a table's indexes its share pays. */
-export async function appSchemaIndexes(db: DB): Promise<Array<{ index: string; table: string; bytes: number }>> {
-  const { rows } = await sql<{ index: string; table: string; bytes: string }>`
-    select i.relname as index, t.relname as table, pg_relation_size(i.oid)::bigint as bytes
+/** Every index of the application's schema with its table, its bytes (all forks) and whether it is partial, largest first. */
+export async function appSchemaIndexes(
+  db: DB,
+): Promise<Array<{ index: string; table: string; bytes: number; partial: boolean }>> {
+  const { rows } = await sql<{ index: string; table: string; bytes: string; partial: boolean }>`
+    select i.relname as index, t.relname as table, pg_total_relation_size(i.oid)::bigint as bytes,
+           x.indpred is not null as partial
     from pg_index x
     join pg_class i on i.oid = x.indexrelid
     join pg_class t on t.oid = x.indrelid
     join pg_namespace n on n.oid = t.relnamespace
     where n.nspname = 'public'
-    order by pg_relation_size(i.oid) desc`.execute(db);
-  return rows.map((r) => ({ index: r.index, table: r.table, bytes: Number(r.bytes) }));
+    order by pg_total_relation_size(i.oid) desc, i.relname`.execute(db);
+  return rows.map((r) => ({ index: r.index, table: r.table, bytes: Number(r.bytes), partial: r.partial }));
 }
 
 export async function referralCount(db: DB): Promise<number> {

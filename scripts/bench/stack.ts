@@ -18,7 +18,6 @@ import { migrateToLatest } from '../../db/migrate';
 import type { ApiKey } from '../../runtime/api-keys';
 import { freePort } from '../../runtime/free-port';
 import { startDevServer } from '../../runtime/temporal-dev-server';
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../../runtime/worker';
 import type { LoopDelay, ServiceMemory, ServicePart, ServiceReply, ServiceRequest } from './service-process';
 import type { MetricTotals } from './worker-metrics';
 
@@ -29,12 +28,6 @@ export type TemporalChoice = 'dev' | 'postgres';
 
 /** A topology the benchmark cannot run on this checkout yet: reported, exit code 2. */
 export class NotAvailable extends Error {}
-
-/** The worker cache the service runs with, as `npm start` reads it: WORKER_MAX_CACHED_WORKFLOWS, or the default. */
-export function serviceWorkerCache(): number {
-  const set = process.env.WORKER_MAX_CACHED_WORKFLOWS;
-  return set ? Number(set) : DEFAULT_MAX_CACHED_WORKFLOWS;
-}
 
 export interface Versions {
   node: string;

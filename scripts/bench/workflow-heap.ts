@@ -1,78 +1,122 @@
 /**
- * `npm run bench:workflow-heap -- [history.binpb] [workflows]`
+ * `npm run bench:workflow-heap -- [--history FILE] [--count N] [--created-only] [--preload-sdk]`
  *
  * The live heap one cached workflow holds in the worker's workflow context: the workflow bundle loaded into the SDK's
- * reusable V8 context (as the worker loads it), then N workflows created from a recorded history's first event (its
- * type and input) and activated once, all kept, and the heap after a full collection compared with before them. What
- * the service's RSS grows by for each cached referral beyond this is outside the workflow's own objects (the heap's
- * headroom over them, the SDK core's state for the run). It drives the SDK's workflow creator directly
- * (`@temporalio/worker/lib/workflow/reusable-vm`, not the SDK's public API), so it runs on this thread, not a worker's.
+ * reusable V8 context (as the worker loads it), then workflows created from a recorded history's first event (its
+ * type and input) and given their first activation (as a new referral's first task gives it), all kept; the heap
+ * after full collections at N and at 2N kept, and the difference over N is what each holds. A workflow after its first
+ * activation is a referral just begun (a claim waiting for its first write): later activations add its facts.
+ * `--created-only` stops at creation, before the workflow runs (its context and the modules loaded into each workflow);
+ * `--preload-sdk` also preloads the workflow SDK's own modules into the shared context, as the worker does not.
+ * It drives the SDK's workflow creator directly (`@temporalio/worker/lib/...`, not the SDK's public API, checked by
+ * the type checker against the installed SDK), on this thread rather than a worker thread.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { TypedSearchAttributes } from '@temporalio/common';
 import proto from '@temporalio/proto';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { parseWorkflowCode } from '@temporalio/worker/lib/worker';
 import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
-import Long from 'long';
-import { buildWorkflowBundle } from '../../runtime/workflow-bundle';
+import type { WorkflowInfo } from '@temporalio/workflow';
+import { buildWorkflowBundle, WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
 
-const { temporal } = proto;
+const { temporal, coresdk } = proto;
+const { Payload } = temporal.api.common.v1;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const historyPath = path.resolve(
-  process.argv[2] ?? path.join(ROOT, 'test/histories/v17-claim-register-qualify-complete.binpb'),
-);
-const count = Number(process.argv[3] ?? 300);
+const WARM_UP = 20;
+
+const { values } = parseArgs({
+  options: {
+    history: { type: 'string', default: path.join(ROOT, 'test/histories/v17-claim-register-qualify-complete.binpb') },
+    count: { type: 'string', default: '300' },
+    'created-only': { type: 'boolean', default: false },
+    'preload-sdk': { type: 'boolean', default: false },
+  },
+});
+const historyPath = path.resolve(values.history);
+const count = Number(values.count);
 if (!Number.isSafeInteger(count) || count < 10 || count > 10_000)
-  throw new Error(`workflows: 10 to 10,000, not ${count}`);
+  throw new Error(`--count: 10 to 10,000, not ${values.count}`);
 const collect = (globalThis as { gc?: () => void }).gc;
 if (!collect) throw new Error('run with node --expose-gc');
+const liveHeap = () => {
+  // twice: the first collection's finalisers free more for the second
+  collect();
+  collect();
+  return process.memoryUsage().heapUsed;
+};
 
 const history = temporal.api.history.v1.History.decode(await readFile(historyPath));
 const started = history.events[0]?.workflowExecutionStartedEventAttributes;
 if (!started?.workflowType?.name) throw new Error(`${historyPath} does not begin with a workflow's start`);
 const type = started.workflowType.name;
+const input = started.input?.payloads ?? [];
 
-const bundle = parseWorkflowCode((await buildWorkflowBundle()).code);
-// every activity counts as registered: the workflow only schedules them here, nothing runs them
-const creator = await ReusableVMWorkflowCreator.create(
-  bundle,
-  5_000,
-  { has: () => true } as unknown as Set<string>,
-  undefined,
-);
+const code = values['preload-sdk']
+  ? (
+      await bundleWorkflowCode({
+        ...WORKFLOW_BUNDLE_OPTIONS,
+        preloadModules: [...WORKFLOW_BUNDLE_OPTIONS.preloadModules, '@temporalio/workflow'],
+      })
+    ).code
+  : (await buildWorkflowBundle()).code;
+
+/** Every activity the workflow schedules counts as registered: here nothing runs them, they are only scheduled. */
+class EveryActivity extends Set<string> {
+  override has(): boolean {
+    return true;
+  }
+}
+const creator = await ReusableVMWorkflowCreator.create(parseWorkflowCode(code), 5_000, new EveryActivity(), undefined);
 
 async function startWorkflow(i: number) {
   const runId = `heap-run-${i}`;
   const workflowId = `heap-workflow-${i}`;
   const now = new Date();
+  const info: WorkflowInfo = {
+    workflowType: type,
+    workflowId,
+    runId,
+    firstExecutionRunId: runId,
+    originalExecutionRunId: runId,
+    taskQueue: 'heap',
+    namespace: 'default',
+    attempt: 1,
+    historyLength: 3,
+    historySize: 0,
+    continueAsNewSuggested: false,
+    targetWorkerDeploymentVersionChanged: false,
+    taskTimeoutMs: 10_000,
+    searchAttributes: {},
+    typedSearchAttributes: new TypedSearchAttributes(),
+    memo: {},
+    // the SDK replaces the clock and the random source with its own when it creates the workflow
+    unsafe: {
+      isReplaying: false,
+      isReplayingHistoryEvents: false,
+      now: Date.now,
+      random: {
+        random: Math.random,
+        uuid4: () => crypto.randomUUID(),
+        fillRandom: (bytes) => crypto.getRandomValues(bytes),
+      },
+    },
+    startTime: now,
+    runStartTime: now,
+  };
   const workflow = await creator.createWorkflow({
-    info: {
-      workflowType: type,
-      workflowId,
-      runId,
-      firstExecutionRunId: runId,
-      taskQueue: 'heap',
-      namespace: 'default',
-      attempt: 1,
-      historyLength: 3,
-      historySize: 0,
-      continueAsNewSuggested: false,
-      searchAttributes: {},
-      typedSearchAttributes: [],
-      memo: {},
-      unsafe: { isReplaying: false, now: Date.now },
-      startTime: now,
-      runStartTime: now,
-      priority: {},
-    } as never,
+    info,
     randomnessSeed: [i, 1],
     now: now.getTime(),
     showStackTraceSources: false,
   });
-  const completion = await workflow.activate({
+  if (values['created-only']) return workflow;
+  const activation = coresdk.workflow_activation.WorkflowActivation.fromObject({
     runId,
-    timestamp: { seconds: Long.fromNumber(Math.floor(now.getTime() / 1000)), nanos: 0 },
+    timestamp: { seconds: Math.floor(now.getTime() / 1000) },
     isReplaying: false,
     historyLength: 3,
     jobs: [
@@ -80,30 +124,35 @@ async function startWorkflow(i: number) {
         initializeWorkflow: {
           workflowId,
           workflowType: type,
-          arguments: started!.input?.payloads ?? [],
-          randomnessSeed: Long.fromNumber(i),
+          // each workflow its own copy, as each gets its own from the server
+          arguments: input.map((payload) => Payload.decode(Payload.encode(payload).finish())),
+          randomnessSeed: i,
           firstExecutionRunId: runId,
           attempt: 1,
-          headers: {},
         },
       },
     ],
   });
+  const completion = await workflow.activate(activation);
   if (completion.failed) throw new Error(`${type} failed its first activation: ${completion.failed.failure?.message}`);
+  // as the worker does after every activation: what the workflow logged leaves it
+  await workflow.getAndResetSinkCalls();
   return workflow;
 }
 
+const warmUp = [];
+for (let i = 0; i < WARM_UP; i++) warmUp.push(await startWorkflow(i));
+for (const workflow of warmUp) await workflow.dispose();
 const kept = [];
-// the first few settle what every workflow shares (compiled code, the context's caches)
-for (let i = 0; i < 5; i++) kept.push(await startWorkflow(i));
-collect();
-const before = process.memoryUsage().heapUsed;
-for (let i = 5; i < 5 + count; i++) kept.push(await startWorkflow(i));
-collect();
-const after = process.memoryUsage().heapUsed;
+for (let i = WARM_UP; i < WARM_UP + count; i++) kept.push(await startWorkflow(i));
+const atCount = liveHeap();
+for (let i = WARM_UP + count; i < WARM_UP + 2 * count; i++) kept.push(await startWorkflow(i));
+const atTwiceCount = liveHeap();
 console.log(
-  `${type} from ${path.basename(historyPath)}: ${((after - before) / count / 1024).toFixed(1)} KB of live heap for ` +
-    `each of ${count} workflows activated once and kept`,
+  `${type} from ${path.basename(historyPath)}${values['created-only'] ? ', created only' : ', first activation'}` +
+    `${values['preload-sdk'] ? ', workflow SDK preloaded' : ''}: ` +
+    `${((atTwiceCount - atCount) / count / 1024).toFixed(1)} KB of live heap for each workflow kept ` +
+    `(${count} to ${2 * count} kept)`,
 );
 for (const workflow of kept) await workflow.dispose();
 await creator.destroy();
