@@ -8,14 +8,13 @@ import { buildWorkflowBundle } from './workflow-bundle';
 
 /**
  * Referrals kept in memory between their workflow tasks. The SDK sizes its cache from the heap limit (about 2,300 on a
- * 4 GB heap), and every cached referral costs the service 0.25 to 0.45 MB of RSS (a registered one more than a claim;
- * its workflow's own objects are about 40 KB of that, the rest the SDK's state for the run), over a ready service of
- * about 280 MB, whatever the number of referrals open. So the cache, not the referrals open, sets the service's
- * memory: 1,000 held it at 620 to 680 MB from 3,000 to 100,000 open, 600 at 510 to 640 MB with 3,000 to 10,000
- * registered referrals (README: Footprint at 100,000 open). The price of a referral out of the cache is a replay of its
- * history on its next task, about 50 ms of worker CPU: with 316 referrals taking orders in turn, a cache of 250
- * replayed for nearly every order, and any cache above 316 for none (README, Benchmark). A mass wake (10,000 windows
- * closing together) replays with any cache short of 10,000.
+ * 4 GB heap). A cached referral's own objects are about 67 KB of the workflow thread's heap (a claim just begun,
+ * scripts/bench/workflow-heap.ts), but the service's RSS grows by several times that for each, V8's and the allocator's
+ * headroom included: with 1,000 cached it read 621 to 642 MB from 10,000 to 100,000 open claims, with 500 about 30 MB
+ * less, and with 600 registered referrals 70 MB less than with 1,000 (README: The cache against the goal). 500 holds
+ * the referrals a commerce backend's bursts keep active within minutes (the benchmark writes to 316 in turn); one out
+ * of the cache replays its history on its next task, about 50 ms of worker CPU, and a mass wake (10,000 windows closing
+ * together) replays with any cache short of 10,000.
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 

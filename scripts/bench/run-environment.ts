@@ -16,7 +16,7 @@ const SETTINGS = [
 ] as const;
 
 export interface RunEnvironment {
-  /** the commit measured, and whether the checkout had changes beside it; null outside a git checkout */
+  /** the commit measured, and whether its tracked files had changes (results beside it do not count); null outside git */
   commit: { id: string; changed: boolean } | null;
   /** the worker cache the service ran with, as `npm start` reads it; null when the settings do not load */
   workerMaxCachedWorkflows: number | null;
@@ -29,7 +29,10 @@ export async function runEnvironment(): Promise<RunEnvironment> {
   const git = (...args: string[]) => promisify(execFile)('git', args, { cwd: ROOT, encoding: 'utf8' });
   let commit: RunEnvironment['commit'] = null;
   try {
-    const [head, status] = await Promise.all([git('rev-parse', 'HEAD'), git('status', '--porcelain')]);
+    const [head, status] = await Promise.all([
+      git('rev-parse', 'HEAD'),
+      git('status', '--porcelain', '--untracked-files=no'),
+    ]);
     commit = { id: head.stdout.trim(), changed: status.stdout.trim() !== '' };
   } catch {
     // not a git checkout (an unpacked release): the run still measures
