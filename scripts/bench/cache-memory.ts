@@ -18,7 +18,7 @@ const logger = pino({ level: 'error' }, pino.destination(2));
 installTemporalRuntime(logger, 'ERROR', { shutdownSignals: [] });
 const total = Number(process.argv[2] ?? 600);
 const STEP = 150;
-const cache = (await runEnvironment()).workerMaxCachedWorkflows ?? 'invalid';
+const cache = JSON.stringify((await runEnvironment()).workerMaxCachedWorkflows);
 const dir = await mkdtemp(path.join(os.tmpdir(), 'referrals-memory-'));
 const cleanups: Array<() => Promise<void>> = [];
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:workflow-heap -- [--history FILE] [--count N] [--created-only] [--preload-sdk]`
+ * `npm run bench:workflow-heap -- [--history FILE] [--count N] [--created-only] [--preload-sdk] [--out DIR]`
  *
  * The live heap one cached workflow holds in the worker's workflow context: the workflow bundle loaded into the SDK's
  * reusable V8 context (as the worker loads it), then workflows created from a recorded history's first event (its
@@ -11,7 +11,7 @@
  * It drives the SDK's workflow creator directly (`@temporalio/worker/lib/...`, not the SDK's public API, checked by
  * the type checker against the installed SDK), on this thread rather than a worker thread.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,8 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { parseWorkflowCode } from '@temporalio/worker/lib/worker';
 import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
 import type { WorkflowInfo } from '@temporalio/workflow';
-import { buildWorkflowBundle, WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
+import { runEnvironment } from './run-environment';
 
 const { temporal, coresdk } = proto;
 const { Payload } = temporal.api.common.v1;
@@ -34,17 +35,27 @@ const { values } = parseArgs({
     count: { type: 'string', default: '300' },
     'created-only': { type: 'boolean', default: false },
     'preload-sdk': { type: 'boolean', default: false },
+    out: { type: 'string' },
   },
 });
+const began = new Date();
+const environment = runEnvironment();
+const outDir = path.resolve(values.out ?? path.join(ROOT, 'bench/results'));
+const workerVersion = (
+  JSON.parse(await readFile(path.join(ROOT, 'node_modules/@temporalio/worker/package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
 const historyPath = path.resolve(values.history);
 const count = Number(values.count);
 if (!Number.isSafeInteger(count) || count < 10 || count > 10_000)
   throw new Error(`--count: 10 to 10,000, not ${values.count}`);
 const collect = (globalThis as { gc?: () => void }).gc;
 if (!collect) throw new Error('run with node --expose-gc');
-const liveHeap = () => {
-  // twice: the first collection's finalisers free more for the second
+const liveHeap = async () => {
   collect();
+  // what the first collection's finalisers let go, the second frees
+  await new Promise(setImmediate);
   collect();
   return process.memoryUsage().heapUsed;
 };
@@ -55,14 +66,14 @@ if (!started?.workflowType?.name) throw new Error(`${historyPath} does not begin
 const type = started.workflowType.name;
 const input = started.input?.payloads ?? [];
 
-const code = values['preload-sdk']
-  ? (
-      await bundleWorkflowCode({
-        ...WORKFLOW_BUNDLE_OPTIONS,
-        preloadModules: [...WORKFLOW_BUNDLE_OPTIONS.preloadModules, '@temporalio/workflow'],
-      })
-    ).code
-  : (await buildWorkflowBundle()).code;
+// built here either way, so both arms carry what webpack leaves behind; the slope below leaves it out anyway
+const { code } = await bundleWorkflowCode({
+  ...WORKFLOW_BUNDLE_OPTIONS,
+  preloadModules: [
+    ...WORKFLOW_BUNDLE_OPTIONS.preloadModules,
+    ...(values['preload-sdk'] ? ['@temporalio/workflow'] : []),
+  ],
+});
 
 /** Every activity the workflow schedules counts as registered: here nothing runs them, they are only scheduled. */
 class EveryActivity extends Set<string> {
@@ -70,7 +81,10 @@ class EveryActivity extends Set<string> {
     return true;
   }
 }
+const beforeContext = await liveHeap();
 const creator = await ReusableVMWorkflowCreator.create(parseWorkflowCode(code), 5_000, new EveryActivity(), undefined);
+// the shared context: the bundle's code, its source map's consumer, the preloaded modules
+const contextBytes = (await liveHeap()) - beforeContext;
 
 async function startWorkflow(i: number) {
   const runId = `heap-run-${i}`;
@@ -135,6 +149,12 @@ async function startWorkflow(i: number) {
   });
   const completion = await workflow.activate(activation);
   if (completion.failed) throw new Error(`${type} failed its first activation: ${completion.failed.failure?.message}`);
+  // a workflow that ended in its first task would be measured as a finished one
+  const ended = completion.successful?.commands?.find(
+    (command) =>
+      command.completeWorkflowExecution || command.failWorkflowExecution || command.continueAsNewWorkflowExecution,
+  );
+  if (ended) throw new Error(`${type} ended in its first activation: ${JSON.stringify(ended)}`);
   // as the worker does after every activation: what the workflow logged leaves it
   await workflow.getAndResetSinkCalls();
   return workflow;
@@ -145,14 +165,34 @@ for (let i = 0; i < WARM_UP; i++) warmUp.push(await startWorkflow(i));
 for (const workflow of warmUp) await workflow.dispose();
 const kept = [];
 for (let i = WARM_UP; i < WARM_UP + count; i++) kept.push(await startWorkflow(i));
-const atCount = liveHeap();
+const atCount = await liveHeap();
 for (let i = WARM_UP + count; i < WARM_UP + 2 * count; i++) kept.push(await startWorkflow(i));
-const atTwiceCount = liveHeap();
+const atTwiceCount = await liveHeap();
+const perWorkflowBytes = (atTwiceCount - atCount) / count;
+const result = {
+  date: began.toISOString(),
+  history: path.relative(ROOT, historyPath),
+  workflowType: type,
+  options: { count, createdOnly: values['created-only'], preloadSdk: values['preload-sdk'] },
+  versions: { node: process.version, temporalWorker: workerVersion },
+  environment: await environment,
+  sharedContextBytes: contextBytes,
+  perWorkflowBytes,
+};
 console.log(
   `${type} from ${path.basename(historyPath)}${values['created-only'] ? ', created only' : ', first activation'}` +
     `${values['preload-sdk'] ? ', workflow SDK preloaded' : ''}: ` +
-    `${((atTwiceCount - atCount) / count / 1024).toFixed(1)} KB of live heap for each workflow kept ` +
-    `(${count} to ${2 * count} kept)`,
+    `${(perWorkflowBytes / 1024).toFixed(1)} KB of live heap for each workflow kept (${count} to ${2 * count} kept); ` +
+    `the shared context ${(contextBytes / 2 ** 20).toFixed(1)} MB`,
 );
+const stamp = began
+  .toISOString()
+  .replace(/\.\d+Z$/, 'Z')
+  .replaceAll(':', '-');
+const variant = `${values['created-only'] ? '-created-only' : ''}${values['preload-sdk'] ? '-preload-sdk' : ''}`;
+await mkdir(outDir, { recursive: true });
+const file = path.join(outDir, `${stamp}-workflow-heap-${path.basename(historyPath, '.binpb')}${variant}.json`);
+await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`written to ${path.relative(process.cwd(), file)}`);
 for (const workflow of kept) await workflow.dispose();
 await creator.destroy();
