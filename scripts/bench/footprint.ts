@@ -20,7 +20,7 @@ import { installTemporalRuntime } from '../../runtime/temporal-runtime';
 import { expectStatus, httpClient, runClients, sleep, type RetryCount } from './load';
 import { runCleanup } from './cleanup';
 import { appSchemaBytes, appSchemaIndexes, appSchemaTables, referralCount } from './product';
-import { memoryReading, memorySplit, type MemoryReading } from './report';
+import { memoryReading, memorySplit, resultStamp, type MemoryReading } from './report';
 import { runEnvironment } from './run-environment';
 import { startStack, type Stack, type TemporalChoice } from './stack';
 
@@ -81,10 +81,7 @@ const readings: Reading[] = [];
 const problems: string[] = [];
 let stack: Stack | undefined;
 let ready: Reading | undefined;
-const stamp = began
-  .toISOString()
-  .replace(/\.\d+Z$/, 'Z')
-  .replaceAll(':', '-');
+const stamp = resultStamp(began);
 /** The readings so far, written after each one: a run stopped before N keeps what it measured. */
 async function save(topology: Stack): Promise<string> {
   const file = path.join(outDir, `${stamp}-footprint-${topology.topology}.json`);

@@ -22,7 +22,7 @@ import { httpClient, runClients } from './load';
 import { appSchemaBytes, appSchemaTables, referralCount, runProduct, type ProductRun } from './product';
 import { runCleanup } from './cleanup';
 import { phaseCpu } from './cpu';
-import { figures, memoryReading, table, type Footprint, type MemoryReading } from './report';
+import { figures, memoryReading, resultStamp, table, type Footprint, type MemoryReading } from './report';
 import { runEnvironment } from './run-environment';
 import { NotAvailable, startStack, type ServiceProcess, type Stack, type TemporalChoice } from './stack';
 
@@ -266,10 +266,7 @@ console.log(
 if (notes.length > 0) console.log(`\nnotes:\n${notes.map((p) => `  - ${p}`).join('\n')}`);
 if (problems.length > 0) console.log(`\nproblems (the run fails):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 
-const stamp = began
-  .toISOString()
-  .replace(/\.\d+Z$/, 'Z')
-  .replaceAll(':', '-');
+const stamp = resultStamp(began);
 const file = path.join(outDir, `${stamp}-${topology}${quick ? '-quick' : ''}.json`);
 await mkdir(outDir, { recursive: true });
 await writeFile(

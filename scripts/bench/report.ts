@@ -63,6 +63,14 @@ export interface MemoryReading {
   externalBytes: number;
 }
 
+/** A result file's date prefix: the run's start to the second, with no character a file system refuses. */
+export function resultStamp(date: Date): string {
+  return date
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replaceAll(':', '-');
+}
+
 export function memoryReading(memory: ServiceMemory): MemoryReading {
   return {
     rssBytes: memory.rss,

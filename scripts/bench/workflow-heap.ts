@@ -22,6 +22,7 @@ import { parseWorkflowCode } from '@temporalio/worker/lib/worker';
 import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
 import type { WorkflowInfo } from '@temporalio/workflow';
 import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
+import { resultStamp } from './report';
 import { runEnvironment } from './run-environment';
 
 const { temporal, coresdk } = proto;
@@ -185,10 +186,7 @@ console.log(
     `${(perWorkflowBytes / 1024).toFixed(1)} KB of live heap for each workflow kept (${count} to ${2 * count} kept); ` +
     `the shared context ${(contextBytes / 2 ** 20).toFixed(1)} MB`,
 );
-const stamp = began
-  .toISOString()
-  .replace(/\.\d+Z$/, 'Z')
-  .replaceAll(':', '-');
+const stamp = resultStamp(began);
 const variant = `${values['created-only'] ? '-created-only' : ''}${values['preload-sdk'] ? '-preload-sdk' : ''}`;
 await mkdir(outDir, { recursive: true });
 const file = path.join(outDir, `${stamp}-workflow-heap-${path.basename(historyPath, '.binpb')}${variant}.json`);
