@@ -3,8 +3,9 @@
  *
  * The footprint with N referrals open and how it grows from N/10 to N: the service's RSS (split into the main thread's
  * heap, its buffers and the rest, as the benchmark splits it), the referrals the worker holds cached, PostgreSQL bytes
- * per referral (the app schema, every table and index) with each table's and each index's share, and Temporal history
- * events per referral from a sample. The referrals stay open: claims (the default, `POST /v1/referrals`: a pending
+ * per referral (the app schema, every table and index) with each table's and each index's share, the largest tables'
+ * rows' own data, dead rows and HOT updates (what their bytes are made of), and Temporal history events per referral
+ * from a sample. The referrals stay open: claims (the default, `POST /v1/referrals`: a pending
  * referral whose workflow waits for its signup or its expiry), the quickest way a referral opens through the API, or
  * signups by code (registered referrals, as the benchmark's own, at the signup rate: about 10 a second on 2 cores). Writes
  * bench/results/<date>-footprint-<topology>.json after every tenth of N, so a run stopped early (Ctrl-C) keeps the
@@ -19,8 +20,8 @@ import pino from 'pino';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime';
 import { expectStatus, httpClient, runClients, sleep, type RetryCount } from './load';
 import { runCleanup } from './cleanup';
-import { appSchemaBytes, appSchemaIndexes, appSchemaTables, referralCount } from './product';
-import { memoryReading, memorySplit, resultStamp, type MemoryReading } from './report';
+import { appSchemaBytes, appSchemaIndexes, appSchemaTables, appTableRows, referralCount } from './product';
+import { memoryReading, memorySplit, RESULT_FORMAT, resultStamp, type MemoryReading } from './report';
 import { runEnvironment } from './run-environment';
 import { startStack, type Stack, type TemporalChoice } from './stack';
 
@@ -69,8 +70,20 @@ interface Reading {
   cached: number | null;
   /** the app schema's bytes over the empty schema's, per referral */
   postgresBytesPerReferral: number;
-  /** the largest tables' bytes per referral, gross: their empty pages included, so they may sum past the net figure */
-  postgresTables: Array<{ table: string; bytesPerReferral: number; indexBytesPerReferral: number }>;
+  /**
+   * the largest tables' bytes per referral, gross: their empty pages included, so they may sum past the net figure;
+   * with their rows' own data per referral, the rows their writes left dead, and their updates (HOT: no index entry)
+   */
+  postgresTables: Array<{
+    table: string;
+    bytesPerReferral: number;
+    indexBytesPerReferral: number;
+    rowDataBytesPerReferral: number;
+    liveRows: number;
+    deadRows: number;
+    updates: number;
+    hotUpdates: number;
+  }>;
   /** every index with its table, gross as the tables' shares are */
   postgresIndexes: Array<{ index: string; table: string; partial: boolean; bytesPerReferral: number }>;
   historyEventsPerReferral: number | null;
@@ -90,6 +103,7 @@ async function save(topology: Stack): Promise<string> {
     file,
     `${JSON.stringify(
       {
+        format: `footprint/${RESULT_FORMAT.footprint}`,
         date: began.toISOString(),
         topology: topology.topology,
         options: { open, via, concurrency, referrers: REFERRERS },
@@ -183,11 +197,18 @@ try {
       // the SDK exports its cache's gauge once something was cached
       cached: metrics ? (metrics.temporal_sticky_cache_size ?? 0) : null,
       postgresBytesPerReferral: perReferral((await appSchemaBytes(started.db)) - emptyBytes),
-      postgresTables: tables.slice(0, 6).map((t) => ({
-        table: t.table,
-        bytesPerReferral: perReferral(t.totalBytes),
-        indexBytesPerReferral: perReferral(t.indexBytes),
-      })),
+      postgresTables: await Promise.all(
+        tables.slice(0, 6).map(async (t) => {
+          const { rowDataBytes, ...rows } = await appTableRows(started.db, t.table);
+          return {
+            table: t.table,
+            bytesPerReferral: perReferral(t.totalBytes),
+            indexBytesPerReferral: perReferral(t.indexBytes),
+            rowDataBytesPerReferral: perReferral(rowDataBytes),
+            ...rows,
+          };
+        }),
+      ),
       postgresIndexes: (await appSchemaIndexes(started.db)).map((i) => ({
         index: i.index,
         table: i.table,

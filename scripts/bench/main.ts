@@ -22,7 +22,15 @@ import { httpClient, runClients } from './load';
 import { appSchemaBytes, appSchemaTables, referralCount, runProduct, type ProductRun } from './product';
 import { runCleanup } from './cleanup';
 import { phaseCpu } from './cpu';
-import { figures, memoryReading, resultStamp, table, type Footprint, type MemoryReading } from './report';
+import {
+  figures,
+  memoryReading,
+  RESULT_FORMAT,
+  resultStamp,
+  table,
+  type Footprint,
+  type MemoryReading,
+} from './report';
 import { runEnvironment } from './run-environment';
 import { NotAvailable, startStack, type ServiceProcess, type Stack, type TemporalChoice } from './stack';
 
@@ -273,6 +281,7 @@ await writeFile(
   file,
   `${JSON.stringify(
     {
+      format: `bench/${RESULT_FORMAT.bench}`,
       date: began.toISOString(),
       topology,
       quick,

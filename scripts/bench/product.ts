@@ -467,6 +467,30 @@ export async function appSchemaTables(
   }));
 }
 
+/**
+ * What one table's bytes hold beside its indexes: its rows' own data as stored (compressed where PostgreSQL compressed
+ * it; without the 24-byte row headers, line pointers and pages' free space), and what its writes left: rows dead and
+ * not yet vacuumed, and its updates, of them the HOT ones that wrote no index entry.
+ */
+export async function appTableRows(
+  db: DB,
+  table: string,
+): Promise<{ liveRows: number; rowDataBytes: number; deadRows: number; updates: number; hotUpdates: number }> {
+  const { rows: data } = await sql<{ rows: string; bytes: string }>`
+    select count(*)::bigint as rows, coalesce(sum(pg_column_size(t.*)), 0)::bigint as bytes
+    from ${sql.table(table)} t`.execute(db);
+  const { rows: stats } = await sql<{ dead: string; updates: string; hot: string }>`
+    select n_dead_tup::bigint as dead, n_tup_upd::bigint as updates, n_tup_hot_upd::bigint as hot
+    from pg_stat_user_tables where schemaname = 'public' and relname = ${table}`.execute(db);
+  return {
+    liveRows: Number(data[0]!.rows),
+    rowDataBytes: Number(data[0]!.bytes),
+    deadRows: Number(stats[0]?.dead ?? 0),
+    updates: Number(stats[0]?.updates ?? 0),
+    hotUpdates: Number(stats[0]?.hot ?? 0),
+  };
+}
+
 /** Every index of the application's schema with its table, its bytes (all forks) and whether it is partial, largest first. */
 export async function appSchemaIndexes(
   db: DB,

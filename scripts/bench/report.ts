@@ -63,6 +63,12 @@ export interface MemoryReading {
   externalBytes: number;
 }
 
+/**
+ * Each result file's shape, written into it as `format` (`footprint/2`): raised when a field is added, renamed or
+ * changes meaning, so a reader comparing runs knows what to expect of each. Files written before it have none.
+ */
+export const RESULT_FORMAT = { bench: 1, footprint: 2, workflowHeap: 1, cpuProfile: 1 } as const;
+
 /** A result file's date prefix: the run's start to the second, with no character a file system refuses. */
 export function resultStamp(date: Date): string {
   return date

@@ -22,7 +22,7 @@ import { parseWorkflowCode } from '@temporalio/worker/lib/worker';
 import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
 import type { WorkflowInfo } from '@temporalio/workflow';
 import { WORKFLOW_BUNDLE_OPTIONS } from '../../runtime/workflow-bundle';
-import { resultStamp } from './report';
+import { RESULT_FORMAT, resultStamp } from './report';
 import { runEnvironment } from './run-environment';
 
 const { temporal, coresdk } = proto;
@@ -171,6 +171,7 @@ for (let i = WARM_UP + count; i < WARM_UP + 2 * count; i++) kept.push(await star
 const atTwiceCount = await liveHeap();
 const perWorkflowBytes = (atTwiceCount - atCount) / count;
 const result = {
+  format: `workflow-heap/${RESULT_FORMAT.workflowHeap}`,
   date: began.toISOString(),
   history: path.relative(ROOT, historyPath),
   workflowType: type,
