@@ -1,10 +1,14 @@
 /**
  * Where one thread's CPU went, from a V8 `.cpuprofile` (what `node --cpu-prof` writes, and `npm run bench --
  * --cpu-prof DIR` for the service): its busy share, the time spent in each package, the project's folders, Node's
- * own code, the garbage collector and V8 itself, and the functions that took the most, by their own time and with
- * what they called. Every figure comes from the profile's samples and their time deltas, as DevTools reads them.
+ * own code, the garbage collector and native work, and the functions that took the most, by their own time and with
+ * what they called. Each sample counts for the time until the next one, in timestamp order (as DevTools' Performance
+ * panel counts it, not the Profiler panel's equal share per sample: V8 samples less often while the thread is busy,
+ * so equal shares would understate busy time), and the collector's time is counted in the totals of the stack it
+ * interrupted.
  */
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The parts of a `.cpuprofile` this reads (the Chrome DevTools protocol's `Profiler.Profile`). */
 export interface CpuProfile {
@@ -28,31 +32,55 @@ export interface FunctionTime {
   seconds: number;
 }
 
+/** What kind of code a thread ran, from every frame its profile holds: what names the thread and its process. */
+export interface ThreadCode {
+  /** the workflow bundle or the SDK's workflow-thread entry: the worker's workflow thread */
+  workflows: boolean;
+  /** Node's module-loader hooks (`--import tsx` runs them in a thread of their own) */
+  moduleLoader: boolean;
+  /**
+   * Hono's router on the stack for at least 1% of the busy time: the process serves the API (a worker process loads
+   * Hono's server for its own endpoints, and barely runs it)
+   */
+  api: boolean;
+}
+
 export interface ProfileSummary {
   /** wall time the profile covers */
   seconds: number;
-  /** sampled time not idle: the thread running JavaScript, the collector or V8's own work */
+  /** sampled time not idle: the thread running JavaScript, the collector or native work */
   busySeconds: number;
-  /** per group, largest own time first, idle left out: its own time, and its time with what it called */
-  groups: Array<{ group: string; seconds: number; shareOfBusy: number; totalSeconds: number }>;
+  /** how often V8 sampled; samples of a node the profile does not list are counted apart and left out */
+  samples: { count: number; meanIntervalMs: number; maxIntervalMs: number; unknown: number };
+  /**
+   * every group that was on a stack, largest own time first, idle left out: its own time, its share of the busy
+   * time, and the time it was anywhere on the stack (for a group every stack passes through, such as Node's event
+   * loop, that is nearly all the busy time and says nothing of its cost)
+   */
+  groups: Array<{ group: string; seconds: number; shareOfBusy: number; onStackSeconds: number }>;
   /** functions by their own time */
   topSelf: FunctionTime[];
   /** functions by their time with everything they called (a recursive function counted once per sample) */
   topTotal: FunctionTime[];
+  code: ThreadCode;
 }
 
 const IDLE = '(idle)';
+const GARBAGE_COLLECTOR = '(garbage collector)';
+const PROGRAM = '(program)';
 // V8's pseudo-frames: no code of anyone's, but time all the same
-const V8_FRAMES: Record<string, string> = {
-  '(garbage collector)': 'V8: garbage collector',
-  '(program)': 'V8: native and compiler',
-};
+const V8_FRAMES = new Map([
+  [GARBAGE_COLLECTOR, 'V8: garbage collector'],
+  // native work with no JavaScript on the stack: Node's C++ and libuv callbacks, the compiler, stacks V8 could not walk
+  [PROGRAM, 'native, no JavaScript stack (program)'],
+]);
+const PSEUDO_FRAMES = new Set([IDLE, GARBAGE_COLLECTOR, PROGRAM, '(root)']);
 
-const fileOf = (url: string) => (url.startsWith('file://') ? decodeURIComponent(new URL(url).pathname) : url);
+const fileOf = (url: string) => (url.startsWith('file://') ? fileURLToPath(url) : url);
 
 /**
  * The checkout a profile was taken in, which need not be the one reading it: the folder most of its packages' files
- * sit under (`<root>/node_modules/…`).
+ * sit under (`<root>/node_modules/…`, the first `node_modules` of each path, so nested copies count for their root).
  */
 export function projectRootOf(profile: CpuProfile): string | null {
   const roots = new Map<string, number>();
@@ -70,18 +98,19 @@ export function projectRootOf(profile: CpuProfile): string | null {
  * workflow side and what they import, evaluated in the worker's workflow context), or the project's top folder.
  */
 export function frameGroup(functionName: string, url: string, projectRoot: string | null): string {
-  if (V8_FRAMES[functionName]) return V8_FRAMES[functionName];
+  const pseudo = V8_FRAMES.get(functionName);
+  if (pseudo !== undefined) return pseudo;
   if (functionName === IDLE) return 'idle';
   if (url === '') return 'native';
   if (url.startsWith('node:')) return 'node';
   if (url.startsWith('wasm://')) return 'wasm';
   if (url.startsWith('evalmachine.')) return 'workflow context (evalmachine)';
   const file = fileOf(url);
-  // V8 names some builtins' scripts by their source text
-  if (!file.startsWith('/')) return 'native';
   if (/\/workflow-bundle-[0-9a-f]+\.js$/.test(file)) return 'workflow bundle';
   const inPackage = /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
   if (inPackage) return inPackage[1]!;
+  // code compiled from a string under a name of its own (vm.Script, new Function): no file to place it by
+  if (!file.startsWith('/')) return 'script without a path';
   if (projectRoot === null) return 'other';
   const relative = path.relative(projectRoot, file);
   if (relative.startsWith('..') || path.isAbsolute(relative)) return 'other';
@@ -92,7 +121,8 @@ export function frameGroup(functionName: string, url: string, projectRoot: strin
 function frameWhere(url: string, lineNumber: number, projectRoot: string | null): string {
   if (url === '') return '';
   const file = fileOf(url);
-  const inPackage = /.*\/node_modules\/(.*)/.exec(file);
+  // a package's copy is told apart from another's by the package it is nested in
+  const inPackage = /\/node_modules\/(.*)/.exec(file);
   const shown = inPackage
     ? inPackage[1]!
     : file.startsWith('/') && projectRoot !== null
@@ -101,53 +131,89 @@ function frameWhere(url: string, lineNumber: number, projectRoot: string | null)
   return `${shown}:${lineNumber + 1}`;
 }
 
+function threadCode(profile: CpuProfile, honoOnStackShare: number): ThreadCode {
+  const urls = profile.nodes.map((node) => node.callFrame.url);
+  const any = (test: (url: string) => boolean) => urls.some(test);
+  return {
+    workflows: any(
+      (url) =>
+        /\/workflow-bundle-[0-9a-f]+\.js$/.test(url) ||
+        url.includes('/@temporalio/worker/lib/workflow/workflow-worker-thread.js'),
+    ),
+    moduleLoader: any((url) => url === 'node:internal/modules/esm/worker'),
+    api: honoOnStackShare >= 0.01,
+  };
+}
+
 export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary {
   const projectRoot = projectRootOf(profile);
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const keyOf = new Map<number, string>();
-  const described = new Map<string, Omit<FunctionTime, 'seconds'>>();
+  const described = new Map<string, Omit<FunctionTime, 'seconds'> & { pseudo: string | null }>();
   for (const node of profile.nodes) {
     const { functionName, url, lineNumber } = node.callFrame;
     const name = functionName || '(anonymous)';
     const where = frameWhere(url, lineNumber, projectRoot);
     const key = `${name}\u0000${where}`;
     keyOf.set(node.id, key);
-    if (!described.has(key)) described.set(key, { name, where, group: frameGroup(functionName, url, projectRoot) });
+    if (!described.has(key))
+      described.set(key, {
+        name,
+        where,
+        group: frameGroup(functionName, url, projectRoot),
+        pseudo: PSEUDO_FRAMES.has(functionName) ? functionName : null,
+      });
   }
+  // the frames of a stack, leaf first, the root left out
+  const stackOf = (leaf: number): string[] => {
+    const frames: string[] = [];
+    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
+      const frame = keyOf.get(id);
+      if (frame && described.get(frame)!.pseudo !== '(root)') frames.push(frame);
+    }
+    return frames;
+  };
+
+  // Samples in timestamp order (V8 may record one a few microseconds before the one it follows), each lasting until
+  // the next, the last until the profile ends.
+  let at = profile.startTime;
+  const timed = profile.samples.map((node, i) => ({ node, at: (at += profile.timeDeltas[i] ?? 0) }));
+  timed.sort((a, b) => a.at - b.at);
+  const durations = timed.map((sample, i) => Math.max(0, (timed[i + 1]?.at ?? profile.endTime) - sample.at));
 
   const selfMicros = new Map<string, number>();
   const totalMicros = new Map<string, number>();
   const groupMicros = new Map<string, number>();
-  const groupTotalMicros = new Map<string, number>();
+  const groupOnStackMicros = new Map<string, number>();
   let idleMicros = 0;
   let sampledMicros = 0;
-  // A sample's time runs until the next one (the last one's until the profile ends), as DevTools counts it.
-  const lastSampleAt = profile.startTime + profile.timeDeltas.reduce((sum, delta) => sum + delta, 0);
-  for (let i = 0; i < profile.samples.length; i++) {
-    const delta = Math.max(0, profile.timeDeltas[i + 1] ?? profile.endTime - lastSampleAt);
-    const leaf = profile.samples[i]!;
-    const key = keyOf.get(leaf);
+  let unknown = 0;
+  let interruptedStack: string[] = [];
+  for (const [i, { node }] of timed.entries()) {
+    const delta = durations[i]!;
+    const key = keyOf.get(node);
     const fn = key === undefined ? undefined : described.get(key);
-    if (!key || !fn) continue;
+    if (!key || !fn) {
+      unknown++;
+      continue;
+    }
     sampledMicros += delta;
-    if (fn.group === 'idle') {
+    if (fn.pseudo === IDLE) {
       idleMicros += delta;
+      interruptedStack = [];
       continue;
     }
     selfMicros.set(key, (selfMicros.get(key) ?? 0) + delta);
     groupMicros.set(fn.group, (groupMicros.get(fn.group) ?? 0) + delta);
-    const onStack = new Set<string>();
-    const groupsOnStack = new Set<string>();
-    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
-      const frame = keyOf.get(id);
-      if (!frame || byId.get(id)?.callFrame.functionName === '(root)') continue;
-      onStack.add(frame);
-      groupsOnStack.add(described.get(frame)!.group);
-    }
+    let frames = stackOf(node);
+    // the collector ran for the JavaScript the sample before it caught, if any
+    if (fn.pseudo === GARBAGE_COLLECTOR) frames = [...frames, ...interruptedStack];
+    else interruptedStack = fn.pseudo === null ? frames : [];
+    const onStack = new Set(frames);
     for (const frame of onStack) totalMicros.set(frame, (totalMicros.get(frame) ?? 0) + delta);
-    for (const group of groupsOnStack) groupTotalMicros.set(group, (groupTotalMicros.get(group) ?? 0) + delta);
+    for (const group of new Set([...onStack].map((frame) => described.get(frame)!.group)))
+      groupOnStackMicros.set(group, (groupOnStackMicros.get(group) ?? 0) + delta);
   }
 
   const busyMicros = sampledMicros - idleMicros;
@@ -155,35 +221,73 @@ export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary 
     [...times]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([key, micros]) => ({ ...described.get(key)!, seconds: micros / 1e6 }));
+      .map(([key, micros]) => {
+        const { name, where, group } = described.get(key)!;
+        return { name, where, group, seconds: micros / 1e6 };
+      });
+  const intervals = timed.slice(1).map((sample, i) => sample.at - timed[i]!.at);
   return {
     seconds: (profile.endTime - profile.startTime) / 1e6,
     busySeconds: busyMicros / 1e6,
-    groups: [...groupMicros]
-      .sort((a, b) => b[1] - a[1])
-      .map(([group, micros]) => ({
+    samples: {
+      count: timed.length,
+      meanIntervalMs: intervals.length > 0 ? intervals.reduce((sum, x) => sum + x, 0) / intervals.length / 1000 : 0,
+      maxIntervalMs: intervals.reduce((max, x) => Math.max(max, x), 0) / 1000,
+      unknown,
+    },
+    groups: [...groupOnStackMicros]
+      .map(([group, onStack]) => ({
         group,
-        seconds: micros / 1e6,
-        shareOfBusy: busyMicros > 0 ? micros / busyMicros : 0,
-        totalSeconds: (groupTotalMicros.get(group) ?? micros) / 1e6,
-      })),
+        seconds: (groupMicros.get(group) ?? 0) / 1e6,
+        shareOfBusy: busyMicros > 0 ? (groupMicros.get(group) ?? 0) / busyMicros : 0,
+        onStackSeconds: onStack / 1e6,
+      }))
+      .sort((a, b) => b.seconds - a.seconds || b.onStackSeconds - a.onStackSeconds),
     topSelf: ranked(selfMicros),
     topTotal: ranked(totalMicros),
+    code: threadCode(profile, busyMicros > 0 ? (groupOnStackMicros.get('hono') ?? 0) / busyMicros : 0),
   };
 }
 
-/**
- * The thread a profile file is of, from the name Node gives it (`CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`)
- * and what ran in it: the main thread is thread 0; the worker's workflow thread runs the SDK's workflow code.
- */
-export function threadOf(fileName: string, summary: ProfileSummary): { pid: number | null; thread: string } {
+/** Node's name for a profile file (`CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`): its process and thread. */
+export function profileThread(fileName: string): { pid: number; threadId: number } | null {
   const parts = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(path.basename(fileName));
-  const pid = parts ? Number(parts[1]) : null;
-  const threadId = parts ? Number(parts[2]) : null;
-  if (threadId === 0) return { pid, thread: 'main' };
-  const runsWorkflows = [...summary.topTotal, ...summary.topSelf].some((fn) =>
-    fn.where.startsWith('@temporalio/worker/lib/workflow/'),
-  );
-  const name = runsWorkflows ? 'workflow thread' : 'worker thread';
-  return { pid, thread: threadId === null ? name : `${name} ${threadId}` };
+  return parts ? { pid: Number(parts[1]), threadId: Number(parts[2]) } : null;
+}
+
+/**
+ * What to call a thread: a main thread (thread 0) by its process's part, the API (Hono's code ran in it) and the
+ * worker (a workflow thread ran beside it; the API loads the worker's package too, for its connection), or both, as
+ * `npm start` runs them; another thread by the code it ran: the worker's workflow thread, or the module loader's.
+ */
+export function threadName(threadId: number | null, code: ThreadCode, workflowThreadInProcess: boolean): string {
+  if (threadId === null) return 'unknown thread';
+  if (threadId === 0) {
+    const part =
+      code.api && workflowThreadInProcess
+        ? ' (API and worker)'
+        : code.api
+          ? ' (API)'
+          : workflowThreadInProcess
+            ? ' (worker)'
+            : '';
+    return `main thread${part}`;
+  }
+  const kind = code.workflows ? 'workflow thread' : code.moduleLoader ? 'module loader thread' : 'thread';
+  return `${kind} ${threadId}`;
+}
+
+/** The time Node put in a profile's file name (`CPU.20261127.011758…`, the machine's local time), as a Date. */
+export function profileTakenAt(fileName: string): Date | null {
+  const parts = /^CPU\.(\d{4})(\d{2})(\d{2})\.(\d{2})(\d{2})(\d{2})\./.exec(path.basename(fileName));
+  if (!parts) return null;
+  const [year, month, day, hour, minute, second] = parts.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return new Date(year, month - 1, day, hour, minute, second);
 }

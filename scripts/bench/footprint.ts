@@ -4,8 +4,8 @@
  * The footprint with N referrals open and how it grows from N/10 to N: the service's RSS (split into the main thread's
  * heap, its buffers and the rest, as the benchmark splits it), the referrals the worker holds cached, PostgreSQL bytes
  * per referral (the app schema, every table and index) with each table's and each index's share, the largest tables'
- * rows' own data, dead rows and HOT updates (what their bytes are made of), and Temporal history events per referral
- * from a sample. The referrals stay open: claims (the default, `POST /v1/referrals`: a pending
+ * rows as stored, their dead rows and HOT updates (what their bytes are made of), and Temporal history events per
+ * referral from a sample. The referrals stay open: claims (the default, `POST /v1/referrals`: a pending
  * referral whose workflow waits for its signup or its expiry), the quickest way a referral opens through the API, or
  * signups by code (registered referrals, as the benchmark's own, at the signup rate: about 10 a second on 2 cores). Writes
  * bench/results/<date>-footprint-<topology>.json after every tenth of N, so a run stopped early (Ctrl-C) keeps the
@@ -72,17 +72,17 @@ interface Reading {
   postgresBytesPerReferral: number;
   /**
    * the largest tables' bytes per referral, gross: their empty pages included, so they may sum past the net figure;
-   * with their rows' own data per referral, the rows their writes left dead, and their updates (HOT: no index entry)
+   * with their rows as stored per referral (appTableRows), and, for the whole table, its rows dead and not yet
+   * vacuumed and its updates so far (the HOT ones wrote no index entry)
    */
   postgresTables: Array<{
     table: string;
     bytesPerReferral: number;
     indexBytesPerReferral: number;
-    rowDataBytesPerReferral: number;
-    liveRows: number;
-    deadRows: number;
-    updates: number;
-    hotUpdates: number;
+    rowBytesPerReferral: number;
+    deadRowsNotVacuumed: number;
+    updatesTotal: number;
+    hotUpdatesTotal: number;
   }>;
   /** every index with its table, gross as the tables' shares are */
   postgresIndexes: Array<{ index: string; table: string; partial: boolean; bytesPerReferral: number }>;
@@ -199,13 +199,13 @@ try {
       postgresBytesPerReferral: perReferral((await appSchemaBytes(started.db)) - emptyBytes),
       postgresTables: await Promise.all(
         tables.slice(0, 6).map(async (t) => {
-          const { rowDataBytes, ...rows } = await appTableRows(started.db, t.table);
+          const { rowBytes, ...writes } = await appTableRows(started.db, t.table);
           return {
             table: t.table,
             bytesPerReferral: perReferral(t.totalBytes),
             indexBytesPerReferral: perReferral(t.indexBytes),
-            rowDataBytesPerReferral: perReferral(rowDataBytes),
-            ...rows,
+            rowBytesPerReferral: perReferral(rowBytes),
+            ...writes,
           };
         }),
       ),

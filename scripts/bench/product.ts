@@ -468,26 +468,26 @@ export async function appSchemaTables(
 }
 
 /**
- * What one table's bytes hold beside its indexes: its rows' own data as stored (compressed where PostgreSQL compressed
- * it; without the 24-byte row headers, line pointers and pages' free space), and what its writes left: rows dead and
- * not yet vacuumed, and its updates, of them the HOT ones that wrote no index entry.
+ * What one table's bytes hold beside its indexes: its rows as stored (each with its row header, values compressed or
+ * kept out of line counted at their stored size; without line pointers and pages' free space), and what its writes
+ * left, as the statistics had them at the reading (a backend may hold its last second's counts a few seconds longer):
+ * rows dead and not yet vacuumed, and its updates since the database was made, of them the HOT ones that wrote no
+ * index entry.
  */
 export async function appTableRows(
   db: DB,
   table: string,
-): Promise<{ liveRows: number; rowDataBytes: number; deadRows: number; updates: number; hotUpdates: number }> {
-  const { rows: data } = await sql<{ rows: string; bytes: string }>`
-    select count(*)::bigint as rows, coalesce(sum(pg_column_size(t.*)), 0)::bigint as bytes
-    from ${sql.table(table)} t`.execute(db);
+): Promise<{ rowBytes: number; deadRowsNotVacuumed: number; updatesTotal: number; hotUpdatesTotal: number }> {
+  const { rows: data } = await sql<{ bytes: string }>`
+    select coalesce(sum(pg_column_size(t.*)), 0)::bigint as bytes from ${sql.id('public', table)} t`.execute(db);
   const { rows: stats } = await sql<{ dead: string; updates: string; hot: string }>`
     select n_dead_tup::bigint as dead, n_tup_upd::bigint as updates, n_tup_hot_upd::bigint as hot
     from pg_stat_user_tables where schemaname = 'public' and relname = ${table}`.execute(db);
   return {
-    liveRows: Number(data[0]!.rows),
-    rowDataBytes: Number(data[0]!.bytes),
-    deadRows: Number(stats[0]?.dead ?? 0),
-    updates: Number(stats[0]?.updates ?? 0),
-    hotUpdates: Number(stats[0]?.hot ?? 0),
+    rowBytes: Number(data[0]!.bytes),
+    deadRowsNotVacuumed: Number(stats[0]?.dead ?? 0),
+    updatesTotal: Number(stats[0]?.updates ?? 0),
+    hotUpdatesTotal: Number(stats[0]?.hot ?? 0),
   };
 }
 
