@@ -145,7 +145,11 @@ function threadCode(profile: CpuProfile, honoOnStackShare: number): ThreadCode {
   };
 }
 
-export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary {
+/**
+ * The summary of a profile, or of the part of it within `window` (microseconds on the profile's clock, the machine's
+ * monotonic one: a benchmark phase's bounds), each sample counted where it was taken.
+ */
+export function summarizeProfile(profile: CpuProfile, top = 15, window?: { from: number; to: number }): ProfileSummary {
   const projectRoot = projectRootOf(profile);
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
@@ -190,7 +194,10 @@ export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary 
   let sampledMicros = 0;
   let unknown = 0;
   let interruptedStack: string[] = [];
-  for (const [i, { node }] of timed.entries()) {
+  const from = Math.max(profile.startTime, window?.from ?? -Infinity);
+  const to = Math.min(profile.endTime, window?.to ?? Infinity);
+  for (const [i, { node, at: sampledAt }] of timed.entries()) {
+    if (sampledAt < from || sampledAt >= to) continue;
     const delta = durations[i]!;
     const key = keyOf.get(node);
     const fn = key === undefined ? undefined : described.get(key);
@@ -225,12 +232,13 @@ export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary 
         const { name, where, group } = described.get(key)!;
         return { name, where, group, seconds: micros / 1e6 };
       });
-  const intervals = timed.slice(1).map((sample, i) => sample.at - timed[i]!.at);
+  const inWindow = timed.filter((sample) => sample.at >= from && sample.at < to);
+  const intervals = inWindow.slice(1).map((sample, i) => sample.at - inWindow[i]!.at);
   return {
-    seconds: (profile.endTime - profile.startTime) / 1e6,
+    seconds: Math.max(0, to - from) / 1e6,
     busySeconds: busyMicros / 1e6,
     samples: {
-      count: timed.length,
+      count: inWindow.length,
       meanIntervalMs: intervals.length > 0 ? intervals.reduce((sum, x) => sum + x, 0) / intervals.length / 1000 : 0,
       maxIntervalMs: intervals.reduce((max, x) => Math.max(max, x), 0) / 1000,
       unknown,

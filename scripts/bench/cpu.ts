@@ -17,7 +17,14 @@ export interface PhaseCpu {
   loadAverage: number;
   /** the service's event-loop delay over the phase (from when the service ran) */
   serviceLoopDelay?: LoopDelay;
+  /**
+   * the phase's bounds on the machine's monotonic clock, in microseconds: the clock V8 stamps a CPU profile's samples
+   * with, in every process, so `npm run bench:profile -- DIR --phases RESULT` splits the service's profile by phase
+   */
+  monotonicMicros: { from: number; to: number };
 }
+
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 const TICKS_PER_SECOND = 100;
 
@@ -85,7 +92,9 @@ export function phaseCpu(options: {
   serviceLoopDelay?: () => Promise<LoopDelay | undefined>;
 }) {
   const phases: PhaseCpu[] = [];
-  let current: { phase: string; at: number; ticks: Map<number, { group: ProcessGroup; ticks: number }> } | undefined;
+  let current:
+    | { phase: string; at: number; atMicros: number; ticks: Map<number, { group: ProcessGroup; ticks: number }> }
+    | undefined;
   // one ask at a time, in phase order: each reading closes the phase before it
   let loopReadings: Promise<void> = Promise.resolve();
   const readLoopDelay = (into?: PhaseCpu) => {
@@ -114,6 +123,7 @@ export function phaseCpu(options: {
       seconds: (performance.now() - current.at) / 1000,
       cpuSeconds: cpu,
       loadAverage: options.loadAverage(),
+      monotonicMicros: { from: current.atMicros, to: monotonicMicros() },
     };
     phases.push(phase);
     readLoopDelay(phase);
@@ -121,7 +131,7 @@ export function phaseCpu(options: {
   return {
     mark(phase: string) {
       close();
-      current = { phase, at: performance.now(), ticks: sample(options.servicePids) };
+      current = { phase, at: performance.now(), atMicros: monotonicMicros(), ticks: sample(options.servicePids) };
     },
     async finish(): Promise<PhaseCpu[]> {
       close();

@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   frameGroup,
@@ -84,6 +89,35 @@ describe("a thread's CPU, from its profile", () => {
       seconds: 0.002,
     });
     expect(topTotal.map((fn) => fn.name)).not.toContain('(root)');
+  });
+
+  it("given a phase's bounds, when summarized, then only the samples taken within them count", () => {
+    const phase = summarizeProfile(profile, 15, { from: 1_005_000, to: 1_008_000 });
+    expect(phase.seconds).toBeCloseTo(0.003, 9);
+    expect(phase.busySeconds).toBeCloseTo(0.003, 9);
+    expect(phase.samples.count).toBe(3);
+    expect(phase.topSelf.map((fn) => fn.name).sort()).toEqual(['(garbage collector)', 'executeQuery', 'query']);
+    // bounds past the profile's own are cut to it
+    expect(summarizeProfile(profile, 15, { from: 0, to: 2_000_000 }).seconds).toBeCloseTo(0.011, 9);
+  });
+
+  it("given a process's monotonic clock, when a CPU profile is taken, then its samples are stamped on the same clock", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cpu-profile-clock-'));
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, [
+        '--cpu-prof',
+        `--cpu-prof-dir=${dir}`,
+        '-e',
+        'console.log(Number(process.hrtime.bigint() / 1000n))',
+      ]);
+      const [file] = await readdir(dir);
+      const taken = JSON.parse(await readFile(path.join(dir, file!), 'utf8')) as CpuProfile;
+      const printedAt = Number(stdout.trim());
+      expect(printedAt).toBeGreaterThanOrEqual(taken.startTime);
+      expect(printedAt).toBeLessThanOrEqual(taken.endTime);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('given a top of two, when summarized, then each list keeps the two largest', () => {
