@@ -10,19 +10,19 @@ import { buildWorkflowBundle } from './workflow-bundle';
  * Referrals kept in memory between their workflow tasks. The SDK sizes its cache from the heap limit (about 2,300 on a
  * 4 GB heap). A cached referral's own objects are about 67 KB of the workflow thread's heap (a claim just begun,
  * scripts/bench/workflow-heap.ts), but the service's RSS grows by about 0.3 MB for each, V8's and the allocator's
- * headroom included: with 1,000 cached it read 621 to 642 MB from 10,000 to 100,000 open claims; with 500, 352 to 548
- * MB to 6,000 and 463 to 505 MB to 30,000 (one reading of 610 MB beside other work), 116 to 172 MB under 1,000 at the
- * same points (README: The cache against the goal). 500 holds the referrals a commerce backend's bursts keep active
- * within minutes (the benchmark writes to 316 in turn); one out of the cache replays its history on its next task,
- * about 50 ms of worker CPU, and a mass wake (10,000 windows closing together) replays with any cache short of 10,000.
+ * headroom included: with 1,000 cached it read 621 to 642 MB from 10,000 to 100,000 open claims, with 500 475 to 491
+ * MB, under the goal of 600 (README: Performance; bench/README.md: The cache against the goal). 500 holds the
+ * referrals a commerce backend's bursts keep active within minutes (the benchmark writes to 316 in turn); one out of
+ * the cache replays its history on its next task, about 50 ms of worker CPU, and a mass wake (10,000 windows closing
+ * together) replays with any cache short of 10,000.
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
 /**
- * Workflow tasks the worker runs at once: the SDK's default, kept because 8 measured the same at 300 referrals (README,
- * Benchmark). Local activities (registration, taking orders from the inbox, the claim's first write) hold their task's
- * slot; a worker whose tasks run long under load can take fewer, so tasks wait on the server instead of inside it,
- * against the task's 10 s timeout.
+ * Workflow tasks the worker runs at once: the SDK's default, kept because 8 measured the same at 300 referrals
+ * (bench/README.md). Local activities (registration, taking orders from the inbox, the claim's first write) hold their
+ * task's slot; a worker whose tasks run long under load can take fewer, so tasks wait on the server instead of inside
+ * it, against the task's 10 s timeout.
  */
 export const DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS = 40;
 

@@ -58,6 +58,9 @@ function readStats(): Stat[] {
   return stats;
 }
 
+// the CLI's dev server, or Temporal's own server (its name cut to 15 characters, as the kernel keeps it)
+const isTemporal = (comm: string) => comm === 'temporal' || comm === 'temporal-server';
+
 /** This process and its descendants, grouped. */
 function sample(servicePids: () => readonly number[]): Map<number, { group: ProcessGroup; ticks: number }> {
   const stats = readStats();
@@ -74,7 +77,7 @@ function sample(servicePids: () => readonly number[]): Map<number, { group: Proc
         ? 'bench'
         : service.has(pid)
           ? 'service'
-          : (inherited ?? (s.comm === 'temporal' ? 'temporal' : s.comm === 'postgres' ? 'postgres' : 'other'));
+          : (inherited ?? (isTemporal(s.comm) ? 'temporal' : s.comm === 'postgres' ? 'postgres' : 'other'));
     out.set(pid, { group, ticks: s.ticks });
     for (const child of children.get(pid) ?? []) visit(child.pid, group === 'bench' ? undefined : group);
   };

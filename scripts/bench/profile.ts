@@ -101,8 +101,13 @@ for (const { file, pid, thread, ...summary } of threads) {
       ...summary.phases.flatMap((phase) => [
         `  ${phase.phase}: ${phase.seconds.toFixed(1)} s, busy ${phase.busySeconds.toFixed(1)} s ` +
           `(${((100 * phase.busySeconds) / Math.max(phase.seconds, 1e-9)).toFixed(0)}%)`,
-        `      ${phase.groups.map((g) => `${g.group} ${g.seconds.toFixed(1)}`).join(', ')}`,
-        `      ${phase.topSelf.map((fn) => `${fn.name} ${fn.seconds.toFixed(1)}`).join(', ')}`,
+        // a phase the thread slept through has nothing to list
+        ...(phase.groups.length === 0
+          ? []
+          : [
+              `      ${phase.groups.map((g) => `${g.group} ${g.seconds.toFixed(1)}`).join(', ')}`,
+              `      ${phase.topSelf.map((fn) => `${fn.name} ${fn.seconds.toFixed(1)}`).join(', ')}`,
+            ]),
       ]),
       '',
     ].join('\n'),
