@@ -54,10 +54,12 @@ if [ $# -eq 0 ] && [ "${BENCH:-1}" != 0 ]; then
     const named = (v) => typeof v === "string" && v.length > 0;
     if (r.quick !== true || !Array.isArray(r.figures) || r.figures.length === 0 || !r.figures.every((f) => named(f.figure)))
       throw new Error(`${files[0]} has no figures of a quick run`);
-    if (r.format !== "bench/1" || !named(r.date) || !named(r.topology) || !(r.machine?.cores > 0) || !(r.machine?.memoryBytes > 0))
+    if (!/^bench\/\d+$/.test(r.format) || !named(r.date) || !named(r.topology) || !(r.machine?.cores > 0) || !(r.machine?.memoryBytes > 0))
       throw new Error(`${files[0]} lacks its format, the date, the topology or the machine`);
     if (!["node", "postgres", "temporalServer"].every((k) => named(r.versions?.[k])))
       throw new Error(`${files[0]} lacks a version (Node, PostgreSQL, Temporal server)`);
+    if (!r.footprint?.phases?.length || !r.footprint.phases.every((p) => p.monotonicMicros?.to > p.monotonicMicros?.from))
+      throw new Error(`${files[0]} lacks its phases with their bounds on the monotonic clock`);
     if (!(r.product?.worker?.massExpiry?.workflowTasks > 0))
       throw new Error(`${files[0]} lacks the account the worker metrics give of the mass expiry`);
   '; then

@@ -48,7 +48,11 @@ export interface ThreadCode {
 export interface ProfileSummary {
   /** wall time the profile covers */
   seconds: number;
-  /** sampled time not idle: the thread running JavaScript, the collector or native work */
+  /**
+   * wall time not idle: the thread running JavaScript, the collector or native work, or ready to and waiting for a
+   * core (a gap between samples counts for the sample before it). Not CPU time: two threads' busy times do not add up
+   * to their process's CPU.
+   */
   busySeconds: number;
   /** how often V8 sampled; samples of a node the profile does not list are counted apart and left out */
   samples: { count: number; meanIntervalMs: number; maxIntervalMs: number; unknown: number };
@@ -197,8 +201,9 @@ export function summarizeProfile(profile: CpuProfile, top = 15, window?: { from:
   const from = Math.max(profile.startTime, window?.from ?? -Infinity);
   const to = Math.min(profile.endTime, window?.to ?? Infinity);
   for (const [i, { node, at: sampledAt }] of timed.entries()) {
-    if (sampledAt < from || sampledAt >= to) continue;
-    const delta = durations[i]!;
+    // a sample's time counts where it falls within the window: one that straddles a bound counts in part
+    const delta = Math.max(0, Math.min(sampledAt + durations[i]!, to) - Math.max(sampledAt, from));
+    if (delta === 0) continue;
     const key = keyOf.get(node);
     const fn = key === undefined ? undefined : described.get(key);
     if (!key || !fn) {

@@ -58,8 +58,11 @@ function readStats(): Stat[] {
   return stats;
 }
 
-// the CLI's dev server, or Temporal's own server (its name cut to 15 characters, as the kernel keeps it)
-const isTemporal = (comm: string) => comm === 'temporal' || comm === 'temporal-server';
+/**
+ * The CLI's dev server, or Temporal's own server. Results before this counted the latter as `other` (on Temporal on
+ * PostgreSQL, `other` is the server there).
+ */
+export const isTemporal = (comm: string) => comm === 'temporal' || comm === 'temporal-server';
 
 /** This process and its descendants, grouped. */
 function sample(servicePids: () => readonly number[]): Map<number, { group: ProcessGroup; ticks: number }> {

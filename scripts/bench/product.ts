@@ -470,7 +470,7 @@ export async function appSchemaTables(
 /**
  * What one table's bytes hold beside its indexes: its rows as stored (each with its row header, values compressed or
  * kept out of line counted at their stored size; without line pointers and pages' free space), and what its writes
- * left, as the statistics had them at the reading (a backend may hold its last second's counts a few seconds longer):
+ * left, as the statistics had them at the reading (a backend may hold its latest counts for about ten seconds):
  * rows dead and not yet vacuumed, and its updates since the database was made, of them the HOT ones that wrote no
  * index entry.
  */

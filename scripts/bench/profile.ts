@@ -71,6 +71,10 @@ for (const file of files) {
     }),
   });
 }
+// a result of another run, or profiles of another, would read as phases where nothing ran
+for (const { phase } of phases)
+  if (!summaries.some((s) => s.phases.some((p) => p.phase === phase && p.seconds > 0)))
+    console.error(`warning: no profile in ${dir} covers the phase "${phase}": are they of the run ${values.phases}?`);
 const workerProcesses = new Set(summaries.filter((s) => s.code.workflows && s.pid !== undefined).map((s) => s.pid));
 const threads = summaries.map(({ pid, threadId, ...summary }) => ({
   pid: pid ?? null,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { isTemporal } from '../../scripts/bench/cpu';
 import {
   frameGroup,
   profileTakenAt,
@@ -97,6 +98,14 @@ describe("a thread's CPU, from its profile", () => {
     expect(phase.busySeconds).toBeCloseTo(0.003, 9);
     expect(phase.samples.count).toBe(3);
     expect(phase.topSelf.map((fn) => fn.name).sort()).toEqual(['(garbage collector)', 'executeQuery', 'query']);
+    // a sample that straddles a bound counts for its part inside
+    const straddling = summarizeProfile(profile, 15, { from: 1_005_500, to: 1_007_500 });
+    expect(straddling.busySeconds).toBeCloseTo(0.002, 9);
+    expect(Object.fromEntries(straddling.topSelf.map((fn) => [fn.name, fn.seconds]))).toEqual({
+      query: 0.001,
+      executeQuery: 0.0005,
+      '(garbage collector)': 0.0005,
+    });
     // bounds past the profile's own are cut to it
     expect(summarizeProfile(profile, 15, { from: 0, to: 2_000_000 }).seconds).toBeCloseTo(0.011, 9);
   });
@@ -203,5 +212,12 @@ describe("a thread's CPU, from its profile", () => {
   it("given Node's name for a profile, when read, then it gives the time in it", () => {
     expect(profileTakenAt('/x/CPU.20261127.011758.25866.0.001.cpuprofile')).toEqual(new Date(2026, 10, 27, 1, 17, 58));
     expect(profileTakenAt('renamed.cpuprofile')).toBeNull();
+  });
+
+  it("given a process's name, when grouped, then the dev server and Temporal's own server both count as Temporal", () => {
+    expect(isTemporal('temporal')).toBe(true);
+    expect(isTemporal('temporal-server')).toBe(true);
+    expect(isTemporal('postgres')).toBe(false);
+    expect(isTemporal('temporal-sql-to')).toBe(false);
   });
 });
