@@ -1,8 +1,8 @@
 /**
  * Where one thread's CPU went, from a V8 `.cpuprofile` (what `node --cpu-prof` writes, and `npm run bench --
- * --cpu-prof DIR` for the service): its busy share, the time spent in each package, the project's folders, Node's
- * own code, the garbage collector and native work, and the functions that took the most, by their own time and with
- * what they called. Each sample counts for the time until the next one, in timestamp order (as DevTools' Performance
+ * --cpu-prof DIR` for the service): its busy share (wall time not idle), the time spent in each package, the
+ * project's folders, Node's own code, the garbage collector and native work, and the functions that took the most, by
+ * their own time and with what they called. Each sample counts for the time until the next one, in timestamp order (as DevTools' Performance
  * panel counts it, not the Profiler panel's equal share per sample: V8 samples less often while the thread is busy,
  * so equal shares would understate busy time), and the collector's time is counted in the totals of the stack it
  * interrupted.
