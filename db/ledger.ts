@@ -437,22 +437,44 @@ export interface CustomerPoints {
   lots: PointLot[];
 }
 
-/** A customer's balance and lots, newest first; undefined for a customer never seen. */
-export async function findCustomerPoints(db: DB, customerId: string): Promise<CustomerPoints | undefined> {
-  const customer = await db
-    .selectFrom('customers')
-    .select('points_balance')
-    .where('id', '=', customerId)
-    .executeTakeFirst();
-  if (!customer) return undefined;
-  const lots = await db
-    .selectFrom('point_lots')
-    .selectAll()
-    .where('customer_id', '=', customerId)
-    .orderBy('credited_at', 'desc')
-    .orderBy('id')
-    .execute();
-  return { balance: Number(customer.points_balance), lots };
+/**
+ * A customer's balance and lots, newest first (and every ledger entry, for the admin's view); undefined for a customer
+ * never seen. Read in one snapshot: each statement of a plain read sees its own moment, so a lot's expiry committing
+ * between them would show the lot expired beside a balance that still counts it.
+ */
+export function findCustomerPoints(db: DB, customerId: string): Promise<CustomerPoints | undefined>;
+export function findCustomerPoints(
+  db: DB,
+  customerId: string,
+  options: { withEntries: true },
+): Promise<(CustomerPoints & { entries: LedgerEntry[] }) | undefined>;
+export async function findCustomerPoints(
+  db: DB,
+  customerId: string,
+  options?: { withEntries: true },
+): Promise<(CustomerPoints & { entries?: LedgerEntry[] }) | undefined> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      const customer = await trx
+        .selectFrom('customers')
+        .select('points_balance')
+        .where('id', '=', customerId)
+        .executeTakeFirst();
+      if (!customer) return undefined;
+      const lots = await trx
+        .selectFrom('point_lots')
+        .selectAll()
+        .where('customer_id', '=', customerId)
+        .orderBy('credited_at', 'desc')
+        .orderBy('id')
+        .execute();
+      const points = { balance: Number(customer.points_balance), lots };
+      if (!options?.withEntries) return points;
+      return { ...points, entries: await findLedgerEntries(trx, customerId) };
+    });
 }
 
 export const findLedgerEntries = (db: DB, customerId: string): Promise<LedgerEntry[]> =>

@@ -1,5 +1,5 @@
 import { findCustomer } from '../db/customers';
-import { findCustomerPoints, findLedgerEntries } from '../db/ledger';
+import { findCustomerPoints } from '../db/ledger';
 import { findReferralsOfCustomer } from '../db/referrals';
 import type { LedgerEntry } from '../db/schema';
 import type { IntakeDependencies } from './deps';
@@ -47,10 +47,10 @@ const entryView = (e: LedgerEntry): LedgerEntryView => ({
  * ledger entry against it, and the referrals they sent or came through (the newest 200).
  */
 export async function readCustomerForAdmin(deps: IntakeDependencies, customerId: string): Promise<AdminCustomerView> {
-  const [customer, points, entries, referrals] = await Promise.all([
+  const [customer, points, referrals] = await Promise.all([
     findCustomer(deps.db, customerId),
-    findCustomerPoints(deps.db, customerId),
-    findLedgerEntries(deps.db, customerId),
+    // the balance, the lots and their entries from one moment: they add up
+    findCustomerPoints(deps.db, customerId, { withEntries: true }),
     findReferralsOfCustomer(deps.db, customerId, REFERRALS_SHOWN),
   ]);
   if (!customer || !points) throw new IntakeError('not_found', `no customer ${customerId}`);
@@ -63,7 +63,7 @@ export async function readCustomerForAdmin(deps: IntakeDependencies, customerId:
     balance: points.balance,
     lots: points.lots.map((lot) => ({
       ...lotView(lot),
-      entries: entries.filter((e) => e.lot_id === lot.id).map(entryView),
+      entries: points.entries.filter((e) => e.lot_id === lot.id).map(entryView),
     })),
     referrals: referrals.map(referralViewFromRow),
   };

@@ -228,4 +228,37 @@ describe('points ledger', () => {
     expect(passing.status).toBe(0);
     expect(passing.stdout).toContain('every invariant holds');
   });
+
+  it.each([
+    ['the customer', { withEntries: undefined }],
+    ['the admin', { withEntries: true as const }],
+  ])(
+    "given a lot that expires while %s reads its customer's points, when read, then the balance, the lots and the entries are of one moment",
+    async (_, { withEntries }) => {
+      const customerId = `ike-${withEntries ? 'admin' : 'own'}`;
+      const { lot } = await credit(customerId, 100, '2026-06-01T00:00:00Z', `${customerId}-lot`);
+      // the expiry commits as soon as the read's first statement (the balance) has its answer
+      let expired: Promise<unknown> | undefined;
+      const reader = db.withPlugin({
+        transformQuery: (args) => args.node,
+        transformResult: async (args) => {
+          if (!expired && args.result.rows.some((row) => 'points_balance' in row)) {
+            expired = expireLot(db, lot.id, at('2026-06-01T00:00:00Z'));
+            await expired;
+          }
+          return args.result;
+        },
+      });
+      let read: { balance: number; lots: Array<{ expired_at: Date | null }> } | undefined;
+      if (withEntries) {
+        const withTheirEntries = await findCustomerPoints(reader, customerId, { withEntries });
+        // the entries add up to the balance read beside them
+        expect(withTheirEntries!.entries.reduce((sum, e) => sum + Number(e.points), 0)).toBe(withTheirEntries!.balance);
+        read = withTheirEntries;
+      } else read = await findCustomerPoints(reader, customerId);
+      expect(expired).toBeDefined();
+      expect(read!.balance).toBe(read!.lots[0]!.expired_at === null ? 100 : 0);
+      expect(await findCustomerPoints(db, customerId)).toMatchObject({ balance: 0 });
+    },
+  );
 });
