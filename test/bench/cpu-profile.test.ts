@@ -146,23 +146,22 @@ describe("a thread's CPU, from its profile", () => {
     expect(projectRootOf({ ...profile, nodes: [frame(1, 'f', 'node:fs')] })).toBeNull();
   });
 
-  it("given frames' urls, when grouped, then packages, Node, V8, the workflow bundle and the project's folders are told apart", () => {
-    const root = '/srv/engine';
-    expect(frameGroup('f', 'file:///srv/engine/node_modules/@temporalio/worker/lib/x.js', root)).toBe(
-      '@temporalio/worker',
-    );
-    expect(frameGroup('f', '/srv/engine/node_modules/a/node_modules/b/index.js', root)).toBe('b');
-    expect(frameGroup('f', 'node:internal/timers', root)).toBe('node');
-    expect(frameGroup('toString', 'node:buffer', root)).toBe('node');
-    expect(frameGroup('constructor', '', root)).toBe('native');
-    expect(frameGroup('(program)', '', root)).toBe('native, no JavaScript stack (program)');
-    expect(frameGroup('writev', '', root)).toBe('native');
-    expect(frameGroup('f', 'file:///srv/engine/workflow-bundle-76a07b83.js', root)).toBe('workflow bundle');
-    expect(frameGroup('f', 'evalmachine.<anonymous>', root)).toBe('workflow context (evalmachine)');
-    expect(frameGroup('f', 'file:///srv/engine/db/referrals.ts', root)).toBe('project: db');
-    expect(frameGroup('f', 'file:///srv/engine/service.ts', root)).toBe('project: service.ts');
-    expect(frameGroup('f', 'file:///elsewhere/x.js', root)).toBe('other');
-    expect(frameGroup('f', 'generated.js', root)).toBe('script without a path');
+  it.each([
+    ['f', 'file:///srv/engine/node_modules/@temporalio/worker/lib/x.js', '@temporalio/worker'],
+    ['f', '/srv/engine/node_modules/a/node_modules/b/index.js', 'b'],
+    ['f', 'node:internal/timers', 'node'],
+    ['toString', 'node:buffer', 'node'],
+    ['constructor', '', 'native'],
+    ['(program)', '', 'native, no JavaScript stack (program)'],
+    ['writev', '', 'native'],
+    ['f', 'file:///srv/engine/workflow-bundle-76a07b83.js', 'workflow bundle'],
+    ['f', 'evalmachine.<anonymous>', 'workflow context (evalmachine)'],
+    ['f', 'file:///srv/engine/db/referrals.ts', 'project: db'],
+    ['f', 'file:///srv/engine/service.ts', 'project: service.ts'],
+    ['f', 'file:///elsewhere/x.js', 'other'],
+    ['f', 'generated.js', 'script without a path'],
+  ])("given a frame %s at '%s', when grouped, then its group is %s", (functionName, url, group) => {
+    expect(frameGroup(functionName, url, '/srv/engine')).toBe(group);
   });
 
   it("given a profile's file name, when read, then it gives the process and the thread", () => {
