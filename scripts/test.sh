@@ -97,6 +97,14 @@ node -e '
   const fuzz = fs.existsSync(".data/fuzz/summary.json") ? JSON.parse(fs.readFileSync(".data/fuzz/summary.json", "utf8")) : { passed: 0, failed: 0 };
   const bench = fs.existsSync(".data/bench/summary.json") ? JSON.parse(fs.readFileSync(".data/bench/summary.json", "utf8")) : { passed: 0, failed: 0 };
   const chaos = fs.existsSync(".data/chaos-test/summary.json") ? JSON.parse(fs.readFileSync(".data/chaos-test/summary.json", "utf8")) : { passed: 0, failed: 0 };
+  // A red run names what failed right above its closing line, where a log cut to its tail still shows it.
+  const root = process.cwd() + "/";
+  for (const file of r.testResults) {
+    const failed = file.assertionResults.filter((t) => t.status === "failed");
+    if (file.status === "failed" && failed.length === 0) console.log(`FAILED ${file.name.replace(root, "")}: ${String(file.message).split("\n")[0]}`);
+    for (const t of failed) console.log(`FAILED ${file.name.replace(root, "")} > ${t.fullName}: ${String(t.failureMessages?.[0] ?? "").split("\n")[0].slice(0, 300)}`);
+  }
+  for (const [pass, s] of [["fuzz", fuzz], ["bench (quick)", bench], ["chaos", chaos]]) if (s.failed > 0) console.log(`FAILED the ${pass} pass (its output above)`);
   console.log(`Tests: ${r.numPassedTests + fuzz.passed + bench.passed + chaos.passed} passed, ${r.numFailedTests + fuzz.failed + bench.failed + chaos.failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
   process.exit(r.success && r.numFailedTests === 0 && r.numTotalTests > 0 && fuzz.failed === 0 && bench.failed === 0 && chaos.failed === 0 ? 0 : 1);
 ' || status=1
