@@ -20,7 +20,9 @@ echo "[test] format" >&2
 npx prettier --check --log-level warn . || { echo "[test] run \`npm run format\` to format the code" >&2; exit 1; }
 mkdir -p .data && rm -f .data/test-results.json
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json=.data/test-results.json "$@" || status=$?
+vitest_status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=.data/test-results.json "$@" || vitest_status=$?
+status=$vitest_status
 # The fuzz pass (scripts/fuzz.ts): schemathesis, every check, over the published OpenAPI document against a real stack,
 # as the commerce key, the admin key and no key; a short fixed-seed run. Only for the whole suite (`npm test` with no
 # file filter); FUZZ=0 skips it. Its verdicts are counted in the closing line below.
@@ -91,21 +93,37 @@ if [ $# -eq 0 ] && [ "${CHAOS:-1}" != 0 ]; then
 fi
 # One plain closing line, whatever the reporter printed above it; and the verdict from the results themselves, so
 # nothing that touches the process's exit code on the way out can turn a failure green.
-node -e '
+VITEST_STATUS="$vitest_status" node -e '
   const fs = require("fs");
-  const r = JSON.parse(fs.readFileSync(".data/test-results.json", "utf8"));
-  const fuzz = fs.existsSync(".data/fuzz/summary.json") ? JSON.parse(fs.readFileSync(".data/fuzz/summary.json", "utf8")) : { passed: 0, failed: 0 };
-  const bench = fs.existsSync(".data/bench/summary.json") ? JSON.parse(fs.readFileSync(".data/bench/summary.json", "utf8")) : { passed: 0, failed: 0 };
-  const chaos = fs.existsSync(".data/chaos-test/summary.json") ? JSON.parse(fs.readFileSync(".data/chaos-test/summary.json", "utf8")) : { passed: 0, failed: 0 };
+  const read = (file, none) => (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : none);
+  // No results at all (the global set-up failed, say): nothing passed, and that is one failure.
+  const r = read(".data/test-results.json", null) ?? { numPassedTests: 0, numFailedTests: 0, numTotalTests: 0, numPendingTests: 0, numTodoTests: 0, success: false, testResults: [] };
+  const fuzz = read(".data/fuzz/summary.json", { passed: 0, failed: 0 });
+  const bench = read(".data/bench/summary.json", { passed: 0, failed: 0 });
+  const chaos = read(".data/chaos-test/summary.json", { passed: 0, failed: 0 });
   // A red run names what failed right above its closing line, where a log cut to its tail still shows it.
   const root = process.cwd() + "/";
+  const named = [];
+  let filesFailedOutsideTests = 0;
   for (const file of r.testResults) {
+    const where = file.name.replace(root, "");
     const failed = file.assertionResults.filter((t) => t.status === "failed");
-    if (file.status === "failed" && failed.length === 0) console.log(`FAILED ${file.name.replace(root, "")}: ${String(file.message).split("\n")[0]}`);
-    for (const t of failed) console.log(`FAILED ${file.name.replace(root, "")} > ${t.fullName}: ${String(t.failureMessages?.[0] ?? "").split("\n")[0].slice(0, 300)}`);
+    const firstLine = (text, otherwise) => (String(text ?? "").split("\n")[0] || otherwise).slice(0, 300);
+    if (file.status === "failed" && failed.length === 0) {
+      filesFailedOutsideTests += 1;
+      named.push(`${where}: ${firstLine(file.message, "a hook or the file itself failed (see above)")}`);
+    }
+    for (const t of failed) named.push(`${where} > ${t.fullName}: ${firstLine(t.failureMessages?.[0], "(no message)")}`);
   }
-  for (const [pass, s] of [["fuzz", fuzz], ["bench (quick)", bench], ["chaos", chaos]]) if (s.failed > 0) console.log(`FAILED the ${pass} pass (its output above)`);
-  console.log(`Tests: ${r.numPassedTests + fuzz.passed + bench.passed + chaos.passed} passed, ${r.numFailedTests + fuzz.failed + bench.failed + chaos.failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-  process.exit(r.success && r.numFailedTests === 0 && r.numTotalTests > 0 && fuzz.failed === 0 && bench.failed === 0 && chaos.failed === 0 ? 0 : 1);
+  // vitest also fails a run for errors outside any test (an unhandled rejection, a failed set-up), which its results
+  // do not count: one failure more, so the closing line and the exit code agree.
+  const vitestStatus = Number(process.env.VITEST_STATUS ?? 0);
+  const outside = vitestStatus !== 0 && named.length === 0 && r.numFailedTests === 0 ? 1 : 0;
+  if (outside) named.push(`vitest exited ${vitestStatus} with no test failed: an error outside any test, or no results (see above)`);
+  for (const line of named) console.log(`FAILED ${line}`);
+  for (const [pass, s] of [["fuzz", fuzz], ["bench (quick)", bench], ["chaos", chaos]]) if (s.failed > 0) console.log(`FAILED the ${pass} pass, or it could not run (its output above)`);
+  const failedCount = r.numFailedTests + filesFailedOutsideTests + outside + fuzz.failed + bench.failed + chaos.failed;
+  console.log(`Tests: ${r.numPassedTests + fuzz.passed + bench.passed + chaos.passed} passed, ${failedCount} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  process.exit(r.success && failedCount === 0 && r.numTotalTests > 0 ? 0 : 1);
 ' || status=1
 exit "$status"

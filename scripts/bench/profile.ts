@@ -49,7 +49,11 @@ if (values.phases !== undefined) {
 }
 const PHASE_TOP = Math.min(top, 5);
 
-const files = (await readdir(dir)).filter((name) => name.endsWith('.cpuprofile')).sort();
+const listing = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+  if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw new Error(`no folder ${dir}`);
+  throw error;
+});
+const files = listing.filter((name) => name.endsWith('.cpuprofile')).sort();
 if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`);
 
 const seconds = (value: number) => value.toFixed(1).padStart(7);
