@@ -115,6 +115,6 @@ describe('npm run bench:profile', () => {
     expect(refused).not.toBeNull();
     expect(refused!.code).toBe(1);
     expect(refused!.stderr).toContain(says);
-    await expect(readdir(out)).rejects.toThrow();
+    await expect(readdir(out)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
