@@ -12,7 +12,8 @@ import { buildWorkflowBundle } from './workflow-bundle';
  * scripts/bench/workflow-heap.ts), but the service's RSS grows by about 0.3 MB for each, V8's and the allocator's
  * headroom included: with 1,000 cached it read 621 to 642 MB from 10,000 to 100,000 open claims, with 500 475 to 491
  * MB (352 to 548 opened 600 at a time, one reading of 610 beside other work; registered referrals 460 to 547 to
- * 10,000), under the goal of 600 (README: Performance; bench/README.md: The cache against the goal). 500 holds the
+ * 10,000), under the goal of 600 (README: Performance; bench/README.md: The cache against the goal); the full
+ * benchmark's bursts (signups, a mass wake) took it to 612 and 633 MB at their peaks. 500 holds the
  * referrals a commerce backend's bursts keep active within minutes (the benchmark writes to 316 in turn); one out of
  * the cache replays its history on its next task, about 50 ms of worker CPU, and a mass wake (10,000 windows closing
  * together) replays with any cache short of 10,000.
