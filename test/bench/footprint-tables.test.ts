@@ -32,7 +32,7 @@ describe('the footprint of a table (bench:footprint)', () => {
     const footprint = await appTableRows(db, PROBE);
 
     // The two live rows' headers (24 bytes each), the 500-byte note and the small values; not the 8 KB page they sit
-    // in. Dead: the two rows updated and the one deleted (four writes: autovacuum waits for fifty).
+    // in. Dead: the two rows updated and the one deleted (autovacuum waits for fifty dead rows).
     expect(footprint.rowBytes).toBeGreaterThan(2 * 24 + 500);
     expect(footprint.rowBytes).toBeLessThan(700);
     expect(footprint).toEqual({
