@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pg from 'pg';
+import { WAKE_PHASES } from './cpu';
 import { pollUntil, runClients, sleep, summarise, timed, type Call, type LatencySummary } from './load';
 import {
   bumpSignal,
@@ -261,6 +262,7 @@ export async function startBaselines(options: {
     note('raw timer workflow starts', timerStarts);
     if (startedLate > 0) notes.push(`raw timers: ${startedLate} started after their instant (fired at once)`);
     await sleep(fireAt - Date.now());
+    log(`${WAKE_PHASES.timers}: ${timerStarts.ok} rows to write`);
     const written = await pollUntil({
       read: async () => {
         const { rows } = await activityPool.query<{ n: string }>(`select count(*) as n from ${SCHEMA}.timer_rows`);

@@ -24,6 +24,49 @@ export interface PhaseCpu {
   monotonicMicros: { from: number; to: number };
 }
 
+/**
+ * The phases that start at a mass wake's instant: the raw timers' and the product's windows'. Each runs from the instant
+ * to the last row (or expired referral) and the workflows' last tasks, so its CPU is the wake's alone; the wait before
+ * the instant is a phase of its own.
+ */
+export const WAKE_PHASES = {
+  timers: "baseline: the timers' instant",
+  windows: "product: the windows' instant",
+} as const;
+
+/** The CPU a wake cost per timer or expiry, by process group, and the share of the machine's cores it kept busy. */
+export interface WakeCpu {
+  seconds: number;
+  /** all the stack's processes, per operation */
+  msPerOperation: number;
+  msPerOperationByGroup: Partial<Record<ProcessGroup, number>>;
+  /** CPU seconds over the phase's seconds times the cores: near 1, the wake waited for the CPU and nothing else */
+  shareOfCores: number;
+}
+
+/** The wake phase starting with `prefix`, per operation; null without that phase, its operations or its time. */
+export function wakeCpu(
+  phases: readonly PhaseCpu[],
+  prefix: string,
+  operations: number,
+  cores: number,
+): WakeCpu | null {
+  const phase = phases.find((p) => p.phase.startsWith(prefix));
+  if (!phase || operations <= 0 || cores <= 0 || phase.seconds <= 0) return null;
+  const byGroup: Partial<Record<ProcessGroup, number>> = {};
+  let total = 0;
+  for (const [group, seconds] of Object.entries(phase.cpuSeconds) as Array<[ProcessGroup, number]>) {
+    byGroup[group] = (seconds * 1000) / operations;
+    total += seconds;
+  }
+  return {
+    seconds: phase.seconds,
+    msPerOperation: (total * 1000) / operations,
+    msPerOperationByGroup: byGroup,
+    shareOfCores: total / (phase.seconds * cores),
+  };
+}
+
 const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 const TICKS_PER_SECOND = 100;

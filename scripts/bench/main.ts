@@ -247,7 +247,7 @@ try {
 }
 await cleanUp();
 
-const rows = figures({ concurrency, baseline, product: product.results, footprint });
+const rows = figures({ concurrency, cores: os.availableParallelism(), baseline, product: product.results, footprint });
 const versions = stack.versions;
 const cpus = os.cpus();
 const machine = {

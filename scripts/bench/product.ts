@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import type { Client } from '@temporalio/client';
 import type { DB } from '../../db/connection';
 import { rate, type RateFigure } from './baselines';
+import { WAKE_PHASES } from './cpu';
 import {
   expectStatus,
   pollUntil,
@@ -346,6 +347,7 @@ export async function runProduct(options: {
   // A full collection pauses the service's main thread: only with time to spare before the windows close.
   if (Date.now() < expiresAt) await options.onOpen(await countOpen(), { collect: expiresAt - Date.now() > 30_000 });
   await sleep(expiresAt - Date.now());
+  log(`${WAKE_PHASES.windows}: ${expiring.ok} referrals to expire`);
   const workerBefore = await workerNow();
   const expired = await pollUntil({
     read: async () =>

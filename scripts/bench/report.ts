@@ -3,7 +3,7 @@
  * ratio between them, and the goal it is held to. Goals are reported, never enforced.
  */
 import type { BaselineResults } from './baselines';
-import type { PhaseCpu } from './cpu';
+import { WAKE_PHASES, wakeCpu, type PhaseCpu, type WakeCpu } from './cpu';
 import type { LatencySummary } from './load';
 import type { ProductResults, WorkerPhaseName } from './product';
 import type { WorkerPhase } from './worker-metrics';
@@ -105,11 +105,15 @@ const ratioOf = (value: number | null, baseline: number | null) =>
 
 export function figures(options: {
   concurrency: number;
+  /** the machine's cores: a wake's CPU is read against them */
+  cores: number;
   baseline: BaselineResults;
   product: ProductResults;
   footprint: Footprint;
 }): Figure[] {
-  const { baseline: b, product: p, footprint: f, concurrency: c } = options;
+  const { baseline: b, product: p, footprint: f, concurrency: c, cores } = options;
+  const timersCpu = wakeCpu(f.phases ?? [], WAKE_PHASES.timers, b.timers.written, cores);
+  const expiryCpu = wakeCpu(f.phases ?? [], WAKE_PHASES.windows, p.massExpiry.expired, cores);
   const signalAck = b.signalsAcknowledged.perSecond;
   const signalDone = b.signalsProcessed.perSecond;
   const rows: Figure[] = [
@@ -179,6 +183,7 @@ export function figures(options: {
       goal: null,
       met: null,
     },
+    ...wakeCpuRows('baseline', 'raw timers: CPU per timer after the instant', timersCpu, null),
   ];
 
   // Full load against what Temporal acknowledges; half load, whose goal is a latency, against the insert it waits on.
@@ -260,6 +265,7 @@ export function figures(options: {
     goal: '10,000 within 60 s, ≤ 1× raw timers',
     met: expiry === null || expiryRatio === null ? null : expiry <= 60 && expiryRatio <= 1,
   });
+  rows.push(...wakeCpuRows('product', 'mass expiry: CPU per expiry after the instant', expiryCpu, timersCpu));
   rows.push(
     {
       section: 'product',
@@ -331,6 +337,44 @@ function memoryRows(when: string, memory: MemoryReading | undefined): Figure[] {
       shown: memorySplit(memory),
       baseline: null,
       ratio: null,
+      goal: null,
+      met: null,
+    },
+  ];
+}
+
+const GROUP_LABELS: Array<[keyof WakeCpu['msPerOperationByGroup'], string]> = [
+  ['service', 'service'],
+  ['temporal', 'Temporal'],
+  ['postgres', 'PostgreSQL'],
+  ['bench', 'bench'],
+  ['other', 'other'],
+];
+
+/**
+ * A wake's CPU per operation, by process, and the share of the cores it kept busy: whether the wake waited for the CPU
+ * (a share near 1) or for round trips. The raw timers' worker runs in the bench process.
+ */
+function wakeCpuRows(
+  section: Figure['section'],
+  figure: string,
+  wake: WakeCpu | null,
+  baseline: WakeCpu | null,
+): Figure[] {
+  if (!wake) return [];
+  const groups = GROUP_LABELS.flatMap(([group, label]) => {
+    const ms = wake.msPerOperationByGroup[group];
+    return ms === undefined || ms === 0 ? [] : [`${label} ${fixed(ms)}`];
+  });
+  return [
+    {
+      section,
+      figure,
+      value: wake.msPerOperation,
+      unit: 'ms',
+      shown: `${fixed(wake.msPerOperation)} ms (${groups.join(', ')}); ${fixed(wake.shareOfCores * 100, 0)}% of the cores over ${fixed(wake.seconds)} s`,
+      baseline: baseline ? 'raw timers' : null,
+      ratio: baseline ? ratioOf(wake.msPerOperation, baseline.msPerOperation) : null,
       goal: null,
       met: null,
     },
