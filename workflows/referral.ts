@@ -6,7 +6,6 @@ import {
   condition,
   makeContinueAsNewFunc,
   ParentClosePolicy,
-  patched,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -21,6 +20,7 @@ import type { ReferralActivities } from '../activities';
 import type { ProjectReferralInput } from '../activities/referrals';
 import { addDuration, MAX_TERM_DURATION_MS } from './durations';
 import { pointLotWorkflow } from './lot';
+import { firstTypeChanges, lifecycleChanges, PATCHES, type ChangeFollowed } from './referral-changes';
 import { pointLotWorkflowId, type LotCreditRequest, type LotSourceKind } from './lot-shared';
 import {
   approveUpdate,
@@ -109,38 +109,6 @@ const decided = proxyActivities<ReferralActivities>({ ...DATABASE_WRITE, startTo
 /** How long a referral created by a signup waits for that signup's registration before it gives up. */
 const SIGNUP_REGISTRATION_TIMEOUT = '1 day';
 
-/**
- * Changes made to running referrals of the first workflow type (`referralWorkflow`), each behind `patched()` there.
- * `referralLifecycle` runs with those it was born with (LIFECYCLE_BORN_WITH), unmarked; one added from now on is
- * taken with `patched()` in both types.
- */
-const PATCHES = {
-  projectProgress: 'referral-project-progress',
-  localActivities: 'referral-local-activities',
-  lateEventGrace: 'referral-late-event-grace',
-  projectDecided: 'referral-project-decided',
-  surfaceFaults: 'referral-surface-faults',
-  refereeVoucher: 'referral-referee-voucher',
-  referrerPoints: 'referral-referrer-points',
-  milestone: 'referral-milestone',
-  surfaceLocalFaults: 'referral-surface-local-faults',
-  graceByBusinessTime: 'referral-grace-by-business-time',
-  closedInProjection: 'referral-closed-in-projection',
-  milestoneCountsLateWindowOrders: 'referral-milestone-counts-late-window-orders',
-  voidVoucherOnFault: 'referral-void-voucher-on-fault',
-  fraudReview: 'referral-fraud-review',
-  tierMultiplier: 'referral-tier-multiplier',
-  ordersAfterEnd: 'referral-orders-after-end',
-  ordersByReport: 'referral-orders-by-report-time',
-  dueWithoutTimer: 'referral-due-without-timer',
-  signupTimerKept: 'referral-signup-timer-kept',
-  lateLossCountsWindowOrders: 'referral-late-loss-counts-window-orders',
-  movesJudgeAtHold: 'referral-moves-judge-at-hold',
-  voucherInJoinedWrites: 'referral-voucher-in-joined-writes',
-  progressWrittenLocally: 'referral-progress-written-locally',
-  progressCorrectedWhenMoved: 'referral-progress-corrected-when-moved',
-  closedWithFailedEnd: 'referral-closed-with-failed-end',
-} as const;
 /** The failure types activities give the database errors no retry can fix (activities/database-faults.ts). */
 const DATABASE_FAULTS: ReadonlySet<string> = new Set([
   FAULTS.databaseData,
@@ -162,113 +130,16 @@ const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
  * so their histories replay as they were made. Their next continue-as-new carries them over to the new type.
  */
 export function referralWorkflow(input: ReferralInput): Promise<ReferralSnapshot> {
-  return runReferral(
-    input,
-    (change) =>
-      !LIFECYCLE_LATER_CHANGES_2.changes.has(change) &&
-      !LIFECYCLE_LATER_CHANGES_3.changes.has(change) &&
-      !LIFECYCLE_LATER_CHANGES_4.changes.has(change) &&
-      patched(change),
-  );
+  return runReferral(input, firstTypeChanges());
 }
 
-/**
- * The referral's lifecycle as referrals start now: every change in PATCHES in force without a marker of its own. A
- * patch costs each history two events (its marker and a search attribute upsert), a fifth of a short referral's
- * history. The changes made since the type was first run are taken all at once, with one marker decided first thing in
- * the first task (LIFECYCLE_LATER_CHANGES, then _2, _3 and _4), by the runs that begin with it.
- */
+/** The referral's lifecycle as referrals start now, with the changes its run was born with (referral-changes.ts). */
 export function referralLifecycle(input: ReferralInput): Promise<ReferralSnapshot> {
-  // A new run records the newest set's marker alone: the newer set holds every change of the older.
-  const bornWithLaterChanges4 = patched(LIFECYCLE_LATER_CHANGES_4.marker);
-  const bornWithLaterChanges3 = bornWithLaterChanges4 || patched(LIFECYCLE_LATER_CHANGES_3.marker);
-  const bornWithLaterChanges2 = bornWithLaterChanges3 || patched(LIFECYCLE_LATER_CHANGES_2.marker);
-  const bornWithLaterChanges = bornWithLaterChanges2 || patched(LIFECYCLE_LATER_CHANGES.marker);
-  return runReferral(input, (change) => {
-    if (LIFECYCLE_LATER_CHANGES_4.changes.has(change)) return bornWithLaterChanges4;
-    if (LIFECYCLE_LATER_CHANGES_3.changes.has(change)) return bornWithLaterChanges3;
-    if (LIFECYCLE_LATER_CHANGES_2.changes.has(change)) return bornWithLaterChanges2;
-    return (
-      LIFECYCLE_BORN_WITH.has(change) ||
-      (bornWithLaterChanges && LIFECYCLE_LATER_CHANGES.changes.has(change)) ||
-      patched(change)
-    );
-  });
+  return runReferral(input, lifecycleChanges());
 }
 
-/**
- * The changes `referralLifecycle` has had from its first run: all of PATCHES when it was made. Listed, not derived,
- * so that a change added to PATCHES later is taken with `patched()` in this type too and its open runs replay.
- */
-const LIFECYCLE_BORN_WITH: ReadonlySet<string> = new Set([
-  PATCHES.projectProgress,
-  PATCHES.localActivities,
-  PATCHES.lateEventGrace,
-  PATCHES.projectDecided,
-  PATCHES.surfaceFaults,
-  PATCHES.refereeVoucher,
-  PATCHES.referrerPoints,
-  PATCHES.milestone,
-  PATCHES.surfaceLocalFaults,
-  PATCHES.graceByBusinessTime,
-  PATCHES.closedInProjection,
-  PATCHES.milestoneCountsLateWindowOrders,
-  PATCHES.voidVoucherOnFault,
-  PATCHES.fraudReview,
-  PATCHES.tierMultiplier,
-  PATCHES.ordersAfterEnd,
-  PATCHES.ordersByReport,
-  PATCHES.dueWithoutTimer,
-]);
-
-/**
- * The changes made to `referralLifecycle` after its first run, each taken with its own `patched()` by the runs that
- * began before this set; a run that begins with the set's marker has them all from its first task. A change decided
- * by its own marker can be decided too late: when it is first asked right after a local activity's result, and the
- * worker sent the task on with that result in it, a replay takes the result, and asks, in the earlier task, where the
- * marker is not yet known (the referral stops for good). The changes made after these are in LIFECYCLE_LATER_CHANGES_2.
- */
-const LIFECYCLE_LATER_CHANGES = {
-  marker: 'referral-lifecycle-later-changes-1',
-  changes: new Set<string>([
-    PATCHES.signupTimerKept,
-    PATCHES.lateLossCountsWindowOrders,
-    PATCHES.movesJudgeAtHold,
-    PATCHES.voucherInJoinedWrites,
-  ]),
-} as const;
-
-/**
- * The changes made after set 1, taken only by the runs that begin with this set's marker (which holds set 1's changes
- * too). A run begun before keeps the earlier behaviour to its end or to its continue-as-new, whose new run begins with
- * the newest set. None of them is ever asked on its own, so no marker of theirs can land outside the task that decided
- * it.
- */
-const LIFECYCLE_LATER_CHANGES_2 = {
-  marker: 'referral-lifecycle-later-changes-2',
-  changes: new Set<string>([PATCHES.progressWrittenLocally]),
-} as const;
-
-/**
- * The changes made after set 2, taken as set 2's are, by the runs that begin with this marker (which holds the changes
- * of sets 1 and 2 too).
- */
-const LIFECYCLE_LATER_CHANGES_3 = {
-  marker: 'referral-lifecycle-later-changes-3',
-  changes: new Set<string>([PATCHES.progressCorrectedWhenMoved]),
-} as const;
-
-/**
- * The changes made after set 3, taken as set 2's are, by the runs that begin with this marker (which holds the changes
- * of sets 1 to 3 too). A change added from now on goes in a fifth set (`-5`, asked first, holding this one's).
- */
-const LIFECYCLE_LATER_CHANGES_4 = {
-  marker: 'referral-lifecycle-later-changes-4',
-  changes: new Set<string>([PATCHES.closedWithFailedEnd]),
-} as const;
-
-/** `since(change)`: whether this run follows a change listed in PATCHES (for the first type, `patched()`). */
-async function runReferral(input: ReferralInput, since: (change: string) => boolean): Promise<ReferralSnapshot> {
+/** `since(change)`: whether this run follows a change listed in PATCHES (workflows/referral-changes.ts). */
+async function runReferral(input: ReferralInput, since: ChangeFollowed): Promise<ReferralSnapshot> {
   const { referralId } = input;
   // The programme version in force: the one it started under, until an admin moves it to another (moveTerms).
   let program = input.program;
