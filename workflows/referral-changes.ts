@@ -11,9 +11,10 @@ import { patched } from '@temporalio/workflow';
 export type ChangeFollowed = (change: string) => boolean;
 
 /**
- * Changes made to running referrals of the first workflow type (`referralWorkflow`), each behind `patched()` there.
- * `referralLifecycle` runs with those it was born with (LIFECYCLE_BORN_WITH), unmarked; one added from now on is
- * taken with `patched()` in both types.
+ * Every change made to running referrals' logic, by name. The first workflow type (`referralWorkflow`) takes each behind
+ * its own `patched()`, but none of a later set's; `referralLifecycle` runs with those it was born with
+ * (LIFECYCLE_BORN_WITH), unmarked, and with the later sets' by their markers. One added from now on goes in a new
+ * later set (see LIFECYCLE_LATER_CHANGES_4), which firstTypeChanges leaves out too.
  */
 export const PATCHES = {
   projectProgress: 'referral-project-progress',
@@ -145,7 +146,8 @@ const LIFECYCLE_LATER_CHANGES_3 = {
 
 /**
  * The changes made after set 3, taken as set 2's are, by the runs that begin with this marker (which holds the changes
- * of sets 1 to 3 too). A change added from now on goes in a fifth set (`-5`, asked first, holding this one's).
+ * of sets 1 to 3 too). A change added from now on goes in a fifth set (`-5`, asked first in lifecycleChanges, holding
+ * this one's, and left out by firstTypeChanges).
  */
 const LIFECYCLE_LATER_CHANGES_4 = {
   marker: 'referral-lifecycle-later-changes-4',

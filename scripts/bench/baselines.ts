@@ -39,7 +39,14 @@ export interface BaselineResults {
   signalsProcessed: { count: number; processed: number; seconds: number; perSecond: number };
   updateWithStart: RateFigure;
   inserts: RateFigure;
-  timers: { count: number; written: number; secondsAfterInstant: number | null; startedLate: number };
+  timers: {
+    count: number;
+    written: number;
+    secondsAfterInstant: number | null;
+    /** rows already written when the instant came: their timers started after it */
+    writtenAtInstant: number;
+    startedLate: number;
+  };
 }
 
 export interface Baselines {
@@ -263,16 +270,31 @@ export async function startBaselines(options: {
     if (startedLate > 0) notes.push(`raw timers: ${startedLate} started after their instant (fired at once)`);
     await sleep(fireAt - Date.now());
     log(`${WAKE_PHASES.timers}: ${timerStarts.ok} rows to write`);
+    const rowsWritten = async () => {
+      const { rows } = await activityPool.query<{ n: string }>(`select count(*) as n from ${SCHEMA}.timer_rows`);
+      return Number(rows[0]!.n);
+    };
+    // written before the instant (a timer started after it fires at once): not the wake's work
+    const writtenAtInstant = await rowsWritten();
     const written = await pollUntil({
-      read: async () => {
-        const { rows } = await activityPool.query<{ n: string }>(`select count(*) as n from ${SCHEMA}.timer_rows`);
-        return Number(rows[0]!.n);
-      },
+      read: rowsWritten,
       done: (count) => count >= timerStarts.ok,
       intervalMs: 50,
       timeoutMs: timersDeadlineMs,
     });
     if (!written.done) problems.push(`raw timers: ${timerStarts.ok - written.value} rows not written in time`);
+    // The wake ends with the workflows' last tasks, after their rows, as the product's ends with its referrals'.
+    const closed = await pollUntil({
+      read: () => temporal.workflow.count(`WorkflowType = 'timerWriter' AND ExecutionStatus = 'Running'`),
+      done: (running) => running.count === 0,
+      intervalMs: 250,
+      timeoutMs: 120_000,
+    }).catch((error: unknown) => {
+      notes.push(`raw timers: their workflows' close not read (${String(error)}); the wake's phase ends at the rows`);
+      return null;
+    });
+    if (closed && !closed.done) notes.push('raw timers: some workflows still running 120 s after the last row');
+    log(`baseline: the timers' wake is over; ${written.value} rows written`);
 
     return {
       workflowStarts: rate(starts),
@@ -289,6 +311,7 @@ export async function startBaselines(options: {
         count: timerStarts.ok,
         written: written.value,
         secondsAfterInstant: written.done ? (written.epochMs - fireAt) / 1000 : null,
+        writtenAtInstant,
         startedLate,
       },
     };

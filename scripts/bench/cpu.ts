@@ -27,7 +27,8 @@ export interface PhaseCpu {
 /**
  * The phases that start at a mass wake's instant: the raw timers' and the product's windows'. Each runs from the instant
  * to the last row (or expired referral) and the workflows' last tasks, so its CPU is the wake's alone; the wait before
- * the instant is a phase of its own.
+ * the instant is a phase of its own. Each is a log line's start, and main.ts marks a phase only at a line that starts
+ * with `baseline: ` or `product: `.
  */
 export const WAKE_PHASES = {
   timers: "baseline: the timers' instant",
@@ -40,22 +41,33 @@ export interface WakeCpu {
   /** all the stack's processes, per operation */
   msPerOperation: number;
   msPerOperationByGroup: Partial<Record<ProcessGroup, number>>;
-  /** CPU seconds over the phase's seconds times the cores: near 1, the wake waited for the CPU and nothing else */
-  shareOfCores: number;
+  /**
+   * the stack's CPU seconds over the phase's seconds times the cores, when the whole stack ran here (null with a
+   * Temporal or PostgreSQL elsewhere, whose CPU is not read): near 1, the wake had the cores to itself and used them;
+   * the load average says whether anything else wanted them
+   */
+  shareOfCores: number | null;
+  /** the one-minute load average as the phase ended */
+  loadAverage: number;
 }
 
-/** The wake phase starting with `prefix`, per operation; null without that phase, its operations or its time. */
+/**
+ * The wake phase starting with `prefix`, per operation (the timers fired or referrals expired from the instant on);
+ * null without that phase, its operations, its time, or the processes' CPU (read from /proc, Linux only).
+ */
 export function wakeCpu(
   phases: readonly PhaseCpu[],
   prefix: string,
   operations: number,
-  cores: number,
+  machine: { cores: number; wholeStackHere: boolean },
 ): WakeCpu | null {
   const phase = phases.find((p) => p.phase.startsWith(prefix));
-  if (!phase || operations <= 0 || cores <= 0 || phase.seconds <= 0) return null;
+  if (!phase || operations <= 0 || machine.cores <= 0 || phase.seconds <= 0) return null;
+  const groups = Object.entries(phase.cpuSeconds) as Array<[ProcessGroup, number]>;
+  if (groups.length === 0) return null;
   const byGroup: Partial<Record<ProcessGroup, number>> = {};
   let total = 0;
-  for (const [group, seconds] of Object.entries(phase.cpuSeconds) as Array<[ProcessGroup, number]>) {
+  for (const [group, seconds] of groups) {
     byGroup[group] = (seconds * 1000) / operations;
     total += seconds;
   }
@@ -63,7 +75,8 @@ export function wakeCpu(
     seconds: phase.seconds,
     msPerOperation: (total * 1000) / operations,
     msPerOperationByGroup: byGroup,
-    shareOfCores: total / (phase.seconds * cores),
+    shareOfCores: machine.wholeStackHere ? total / (phase.seconds * machine.cores) : null,
+    loadAverage: phase.loadAverage,
   };
 }
 

@@ -247,11 +247,19 @@ try {
 }
 await cleanUp();
 
-const rows = figures({ concurrency, cores: os.availableParallelism(), baseline, product: product.results, footprint });
+const cores = os.availableParallelism();
+const wholeStackHere = stack.temporalKind !== 'external' && stack.postgresKind === 'embedded';
+const rows = figures({
+  concurrency,
+  machine: { cores, wholeStackHere },
+  baseline,
+  product: product.results,
+  footprint,
+});
 const versions = stack.versions;
 const cpus = os.cpus();
 const machine = {
-  cores: os.availableParallelism(),
+  cores,
   cpu: cpus[0]?.model ?? 'unknown',
   memoryBytes: os.totalmem(),
   platform: `${os.platform()} ${os.release()} ${os.arch()}`,

@@ -45,6 +45,8 @@ export interface ProductResults {
     qualificationWindowSeconds: number;
     creationSeconds: number;
     createdLate: number;
+    /** already expired when the instant came: registered after their window closed */
+    expiredAtInstant: number;
     secondsAfterInstant: number | null;
   };
   openReferrals: number;
@@ -349,18 +351,21 @@ export async function runProduct(options: {
   await sleep(expiresAt - Date.now());
   log(`${WAKE_PHASES.windows}: ${expiring.ok} referrals to expire`);
   const workerBefore = await workerNow();
+  const expiredCount = async () =>
+    Number(
+      (
+        await db
+          .selectFrom('referrals')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('program_id', '=', expiry.id)
+          .where('status', '=', 'expired')
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  // expired before the instant (registered after their window closed): not the wake's work
+  const expiredAtInstant = await expiredCount();
   const expired = await pollUntil({
-    read: async () =>
-      Number(
-        (
-          await db
-            .selectFrom('referrals')
-            .select((eb) => eb.fn.countAll().as('n'))
-            .where('program_id', '=', expiry.id)
-            .where('status', '=', 'expired')
-            .executeTakeFirstOrThrow()
-        ).n,
-      ),
+    read: expiredCount,
     done: (count) => count >= expiring.ok,
     intervalMs: 50,
     timeoutMs: options.expiryDeadlineMs,
@@ -429,6 +434,7 @@ export async function runProduct(options: {
         qualificationWindowSeconds: windowSeconds,
         creationSeconds: expiring.seconds,
         createdLate,
+        expiredAtInstant,
         secondsAfterInstant: expired.done ? (expired.epochMs - expiresAt) / 1000 : null,
       },
       openReferrals,

@@ -67,7 +67,7 @@ export interface MemoryReading {
  * Each result file's shape, written into it as `format` (`footprint/2`): raised when a field is added, renamed or
  * changes meaning, so a reader comparing runs knows what to expect of each. Files written before it have none.
  */
-export const RESULT_FORMAT = { bench: 1, footprint: 2, workflowHeap: 1, cpuProfile: 1 } as const;
+export const RESULT_FORMAT = { bench: 2, footprint: 2, workflowHeap: 1, cpuProfile: 1 } as const;
 
 /** A result file's date prefix: the run's start to the second, with no character a file system refuses. */
 export function resultStamp(date: Date): string {
@@ -105,15 +105,21 @@ const ratioOf = (value: number | null, baseline: number | null) =>
 
 export function figures(options: {
   concurrency: number;
-  /** the machine's cores: a wake's CPU is read against them */
-  cores: number;
+  /** the machine's cores, and whether Temporal and PostgreSQL ran on it too: a wake's CPU is read against them */
+  machine: { cores: number; wholeStackHere: boolean };
   baseline: BaselineResults;
   product: ProductResults;
   footprint: Footprint;
 }): Figure[] {
-  const { baseline: b, product: p, footprint: f, concurrency: c, cores } = options;
-  const timersCpu = wakeCpu(f.phases ?? [], WAKE_PHASES.timers, b.timers.written, cores);
-  const expiryCpu = wakeCpu(f.phases ?? [], WAKE_PHASES.windows, p.massExpiry.expired, cores);
+  const { baseline: b, product: p, footprint: f, concurrency: c, machine } = options;
+  // per timer fired and referral expired from the instant on: those done before it are not the wake's
+  const timersCpu = wakeCpu(f.phases ?? [], WAKE_PHASES.timers, b.timers.written - b.timers.writtenAtInstant, machine);
+  const expiryCpu = wakeCpu(
+    f.phases ?? [],
+    WAKE_PHASES.windows,
+    p.massExpiry.expired - p.massExpiry.expiredAtInstant,
+    machine,
+  );
   const signalAck = b.signalsAcknowledged.perSecond;
   const signalDone = b.signalsProcessed.perSecond;
   const rows: Figure[] = [
@@ -352,8 +358,9 @@ const GROUP_LABELS: Array<[keyof WakeCpu['msPerOperationByGroup'], string]> = [
 ];
 
 /**
- * A wake's CPU per operation, by process, and the share of the cores it kept busy: whether the wake waited for the CPU
- * (a share near 1) or for round trips. The raw timers' worker runs in the bench process.
+ * A wake's CPU per operation, by process, and the stack's share of the cores over it: near 1 with a low load from
+ * anything else, the wake waited for the CPU; well below, for round trips. The raw timers' worker runs in the bench
+ * process.
  */
 function wakeCpuRows(
   section: Figure['section'],
@@ -372,7 +379,7 @@ function wakeCpuRows(
       figure,
       value: wake.msPerOperation,
       unit: 'ms',
-      shown: `${fixed(wake.msPerOperation)} ms (${groups.join(', ')}); ${fixed(wake.shareOfCores * 100, 0)}% of the cores over ${fixed(wake.seconds)} s`,
+      shown: `${fixed(wake.msPerOperation)} ms (${groups.join(', ')}); ${wake.shareOfCores === null ? '' : `the stack ${fixed(wake.shareOfCores * 100, 0)}% of the cores, `}load ${fixed(wake.loadAverage)}, over ${fixed(wake.seconds)} s`,
       baseline: baseline ? 'raw timers' : null,
       ratio: baseline ? ratioOf(wake.msPerOperation, baseline.msPerOperation) : null,
       goal: null,
